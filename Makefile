@@ -1,0 +1,94 @@
+# Postern - top-level Makefile.
+#
+#   make            build build/postern
+#   make run        install missing packages, build, start on embedded defaults
+#   make test       install, build, run every test; last line "N passed, N failed"
+#   make test SAN=1 the same under AddressSanitizer + UBSan (build-san/)
+#   make fuzz       build and run every libFuzzer target in t/fuzz for FUZZ_TIME s
+#   make bench      benchmarks that print figures (contrib/bench)
+
+CC      ?= gcc
+SAN     ?= 0
+FUZZ_TIME ?= 20
+
+ifeq ($(SAN),1)
+BUILD   := build-san
+SANFLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all \
+	    -fno-omit-frame-pointer
+else
+BUILD   := build
+SANFLAGS :=
+endif
+
+PKGS    := libevent libevent_openssl libevent_pthreads openssl libconfig
+WARN    := -Wall -Wextra -Wformat=2 -Wshadow -Wvla -Wimplicit-fallthrough \
+	   -Wno-unused-parameter -Werror
+# Recursive (=) on purpose: pkg-config runs after the deps step installed it.
+CFLAGS  = -std=gnu11 -O2 -g $(WARN) $(SANFLAGS) -D_GNU_SOURCE -I. \
+	  -MMD -MP $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+LDLIBS  = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lcrypto -lpthread
+LDFLAGS = $(SANFLAGS)
+
+MODULES := common queue mta
+LIB_SRC := $(foreach m,$(MODULES),$(wildcard $(m)/*.c))
+CLI_SRC := $(wildcard cli/*.c)
+LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
+CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/%.o)
+UNIT_SRC := $(wildcard t/unit/*_test.c)
+UNIT_BIN := $(UNIT_SRC:t/unit/%.c=$(BUILD)/t/%)
+FUZZ_SRC := $(wildcard t/fuzz/*.c)
+
+DEPS_STAMP := $(BUILD)/.deps-ok
+
+.PHONY: all run test unit integration fuzz bench clean deps
+all: $(BUILD)/postern
+
+# Packages: run contrib/install-deps only when a build dependency is absent.
+deps: $(DEPS_STAMP)
+$(DEPS_STAMP): contrib/install-deps
+	@if ! pkg-config --exists $(PKGS) || [ ! -f /usr/include/cmocka.h ] || \
+	    [ -n "$$(contrib/install-deps --print)" ]; then \
+		contrib/install-deps; \
+	fi
+	@mkdir -p $(@D) && touch $@
+
+$(BUILD)/%.o: %.c | $(DEPS_STAMP)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+$(BUILD)/libpostern.a: $(LIB_OBJ)
+	rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/postern: $(CLI_OBJ) $(BUILD)/libpostern.a
+	$(CC) $(LDFLAGS) -o $@ $(CLI_OBJ) $(BUILD)/libpostern.a $(LDLIBS)
+
+# Unit tests link the library; cli objects minus main for tests of cli code.
+CLI_LIB_OBJ = $(filter-out $(BUILD)/cli/main.o,$(CLI_OBJ))
+$(BUILD)/t/%: t/unit/%.c $(BUILD)/libpostern.a $(CLI_LIB_OBJ) | $(DEPS_STAMP)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(CLI_LIB_OBJ) $(BUILD)/libpostern.a \
+		$(LDLIBS) -lcmocka
+
+run: $(BUILD)/postern
+	@if [ "$$(id -u)" = 0 ] && ! id postern >/dev/null 2>&1; then \
+		useradd --system --no-create-home --home-dir /nonexistent \
+		    --shell /usr/sbin/nologin postern; \
+	fi
+	$(BUILD)/postern serve
+
+test: $(BUILD)/postern $(UNIT_BIN)
+	@BUILD=$(BUILD) t/run-tests
+
+unit: $(UNIT_BIN)
+	@BUILD=$(BUILD) UNIT_ONLY=1 t/run-tests
+
+fuzz: | $(DEPS_STAMP)
+	@BUILD=$(BUILD) FUZZ_TIME=$(FUZZ_TIME) t/fuzz/run
+
+bench: $(BUILD)/postern
+	@BUILD=$(BUILD) contrib/bench/run
+
+clean:
+	rm -rf build build-san build-fuzz
+
+-include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d)

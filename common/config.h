@@ -1,0 +1,116 @@
+/*
+ * config.h - the immutable configuration, loaded from one libconfig file.
+ *
+ * Every key has a default that works on one machine; config_load(NULL)
+ * gives the embedded defaults.  Keys are declared once, in per-subsystem
+ * tables in config.c (key, type, default, min, max, field, one line of
+ * documentation); the sample file contrib/postern.conf, `postern config
+ * check` and `postern config show` are all driven by those tables, so they
+ * cannot drift.
+ *
+ * Durations are written as an integer number of seconds or a string with
+ * a unit ("30s", "5m", "4h", "5d"); sizes as an integer number of bytes or
+ * a string with a unit ("10k", "50M", "1G", powers of 1024).
+ *
+ * A loaded struct config is never changed; it is shared read-only by all
+ * threads and freed with config_free() at exit.
+ */
+#ifndef POSTERN_CONFIG_H
+#define POSTERN_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "buf.h"
+#include "common.h"
+#include "log.h"
+
+struct strlist {
+	char **v;
+	size_t n;
+};
+
+enum bare_newline_policy {
+	BARE_NEWLINE_REJECT,	/* "reject": 550 after the message ends */
+	BARE_NEWLINE_NORMALIZE,	/* "normalize": bare CR/LF stored as CRLF */
+};
+
+struct config_server {
+	char *hostname;		/* default: gethostname() */
+	char *data_dir;		/* default "./var" */
+	char *user;		/* default "postern"; used only when root */
+	unsigned io_threads;	/* 0 = one per core */
+	unsigned job_threads;	/* 0 = 4 per core, at least 8 */
+	char *pid_file;		/* "" = <data_dir>/postern.pid */
+};
+
+struct config_log {
+	enum log_dest dest;	/* "stderr" | "syslog" */
+	enum log_level level;	/* "debug" | "info" | "warning" | "error" */
+	char *facility;		/* syslog facility, default "mail" */
+};
+
+struct config_tls {
+	char *cert;		/* PEM chain; "" = self-signed under data_dir/tls */
+	char *key;		/* PEM private key; "" = as above */
+	char *min_version;	/* "TLSv1.2" (default) | "TLSv1.3" */
+	char *ciphers;		/* OpenSSL cipher list for TLS 1.2 */
+};
+
+struct config_smtp {
+	struct strlist listen;	/* default ["0.0.0.0:25", "[::]:25"] */
+	struct strlist local_domains;	/* default [hostname, "localhost"] */
+	char *banner;		/* text after "220 <hostname> " */
+	bool starttls;		/* advertise STARTTLS (default true) */
+	uint64_t max_message_size;	/* SIZE, default 50M */
+	unsigned max_recipients;	/* per transaction, default 1000 */
+	unsigned max_connections;	/* overall, default 1000 */
+	unsigned max_connections_per_ip;	/* default 50 */
+	unsigned command_timeout;	/* seconds, default 300 */
+	unsigned data_timeout;	/* seconds between data reads, default 600 */
+	unsigned max_errors;	/* protocol errors before 421, default 20 */
+	enum bare_newline_policy bare_newline;	/* default reject */
+};
+
+struct config_queue {
+	char *dir;		/* "" = <data_dir>/queue */
+	unsigned min_backoff;	/* seconds, default 300 */
+	unsigned max_backoff;	/* seconds, default 4000 */
+	unsigned max_lifetime;	/* seconds, default 5d */
+	unsigned scan_interval;	/* seconds between queue runs, default 60 */
+	unsigned max_deliveries;	/* concurrent deliveries, default 20 */
+};
+
+struct config {
+	char *path;		/* file it came from; NULL for defaults */
+	struct config_server server;
+	struct config_log log;
+	struct config_tls tls;
+	struct config_smtp smtp;
+	struct config_queue queue;
+};
+
+/*
+ * config_load - defaults, then the file at path (NULL: defaults only).
+ * On error returns -1 and appends one line per problem to errors, each
+ * "FILE:LINE: message" (unknown key, wrong type, out of range, bad value,
+ * syntax error); *cfg_r is left NULL.  Derived defaults (hostname,
+ * local_domains, queue.dir, pid_file) are filled in after parsing.
+ */
+int config_load(const char *path, struct config **cfg_r, struct buf *errors)
+    WARN_UNUSED;
+void config_free(struct config **cfg);
+
+/*
+ * config_show - the effective configuration in libconfig syntax.
+ * changed_only: only keys whose value differs from the default
+ * (like `postconf -n`); otherwise every key (`postconf -d` when cfg is the
+ * defaults).
+ */
+void config_show(const struct config *cfg, bool changed_only, struct buf *out);
+
+/* config_sample - the commented sample file, every key with its doc line */
+void config_sample(struct buf *out);
+
+#endif

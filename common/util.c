@@ -1,0 +1,129 @@
+/*
+ * util.c - panic, wire-number parsing, locale-free ASCII helpers,
+ * constant-time comparison and clocks (see common.h).
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+
+#include "common.h"
+#include "log.h"
+
+void
+panic_at(const char *file, int line, const char *fmt, ...)
+{
+	char text[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(text, sizeof(text), fmt, ap);
+	va_end(ap);
+	log_msg(LOG_LVL_ERROR, "panic", "%s:%d: %s", file, line, text);
+	abort();
+}
+
+int
+parse_u64(const char *s, size_t len, uint64_t max, uint64_t *val_r)
+{
+	uint64_t v = 0;
+
+	if (len == 0 || len > 20)
+		return -1;
+	for (size_t i = 0; i < len; i++) {
+		unsigned d;
+
+		if (!is_ascii_digit((unsigned char)s[i]))
+			return -1;
+		d = (unsigned)(s[i] - '0');
+		if (v > (UINT64_MAX - d) / 10)
+			return -1;
+		v = v * 10 + d;
+	}
+	if (v > max)
+		return -1;
+	*val_r = v;
+	return 0;
+}
+
+bool
+is_ascii_alpha(int c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
+
+bool
+is_ascii_digit(int c)
+{
+	return c >= '0' && c <= '9';
+}
+
+bool
+is_ascii_alnum(int c)
+{
+	return is_ascii_alpha(c) || is_ascii_digit(c);
+}
+
+int
+ascii_tolower(int c)
+{
+	return c >= 'A' && c <= 'Z' ? c + ('a' - 'A') : c;
+}
+
+int
+ascii_strncasecmp(const char *a, const char *b, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		int ca = ascii_tolower((unsigned char)a[i]);
+		int cb = ascii_tolower((unsigned char)b[i]);
+
+		if (ca != cb)
+			return ca - cb;
+		if (ca == 0)
+			return 0;
+	}
+	return 0;
+}
+
+bool
+ascii_eq_nocase(const char *a, size_t alen, const char *lit)
+{
+	size_t i;
+
+	for (i = 0; i < alen; i++) {
+		if (lit[i] == '\0' ||
+		    ascii_tolower((unsigned char)a[i]) !=
+		    ascii_tolower((unsigned char)lit[i]))
+			return false;
+	}
+	return lit[i] == '\0';
+}
+
+bool
+ct_equal(const void *a, const void *b, size_t n)
+{
+	const volatile unsigned char *pa = a, *pb = b;
+	unsigned char diff = 0;
+
+	for (size_t i = 0; i < n; i++)
+		diff |= pa[i] ^ pb[i];
+	return diff == 0;
+}
+
+uint64_t
+clock_mono_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+uint64_t
+clock_wall_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
