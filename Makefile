@@ -7,7 +7,7 @@
 #   make fuzz       build and run every libFuzzer target in t/fuzz for FUZZ_TIME s
 #   make bench      benchmarks that print figures (contrib/bench)
 
-CC      ?= gcc
+CC      := gcc
 SAN     ?= 0
 FUZZ_TIME ?= 20
 

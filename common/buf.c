@@ -179,8 +179,6 @@ buf_steal(struct buf *b, size_t *len_r)
 	char *p;
 
 	if (b->data == NULL)
-		(void)buf_reserve(b, 0);
-	if (b->data == NULL)
 		b->data = xcalloc(1, 1);
 	p = (char *)b->data;
 	if (len_r != NULL)

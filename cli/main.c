@@ -1,0 +1,81 @@
+/*
+ * main.c - the `postern` command: global options, then a subcommand.
+ *
+ *   postern [-c FILE] serve | queue ... | config ...
+ *
+ * Without -c the embedded defaults apply (ARCHITECTURE.md,
+ * "Configuration"): data under ./var, SMTP on port 25.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+#include "common/buf.h"
+#include "common/config.h"
+
+static void
+usage(FILE *f)
+{
+	fputs("usage: postern [-c FILE] COMMAND [ARGS]\n"
+	    "commands:\n"
+	    "  serve                         run the server\n"
+	    "  queue list                    list queued messages\n"
+	    "  queue show ID                 envelope, status and content\n"
+	    "  queue delete ID...            remove messages from the queue\n"
+	    "  queue flush                   retry deferred mail now\n"
+	    "  config check [FILE]           validate a configuration file\n"
+	    "  config show [--defaults|--changed]\n"
+	    "                                print the effective configuration\n"
+	    "  config sample                 print the commented sample file\n",
+	    f);
+}
+
+int
+main(int argc, char **argv)
+{
+	const char *path = NULL;
+	struct config *cfg = NULL;
+	struct buf errors = BUF_INIT(0);
+	int opt, rc;
+
+	while ((opt = getopt(argc, argv, "+c:h")) != -1) {
+		switch (opt) {
+		case 'c':
+			path = optarg;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	argc -= optind;
+	argv += optind;
+	if (argc < 1) {
+		usage(stderr);
+		return 2;
+	}
+	if (strcmp(argv[0], "config") == 0)
+		return cli_config(path, argc, argv);
+	if (strcmp(argv[0], "serve") != 0 && strcmp(argv[0], "queue") != 0) {
+		fprintf(stderr, "postern: unknown command \"%s\"\n", argv[0]);
+		usage(stderr);
+		return 2;
+	}
+	if (config_load(path, &cfg, &errors) < 0) {
+		fprintf(stderr, "%s", buf_cstr(&errors));
+		buf_free(&errors);
+		return 1;
+	}
+	buf_free(&errors);
+	if (strcmp(argv[0], "serve") == 0)
+		rc = cli_serve(cfg, argc, argv);
+	else
+		rc = cli_queue(cfg, argc, argv);
+	config_free(&cfg);
+	return rc;
+}

@@ -1,0 +1,323 @@
+/*
+ * config_table.c - every configuration key, once: one table per subsystem
+ * (key, type, default, range, field, choices, one line of documentation),
+ * the checks of string values, the derived defaults and the rules that
+ * tie keys together.  config.c walks these tables to load a file, print
+ * the effective configuration and print the sample file, so a key added
+ * here is parsed, shown, documented and checked with no other change.
+ *
+ * Defaults are those documented in config.h.  A "" or [] default with a
+ * derive function means "computed after parsing": server.hostname from
+ * gethostname(), smtp.local_domains from the hostname, queue.dir and
+ * server.pid_file from server.data_dir.  tls.cert and tls.key stay "":
+ * the TLS module makes a self-signed pair under <data_dir>/tls.
+ */
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "config_priv.h"
+#include "netaddr.h"
+#include "xalloc.h"
+
+#define MINUTE 60u
+#define HOUR (60u * MINUTE)
+#define DAY (24u * HOUR)
+#define KIB 1024u
+#define GIB (1024ull * 1024 * 1024)
+
+#define OFF(f) offsetof(struct config, f)
+#define KEYS(t) (t), ARRAY_SIZE(t)
+
+/* string checks */
+
+const char *
+config_check_domain(const char *s)
+{
+	size_t len = strlen(s), label = 0;
+	bool all_digits = true;
+
+	if (len == 0)
+		return "empty domain";
+	if (len > 253)
+		return "domain longer than 253 characters";
+	for (size_t i = 0; i <= len; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (c == '.' || c == '\0') {
+			if (label == 0)
+				return "empty label in domain";
+			if (s[i - 1] == '-')
+				return "domain label ends with '-'";
+			label = 0;
+			if (c == '\0')
+				break;
+			all_digits = true;
+			continue;
+		}
+		if (!is_ascii_alnum(c) && c != '-')
+			return "bad character in domain (letters, digits, '-' "
+			    "and '.' only)";
+		if (label == 0 && c == '-')
+			return "domain label starts with '-'";
+		if (++label > 63)
+			return "domain label longer than 63 characters";
+		if (!is_ascii_digit(c))
+			all_digits = false;
+	}
+	/* no top-level domain is numeric: this is an address literal */
+	if (all_digits)
+		return "not a domain name (numeric last label)";
+	return NULL;
+}
+
+static const char *
+check_hostname(const char *s)
+{
+	return *s == '\0' ? NULL : config_check_domain(s);	/* "" derived */
+}
+
+static const char *
+check_nonempty(const char *s)
+{
+	return *s == '\0' ? "must not be empty" : NULL;
+}
+
+/* text that ends up in a protocol line: printable ASCII, nothing that
+ * could end the line early */
+static const char *
+check_printable(const char *s)
+{
+	if (*s == '\0')
+		return "must not be empty";
+	for (; *s != '\0'; s++)
+		if ((unsigned char)*s < 0x20 || (unsigned char)*s > 0x7e)
+			return "only printable ASCII allowed";
+	return NULL;
+}
+
+static const char *
+check_listen(const char *s)
+{
+	struct netaddr na;
+	const char *error;
+
+	if (netaddr_parse_listen(s, &na, &error) < 0)
+		return error;
+	return NULL;
+}
+
+/* derived defaults */
+
+static void
+derive_hostname(const struct config *cfg, void *field)
+{
+	char name[HOST_NAME_MAX + 1];
+
+	(void)cfg;
+	/*
+	 * The kernel's name as is: fully qualified when it has a dot.  We
+	 * do no DNS lookup for a canonical name at start-up; a name that is
+	 * not a valid domain (or no name) falls back to "localhost", and
+	 * the postmaster sets server.hostname.
+	 */
+	if (gethostname(name, sizeof(name)) < 0)
+		name[0] = '\0';
+	name[sizeof(name) - 1] = '\0';
+	if (name[0] == '\0' || config_check_domain(name) != NULL)
+		*(char **)field = xstrdup("localhost");
+	else
+		*(char **)field = xstrdup(name);
+}
+
+static void
+derive_local_domains(const struct config *cfg, void *field)
+{
+	struct strlist *l = field;
+
+	l->v = xcalloc(2, sizeof(*l->v));
+	l->n = 0;
+	l->v[l->n++] = xstrdup(cfg->server.hostname);
+	if (strcmp(cfg->server.hostname, "localhost") != 0)
+		l->v[l->n++] = xstrdup("localhost");
+}
+
+static char *
+under_data_dir(const struct config *cfg, const char *name)
+{
+	struct buf b = BUF_INIT(0);
+	const char *dir = cfg->server.data_dir;
+	size_t n = strlen(dir);
+
+	while (n > 0 && dir[n - 1] == '/')	/* "/" gives "/name" */
+		n--;
+	buf_addf(&b, "%.*s/%s", (int)n, dir, name);
+	return buf_steal(&b, NULL);
+}
+
+static void
+derive_pid_file(const struct config *cfg, void *field)
+{
+	*(char **)field = under_data_dir(cfg, "postern.pid");
+}
+
+static void
+derive_queue_dir(const struct config *cfg, void *field)
+{
+	*(char **)field = under_data_dir(cfg, "queue");
+}
+
+/* the tables */
+
+static const char *const dest_names[] = { "stderr", "syslog", NULL };
+static const char *const level_names[] = { "debug", "info", "warning",
+	"error", NULL };
+static const char *const facility_names[] = { "mail", "daemon", "user",
+	"local0", "local1", "local2", "local3", "local4", "local5", "local6",
+	"local7", NULL };
+static const char *const tls_versions[] = { "TLSv1.2", "TLSv1.3", NULL };
+static const char *const bare_newline_names[] = { "reject", "normalize",
+	NULL };
+
+static const struct config_key server_keys[] = {
+	{ "hostname", CONFIG_T_STRING, "", 0, 0, OFF(server.hostname), NULL,
+	  check_hostname, derive_hostname,
+	  "Name in the SMTP greeting and Received:; \"\" = the system's "
+	  "name." },
+	{ "data_dir", CONFIG_T_STRING, "./var", 0, 0, OFF(server.data_dir),
+	  NULL, check_nonempty, NULL,
+	  "Directory for the queue, TLS keys and the data store." },
+	{ "user", CONFIG_T_STRING, "postern", 0, 0, OFF(server.user), NULL,
+	  check_nonempty, NULL,
+	  "User to switch to when started as root." },
+	{ "io_threads", CONFIG_T_UINT, "0", 0, 1024, OFF(server.io_threads),
+	  NULL, NULL, NULL,
+	  "Network threads, one event loop each; 0 = one per core." },
+	{ "job_threads", CONFIG_T_UINT, "0", 0, 4096,
+	  OFF(server.job_threads), NULL, NULL, NULL,
+	  "Threads for blocking work; 0 = 4 per core, at least 8." },
+	{ "pid_file", CONFIG_T_STRING, "", 0, 0, OFF(server.pid_file), NULL,
+	  NULL, derive_pid_file,
+	  "PID file; \"\" = <data_dir>/postern.pid." },
+};
+
+static const struct config_key log_keys[] = {
+	{ "dest", CONFIG_T_ENUM, "stderr", 0, 0, OFF(log.dest), dest_names,
+	  NULL, NULL, "Where log lines go." },
+	{ "level", CONFIG_T_ENUM, "info", 0, 0, OFF(log.level), level_names,
+	  NULL, NULL, "Lowest level written." },
+	{ "facility", CONFIG_T_STRING, "mail", 0, 0, OFF(log.facility),
+	  facility_names, NULL, NULL,
+	  "syslog facility, with dest = \"syslog\"." },
+};
+
+static const struct config_key tls_keys[] = {
+	{ "cert", CONFIG_T_STRING, "", 0, 0, OFF(tls.cert), NULL, NULL, NULL,
+	  "PEM certificate chain; \"\" = self-signed, made under "
+	  "<data_dir>/tls." },
+	{ "key", CONFIG_T_STRING, "", 0, 0, OFF(tls.key), NULL, NULL, NULL,
+	  "PEM private key of cert; set both or neither." },
+	{ "min_version", CONFIG_T_STRING, "TLSv1.2", 0, 0,
+	  OFF(tls.min_version), tls_versions, NULL, NULL,
+	  "Oldest TLS version accepted." },
+	{ "ciphers", CONFIG_T_STRING, "HIGH:!aNULL:!MD5", 0, 0,
+	  OFF(tls.ciphers), NULL, check_printable, NULL,
+	  "OpenSSL cipher list for TLS 1.2 (1.3 uses OpenSSL's suites)." },
+};
+
+static const struct config_key smtp_keys[] = {
+	{ "listen", CONFIG_T_STRLIST, "0.0.0.0:25 [::]:25", 0, 0,
+	  OFF(smtp.listen), NULL, check_listen, NULL,
+	  "Addresses to accept mail on: \"IPv4:port\" or \"[IPv6]:port\"." },
+	{ "local_domains", CONFIG_T_STRLIST, "", 0, 0,
+	  OFF(smtp.local_domains), NULL, config_check_domain,
+	  derive_local_domains,
+	  "Domains delivered here; [] = [ hostname, \"localhost\" ]." },
+	{ "banner", CONFIG_T_STRING, "ESMTP Postern", 0, 0, OFF(smtp.banner),
+	  NULL, check_printable, NULL,
+	  "Greeting text after \"220 <hostname> \"." },
+	{ "starttls", CONFIG_T_BOOL, "true", 0, 0, OFF(smtp.starttls), NULL,
+	  NULL, NULL, "Offer STARTTLS." },
+	{ "max_message_size", CONFIG_T_SIZE, "50M", KIB, 4 * GIB,
+	  OFF(smtp.max_message_size), NULL, NULL, NULL,
+	  "SIZE extension limit; bigger messages get 552 5.3.4." },
+	{ "max_recipients", CONFIG_T_UINT, "1000", 1, 100000,
+	  OFF(smtp.max_recipients), NULL, NULL, NULL,
+	  "Recipients per transaction; more get 452 4.5.3." },
+	{ "max_connections", CONFIG_T_UINT, "1000", 1, 1000000,
+	  OFF(smtp.max_connections), NULL, NULL, NULL,
+	  "Simultaneous SMTP connections in all; more get 421." },
+	{ "max_connections_per_ip", CONFIG_T_UINT, "50", 1, 1000000,
+	  OFF(smtp.max_connections_per_ip), NULL, NULL, NULL,
+	  "Simultaneous SMTP connections from one IP address." },
+	{ "command_timeout", CONFIG_T_DURATION, "5m", 1, DAY,
+	  OFF(smtp.command_timeout), NULL, NULL, NULL,
+	  "Idle time allowed while waiting for a command." },
+	{ "data_timeout", CONFIG_T_DURATION, "10m", 1, DAY,
+	  OFF(smtp.data_timeout), NULL, NULL, NULL,
+	  "Idle time allowed between reads of the message data." },
+	{ "max_errors", CONFIG_T_UINT, "20", 1, 1000, OFF(smtp.max_errors),
+	  NULL, NULL, NULL,
+	  "Protocol errors before the session ends with 421." },
+	{ "bare_newline", CONFIG_T_ENUM, "reject", 0, 0,
+	  OFF(smtp.bare_newline), bare_newline_names, NULL, NULL,
+	  "Bare CR or LF in a message: reject (550) or normalize to CRLF." },
+};
+
+static const struct config_key queue_keys[] = {
+	{ "dir", CONFIG_T_STRING, "", 0, 0, OFF(queue.dir), NULL, NULL,
+	  derive_queue_dir, "Spool directory; \"\" = <data_dir>/queue." },
+	{ "min_backoff", CONFIG_T_DURATION, "5m", 1, 30 * DAY,
+	  OFF(queue.min_backoff), NULL, NULL, NULL,
+	  "First retry delay after a temporary failure." },
+	{ "max_backoff", CONFIG_T_DURATION, "4000", 1, 30 * DAY,
+	  OFF(queue.max_backoff), NULL, NULL, NULL,
+	  "Longest retry delay; at least min_backoff." },
+	{ "max_lifetime", CONFIG_T_DURATION, "5d", 1, 60 * DAY,
+	  OFF(queue.max_lifetime), NULL, NULL, NULL,
+	  "Time in the queue before a message bounces." },
+	{ "scan_interval", CONFIG_T_DURATION, "1m", 1, DAY,
+	  OFF(queue.scan_interval), NULL, NULL, NULL,
+	  "Time between queue runs." },
+	{ "max_deliveries", CONFIG_T_UINT, "20", 1, 10000,
+	  OFF(queue.max_deliveries), NULL, NULL, NULL,
+	  "Deliveries in progress at once." },
+};
+
+const struct config_group config_groups[] = {
+	{ "server", KEYS(server_keys), "The process: names, paths, threads." },
+	{ "log", KEYS(log_keys), "Logging." },
+	{ "tls", KEYS(tls_keys), "TLS for STARTTLS (and implicit TLS)." },
+	{ "smtp", KEYS(smtp_keys), "The SMTP server: listeners, limits, "
+	  "timeouts." },
+	{ "queue", KEYS(queue_keys), "The mail queue and its retry "
+	  "schedule." },
+};
+const size_t config_ngroups = ARRAY_SIZE(config_groups);
+
+void
+config_table_check(const struct config *cfg, struct config_errs *e)
+{
+	bool cert = cfg->tls.cert[0] != '\0', key = cfg->tls.key[0] != '\0';
+
+	if (cert && !key)
+		config_err_key(e, "tls", "cert",
+		    "tls.cert is set but tls.key is not (set both or neither)");
+	if (key && !cert)
+		config_err_key(e, "tls", "key",
+		    "tls.key is set but tls.cert is not (set both or neither)");
+	if (cfg->queue.min_backoff > cfg->queue.max_backoff) {
+		struct buf lo = BUF_INIT(0), hi = BUF_INIT(0);
+
+		config_format_plain(&queue_keys[1], cfg->queue.min_backoff, &lo);
+		config_format_plain(&queue_keys[2], cfg->queue.max_backoff, &hi);
+		config_err_key(e, "queue",
+		    config_is_set(e, "queue", "max_backoff") ? "max_backoff" :
+		    "min_backoff",
+		    "queue.min_backoff (%s) is greater than queue.max_backoff "
+		    "(%s)", buf_cstr(&lo), buf_cstr(&hi));
+		buf_free(&lo);
+		buf_free(&hi);
+	}
+}

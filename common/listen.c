@@ -1,0 +1,158 @@
+/*
+ * listen.c - SO_REUSEPORT listeners, one socket per loop (see listen.h).
+ *
+ * Accept errors (EMFILE and friends) are logged and libevent keeps
+ * listening; libevent's evconnlistener retries on the next readiness.
+ */
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/listener.h>
+
+#include "listen.h"
+#include "log.h"
+#include "xalloc.h"
+
+struct listen_slot;
+
+struct listener {
+	unsigned n;
+	struct evconnlistener **ev;
+	struct listen_slot *slots;	/* callback argument of ev[i] */
+	int *fds;			/* bound, not yet started; -1 after */
+	struct loop **loops;
+	listen_accept_fn *cb;
+	void *arg;
+	char name[NETADDR_STRLEN];
+};
+
+struct listen_slot {
+	struct listener *owner;
+	unsigned i;
+};
+
+static void
+accept_cb(struct evconnlistener *evl, evutil_socket_t fd,
+    struct sockaddr *sa, int salen, void *arg)
+{
+	struct listen_slot *slot = arg;
+
+	(void)evl;
+	slot->owner->cb(slot->owner->loops[slot->i], fd, sa,
+	    (socklen_t)salen, slot->owner->arg);
+}
+
+static void
+accept_error_cb(struct evconnlistener *evl, void *arg)
+{
+	struct listen_slot *slot = arg;
+	int err = EVUTIL_SOCKET_ERROR();
+
+	(void)evl;
+	log_warn("listen", "accept on %s: %s", slot->owner->name,
+	    evutil_socket_error_to_string(err));
+}
+
+static int
+bind_one(const struct netaddr *addr, const char **error_r)
+{
+	int fd, on = 1;
+
+	fd = socket(addr->ss.ss_family,
+	    SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		*error_r = strerror(errno);
+		return -1;
+	}
+	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)) < 0 ||
+	    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on, sizeof(on)) < 0 ||
+	    (addr->ss.ss_family == AF_INET6 &&
+	    setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on, sizeof(on)) < 0) ||
+	    bind(fd, (const struct sockaddr *)&addr->ss, addr->len) < 0 ||
+	    listen(fd, 511) < 0) {
+		*error_r = strerror(errno);
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+struct listener *
+listener_open(struct loops *ls, const struct netaddr *addr,
+    const char **error_r)
+{
+	struct listener *l = xcalloc(1, sizeof(*l));
+	char ip[NETADDR_STRLEN];
+
+	l->n = loops_count(ls);
+	l->ev = xcalloc(l->n, sizeof(*l->ev));
+	l->loops = xcalloc(l->n, sizeof(*l->loops));
+	l->slots = xcalloc(l->n, sizeof(*l->slots));
+	l->fds = xcalloc(l->n, sizeof(*l->fds));
+	netaddr_ip((const struct sockaddr *)&addr->ss, ip);
+	(void)snprintf(l->name, sizeof(l->name),
+	    addr->ss.ss_family == AF_INET6 ? "[%s]:%u" : "%s:%u", ip,
+	    netaddr_port((const struct sockaddr *)&addr->ss));
+	for (unsigned i = 0; i < l->n; i++)
+		l->fds[i] = -1;
+	for (unsigned i = 0; i < l->n; i++) {
+		l->loops[i] = loops_get(ls, i);
+		l->fds[i] = bind_one(addr, error_r);
+		if (l->fds[i] < 0) {
+			listener_free(&l);
+			return NULL;
+		}
+	}
+	return l;
+}
+
+void
+listener_start(struct listener *l, listen_accept_fn *cb, void *arg)
+{
+	l->cb = cb;
+	l->arg = arg;
+	for (unsigned i = 0; i < l->n; i++) {
+		struct listen_slot *slot = &l->slots[i];
+
+		slot->owner = l;
+		slot->i = i;
+		l->ev[i] = evconnlistener_new(loop_base(l->loops[i]), accept_cb,
+		    slot, LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, -1,
+		    l->fds[i]);
+		if (l->ev[i] == NULL)
+			PANIC("evconnlistener_new failed");
+		l->fds[i] = -1;	/* the evconnlistener owns it now */
+		evconnlistener_set_error_cb(l->ev[i], accept_error_cb);
+	}
+}
+
+const char *
+listener_name(const struct listener *l)
+{
+	return l->name;
+}
+
+void
+listener_free(struct listener **lp)
+{
+	struct listener *l = *lp;
+
+	if (l == NULL)
+		return;
+	for (unsigned i = 0; i < l->n; i++) {
+		if (l->ev[i] != NULL)
+			evconnlistener_free(l->ev[i]);
+		if (l->fds[i] >= 0)
+			close(l->fds[i]);
+	}
+	free(l->ev);
+	free(l->loops);
+	free(l->slots);
+	free(l->fds);
+	free(l);
+	*lp = NULL;
+}

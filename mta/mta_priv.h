@@ -1,0 +1,143 @@
+/*
+ * mta_priv.h - what the inbound SMTP session files share inside mta/.
+ *
+ * A session belongs to one I/O loop and is touched only by that loop's
+ * thread, except while a job is in flight (busy): then the worker owns the
+ * transaction's spool state and the loop does not read input.  A session
+ * whose client vanished during a job is freed when the job completes.
+ */
+#ifndef POSTERN_MTA_PRIV_H
+#define POSTERN_MTA_PRIV_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <event2/bufferevent.h>
+
+#include "common/buf.h"
+#include "common/config.h"
+#include "common/netaddr.h"
+#include "mta/smtp_data.h"
+#include "mta/smtp_parse.h"
+#include "mta/smtpd.h"
+#include "queue/queue.h"
+
+#define SMTPD_SVC "smtpd"
+/* Content is written to the spool in chunks of about this size. */
+#define SMTPD_FLUSH_AT (256 * 1024)
+/* Stop reading pipelined commands while this much output is unsent. */
+#define SMTPD_OUT_HIGH (64 * 1024)
+/* Bytes the loop may buffer from a client before it stops reading. */
+#define SMTPD_IN_HIGH (256 * 1024)
+
+struct ip_count;
+
+struct smtpd {
+	const struct config *cfg;
+	struct jobs *jobs;
+	SSL_CTX *tls;
+	struct spool *spool;
+	smtpd_queued_fn *on_queued;
+	void *queued_arg;
+
+	pthread_mutex_t mu;	/* guards the counters and list below */
+	unsigned nsessions;
+	struct smtpd_session *sessions;	/* every open session */
+	bool shutting_down;	/* loops and jobs stopped: free inline */
+	struct ip_count **ip_buckets;
+	size_t nbuckets;
+};
+
+enum smtpd_state {
+	SMTPD_CMD,	/* reading command lines */
+	SMTPD_SKIP,	/* discarding the rest of an over-long line */
+	SMTPD_DATA,	/* reading DATA content up to CRLF.CRLF */
+	SMTPD_BDAT,	/* reading a BDAT chunk */
+};
+
+struct smtpd_rcpt {
+	char *addr;
+	char *params;	/* ESMTP parameters as received, "" when none */
+};
+
+/* A mail transaction: MAIL to the end of DATA/BDAT LAST, or RSET. */
+struct smtpd_txn {
+	bool active;			/* MAIL accepted */
+	char qid[QUEUE_ID_SIZE];
+	char *sender;
+	char *sender_params;
+	bool smtputf8;
+	bool body_8bitmime;
+	struct smtpd_rcpt *rcpts;
+	size_t nrcpt, rcpt_cap;
+
+	/* content */
+	bool bdat;			/* BDAT used: DATA now refused */
+	bool data_started;		/* scanner initialised */
+	uint64_t bdat_left;		/* bytes of the current chunk to read */
+	bool bdat_last;
+	int bdat_fail_code;		/* nonzero: reply for the rest */
+	const char *bdat_fail_text;
+	struct smtp_data scan;
+	struct buf content;		/* not yet in the spool file */
+	struct spool_file *file;	/* created at the first flush */
+
+	/* job results */
+	int job_status;
+	char job_error[256];
+};
+
+struct smtpd_session {
+	struct smtpd_session *prev, *next;	/* srv->sessions, under srv->mu */
+	struct smtpd *srv;
+	const struct config *cfg;
+	struct loop *loop;
+	struct bufferevent *bev;
+	char ip[NETADDR_STRLEN];
+	unsigned port;
+	bool loopback;
+	uint64_t started_us;
+
+	enum smtpd_state state;
+	char *helo;
+	bool esmtp;
+	bool tls_active;
+	char tls_info[160];
+	bool busy;		/* a job is in flight */
+	bool closing;		/* close once output is flushed */
+	bool dead;		/* client gone; free when the job is done */
+	unsigned nerrors;
+	struct smtpd_txn txn;
+
+	/* per-command counters for the disconnect line */
+	unsigned n_ehlo, n_helo, n_mail, n_rcpt, n_data, n_bdat, n_rset,
+	    n_quit, n_starttls, n_noop, n_vrfy, n_help, n_unknown, n_cmds;
+};
+
+/* smtpd.c */
+void smtpd_reply(struct smtpd_session *s, int code, const char *ecode,
+    const char *fmt, ...) PRINTF_LIKE(4, 5);
+void smtpd_reply_raw(struct smtpd_session *s, const char *text, size_t len);
+/* smtpd_error - a 4xx/5xx reply that counts toward max_errors */
+void smtpd_error(struct smtpd_session *s, int code, const char *ecode,
+    const char *fmt, ...) PRINTF_LIKE(4, 5);
+void smtpd_close(struct smtpd_session *s);
+void smtpd_resume(struct smtpd_session *s);
+void smtpd_starttls(struct smtpd_session *s);
+const char *smtpd_proto(const struct smtpd_session *s);
+
+/* smtpd_cmd.c */
+void smtpd_command(struct smtpd_session *s, const char *line, size_t len);
+void smtpd_txn_reset(struct smtpd_session *s);
+
+/* smtpd_data.c */
+void smtpd_data_begin(struct smtpd_session *s);
+/* smtpd_bdat_begin - after a BDAT command; size/last from the parser */
+void smtpd_bdat_begin(struct smtpd_session *s, uint64_t size, bool last);
+/* smtpd_data_input - consume content from in; returns bytes used */
+size_t smtpd_data_input(struct smtpd_session *s, const unsigned char *in,
+    size_t len);
+void smtpd_txn_free_content(struct smtpd_session *s);
+
+#endif

@@ -1,0 +1,588 @@
+/*
+ * smtpd.c - inbound SMTP sessions: accept, limits, I/O, replies, STARTTLS.
+ *
+ * The command and content parsers are pure (smtp_parse.c, smtp_data.c);
+ * this file moves bytes between them and the socket.  Input is processed
+ * one command at a time, so PIPELINING (RFC 2920) needs nothing special:
+ * replies are queued in order, and while a job is in flight (busy) or the
+ * client is not reading its replies (SMTPD_OUT_HIGH) no further input is
+ * processed, and libevent stops reading at SMTPD_IN_HIGH.
+ *
+ * Limits: overall and per-IP connections (checked at accept, 421 4.7.0),
+ * command and data timeouts (421 4.4.2), an error cap (421 4.7.0).
+ *
+ * STARTTLS (RFC 3207): whatever the client sent after the STARTTLS line
+ * is discarded before the handshake (CVE-2011-0411), and the session
+ * forgets HELO and any transaction, as the RFC requires.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent_ssl.h>
+#include <openssl/err.h>
+
+#include "common/log.h"
+#include "common/tls.h"
+#include "common/xalloc.h"
+#include "mta/mta_priv.h"
+
+struct ip_count {
+	struct ip_count *next;
+	unsigned count;
+	char ip[NETADDR_STRLEN];
+};
+
+static void read_cb(struct bufferevent *bev, void *arg);
+static void write_cb(struct bufferevent *bev, void *arg);
+static void event_cb(struct bufferevent *bev, short what, void *arg);
+
+struct smtpd *
+smtpd_new(const struct config *cfg, struct jobs *jobs, SSL_CTX *tls,
+    struct spool *spool, smtpd_queued_fn *on_queued, void *arg)
+{
+	struct smtpd *s = xcalloc(1, sizeof(*s));
+
+	s->cfg = cfg;
+	s->jobs = jobs;
+	s->tls = tls;
+	s->spool = spool;
+	s->on_queued = on_queued;
+	s->queued_arg = arg;
+	pthread_mutex_init(&s->mu, NULL);
+	s->nbuckets = 1024;
+	s->ip_buckets = xcalloc(s->nbuckets, sizeof(*s->ip_buckets));
+	return s;
+}
+
+static void session_free(struct smtpd_session *s);
+
+void
+smtpd_free(struct smtpd **sp)
+{
+	struct smtpd *s = *sp;
+
+	if (s == NULL)
+		return;
+	/* the loops and the job pool are stopped: nothing else runs */
+	s->shutting_down = true;
+	while (s->sessions != NULL)
+		session_free(s->sessions);
+	for (size_t i = 0; i < s->nbuckets; i++) {
+		struct ip_count *c, *next;
+
+		for (c = s->ip_buckets[i]; c != NULL; c = next) {
+			next = c->next;
+			free(c);
+		}
+	}
+	free(s->ip_buckets);
+	pthread_mutex_destroy(&s->mu);
+	free(s);
+	*sp = NULL;
+}
+
+unsigned
+smtpd_session_count(struct smtpd *s)
+{
+	unsigned n;
+
+	pthread_mutex_lock(&s->mu);
+	n = s->nsessions;
+	pthread_mutex_unlock(&s->mu);
+	return n;
+}
+
+static size_t
+ip_hash(const struct smtpd *s, const char *ip)
+{
+	uint32_t h = 2166136261u;	/* FNV-1a */
+
+	for (; *ip != '\0'; ip++)
+		h = (h ^ (unsigned char)*ip) * 16777619u;
+	return h % s->nbuckets;
+}
+
+/* conn_admit - count a new connection; NULL or the reason to refuse */
+static const char *
+conn_admit(struct smtpd *s, const char *ip)
+{
+	struct ip_count **pp, *c;
+	const char *refuse = NULL;
+
+	pthread_mutex_lock(&s->mu);
+	pp = &s->ip_buckets[ip_hash(s, ip)];
+	for (c = *pp; c != NULL && strcmp(c->ip, ip) != 0; c = c->next)
+		;
+	if (s->nsessions >= s->cfg->smtp.max_connections)
+		refuse = "too many connections";
+	else if (c != NULL && c->count >= s->cfg->smtp.max_connections_per_ip)
+		refuse = "too many connections from your address";
+	if (refuse == NULL) {
+		if (c == NULL) {
+			c = xcalloc(1, sizeof(*c));
+			memcpy(c->ip, ip, sizeof(c->ip));
+			c->next = *pp;
+			*pp = c;
+		}
+		c->count++;
+		s->nsessions++;
+	}
+	pthread_mutex_unlock(&s->mu);
+	return refuse;
+}
+
+static void
+session_link(struct smtpd *s, struct smtpd_session *sess)
+{
+	pthread_mutex_lock(&s->mu);
+	sess->next = s->sessions;
+	if (s->sessions != NULL)
+		s->sessions->prev = sess;
+	s->sessions = sess;
+	pthread_mutex_unlock(&s->mu);
+}
+
+static void
+conn_release(struct smtpd *s, struct smtpd_session *sess, const char *ip)
+{
+	struct ip_count **pp, *c;
+
+	pthread_mutex_lock(&s->mu);
+	if (sess != NULL) {
+		if (sess->prev != NULL)
+			sess->prev->next = sess->next;
+		else
+			s->sessions = sess->next;
+		if (sess->next != NULL)
+			sess->next->prev = sess->prev;
+	}
+	for (pp = &s->ip_buckets[ip_hash(s, ip)]; (c = *pp) != NULL;
+	    pp = &c->next) {
+		if (strcmp(c->ip, ip) == 0) {
+			if (--c->count == 0) {
+				*pp = c->next;
+				free(c);
+			}
+			break;
+		}
+	}
+	s->nsessions--;
+	pthread_mutex_unlock(&s->mu);
+}
+
+static void
+set_timeouts(struct smtpd_session *s)
+{
+	unsigned secs = s->state == SMTPD_DATA || s->state == SMTPD_BDAT ?
+	    s->cfg->smtp.data_timeout : s->cfg->smtp.command_timeout;
+	struct timeval tv = { .tv_sec = secs, .tv_usec = 0 };
+
+	bufferevent_set_timeouts(s->bev, &tv, &tv);
+}
+
+static void
+setup_bev(struct smtpd_session *s)
+{
+	bufferevent_setcb(s->bev, read_cb, write_cb, event_cb, s);
+	bufferevent_setwatermark(s->bev, EV_READ, 0, SMTPD_IN_HIGH);
+	set_timeouts(s);
+	bufferevent_enable(s->bev, EV_READ | EV_WRITE);
+}
+
+void
+smtpd_accept(struct loop *l, evutil_socket_t fd, const struct sockaddr *peer,
+    socklen_t peerlen, void *arg)
+{
+	struct smtpd *srv = arg;
+	struct smtpd_session *s;
+	char ip[NETADDR_STRLEN];
+	const char *refuse;
+
+	(void)peerlen;
+	netaddr_ip(peer, ip);
+	if ((refuse = conn_admit(srv, ip)) != NULL) {
+		char line[160];
+		int n = snprintf(line, sizeof(line), "421 4.7.0 %s Error: %s\r\n",
+		    srv->cfg->server.hostname, refuse);
+
+		log_warn(SMTPD_SVC, "refused connect from unknown[%s]: %s", ip,
+		    refuse);
+		/* best effort: a short line fits any fresh socket buffer */
+		if (n > 0 && (size_t)n < sizeof(line))
+			(void)!send(fd, line, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT);
+		close(fd);
+		return;
+	}
+	s = xcalloc(1, sizeof(*s));
+	s->srv = srv;
+	s->cfg = srv->cfg;
+	s->loop = l;
+	memcpy(s->ip, ip, sizeof(s->ip));
+	s->port = netaddr_port(peer);
+	s->loopback = netaddr_is_loopback(peer);
+	s->started_us = clock_mono_us();
+	s->state = SMTPD_CMD;
+	buf_init(&s->txn.content, 0);
+	s->bev = bufferevent_socket_new(loop_base(l), fd, BEV_OPT_CLOSE_ON_FREE);
+	if (s->bev == NULL) {
+		log_error(SMTPD_SVC, "bufferevent_socket_new failed");
+		close(fd);
+		conn_release(srv, NULL, ip);
+		free(s);
+		return;
+	}
+	session_link(srv, s);
+	log_info(SMTPD_SVC, "connect from unknown[%s]:%u", s->ip, s->port);
+	setup_bev(s);
+	smtpd_reply(s, 220, NULL, "%s %s", s->cfg->server.hostname,
+	    s->cfg->smtp.banner);
+}
+
+static void
+session_free(struct smtpd_session *s)
+{
+	char counts[256];
+	size_t off = 0;
+	const struct {
+		const char *name;
+		unsigned n;
+	} c[] = {
+		{ "ehlo", s->n_ehlo }, { "helo", s->n_helo },
+		{ "starttls", s->n_starttls }, { "mail", s->n_mail },
+		{ "rcpt", s->n_rcpt }, { "data", s->n_data },
+		{ "bdat", s->n_bdat }, { "rset", s->n_rset },
+		{ "noop", s->n_noop }, { "vrfy", s->n_vrfy },
+		{ "help", s->n_help }, { "quit", s->n_quit },
+		{ "unknown", s->n_unknown }, { "commands", s->n_cmds },
+	};
+
+	counts[0] = '\0';
+	for (size_t i = 0; i < ARRAY_SIZE(c); i++) {
+		int n;
+
+		if (c[i].n == 0 && strcmp(c[i].name, "commands") != 0)
+			continue;
+		n = snprintf(counts + off, sizeof(counts) - off, " %s=%u",
+		    c[i].name, c[i].n);
+		if (n < 0 || (size_t)n >= sizeof(counts) - off)
+			break;
+		off += (size_t)n;
+	}
+	log_info(SMTPD_SVC, "disconnect from unknown[%s]:%u%s", s->ip, s->port,
+	    counts);
+	if (s->bev != NULL)
+		bufferevent_free(s->bev);
+	smtpd_txn_reset(s);
+	buf_free(&s->txn.content);
+	free(s->txn.rcpts);
+	free(s->helo);
+	conn_release(s->srv, s, s->ip);
+	free(s);
+}
+
+/* session_gone - the connection is over; free now or after the job */
+static void
+session_gone(struct smtpd_session *s)
+{
+	if (s->busy) {
+		if (s->bev != NULL) {
+			bufferevent_free(s->bev);
+			s->bev = NULL;
+		}
+		s->dead = true;
+		return;
+	}
+	session_free(s);
+}
+
+void
+smtpd_close(struct smtpd_session *s)
+{
+	s->closing = true;
+	bufferevent_disable(s->bev, EV_READ);
+	if (evbuffer_get_length(bufferevent_get_output(s->bev)) == 0 &&
+	    !s->busy)
+		session_gone(s);
+	/* else write_cb finishes it once the output is flushed */
+}
+
+static void
+vreply(struct smtpd_session *s, int code, const char *ecode, const char *fmt,
+    va_list ap)
+{
+	struct evbuffer *out = bufferevent_get_output(s->bev);
+	char text[1024];
+	int n = vsnprintf(text, sizeof(text), fmt, ap);
+
+	if (n < 0)
+		PANIC("smtpd reply: bad format");
+	if ((size_t)n >= sizeof(text))	/* our own text; keep it a line */
+		n = (int)sizeof(text) - 1;
+	if (ecode != NULL)
+		evbuffer_add_printf(out, "%d %s %.*s\r\n", code, ecode, n, text);
+	else
+		evbuffer_add_printf(out, "%d %.*s\r\n", code, n, text);
+}
+
+void
+smtpd_reply(struct smtpd_session *s, int code, const char *ecode,
+    const char *fmt, ...)
+{
+	va_list ap;
+
+	if (s->bev == NULL)
+		return;
+	va_start(ap, fmt);
+	vreply(s, code, ecode, fmt, ap);
+	va_end(ap);
+}
+
+void
+smtpd_reply_raw(struct smtpd_session *s, const char *text, size_t len)
+{
+	if (s->bev != NULL)
+		evbuffer_add(bufferevent_get_output(s->bev), text, len);
+}
+
+void
+smtpd_error(struct smtpd_session *s, int code, const char *ecode,
+    const char *fmt, ...)
+{
+	va_list ap;
+
+	if (s->bev == NULL)
+		return;
+	va_start(ap, fmt);
+	vreply(s, code, ecode, fmt, ap);
+	va_end(ap);
+	if (++s->nerrors >= s->cfg->smtp.max_errors && !s->closing) {
+		log_warn(SMTPD_SVC, "too many errors from unknown[%s]", s->ip);
+		smtpd_reply(s, 421, "4.7.0", "%s Error: too many errors",
+		    s->cfg->server.hostname);
+		smtpd_close(s);
+	}
+}
+
+const char *
+smtpd_proto(const struct smtpd_session *s)
+{
+	/* RFC 3848 and RFC 6531 protocol names for Received: "with" */
+	if (s->txn.smtputf8)
+		return s->tls_active ? "UTF8SMTPS" : "UTF8SMTP";
+	if (!s->esmtp)
+		return s->tls_active ? "SMTPS" : "SMTP";
+	return s->tls_active ? "ESMTPS" : "ESMTP";
+}
+
+/* process - handle buffered input until it runs out or we must wait */
+static void
+process(struct smtpd_session *s)
+{
+	struct evbuffer *in;
+
+	while (!s->busy && !s->closing && s->bev != NULL) {
+		struct evbuffer_iovec v;
+		size_t avail, used;
+
+		in = bufferevent_get_input(s->bev);
+		if (evbuffer_get_length(bufferevent_get_output(s->bev)) >
+		    SMTPD_OUT_HIGH)
+			return;	/* the client is not reading; write_cb resumes */
+		avail = evbuffer_get_length(in);
+		if (avail == 0)
+			return;
+
+		switch (s->state) {
+		case SMTPD_CMD: {
+			size_t n = avail < SMTP_CMD_LINE_MAX + 2 ? avail :
+			    SMTP_CMD_LINE_MAX + 2;
+			const unsigned char *p = evbuffer_pullup(in, (ssize_t)n);
+			char line[SMTP_CMD_LINE_MAX + 1];
+			size_t llen;
+			enum parse_res r = smtp_line_split(p, n,
+			    SMTP_CMD_LINE_MAX, &llen, &used);
+
+			if (r == PARSE_MORE)
+				return;
+			if (r == PARSE_TOO_LONG) {
+				evbuffer_drain(in, n);
+				s->state = SMTPD_SKIP;
+				smtpd_error(s, 500, "5.5.2",
+				    "Error: command line too long");
+				break;
+			}
+			if (r == PARSE_BAD) {
+				/* bare LF: refuse the line, keep the session */
+				evbuffer_drain(in, smtp_line_skip(p, n));
+				smtpd_error(s, 500, "5.5.2",
+				    "Error: bare <LF> received; "
+				    "lines must end in <CR><LF>");
+				break;
+			}
+			memcpy(line, p, llen);
+			line[llen] = '\0';
+			evbuffer_drain(in, used);
+			smtpd_command(s, line, llen);
+			break;
+		}
+		case SMTPD_SKIP: {
+			size_t n;
+
+			if (evbuffer_peek(in, -1, NULL, &v, 1) < 1)
+				return;
+			n = smtp_line_skip(v.iov_base, v.iov_len);
+			evbuffer_drain(in, n);
+			if (n > 0 && ((unsigned char *)v.iov_base)[n - 1] == '\n')
+				s->state = SMTPD_CMD;
+			break;
+		}
+		case SMTPD_DATA:
+		case SMTPD_BDAT:
+			if (evbuffer_peek(in, -1, NULL, &v, 1) < 1)
+				return;
+			used = smtpd_data_input(s, v.iov_base, v.iov_len);
+			evbuffer_drain(in, used);
+			break;
+		}
+	}
+}
+
+void
+smtpd_resume(struct smtpd_session *s)
+{
+	if (s->dead) {
+		session_free(s);
+		return;
+	}
+	set_timeouts(s);
+	if (s->closing) {
+		if (evbuffer_get_length(bufferevent_get_output(s->bev)) == 0)
+			session_gone(s);
+		return;
+	}
+	bufferevent_enable(s->bev, EV_READ);
+	process(s);
+	if (s->bev != NULL && !s->busy && !s->closing && !s->dead)
+		set_timeouts(s);
+}
+
+static void
+read_cb(struct bufferevent *bev, void *arg)
+{
+	struct smtpd_session *s = arg;
+
+	(void)bev;
+	process(s);
+	if (!s->closing && !s->dead && s->bev != NULL)
+		set_timeouts(s);
+}
+
+static void
+write_cb(struct bufferevent *bev, void *arg)
+{
+	struct smtpd_session *s = arg;
+
+	if (s->closing) {
+		if (!s->busy &&
+		    evbuffer_get_length(bufferevent_get_output(bev)) == 0)
+			session_gone(s);
+		return;
+	}
+	/* output drained below the mark: pipelined input may go on */
+	process(s);
+}
+
+static void
+tls_established(struct smtpd_session *s)
+{
+	SSL *ssl = bufferevent_openssl_get_ssl(s->bev);
+
+	s->tls_active = true;
+	tls_describe(ssl, s->tls_info, sizeof(s->tls_info));
+	log_info(SMTPD_SVC, "Anonymous TLS connection established from "
+	    "unknown[%s]: %s", s->ip, s->tls_info);
+}
+
+static void
+event_cb(struct bufferevent *bev, short what, void *arg)
+{
+	struct smtpd_session *s = arg;
+
+	(void)bev;
+	if (what & BEV_EVENT_CONNECTED) {
+		tls_established(s);
+		return;
+	}
+	if (what & BEV_EVENT_TIMEOUT) {
+		if (s->closing) {	/* client does not read our goodbye */
+			session_gone(s);
+			return;
+		}
+		log_info(SMTPD_SVC, "timeout after %s from unknown[%s]",
+		    s->state == SMTPD_DATA || s->state == SMTPD_BDAT ?
+		    "DATA" : "command", s->ip);
+		smtpd_reply(s, 421, "4.4.2", "%s Error: timeout exceeded",
+		    s->cfg->server.hostname);
+		smtpd_close(s);
+		return;
+	}
+	if (what & BEV_EVENT_ERROR) {
+		unsigned long e = bufferevent_get_openssl_error(s->bev);
+
+		if (e != 0) {
+			char err[256];
+
+			ERR_error_string_n(e, err, sizeof(err));
+			log_info(SMTPD_SVC, "TLS error from unknown[%s]: %s",
+			    s->ip, err);
+		}
+	}
+	if (s->txn.active && s->state != SMTPD_CMD)
+		log_info(SMTPD_SVC, "lost connection after %s from unknown[%s]",
+		    s->state == SMTPD_BDAT ? "BDAT" : "DATA", s->ip);
+	session_gone(s);
+}
+
+void
+smtpd_starttls(struct smtpd_session *s)
+{
+	struct evbuffer *in = bufferevent_get_input(s->bev);
+	struct bufferevent *tls;
+	SSL *ssl;
+	size_t junk = evbuffer_get_length(in);
+
+	if (junk > 0) {
+		/* plaintext pipelined after STARTTLS: never execute it */
+		log_warn(SMTPD_SVC, "discarding %zu bytes pipelined after "
+		    "STARTTLS from unknown[%s]", junk, s->ip);
+		evbuffer_drain(in, junk);
+	}
+	ssl = SSL_new(s->srv->tls);
+	if (ssl == NULL) {
+		smtpd_error(s, 454, "4.7.0", "TLS not available due to "
+		    "local problem");
+		return;
+	}
+	smtpd_reply(s, 220, "2.0.0", "Ready to start TLS");
+	tls = bufferevent_openssl_filter_new(loop_base(s->loop), s->bev, ssl,
+	    BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
+	if (tls == NULL) {
+		SSL_free(ssl);
+		smtpd_close(s);
+		return;
+	}
+	bufferevent_openssl_set_allow_dirty_shutdown(tls, 1);
+	s->bev = tls;
+	/* RFC 3207 4.2: forget everything learned before the handshake */
+	free(s->helo);
+	s->helo = NULL;
+	s->esmtp = false;
+	smtpd_txn_reset(s);
+	setup_bev(s);
+}

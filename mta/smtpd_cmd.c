@@ -1,0 +1,326 @@
+/*
+ * smtpd_cmd.c - SMTP command handlers (RFC 5321 4.1, with RFC 1869
+ * EHLO, 1870 SIZE, 2920 PIPELINING, 3030 CHUNKING, 3207 STARTTLS, 6152
+ * 8BITMIME, 6531 SMTPUTF8, 2034 ENHANCEDSTATUSCODES).
+ *
+ * Policy lives here, grammar in smtp_parse.c: command order (503 5.5.1),
+ * SIZE and recipient limits, and the relay rule - recipients only in
+ * smtp.local_domains (or <Postmaster>), anything else 554 5.7.1, so
+ * Postern is never an open relay.  Authenticated relaying comes with
+ * submission; DSN and AUTH are not advertised yet, so their parameters
+ * are refused (555 5.5.4) rather than accepted and ignored.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/buffer.h>
+
+#include "common/log.h"
+#include "common/xalloc.h"
+#include "mta/mta_priv.h"
+
+/* the extensions we advertise, for the parameter checks */
+#define SMTPD_EXT (SMTP_EXT_SIZE | SMTP_EXT_8BITMIME | SMTP_EXT_SMTPUTF8)
+
+static char *
+str_dup(struct smtp_str s)
+{
+	return xmemdup0(s.p, s.len);
+}
+
+static void
+hint_error(struct smtpd_session *s, const struct smtp_reply_hint *h)
+{
+	smtpd_error(s, (int)h->code, h->enh, "%s", h->text);
+}
+
+void
+smtpd_txn_reset(struct smtpd_session *s)
+{
+	struct smtpd_txn *t = &s->txn;
+
+	smtpd_txn_free_content(s);
+	for (size_t i = 0; i < t->nrcpt; i++) {
+		free(t->rcpts[i].addr);
+		free(t->rcpts[i].params);
+	}
+	t->nrcpt = 0;
+	free(t->sender);
+	free(t->sender_params);
+	t->sender = t->sender_params = NULL;
+	t->active = false;
+	t->smtputf8 = false;
+	t->body_8bitmime = false;
+	t->bdat = false;
+	t->data_started = false;
+	t->bdat_left = 0;
+	t->bdat_last = false;
+	t->bdat_fail_code = 0;
+	t->bdat_fail_text = NULL;
+	t->qid[0] = '\0';
+}
+
+/* params_text - "KEY=VALUE KEY" as received, for the envelope */
+static char *
+params_text(const struct smtp_cmd *cmd)
+{
+	struct buf b = BUF_INIT(0);
+
+	for (size_t i = 0; i < cmd->nparams; i++) {
+		const struct smtp_param *p = &cmd->params[i];
+
+		if (i > 0)
+			buf_add(&b, " ", 1);
+		buf_add(&b, p->key.p, p->key.len);
+		if (p->has_value) {
+			buf_add(&b, "=", 1);
+			buf_add(&b, p->value.p, p->value.len);
+		}
+	}
+	return buf_steal(&b, NULL);
+}
+
+static void
+cmd_helo(struct smtpd_session *s, const struct smtp_cmd *cmd, bool ehlo)
+{
+	struct evbuffer *out;
+	const char *host = s->cfg->server.hostname;
+
+	free(s->helo);
+	s->helo = str_dup(cmd->domain);
+	s->esmtp = ehlo;
+	smtpd_txn_reset(s);	/* RFC 5321 4.1.4: EHLO implies RSET */
+	if (!ehlo) {
+		smtpd_reply(s, 250, NULL, "%s", host);
+		return;
+	}
+	out = bufferevent_get_output(s->bev);
+	evbuffer_add_printf(out, "250-%s\r\n", host);
+	evbuffer_add_printf(out, "250-PIPELINING\r\n");
+	evbuffer_add_printf(out, "250-SIZE %llu\r\n",
+	    (unsigned long long)s->cfg->smtp.max_message_size);
+	if (s->srv->tls != NULL && s->cfg->smtp.starttls && !s->tls_active)
+		evbuffer_add_printf(out, "250-STARTTLS\r\n");
+	evbuffer_add_printf(out, "250-ENHANCEDSTATUSCODES\r\n");
+	evbuffer_add_printf(out, "250-8BITMIME\r\n");
+	evbuffer_add_printf(out, "250-SMTPUTF8\r\n");
+	evbuffer_add_printf(out, "250 CHUNKING\r\n");
+}
+
+static void
+log_reject(struct smtpd_session *s, const char *stage, int code,
+    const char *ecode, const char *text, const char *to)
+{
+	log_info(SMTPD_SVC, "%s: reject: %s from unknown[%s]: %d %s %s; "
+	    "from=<%s>%s%s%s proto=%s helo=<%s>",
+	    s->txn.qid[0] != '\0' ? s->txn.qid : "NOQUEUE", stage, s->ip,
+	    code, ecode, text, s->txn.sender != NULL ? s->txn.sender : "",
+	    to != NULL ? " to=<" : "", to != NULL ? to : "",
+	    to != NULL ? ">" : "", s->esmtp ? "ESMTP" : "SMTP",
+	    s->helo != NULL ? s->helo : "");
+}
+
+static void
+cmd_mail(struct smtpd_session *s, const struct smtp_cmd *cmd)
+{
+	struct smtp_mail_params mp;
+	struct smtp_reply_hint h;
+	struct smtpd_txn *t = &s->txn;
+	unsigned ext = s->esmtp ? SMTPD_EXT : 0;
+
+	if (s->helo == NULL) {
+		smtpd_error(s, 503, "5.5.1", "Error: send HELO/EHLO first");
+		return;
+	}
+	if (t->active) {
+		smtpd_error(s, 503, "5.5.1", "Error: nested MAIL command");
+		return;
+	}
+	if (smtp_mail_params_parse(cmd, ext, &mp, &h) != PARSE_OK) {
+		hint_error(s, &h);
+		return;
+	}
+	if (mp.has_size && mp.size > s->cfg->smtp.max_message_size) {
+		smtpd_error(s, 552, "5.3.4", "Message size exceeds fixed "
+		    "limit");
+		return;
+	}
+	t->active = true;
+	t->sender = str_dup(cmd->path.mailbox);
+	t->sender_params = params_text(cmd);
+	t->smtputf8 = mp.smtputf8;
+	t->body_8bitmime = mp.body == SMTP_BODY_8BITMIME;
+	queue_id_new(t->qid);
+	log_info(SMTPD_SVC, "%s: client=unknown[%s]:%u", t->qid, s->ip,
+	    s->port);
+	smtpd_reply(s, 250, "2.1.0", "Ok");
+}
+
+/* is_local_domain - ASCII case-insensitive match against local_domains */
+static bool
+is_local_domain(const struct config *cfg, struct smtp_str d)
+{
+	for (size_t i = 0; i < cfg->smtp.local_domains.n; i++) {
+		const char *ld = cfg->smtp.local_domains.v[i];
+
+		if (ascii_eq_nocase(d.p, d.len, ld))
+			return true;
+	}
+	return false;
+}
+
+static void
+cmd_rcpt(struct smtpd_session *s, const struct smtp_cmd *cmd)
+{
+	struct smtp_rcpt_params rp;
+	struct smtp_reply_hint h;
+	struct smtpd_txn *t = &s->txn;
+	char *addr;
+
+	if (!t->active) {
+		smtpd_error(s, 503, "5.5.1", "Error: need MAIL command");
+		return;
+	}
+	if (smtp_rcpt_params_parse(cmd, s->esmtp ? SMTPD_EXT : 0, t->smtputf8,
+	    &rp, &h) != PARSE_OK) {
+		hint_error(s, &h);
+		return;
+	}
+	addr = str_dup(cmd->path.mailbox);
+	if (!cmd->path.is_postmaster &&
+	    (cmd->path.is_literal || !is_local_domain(s->cfg, cmd->path.domain))) {
+		log_reject(s, "RCPT", 554, "5.7.1", "Relay access denied", addr);
+		smtpd_error(s, 554, "5.7.1", "<%s>: Relay access denied", addr);
+		free(addr);
+		return;
+	}
+	if (t->nrcpt >= s->cfg->smtp.max_recipients) {
+		smtpd_error(s, 452, "4.5.3", "Error: too many recipients");
+		free(addr);
+		return;
+	}
+	if (t->nrcpt == t->rcpt_cap) {
+		t->rcpt_cap = t->rcpt_cap == 0 ? 4 : t->rcpt_cap * 2;
+		t->rcpts = xreallocarray(t->rcpts, t->rcpt_cap,
+		    sizeof(*t->rcpts));
+	}
+	t->rcpts[t->nrcpt].addr = addr;
+	t->rcpts[t->nrcpt].params = params_text(cmd);
+	t->nrcpt++;
+	smtpd_reply(s, 250, "2.1.5", "Ok");
+}
+
+static void
+cmd_data(struct smtpd_session *s)
+{
+	struct smtpd_txn *t = &s->txn;
+
+	if (!t->active) {
+		smtpd_error(s, 503, "5.5.1", "Error: need MAIL command");
+		return;
+	}
+	if (t->bdat) {
+		smtpd_error(s, 503, "5.5.1", "Error: DATA after BDAT");
+		return;
+	}
+	if (t->nrcpt == 0) {
+		smtpd_error(s, 554, "5.5.1", "Error: no valid recipients");
+		return;
+	}
+	smtpd_data_begin(s);
+	smtpd_reply(s, 354, NULL, "End data with <CR><LF>.<CR><LF>");
+}
+
+static void
+cmd_help(struct smtpd_session *s)
+{
+	smtpd_reply(s, 214, "2.0.0", "Commands: EHLO HELO MAIL RCPT DATA "
+	    "BDAT RSET NOOP QUIT VRFY HELP STARTTLS; see RFC 5321");
+}
+
+void
+smtpd_command(struct smtpd_session *s, const char *line, size_t len)
+{
+	struct smtp_cmd cmd;
+	struct smtp_reply_hint h;
+
+	s->n_cmds++;
+	if (smtp_cmd_parse(line, len, &cmd, &h) != PARSE_OK) {
+		if (h.code == 500)
+			s->n_unknown++;
+		hint_error(s, &h);
+		return;
+	}
+	switch (cmd.verb) {
+	case SMTP_VERB_EHLO:
+		s->n_ehlo++;
+		cmd_helo(s, &cmd, true);
+		break;
+	case SMTP_VERB_HELO:
+		s->n_helo++;
+		cmd_helo(s, &cmd, false);
+		break;
+	case SMTP_VERB_MAIL:
+		s->n_mail++;
+		cmd_mail(s, &cmd);
+		break;
+	case SMTP_VERB_RCPT:
+		s->n_rcpt++;
+		cmd_rcpt(s, &cmd);
+		break;
+	case SMTP_VERB_DATA:
+		s->n_data++;
+		cmd_data(s);
+		break;
+	case SMTP_VERB_BDAT:
+		s->n_bdat++;
+		smtpd_bdat_begin(s, cmd.bdat_size, cmd.bdat_last);
+		break;
+	case SMTP_VERB_RSET:
+		s->n_rset++;
+		smtpd_txn_reset(s);
+		smtpd_reply(s, 250, "2.0.0", "Ok");
+		break;
+	case SMTP_VERB_NOOP:
+		s->n_noop++;
+		smtpd_reply(s, 250, "2.0.0", "Ok");
+		break;
+	case SMTP_VERB_QUIT:
+		s->n_quit++;
+		smtpd_reply(s, 221, "2.0.0", "Bye");
+		smtpd_close(s);
+		break;
+	case SMTP_VERB_VRFY:
+		/* RFC 5321 3.5.3: 252, we neither confirm nor deny */
+		s->n_vrfy++;
+		smtpd_reply(s, 252, "2.0.0", "Cannot VRFY user, but will "
+		    "accept message and attempt delivery");
+		break;
+	case SMTP_VERB_EXPN:
+		smtpd_error(s, 502, "5.5.1", "Error: command not implemented");
+		break;
+	case SMTP_VERB_HELP:
+		s->n_help++;
+		cmd_help(s);
+		break;
+	case SMTP_VERB_STARTTLS:
+		s->n_starttls++;
+		if (s->srv->tls == NULL || !s->cfg->smtp.starttls)
+			smtpd_error(s, 502, "5.5.1", "Error: command not "
+			    "implemented");
+		else if (s->tls_active)
+			smtpd_error(s, 503, "5.5.1", "Error: TLS already active");
+		else
+			smtpd_starttls(s);
+		break;
+	case SMTP_VERB_AUTH:
+		smtpd_error(s, 503, "5.5.1", "Error: authentication not "
+		    "enabled");
+		break;
+	case SMTP_VERB_UNKNOWN:
+		s->n_unknown++;
+		smtpd_error(s, 500, "5.5.2", "Error: command not recognized");
+		break;
+	}
+}

@@ -1,0 +1,393 @@
+/*
+ * smtpd_data.c - DATA and BDAT content: scanning, spooling, the 250.
+ *
+ * Content goes through the pure scanner (smtp_data.c), which unstuffs
+ * dots, ends DATA only at <CR><LF>.<CR><LF> and flags bare CR/LF, long
+ * lines and oversize messages.  Bare CR or LF is handled per
+ * smtp.bare_newline: "reject" (default) answers 554 5.6.0 once the
+ * message has ended, "normalize" stores it as CRLF.  Either way a bare
+ * newline never ends the message, so no second message can be smuggled
+ * (CVE-2023-51764 class).
+ *
+ * Spooling runs in jobs: every SMTPD_FLUSH_AT bytes a job appends what
+ * was read to the spool file (reading pauses meanwhile), and at the end a
+ * job writes the rest and hands the file to the group committer.  Only
+ * when the committer reports the file and its directory entry durable is
+ * "250 Ok: queued as QID" sent (ARCHITECTURE.md, "Durability").
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "common/log.h"
+#include "common/loop.h"
+#include "common/xalloc.h"
+#include "mta/mta_priv.h"
+
+static void
+add_received(struct smtpd_session *s)
+{
+	struct smtpd_txn *t = &s->txn;
+	struct buf *b = &t->content;
+	char date[64];
+	time_t now = time(NULL);
+	struct tm tm;
+
+	localtime_r(&now, &tm);
+	strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S %z", &tm);
+	buf_addf(b, "Received: from %s (unknown [%s])\r\n",
+	    s->helo != NULL ? s->helo : "unknown", s->ip);
+	if (s->tls_active)
+		buf_addf(b, "\t(using %s)\r\n", s->tls_info);
+	buf_addf(b, "\tby %s (Postern) with %s id %s", s->cfg->server.hostname,
+	    smtpd_proto(s), t->qid);
+	if (t->nrcpt == 1)
+		buf_addf(b, "\r\n\tfor <%s>", t->rcpts[0].addr);
+	buf_addf(b, "; %s\r\n", date);
+}
+
+static void
+content_start(struct smtpd_session *s, enum smtp_data_mode mode)
+{
+	struct smtpd_txn *t = &s->txn;
+
+	if (t->data_started)
+		return;
+	smtp_data_init(&t->scan, mode,
+	    s->cfg->smtp.bare_newline == BARE_NEWLINE_NORMALIZE,
+	    s->cfg->smtp.max_message_size);
+	buf_reset(&t->content);
+	add_received(s);
+	t->data_started = true;
+	t->job_status = 0;
+}
+
+void
+smtpd_data_begin(struct smtpd_session *s)
+{
+	content_start(s, SMTP_DATA_DOT);
+	s->state = SMTPD_DATA;
+}
+
+static void
+abort_file_work(void *arg)
+{
+	struct spool_file *f = arg;
+
+	spool_abort(&f);
+}
+
+void
+smtpd_txn_free_content(struct smtpd_session *s)
+{
+	struct smtpd_txn *t = &s->txn;
+
+	/*
+	 * A spool file here was never committed, so never acknowledged:
+	 * remove it, on a worker since unlink is disk I/O.
+	 */
+	if (t->file != NULL && s->srv->shutting_down)
+		spool_abort(&t->file);
+	if (t->file != NULL) {
+		jobs_submit(s->srv->jobs, NULL, abort_file_work, NULL, t->file);
+		t->file = NULL;
+	}
+	buf_free(&t->content);
+	t->data_started = false;
+}
+
+/* ---- jobs (worker threads; the session is paused while they run) ---- */
+
+static int
+spool_write(struct smtpd_session *s)
+{
+	struct smtpd_txn *t = &s->txn;
+	const char *error = NULL;
+
+	if (t->file == NULL) {
+		struct queue_envelope env;
+		struct queue_rcpt *rcpts = xcalloc(t->nrcpt, sizeof(*rcpts));
+
+		memset(&env, 0, sizeof(env));
+		memcpy(env.qid, t->qid, sizeof(env.qid));
+		env.arrival_us = clock_wall_us();
+		env.client_ip = s->ip;
+		env.client_name = "unknown";
+		env.helo = s->helo != NULL ? s->helo : "";
+		env.protocol = smtpd_proto(s);
+		env.tls_info = s->tls_active ? s->tls_info : "";
+		env.auth_user = "";
+		env.sender = t->sender;
+		env.sender_params = t->sender_params;
+		for (size_t i = 0; i < t->nrcpt; i++) {
+			rcpts[i].addr = t->rcpts[i].addr;
+			rcpts[i].params = t->rcpts[i].params;
+		}
+		env.rcpts = rcpts;
+		env.nrcpt = t->nrcpt;
+		t->file = spool_create(s->srv->spool, &env, &error);
+		free(rcpts);
+		if (t->file == NULL)
+			goto fail;
+	}
+	if (t->content.len > 0 &&
+	    spool_append(t->file, t->content.data, t->content.len, &error) < 0)
+		goto fail;
+	buf_reset(&t->content);
+	return 0;
+fail:
+	(void)snprintf(t->job_error, sizeof(t->job_error), "%s", error);
+	t->job_status = -1;
+	if (t->file != NULL)
+		spool_abort(&t->file);
+	buf_reset(&t->content);
+	return -1;
+}
+
+static void
+flush_work(void *arg)
+{
+	(void)spool_write(arg);
+}
+
+static void
+flush_done(void *arg)
+{
+	struct smtpd_session *s = arg;
+
+	s->busy = false;
+	if (s->txn.job_status < 0)
+		log_error(SMTPD_SVC, "%s: spool write: %s", s->txn.qid,
+		    s->txn.job_error);
+	smtpd_resume(s);
+}
+
+static void
+end_done(void *arg)
+{
+	struct smtpd_session *s = arg;
+	struct smtpd_txn *t = &s->txn;
+
+	s->busy = false;
+	if (t->job_status == 0) {
+		log_info(SMTPD_SVC, "%s: from=<%s>, size=%llu, nrcpt=%zu, "
+		    "proto=%s, helo=<%s>", t->qid, t->sender,
+		    (unsigned long long)t->scan.size, t->nrcpt,
+		    smtpd_proto(s), s->helo != NULL ? s->helo : "");
+		smtpd_reply(s, 250, "2.0.0", "Ok: queued as %s", t->qid);
+		if (s->srv->on_queued != NULL)
+			s->srv->on_queued(s->srv->queued_arg, t->qid);
+	} else {
+		log_error(SMTPD_SVC, "%s: queue file write error: %s", t->qid,
+		    t->job_error);
+		smtpd_error(s, 451, "4.3.0", "Error: queue file write error");
+	}
+	smtpd_txn_reset(s);
+	smtpd_resume(s);
+}
+
+static void
+committed(void *arg, int status, const char *error)
+{
+	struct smtpd_session *s = arg;
+
+	if (status != 0) {
+		s->txn.job_status = -1;
+		(void)snprintf(s->txn.job_error, sizeof(s->txn.job_error),
+		    "%s", error != NULL ? error : "commit failed");
+	}
+	loop_post(s->loop, end_done, s);
+}
+
+static void
+end_work(void *arg)
+{
+	struct smtpd_session *s = arg;
+	struct spool_file *f;
+
+	if (s->txn.job_status < 0 || spool_write(s) < 0) {
+		loop_post(s->loop, end_done, s);
+		return;
+	}
+	f = s->txn.file;
+	s->txn.file = NULL;	/* the committer owns it now */
+	spool_commit(f, committed, s);
+}
+
+static void
+abort_work(void *arg)
+{
+	struct smtpd_session *s = arg;
+
+	if (s->txn.file != NULL)
+		spool_abort(&s->txn.file);
+}
+
+static void
+abort_done(void *arg)
+{
+	struct smtpd_session *s = arg;
+
+	s->busy = false;
+	smtpd_txn_reset(s);
+	smtpd_resume(s);
+}
+
+static void
+run_job(struct smtpd_session *s, job_fn *work, job_done_fn *done)
+{
+	s->busy = true;
+	bufferevent_disable(s->bev, EV_READ);
+	jobs_submit(s->srv->jobs, s->loop, work, done, s);
+}
+
+/* data_end - the message is complete: refuse it, or spool and commit */
+static void
+data_end(struct smtpd_session *s)
+{
+	struct smtpd_txn *t = &s->txn;
+	const struct smtp_data *d = &t->scan;
+	int code = 0;
+	const char *ecode = NULL, *text = NULL;
+
+	s->state = SMTPD_CMD;
+	if (t->bdat_fail_code != 0) {
+		code = t->bdat_fail_code;
+		ecode = code == 552 ? "5.3.4" : "5.5.1";
+		text = t->bdat_fail_text;
+	} else if (d->too_big) {
+		code = 552;
+		ecode = "5.3.4";
+		text = "Error: message size exceeds fixed limit";
+	} else if (d->bare_newline &&
+	    s->cfg->smtp.bare_newline == BARE_NEWLINE_REJECT) {
+		code = 554;
+		ecode = "5.6.0";
+		text = "Error: bare <CR> or <LF> in message; lines must end "
+		    "in <CR><LF> (RFC 5321 2.3.8)";
+	} else if (d->line_too_long) {
+		code = 554;
+		ecode = "5.6.0";
+		text = "Error: message line longer than 998 octets "
+		    "(RFC 5321 4.5.3.1.6)";
+	}
+	if (code != 0) {
+		log_info(SMTPD_SVC, "%s: reject: %s from unknown[%s]: %d %s %s; "
+		    "from=<%s>", t->qid, t->bdat ? "BDAT" : "DATA", s->ip, code,
+		    ecode, text, t->sender != NULL ? t->sender : "");
+		smtpd_error(s, code, ecode, "%s", text);
+		if (t->file != NULL && !s->closing) {
+			run_job(s, abort_work, abort_done);
+			/* the reset happens after the unlink, in resume */
+		}
+		if (!s->busy)
+			smtpd_txn_reset(s);
+		else
+			t->active = false;
+		return;
+	}
+	run_job(s, end_work, NULL);
+	/* end_work arranges end_done on this loop */
+}
+
+static void bdat_chunk_end(struct smtpd_session *s);
+
+void
+smtpd_bdat_begin(struct smtpd_session *s, uint64_t size, bool last)
+{
+	struct smtpd_txn *t = &s->txn;
+
+	s->state = SMTPD_BDAT;
+	t->bdat_left = size;
+	t->bdat_last = last;
+	if (t->bdat_fail_code != 0)
+		return;	/* an earlier chunk failed: discard and repeat */
+	if (!t->active) {
+		t->bdat_fail_code = 503;
+		t->bdat_fail_text = "Error: need MAIL command";
+	} else if (t->nrcpt == 0) {
+		t->bdat_fail_code = 554;
+		t->bdat_fail_text = "Error: no valid recipients";
+	} else if (t->data_started && !t->bdat) {
+		t->bdat_fail_code = 503;
+		t->bdat_fail_text = "Error: BDAT after DATA";
+	} else {
+		t->bdat = true;
+		content_start(s, SMTP_DATA_RAW);
+	}
+	if (size == 0)		/* "BDAT 0 LAST": no octets to wait for */
+		bdat_chunk_end(s);
+}
+
+/* bdat_chunk_end - the chunk's bytes are all in */
+static void
+bdat_chunk_end(struct smtpd_session *s)
+{
+	struct smtpd_txn *t = &s->txn;
+
+	if (t->bdat_last) {
+		if (!t->active) {	/* no transaction to end */
+			s->state = SMTPD_CMD;
+			smtpd_error(s, t->bdat_fail_code, "5.5.1", "%s",
+			    t->bdat_fail_text);
+			smtpd_txn_reset(s);
+			return;
+		}
+		if (t->data_started && t->bdat_fail_code == 0 &&
+		    smtp_data_finish(&t->scan, &t->content) < 0)
+			PANIC("smtp_data_finish on an unlimited buffer");
+		data_end(s);
+		return;
+	}
+	s->state = SMTPD_CMD;
+	if (t->bdat_fail_code == 0 && t->scan.too_big) {
+		t->bdat_fail_code = 552;
+		t->bdat_fail_text = "Error: message size exceeds fixed limit";
+	}
+	if (t->bdat_fail_code != 0) {
+		smtpd_error(s, t->bdat_fail_code,
+		    t->bdat_fail_code == 552 ? "5.3.4" : "5.5.1", "%s",
+		    t->bdat_fail_text);
+		return;
+	}
+	smtpd_reply(s, 250, "2.0.0", "Ok: %llu octets received",
+	    (unsigned long long)t->scan.size);
+}
+
+size_t
+smtpd_data_input(struct smtpd_session *s, const unsigned char *in,
+    size_t len)
+{
+	struct smtpd_txn *t = &s->txn;
+	size_t used;
+
+	if (s->state == SMTPD_DATA) {
+		enum parse_res r = smtp_data_feed(&t->scan, in, len,
+		    &t->content, &used);
+
+		if (t->job_status < 0)
+			buf_reset(&t->content);	/* write failed: 451 at end */
+		if (r == PARSE_OK)
+			data_end(s);
+		else if (t->content.len >= SMTPD_FLUSH_AT)
+			run_job(s, flush_work, flush_done);
+		return used;
+	}
+
+	/* BDAT: exactly bdat_left raw octets */
+	used = len < t->bdat_left ? len : (size_t)t->bdat_left;
+	if (t->bdat_fail_code == 0 && t->data_started) {
+		size_t u;
+
+		(void)smtp_data_feed(&t->scan, in, used, &t->content, &u);
+		if (t->job_status < 0)
+			buf_reset(&t->content);
+	}
+	t->bdat_left -= used;
+	if (t->bdat_left == 0)
+		bdat_chunk_end(s);
+	else if (t->content.len >= SMTPD_FLUSH_AT)
+		run_job(s, flush_work, flush_done);
+	return used;
+}

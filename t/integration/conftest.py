@@ -1,0 +1,153 @@
+"""Fixtures for integration tests: a real `postern serve` on loopback.
+
+Each test that asks for `postern` gets a fresh server in a temporary
+directory, listening on a free 127.0.0.1 port, with its own spool.  At
+teardown the server is stopped with SIGTERM; it must exit 0 and its log
+must hold no sanitizer report, so a crash or a leak fails the test.
+"""
+import os
+import pwd
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+BIN = os.environ.get("POSTERN_BIN", os.path.join(ROOT, "build", "postern"))
+
+SANITIZER_RE = re.compile(r"ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:|postern/panic")
+
+
+def free_port():
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def ensure_user():
+    """As root the server drops to user `postern`; make sure it exists."""
+    if os.geteuid() != 0:
+        return
+    try:
+        pwd.getpwnam("postern")
+    except KeyError:
+        subprocess.run(["useradd", "--system", "--no-create-home",
+                        "--home-dir", "/nonexistent", "--shell",
+                        "/usr/sbin/nologin", "postern"], check=True)
+
+
+class Postern:
+    """A running server: .port, .dir, .queue_dir, .log(), .stop()."""
+
+    def __init__(self, extra_conf="", smtp_extra="", port=None, dir=None):
+        ensure_user()
+        self.dir = dir or tempfile.mkdtemp(prefix="postern-it-")
+        os.chmod(self.dir, 0o755)
+        self.port = port or free_port()
+        self.data_dir = os.path.join(self.dir, "var")
+        self.queue_dir = os.path.join(self.data_dir, "queue")
+        self.conf = os.path.join(self.dir, "postern.conf")
+        self.logfile = os.path.join(self.dir, "postern.log")
+        with open(self.conf, "w") as f:
+            f.write(f"""
+server = {{
+  hostname = "mx.test.example";
+  data_dir = "{self.data_dir}";
+  io_threads = 2;
+  job_threads = 8;
+}}
+log = {{ level = "debug"; }};
+smtp = {{
+  listen = [ "127.0.0.1:{self.port}" ];
+  local_domains = [ "test.example", "example.org" ];
+  {smtp_extra}
+}}
+{extra_conf}
+""")
+        self.proc = None
+        self.start()
+
+    def start(self):
+        self.logf = open(self.logfile, "ab")
+        self.proc = subprocess.Popen([BIN, "-c", self.conf, "serve"],
+                                     stdout=self.logf, stderr=self.logf)
+        deadline = time.time() + 20
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError("postern exited at start:\n" + self.log())
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), 0.2) as s:
+                    s.settimeout(5)
+                    if s.recv(512).startswith(b"220"):
+                        return
+            except OSError:
+                time.sleep(0.05)
+        raise RuntimeError("postern did not start:\n" + self.log())
+
+    def log(self):
+        with open(self.logfile, "rb") as f:
+            return f.read().decode("utf-8", "replace")
+
+    def stop(self, sig=signal.SIGTERM):
+        """Stop the server; returns its exit status."""
+        if self.proc is None:
+            return None
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+        try:
+            rc = self.proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            rc = self.proc.wait()
+            raise AssertionError("postern did not stop on signal %d" % sig)
+        finally:
+            self.logf.close()
+            self.proc = None
+        return rc
+
+    def kill(self):
+        """SIGKILL, as a crash would."""
+        if self.proc is not None:
+            self.proc.kill()
+            self.proc.wait()
+            self.logf.close()
+            self.proc = None
+
+    def queued(self):
+        """Queue IDs of committed messages."""
+        d = os.path.join(self.queue_dir, "msg")
+        return sorted(os.listdir(d)) if os.path.isdir(d) else []
+
+    def cli(self, *args, check=True):
+        return subprocess.run([BIN, "-c", self.conf] + list(args),
+                              capture_output=True, text=True, check=check,
+                              timeout=60)
+
+
+@pytest.fixture
+def postern_factory():
+    servers = []
+
+    def make(**kw):
+        p = Postern(**kw)
+        servers.append(p)
+        return p
+
+    yield make
+    for p in servers:
+        rc = p.stop()
+        log = p.log()
+        m = SANITIZER_RE.search(log)
+        assert m is None, "sanitizer or panic report in the server log:\n" + log[-4000:]
+        assert rc in (0, None), "postern exited %s:\n%s" % (rc, log[-4000:])
+        shutil.rmtree(p.dir, ignore_errors=True)
+
+
+@pytest.fixture
+def postern(postern_factory):
+    return postern_factory()

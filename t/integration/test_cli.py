@@ -1,0 +1,100 @@
+"""The postern command: config check/show/sample and the queue commands."""
+import os
+import signal
+import smtplib
+import subprocess
+import time
+
+from conftest import BIN, ROOT
+
+
+def run(*args, check=False):
+    return subprocess.run([BIN] + list(args), capture_output=True, text=True,
+                          timeout=60, check=check)
+
+
+def test_config_check_reports_lines(tmp_path):
+    bad = tmp_path / "bad.conf"
+    bad.write_text('server {\n  hostname = "mx.example.com";\n  bogus = 1;\n}\n'
+                   'smtp {\n  max_recipients = "lots";\n  listen = [ "nowhere:25" ];\n}\n')
+    r = run("config", "check", str(bad))
+    assert r.returncode == 1
+    out = r.stdout + r.stderr
+    assert f"{bad}:3:" in out and "bogus" in out
+    assert f"{bad}:6:" in out
+    assert f"{bad}:7:" in out
+    good = tmp_path / "good.conf"
+    good.write_text('smtp { local_domains = [ "example.com" ]; }\n')
+    r = run("config", "check", str(good))
+    assert r.returncode == 0, r.stderr
+
+
+def test_config_sample_is_the_shipped_file():
+    r = run("config", "sample", check=True)
+    with open(os.path.join(ROOT, "contrib", "postern.conf")) as f:
+        assert r.stdout == f.read()
+    # the sample is itself a valid configuration
+    r2 = run("config", "check", os.path.join(ROOT, "contrib", "postern.conf"))
+    assert r2.returncode == 0, r2.stdout + r2.stderr
+
+
+def test_config_show_changed(postern):
+    r = postern.cli("config", "show", "--changed")
+    assert "mx.test.example" in r.stdout
+    assert "max_recipients" not in r.stdout
+
+
+def send(port, n):
+    with smtplib.SMTP("127.0.0.1", port) as s:
+        for i in range(n):
+            s.sendmail("a@example.net", ["u@test.example", "v@example.org"],
+                       b"Subject: q%d\r\n\r\nbody %d\r\n" % (i, i))
+
+
+def test_queue_commands_running_and_stopped(postern):
+    send(postern.port, 3)
+    ids = postern.queued()
+    assert len(ids) == 3
+    r = postern.cli("queue", "list")
+    for qid in ids:
+        assert qid in r.stdout
+    assert "a@example.net" in r.stdout and "u@test.example" in r.stdout
+    assert "in 3 Requests" in r.stdout
+    r = postern.cli("queue", "show", ids[0])
+    assert "Subject: q" in r.stdout and "v@example.org" in r.stdout
+    r = postern.cli("queue", "delete", ids[0])
+    assert r.returncode == 0
+    assert ids[0] not in postern.queued()
+    r = postern.cli("queue", "show", ids[0], check=False)
+    assert r.returncode == 1
+    r = postern.cli("queue", "show", "not-an-id", check=False)
+    assert r.returncode != 0
+    # flush on a running server: it is signalled
+    r = postern.cli("queue", "flush")
+    assert r.returncode == 0
+    deadline = time.time() + 5
+    while "queue flush requested" not in postern.log() and time.time() < deadline:
+        time.sleep(0.1)
+    assert "queue flush requested" in postern.log()
+    # and the same commands against a stopped server
+    assert postern.stop() == 0
+    r = postern.cli("queue", "list")
+    assert "in 2 Requests" in r.stdout
+    r = postern.cli("queue", "flush")
+    assert r.returncode == 0
+    r = postern.cli("queue", "delete", ids[1])
+    assert r.returncode == 0
+    assert len(postern.queued()) == 1
+    postern.start()
+
+
+def test_undeliverable_mail_is_deferred_not_lost(postern):
+    """No transport is registered yet: recipients are deferred, kept."""
+    send(postern.port, 1)
+    deadline = time.time() + 10
+    while "status=deferred" not in postern.log() and time.time() < deadline:
+        time.sleep(0.1)
+    assert "status=deferred" in postern.log()
+    assert len(postern.queued()) == 1
+    r = postern.cli("queue", "list")
+    assert "deferred" in r.stdout or "transport" in r.stdout

@@ -1,0 +1,178 @@
+/*
+ * netaddr_test.c - listen specs (good and bad IPv4, IPv6, ports, junk),
+ * printing IPs (v4-mapped as IPv4), ports and loopback tests.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <string.h>
+
+#include "common/netaddr.h"
+
+static const struct {
+	const char *in;
+	int family;		/* 0: must fail */
+	const char *ip;		/* netaddr_ip of the result */
+	unsigned port;
+	bool loopback;
+} listen_cases[] = {
+	{ "0.0.0.0:25", AF_INET, "0.0.0.0", 25, false },
+	{ "127.0.0.1:2525", AF_INET, "127.0.0.1", 2525, true },
+	{ "127.255.0.9:1", AF_INET, "127.255.0.9", 1, true },
+	{ "192.0.2.1:65535", AF_INET, "192.0.2.1", 65535, false },
+	{ "[::]:25", AF_INET6, "::", 25, false },
+	{ "[::1]:587", AF_INET6, "::1", 587, true },
+	{ "[2001:db8::1]:465", AF_INET6, "2001:db8::1", 465, false },
+	{ "[::ffff:192.0.2.7]:25", AF_INET6, "192.0.2.7", 25, false },
+	{ "[::ffff:127.0.0.1]:25", AF_INET6, "127.0.0.1", 25, true },
+	{ "1.2.3.4:025", AF_INET, "1.2.3.4", 25, false },
+
+	{ "", 0, NULL, 0, false },
+	{ "1.2.3.4", 0, NULL, 0, false },		/* no port */
+	{ "1.2.3.4:", 0, NULL, 0, false },
+	{ "1.2.3.4:0", 0, NULL, 0, false },
+	{ "1.2.3.4:65536", 0, NULL, 0, false },
+	{ "1.2.3.4:99999999999999999999999", 0, NULL, 0, false },
+	{ "1.2.3.4:25x", 0, NULL, 0, false },
+	{ "1.2.3.4:+25", 0, NULL, 0, false },
+	{ "1.2.3.4:-25", 0, NULL, 0, false },
+	{ "1.2.3.4: 25", 0, NULL, 0, false },
+	{ "1.2.3.4:25 ", 0, NULL, 0, false },
+	{ " 1.2.3.4:25", 0, NULL, 0, false },
+	{ "1.2.3:25", 0, NULL, 0, false },
+	{ "1.2.3.256:25", 0, NULL, 0, false },
+	{ "01.2.3.4:25", 0, NULL, 0, false },
+	{ "1.2.3.4.5:25", 0, NULL, 0, false },
+	{ ":25", 0, NULL, 0, false },
+	{ "localhost:25", 0, NULL, 0, false },	/* numeric only */
+	{ "mx.example.com:25", 0, NULL, 0, false },
+	{ "*:25", 0, NULL, 0, false },
+	{ "::1:25", 0, NULL, 0, false },	/* IPv6 needs brackets */
+	{ "[::1]", 0, NULL, 0, false },
+	{ "[::1]:", 0, NULL, 0, false },
+	{ "[::1]25", 0, NULL, 0, false },
+	{ "[::1]:0", 0, NULL, 0, false },
+	{ "[::1]:65536", 0, NULL, 0, false },
+	{ "[::1:25", 0, NULL, 0, false },
+	{ "[]:25", 0, NULL, 0, false },
+	{ "[1.2.3.4]:25", 0, NULL, 0, false },
+	{ "[::g]:25", 0, NULL, 0, false },
+	{ "[fe80::1%eth0]:25", 0, NULL, 0, false },
+	{ "[::1]:25:25", 0, NULL, 0, false },
+	{ "[[::1]]:25", 0, NULL, 0, false },
+	{ "[0000:0000:0000:0000:0000:0000:0000:0000:0000:0000:0000:0000]:25",
+	  0, NULL, 0, false },
+};
+
+static void
+test_parse_listen(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < sizeof(listen_cases) / sizeof(listen_cases[0]);
+	    i++) {
+		struct netaddr na;
+		const char *error = NULL;
+		char ip[NETADDR_STRLEN];
+		int r = netaddr_parse_listen(listen_cases[i].in, &na, &error);
+
+		if (listen_cases[i].family == 0) {
+			if (r != -1 || error == NULL || *error == '\0')
+				fail_msg("\"%s\": accepted", listen_cases[i].in);
+			continue;
+		}
+		if (r != 0)
+			fail_msg("\"%s\": %s", listen_cases[i].in, error);
+		assert_int_equal(na.ss.ss_family, listen_cases[i].family);
+		assert_int_equal(na.len, listen_cases[i].family == AF_INET ?
+		    sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6));
+		netaddr_ip((struct sockaddr *)&na.ss, ip);
+		assert_string_equal(ip, listen_cases[i].ip);
+		assert_int_equal(netaddr_port((struct sockaddr *)&na.ss),
+		    listen_cases[i].port);
+		assert_int_equal(netaddr_is_loopback((struct sockaddr *)&na.ss),
+		    listen_cases[i].loopback);
+	}
+}
+
+static void
+test_error_texts(void **state)
+{
+	static const struct {
+		const char *in, *error;
+	} cases[] = {
+		{ "1.2.3.4:0", "bad port (expected a number 1..65535)" },
+		{ "1.2.3.4:", "missing port after ':'" },
+		{ "::1:25", "IPv6 addresses need brackets: \"[IPv6]:port\"" },
+		{ "[::1]", "missing port (\"[IPv6]:port\")" },
+		{ "[::1", "missing ']' after IPv6 address" },
+		{ "", "empty address" },
+	};
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct netaddr na;
+		const char *error = NULL;
+
+		assert_int_equal(netaddr_parse_listen(cases[i].in, &na, &error),
+		    -1);
+		assert_string_equal(error, cases[i].error);
+	}
+}
+
+/* addresses as accept(2) hands them over, not only as we parse them */
+static void
+test_sockaddrs(void **state)
+{
+	struct sockaddr_in sin = { .sin_family = AF_INET };
+	struct sockaddr_in6 sin6 = { .sin6_family = AF_INET6 };
+	struct sockaddr sa_unix = { .sa_family = AF_UNIX };
+	char ip[NETADDR_STRLEN];
+
+	(void)state;
+	sin.sin_port = htons(40000);
+	assert_int_equal(inet_pton(AF_INET, "10.1.2.3", &sin.sin_addr), 1);
+	netaddr_ip((struct sockaddr *)&sin, ip);
+	assert_string_equal(ip, "10.1.2.3");
+	assert_int_equal(netaddr_port((struct sockaddr *)&sin), 40000);
+	assert_false(netaddr_is_loopback((struct sockaddr *)&sin));
+
+	assert_int_equal(inet_pton(AF_INET6, "::ffff:10.1.2.3",
+	    &sin6.sin6_addr), 1);
+	netaddr_ip((struct sockaddr *)&sin6, ip);
+	assert_string_equal(ip, "10.1.2.3");
+	assert_false(netaddr_is_loopback((struct sockaddr *)&sin6));
+
+	/* the longest IPv6 text fits NETADDR_STRLEN */
+	assert_int_equal(inet_pton(AF_INET6,
+	    "ffff:ffff:ffff:ffff:ffff:ffff:ffff:fffe", &sin6.sin6_addr), 1);
+	netaddr_ip((struct sockaddr *)&sin6, ip);
+	assert_string_equal(ip, "ffff:ffff:ffff:ffff:ffff:ffff:ffff:fffe");
+
+	/* ::2 is not loopback; ::ffff:128.0.0.1 neither */
+	assert_int_equal(inet_pton(AF_INET6, "::2", &sin6.sin6_addr), 1);
+	assert_false(netaddr_is_loopback((struct sockaddr *)&sin6));
+	assert_int_equal(inet_pton(AF_INET6, "::ffff:128.0.0.1",
+	    &sin6.sin6_addr), 1);
+	assert_false(netaddr_is_loopback((struct sockaddr *)&sin6));
+
+	netaddr_ip(&sa_unix, ip);
+	assert_string_equal(ip, "unknown");
+	assert_int_equal(netaddr_port(&sa_unix), 0);
+	assert_false(netaddr_is_loopback(&sa_unix));
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_parse_listen),
+		cmocka_unit_test(test_error_texts),
+		cmocka_unit_test(test_sockaddrs),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
