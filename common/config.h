@@ -3,7 +3,7 @@
  *
  * Every key has a default that works on one machine; config_load(NULL)
  * gives the embedded defaults.  Keys are declared once, in per-subsystem
- * tables in config.c (key, type, default, min, max, field, one line of
+ * tables in config_table.c (key, type, default, min, max, field, one line of
  * documentation); the sample file contrib/postern.conf, `postern config
  * check` and `postern config show` are all driven by those tables, so they
  * cannot drift.

@@ -93,7 +93,8 @@ struct smtpd_session {
 	struct smtpd *srv;
 	const struct config *cfg;
 	struct loop *loop;
-	struct bufferevent *bev;
+	struct bufferevent *bev;	/* the TLS filter once STARTTLS is done */
+	struct event *close_timer;	/* waits for TLS output to drain */
 	char ip[NETADDR_STRLEN];
 	unsigned port;
 	bool loopback;

@@ -262,30 +262,9 @@ dot_string_is_valid(const char *s, size_t len)
 	return true;
 }
 
-static bool
-has_non_ascii(const char *s, size_t len)
-{
-	for (size_t i = 0; i < len; i++)
-		if ((unsigned char)s[i] >= 0x80)
-			return true;
-	return false;
-}
-
-/* a domain-ish run: what a Domain or source-route domain may contain */
-static size_t
-scan_domain(const char *s, size_t len, size_t i)
-{
-	while (i < len && (is_ldh((unsigned char)s[i], DOM_UTF8) ||
-	    s[i] == '.'))
-		i++;
-	return i;
-}
-
 enum path_err { PATH_OK, PATH_SYNTAX, PATH_TOO_LONG };
 
-/*
- * parse_domain - a Domain or an address literal at s[*i..); advances *i.
- */
+/* parse_domain - a Domain or an address literal at s[*i..); advances *i */
 static enum path_err
 parse_domain(const char *s, size_t len, size_t *i, bool literal_ok,
     bool *literal_r)
@@ -303,7 +282,9 @@ parse_domain(const char *s, size_t len, size_t *i, bool literal_ok,
 			return PATH_SYNTAX;
 		*literal_r = true;
 	} else {
-		end = scan_domain(s, len, start);
+		for (end = start; end < len && (s[end] == '.' ||
+		    is_ldh((unsigned char)s[end], DOM_UTF8)); end++)
+			;
 		if (end - start > SMTP_DOMAIN_MAX)
 			return PATH_TOO_LONG;
 		if (!domain_is_valid(s + start, end - start, DOM_UTF8))
@@ -395,7 +376,8 @@ parse_path(const char *s, size_t len, bool rcpt, struct smtp_path *path,
 		return PATH_TOO_LONG;
 	path->mailbox.p = path->local.p;
 	path->mailbox.len = (size_t)(s + i - 1 - path->local.p);
-	path->has_utf8 = has_non_ascii(path->mailbox.p, path->mailbox.len);
+	for (size_t k = 0; k < path->mailbox.len; k++)
+		path->has_utf8 |= (unsigned char)path->mailbox.p[k] >= 0x80;
 	*end_r = i;
 	return PATH_OK;
 }
@@ -435,7 +417,8 @@ parse_mail_rcpt(const char *s, size_t len, struct smtp_cmd *cmd,
 
 	if (len < kwlen || !ascii_eq_nocase(s, kwlen, kw))
 		return bad(err_r, 501, "5.5.4", rcpt ?
-		    "Syntax: RCPT TO:<address>" : "Syntax: MAIL FROM:<address>");
+		    "Syntax: RCPT TO:<address>" :
+		    "Syntax: MAIL FROM:<address>");
 	for (i = kwlen; i < len && s[i] == ' '; i++)
 		;
 	switch (parse_path(s + i, len - i, rcpt, &cmd->path, &end)) {
@@ -573,35 +556,32 @@ smtp_cmd_parse(const char *line, size_t len, struct smtp_cmd *cmd,
 
 /* ---- MAIL and RCPT parameters ---- */
 
-static bool
-is_hex_upper(unsigned char c)
+/* hexval - value of an uppercase hex digit (xtext), -1 if it is none */
+static int
+hexval(unsigned char c)
 {
-	return is_ascii_digit(c) || (c >= 'A' && c <= 'F');
+	if (is_ascii_digit(c))
+		return c - '0';
+	return c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
 }
 
 /* xtext_is_valid - RFC 3461 4: xchar / "+" 2HEXUPPER; utf8 adds RFC 6533 */
 static bool
 xtext_is_valid(const char *s, size_t len, bool utf8)
 {
-	for (size_t i = 0; i < len; i++) {
-		unsigned char c = (unsigned char)s[i];
+	const unsigned char *p = (const unsigned char *)s;
 
-		if (c == '+') {
-			if (len - i < 3 || !is_hex_upper((unsigned char)s[i + 1]) ||
-			    !is_hex_upper((unsigned char)s[i + 2]))
+	for (size_t i = 0; i < len; i++) {
+		if (p[i] == '+') {
+			if (len - i < 3 || hexval(p[i + 1]) < 0 ||
+			    hexval(p[i + 2]) < 0)
 				return false;
 			i += 2;
-		} else if (c == '=' || c < 33 || (c > 126 && !utf8)) {
+		} else if (p[i] == '=' || p[i] < 33 || (p[i] > 126 && !utf8)) {
 			return false;
 		}
 	}
 	return true;
-}
-
-static unsigned
-hexval(unsigned char c)
-{
-	return is_ascii_digit(c) ? (unsigned)(c - '0') : (unsigned)(c - 'A' + 10);
 }
 
 int
@@ -615,8 +595,8 @@ smtp_xtext_decode(const char *in, size_t len, struct buf *out)
 		unsigned char c = (unsigned char)in[i];
 
 		if (c == '+') {
-			c = (unsigned char)(hexval((unsigned char)in[i + 1]) * 16 +
-			    hexval((unsigned char)in[i + 2]));
+			c = (unsigned char)(hexval((unsigned char)in[i + 1]) *
+			    16 + hexval((unsigned char)in[i + 2]));
 			i += 2;
 		}
 		if (buf_append_byte(out, c) < 0) {

@@ -103,7 +103,7 @@ struct smtp_path {
 	struct smtp_str local;
 	struct smtp_str domain;	/* a domain or "[address-literal]" */
 	bool is_null;		/* "<>" (MAIL only) */
-	bool is_postmaster;	/* "<Postmaster>" without a domain (RCPT only) */
+	bool is_postmaster;	/* "<Postmaster>", no domain (RCPT only) */
 	bool is_literal;	/* domain is an address literal */
 	bool is_quoted;		/* local part is a Quoted-string */
 	bool has_utf8;		/* non-ASCII in mailbox: needs SMTPUTF8 */

@@ -276,6 +276,8 @@ session_free(struct smtpd_session *s)
 	}
 	log_info(SMTPD_SVC, "disconnect from unknown[%s]:%u%s", s->ip, s->port,
 	    counts);
+	if (s->close_timer != NULL)
+		event_free(s->close_timer);
 	if (s->bev != NULL)
 		bufferevent_free(s->bev);
 	smtpd_txn_reset(s);
@@ -301,15 +303,60 @@ session_gone(struct smtpd_session *s)
 	session_free(s);
 }
 
+/*
+ * output_pending - bytes not yet handed to the kernel.  With TLS the
+ * filter's own buffer empties as soon as it has encrypted, so the
+ * underlying socket's buffer counts too.
+ */
+static size_t
+output_pending(struct smtpd_session *s)
+{
+	struct bufferevent *under = bufferevent_get_underlying(s->bev);
+	size_t n = evbuffer_get_length(bufferevent_get_output(s->bev));
+
+	if (under != NULL)
+		n += evbuffer_get_length(bufferevent_get_output(under));
+	return n;
+}
+
+static void close_check(struct smtpd_session *s);
+
+static void
+close_timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	close_check(arg);
+}
+
+/* close_check - free a closing session once its last reply is out */
+static void
+close_check(struct smtpd_session *s)
+{
+	struct timeval tick = { 0, 20 * 1000 };
+
+	if (s->busy)
+		return;		/* the job's completion calls us again */
+	if (evbuffer_get_length(bufferevent_get_output(s->bev)) > 0)
+		return;		/* write_cb calls us again */
+	if (output_pending(s) == 0) {
+		session_gone(s);
+		return;
+	}
+	/* TLS bytes still in the socket's buffer: look again shortly (the
+	 * write timeout bounds how long a non-reading client can hold us) */
+	if (s->close_timer == NULL)
+		s->close_timer = evtimer_new(loop_base(s->loop), close_timer_cb,
+		    s);
+	evtimer_add(s->close_timer, &tick);
+}
+
 void
 smtpd_close(struct smtpd_session *s)
 {
 	s->closing = true;
 	bufferevent_disable(s->bev, EV_READ);
-	if (evbuffer_get_length(bufferevent_get_output(s->bev)) == 0 &&
-	    !s->busy)
-		session_gone(s);
-	/* else write_cb finishes it once the output is flushed */
+	close_check(s);
 }
 
 static void
@@ -462,8 +509,7 @@ smtpd_resume(struct smtpd_session *s)
 	}
 	set_timeouts(s);
 	if (s->closing) {
-		if (evbuffer_get_length(bufferevent_get_output(s->bev)) == 0)
-			session_gone(s);
+		close_check(s);
 		return;
 	}
 	bufferevent_enable(s->bev, EV_READ);
@@ -488,10 +534,9 @@ write_cb(struct bufferevent *bev, void *arg)
 {
 	struct smtpd_session *s = arg;
 
+	(void)bev;
 	if (s->closing) {
-		if (!s->busy &&
-		    evbuffer_get_length(bufferevent_get_output(bev)) == 0)
-			session_gone(s);
+		close_check(s);
 		return;
 	}
 	/* output drained below the mark: pipelined input may go on */

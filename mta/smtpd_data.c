@@ -341,6 +341,13 @@ bdat_chunk_end(struct smtpd_session *s)
 		return;
 	}
 	s->state = SMTPD_CMD;
+	if (!t->active) {	/* nothing to carry over to the next chunk */
+		smtpd_error(s, t->bdat_fail_code, "5.5.1", "%s",
+		    t->bdat_fail_text);
+		t->bdat_fail_code = 0;
+		t->bdat_fail_text = NULL;
+		return;
+	}
 	if (t->bdat_fail_code == 0 && t->scan.too_big) {
 		t->bdat_fail_code = 552;
 		t->bdat_fail_text = "Error: message size exceeds fixed limit";

@@ -113,7 +113,7 @@ struct spool *spool_open(const char *dir, const char **error_r) WARN_UNUSED;
 void spool_close(struct spool **sp);
 /* spool_set_sync_mode - before the first commit (tests, odd filesystems) */
 void spool_set_sync_mode(struct spool *sp, enum spool_sync_mode mode);
-void spool_get_stats(struct spool *sp, struct spool_stats *st);
+void spool_get_stats(struct spool *sp, struct spool_stats *st_r);
 const char *spool_dir(const struct spool *sp);
 
 /*
@@ -155,7 +155,7 @@ struct spool_recover_stats {
 	unsigned truncated;
 	unsigned ok;
 };
-int spool_recover(struct spool *sp, struct spool_recover_stats *st,
+int spool_recover(struct spool *sp, struct spool_recover_stats *st_r,
     struct buf *err) WARN_UNUSED;
 
 /* ---- reading ---- */
@@ -304,7 +304,7 @@ int qmgr_load(struct qmgr *qm, struct buf *err) WARN_UNUSED;
 void qmgr_enqueue(struct qmgr *qm, const char *qid);
 /* qmgr_flush - every deferred recipient is due now (SIGUSR1) */
 void qmgr_flush(struct qmgr *qm);
-void qmgr_get_stats(struct qmgr *qm, struct qmgr_stats *st);
+void qmgr_get_stats(struct qmgr *qm, struct qmgr_stats *st_r);
 
 /*
  * qmgr_tick - one deterministic scheduling round: load enqueued files,

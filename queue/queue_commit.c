@@ -141,6 +141,17 @@ commit_batch(struct spool *sp, struct spool_file *batch,
 			spool_file_fail(f, what, e);
 		}
 	}
+	for (f = batch; f != NULL; f = f->next)
+		ok += !f->failed;
+	/* stats first: a caller told "done" sees its commit counted */
+	pthread_mutex_lock(&sp->lock);
+	sp->stats.batches++;
+	sp->stats.syncs += renamed > 0 ? 1 : 0;
+	sp->stats.commits += ok;
+	sp->stats.failures += n - ok;
+	if (n > sp->stats.max_batch)
+		sp->stats.max_batch = n;
+	pthread_mutex_unlock(&sp->lock);
 	for (f = batch; f != NULL; f = next) {
 		next = f->next;
 		if (f->failed) {
@@ -150,19 +161,10 @@ commit_batch(struct spool *sp, struct spool_file *batch,
 				    f->qid, f->qid, strerror(errno));
 			f->done(f->done_arg, -1, buf_cstr(&f->error));
 		} else {
-			ok++;
 			f->done(f->done_arg, 0, NULL);
 		}
 		spool_file_free(f);
 	}
-	pthread_mutex_lock(&sp->lock);
-	sp->stats.batches++;
-	sp->stats.syncs += renamed > 0 ? 1 : 0;
-	sp->stats.commits += ok;
-	sp->stats.failures += n - ok;
-	if (n > sp->stats.max_batch)
-		sp->stats.max_batch = n;
-	pthread_mutex_unlock(&sp->lock);
 }
 
 static void *

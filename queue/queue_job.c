@@ -173,9 +173,9 @@ log_result(struct qmgr_job *job, size_t k, const struct queue_rcpt_state *st,
 	    now - m->env.arrival_us : 0);
 	status = st->status == QUEUE_RCPT_SENT ? "sent" :
 	    st->status == QUEUE_RCPT_FAILED ? "bounced" : "deferred";
-	log_info(SVC, "%s: to=<%s>, relay=%s, delay=%s, tries=%u, dsn=%s, "
-	    "status=%s (%s)", m->env.qid, m->env.rcpts[job->rcpt[k]].addr,
-	    st->relay, delay, st->attempts, st->dsn, status, st->text);
+	log_info(SVC, "%s: to=<%s>, relay=%s, delay=%s, dsn=%s, status=%s "
+	    "(%s)", m->env.qid, m->env.rcpts[job->rcpt[k]].addr, st->relay,
+	    delay, st->dsn, status, st->text);
 }
 
 /* damaged - the transport saw the content fail its checks */
@@ -205,6 +205,7 @@ qmgr_job_run(struct qmgr_job *job)
 	struct queue_rcpt_state *st;
 	bool corrupt = false;
 	uint64_t now;
+	size_t n;
 	int fd;
 
 	queue_path(&path, qm->dir, "msg", m->env.qid);
@@ -269,9 +270,10 @@ qmgr_job_run(struct qmgr_job *job)
 		close(fd);
 	buf_free(&recs);
 	buf_free(&path);
-	qmgr_job_end(job, corrupt ? NULL : st, corrupt);
+	n = job->n;
+	qmgr_job_end(job, corrupt ? NULL : st, corrupt);	/* frees job */
 	if (corrupt) {
-		for (size_t k = 0; k < job->n; k++) {
+		for (size_t k = 0; k < n; k++) {
 			free(st[k].dsn);
 			free(st[k].relay);
 			free(st[k].text);

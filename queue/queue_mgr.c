@@ -185,12 +185,12 @@ qmgr_flush(struct qmgr *qm)
 }
 
 void
-qmgr_get_stats(struct qmgr *qm, struct qmgr_stats *st)
+qmgr_get_stats(struct qmgr *qm, struct qmgr_stats *st_r)
 {
 	pthread_mutex_lock(&qm->lock);
-	*st = qm->stats;
-	st->messages = qm->nmsgs;
-	st->active = qm->active;
+	*st_r = qm->stats;
+	st_r->messages = qm->nmsgs;
+	st_r->active = qm->active;
 	pthread_mutex_unlock(&qm->lock);
 }
 

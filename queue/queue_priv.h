@@ -75,8 +75,8 @@ int queue_result_apply(const unsigned char *p, size_t n,
     struct queue_rcpt_state *st, size_t nrcpt) WARN_UNUSED;
 /* queue_dsn_is_valid - "C.SSS.DDD" with C in 2, 4, 5 */
 bool queue_dsn_is_valid(const char *s, size_t n);
-/* queue_text_clean - copy at most max bytes of s into b, control
- * characters as spaces (and spaces as '_' when no_space) */
+/* queue_text_clean - copy at most max bytes of s into b without trailing
+ * blanks, control characters as spaces (and spaces as '_' when no_space) */
 void queue_text_clean(struct buf *b, const char *s, size_t n, size_t max,
     bool no_space);
 

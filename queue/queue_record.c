@@ -122,6 +122,10 @@ queue_text_clean(struct buf *b, const char *s, size_t n, size_t max,
 {
 	if (n > max)
 		n = max;
+	/* trailing CR LF and blanks are noise in a log line */
+	while (n > 0 && ((unsigned char)s[n - 1] <= ' ' ||
+	    s[n - 1] == 0x7f))
+		n--;
 	for (size_t i = 0; i < n; i++) {
 		unsigned char c = (unsigned char)s[i];
 

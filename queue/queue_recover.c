@@ -129,15 +129,13 @@ out:
 }
 
 int
-spool_recover(struct spool *sp, struct spool_recover_stats *st,
+spool_recover(struct spool *sp, struct spool_recover_stats *st_r,
     struct buf *err)
 {
-	struct spool_recover_stats dummy;
+	struct spool_recover_stats dummy, *st = st_r != NULL ? st_r : &dummy;
 	struct dirent *de;
 	DIR *d;
 
-	if (st == NULL)
-		st = &dummy;
 	memset(st, 0, sizeof(*st));
 	d = open_dir(sp->tmpfd);
 	if (d == NULL) {

@@ -148,10 +148,10 @@ spool_set_sync_mode(struct spool *sp, enum spool_sync_mode mode)
 }
 
 void
-spool_get_stats(struct spool *sp, struct spool_stats *st)
+spool_get_stats(struct spool *sp, struct spool_stats *st_r)
 {
 	pthread_mutex_lock(&sp->lock);
-	*st = sp->stats;
+	*st_r = sp->stats;
 	pthread_mutex_unlock(&sp->lock);
 }
 

@@ -141,7 +141,9 @@ check_params(const struct smtp_cmd *cmd)
 	struct buf dec = BUF_INIT(0);
 
 	if (cmd->verb == SMTP_VERB_MAIL) {
-		for (unsigned ext = 0; ext <= SMTP_EXT_ALL; ext += SMTP_EXT_ALL) {
+		for (unsigned e = 0; e < 2; e++) {
+			unsigned ext = e ? SMTP_EXT_ALL : 0;
+
 			if (smtp_mail_params_parse(cmd, ext, &mp, &h) !=
 			    PARSE_OK) {
 				check_hint(&h);

@@ -15,8 +15,8 @@ def run(*args, check=False):
 
 def test_config_check_reports_lines(tmp_path):
     bad = tmp_path / "bad.conf"
-    bad.write_text('server {\n  hostname = "mx.example.com";\n  bogus = 1;\n}\n'
-                   'smtp {\n  max_recipients = "lots";\n  listen = [ "nowhere:25" ];\n}\n')
+    bad.write_text('server = {\n  hostname = "mx.example.com";\n  bogus = 1;\n}\n'
+                   'smtp = {\n  max_recipients = "lots";\n  listen = [ "nowhere:25" ];\n}\n')
     r = run("config", "check", str(bad))
     assert r.returncode == 1
     out = r.stdout + r.stderr
@@ -24,7 +24,7 @@ def test_config_check_reports_lines(tmp_path):
     assert f"{bad}:6:" in out
     assert f"{bad}:7:" in out
     good = tmp_path / "good.conf"
-    good.write_text('smtp { local_domains = [ "example.com" ]; }\n')
+    good.write_text('smtp = { local_domains = [ "example.com" ]; };\n')
     r = run("config", "check", str(good))
     assert r.returncode == 0, r.stderr
 

@@ -105,7 +105,7 @@ def test_bdat_zero_last_and_errors(postern):
     assert r.cmd("NOOP")[0] == 250
     r.cmd("MAIL FROM:<a@example.net>")
     r.cmd("RCPT TO:<u@test.example>")
-    r.send(b"BDAT 7\r\nX: y\r\n\r\n")
+    r.send(b"BDAT 8\r\nX: y\r\n\r\n")
     assert r.reply()[0] == 250
     assert r.cmd("DATA")[0] == 503        # DATA after BDAT
     code, lines = r.cmd("BDAT 0 LAST")

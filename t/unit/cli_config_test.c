@@ -53,106 +53,129 @@ read_file(const char *name)
 	return buf_steal(&b, NULL);
 }
 
-/* run_cli - cli_config with stdout and stderr captured into *out_r */
+/* redirect - point fd at a new file name; the old fd, to restore */
 static int
-run_cli(const char *config_path, char **out_r, int argc, ...)
+redirect(int fd, const char *name)
 {
-	char *argv[8];
-	va_list ap;
-	int saved_out = dup(1), saved_err = dup(2), fd, status;
+	int saved = dup(fd), f = open(name, O_WRONLY | O_CREAT | O_TRUNC, 0600);
 
-	assert_true(argc < 8);
-	va_start(ap, argc);
-	for (int i = 0; i < argc; i++)
-		argv[i] = va_arg(ap, char *);
-	va_end(ap);
-	argv[argc] = NULL;
-	fflush(stdout);
-	fflush(stderr);
-	fd = open("cli.out", O_WRONLY | O_CREAT | O_TRUNC, 0600);
-	assert_true(fd >= 0);
-	dup2(fd, 1);
-	dup2(fd, 2);
-	close(fd);
-	status = cli_config(config_path, argc, argv);
-	fflush(stdout);
-	fflush(stderr);
-	dup2(saved_out, 1);
-	dup2(saved_err, 2);
-	close(saved_out);
-	close(saved_err);
-	*out_r = read_file("cli.out");
-	assert_non_null(*out_r);
-	return status;
+	assert_true(saved >= 0 && f >= 0);
+	assert_true(dup2(f, fd) == fd);
+	close(f);
+	return saved;
 }
+
+static void
+restore(int fd, int saved)
+{
+	assert_true(dup2(saved, fd) == fd);
+	close(saved);
+}
+
+#define USAGE "usage: postern [-c FILE] config check [FILE] | " \
+	"show [--defaults|--changed] | sample\n"
+
+static const struct {
+	const char *config_path;	/* -c */
+	const char *argv[5];
+	int status;
+	const char *out;	/* stdout, exactly; NULL: not checked */
+	const char *err;	/* found in stderr; "" for an empty stderr */
+} cases[] = {
+	{ NULL, { "config", "check", "good.conf" }, 0, "good.conf: ok\n", "" },
+	{ "good.conf", { "config", "check" }, 0, "good.conf: ok\n", "" },
+	{ "good.conf", { "config", "check", "bad.conf" }, 1, "",
+	  "bad.conf:2: smtp.max_recipients: 0 is out of range (1..100000)\n"
+	  "bad.conf:3: unknown key smtp.nope\n" },
+	{ NULL, { "config", "check", "missing.conf" }, 1, "",
+	  "missing.conf: cannot read: No such file or directory\n" },
+	{ "good.conf", { "config", "show", "--changed" }, 0,
+	  "smtp = {\n\tmax_recipients = 5;\n};\n", "" },
+	{ NULL, { "config", "show", "--changed" }, 0, "", "" },
+	{ "good.conf", { "config", "show" }, 0, NULL, "" },
+	{ "good.conf", { "config", "show", "--defaults" }, 0, NULL, "" },
+	{ "bad.conf", { "config", "show" }, 1, "",
+	  "bad.conf:3: unknown key smtp.nope\n" },
+	{ NULL, { "config", "sample" }, 0, NULL, "" },
+	{ NULL, { "config" }, 2, "", USAGE },
+	{ NULL, { "config", "bogus" }, 2, "", USAGE },
+	{ NULL, { "config", "check" }, 2, "",
+	  "postern config check: no file; give FILE or -c FILE\n" USAGE },
+	{ NULL, { "config", "check", "a", "b" }, 2, "", USAGE },
+	{ NULL, { "config", "show", "--bogus" }, 2, "", USAGE },
+	{ NULL, { "config", "show", "--changed", "--defaults" }, 2, "", USAGE },
+	{ NULL, { "config", "sample", "x" }, 2, "", USAGE },
+};
 
 static void
 test_cli(void **state)
 {
-	static const char usage[] = "usage: postern [-c FILE] config check "
-	    "[FILE] | show [--defaults|--changed] | sample\n";
-	struct buf sample = BUF_INIT(0);
-	char *out;
-
 	(void)state;
 	write_file("good.conf", "smtp = { max_recipients = 5; };\n");
 	write_file("bad.conf", "smtp = {\n\tmax_recipients = 0;\n"
 	    "\tnope = 1;\n};\n");
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char *argv[5] = { NULL }, *out, *err;
+		int argc = 0, status, saved_out, saved_err;
 
-	assert_int_equal(run_cli(NULL, &out, 3, "config", "check",
-	    "good.conf"), 0);
-	assert_string_equal(out, "good.conf: ok\n");
-	free(out);
-	assert_int_equal(run_cli("good.conf", &out, 2, "config", "check"), 0);
-	assert_string_equal(out, "good.conf: ok\n");
-	free(out);
-	assert_int_equal(run_cli("good.conf", &out, 3, "config", "check",
-	    "bad.conf"), 1);
-	assert_string_equal(out, "bad.conf:2: smtp.max_recipients: 0 is out "
-	    "of range (1..100000)\nbad.conf:3: unknown key smtp.nope\n");
-	free(out);
+		while (argc < 4 && cases[i].argv[argc] != NULL) {
+			argv[argc] = (char *)cases[i].argv[argc];
+			argc++;
+		}
+		fflush(stdout);
+		fflush(stderr);
+		saved_out = redirect(1, "out");
+		saved_err = redirect(2, "err");
+		status = cli_config(cases[i].config_path, argc, argv);
+		fflush(stdout);
+		fflush(stderr);
+		restore(1, saved_out);
+		restore(2, saved_err);
+		out = read_file("out");
+		err = read_file("err");
+		assert_true(out != NULL && err != NULL);
+		if (status != cases[i].status ||
+		    (cases[i].out != NULL && strcmp(out, cases[i].out) != 0) ||
+		    (*cases[i].err == '\0' ? *err != '\0' :
+		    strstr(err, cases[i].err) == NULL))
+			fail_msg("case %zu (%s %s): status %d\nstdout:\n%s\n"
+			    "stderr:\n%s", i, argv[0], argc > 1 ? argv[1] : "",
+			    status, out, err);
+		free(out);
+		free(err);
+	}
+}
 
-	assert_int_equal(run_cli("good.conf", &out, 3, "config", "show",
-	    "--changed"), 0);
-	assert_string_equal(out, "smtp = {\n\tmax_recipients = 5;\n};\n");
-	free(out);
-	assert_int_equal(run_cli("good.conf", &out, 2, "config", "show"), 0);
-	assert_non_null(strstr(out, "\tmax_recipients = 5;\n"));
-	free(out);
-	assert_int_equal(run_cli("good.conf", &out, 3, "config", "show",
-	    "--defaults"), 0);
-	assert_non_null(strstr(out, "\tmax_recipients = 1000;\n"));
-	free(out);
-	assert_int_equal(run_cli("bad.conf", &out, 2, "config", "show"), 1);
-	assert_non_null(strstr(out, "bad.conf:3: unknown key smtp.nope\n"));
-	free(out);
+/* the outputs that are not fixed text */
+static void
+test_cli_outputs(void **state)
+{
+	struct buf sample = BUF_INIT(0);
+	char *argv[] = { "config", "sample", NULL };
+	char *out;
+	int saved;
 
+	(void)state;
 	config_sample(&sample);
-	assert_int_equal(run_cli(NULL, &out, 2, "config", "sample"), 0);
+	saved = redirect(1, "out");
+	assert_int_equal(cli_config(NULL, 2, argv), 0);
+	fflush(stdout);
+	restore(1, saved);
+	out = read_file("out");
 	assert_string_equal(out, buf_cstr(&sample));
 	free(out);
 	buf_free(&sample);
 
-	/* usage errors */
-	static const char *const bad[][4] = {
-		{ "config" },
-		{ "config", "bogus" },
-		{ "config", "check" },	/* no FILE and no -c */
-		{ "config", "check", "a", "b" },
-		{ "config", "show", "--bogus" },
-		{ "config", "show", "--changed", "--defaults" },
-		{ "config", "sample", "x" },
-	};
-	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
-		int argc = 0;
-
-		while (argc < 4 && bad[i][argc] != NULL)
-			argc++;
-		assert_int_equal(run_cli(NULL, &out, argc, bad[i][0], bad[i][1],
-		    bad[i][2], bad[i][3]), 2);
-		assert_non_null(strstr(out, usage));
-		free(out);
-	}
+	write_file("good.conf", "smtp = { max_recipients = 5; };\n");
+	argv[1] = "show";
+	saved = redirect(1, "out");
+	assert_int_equal(cli_config("good.conf", 2, argv), 0);
+	fflush(stdout);
+	restore(1, saved);
+	out = read_file("out");
+	assert_non_null(strstr(out, "\tmax_recipients = 5;\n"));
+	assert_non_null(strstr(out, "\tmax_connections = 1000;\n"));
+	free(out);
 }
 
 static int
@@ -189,6 +212,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_cli),
+		cmocka_unit_test(test_cli_outputs),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -1,7 +1,8 @@
 /*
  * queue_test.h - helpers shared by the queue unit tests: scratch spool
  * directories, waiting for a commit, whole-file reads and writes.
- * Included by t/unit/queue_*_test.c only; every function is static.
+ * Included by t/unit/queue_*_test.c only; every function is static
+ * inline, so a test that does not use one is not warned about it.
  */
 #ifndef POSTERN_QUEUE_TEST_H
 #define POSTERN_QUEUE_TEST_H
@@ -27,7 +28,7 @@
 #include "common/xalloc.h"
 #include "queue/queue.h"
 
-static char *
+static inline char *
 tdir_new(void)
 {
 	char tmpl[] = "/tmp/postern-qtest.XXXXXX";
@@ -36,7 +37,7 @@ tdir_new(void)
 	return xstrdup(tmpl);
 }
 
-static int
+static inline int
 rm_one(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
 {
 	(void)sb;
@@ -45,7 +46,7 @@ rm_one(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
 	return remove(path);
 }
 
-static void
+static inline void
 tdir_rm(char **dir)
 {
 	if (*dir == NULL)
@@ -55,14 +56,14 @@ tdir_rm(char **dir)
 	*dir = NULL;
 }
 
-static void
+static inline void
 tpath(struct buf *b, const char *dir, const char *sub, const char *name)
 {
 	buf_reset(b);
 	buf_addf(b, "%s/%s/%s", dir, sub, name);
 }
 
-static size_t
+static inline size_t
 count_files(const char *dir, const char *sub)
 {
 	struct buf p = BUF_INIT(0);
@@ -81,7 +82,7 @@ count_files(const char *dir, const char *sub)
 	return n;
 }
 
-static bool
+static inline bool
 file_exists(const char *dir, const char *sub, const char *name)
 {
 	struct buf p = BUF_INIT(0);
@@ -94,7 +95,7 @@ file_exists(const char *dir, const char *sub, const char *name)
 	return ok;
 }
 
-static void
+static inline void
 read_whole(const char *path, struct buf *out)
 {
 	unsigned char tmp[8192];
@@ -109,7 +110,7 @@ read_whole(const char *path, struct buf *out)
 	close(fd);
 }
 
-static void
+static inline void
 write_whole(const char *path, const void *data, size_t len, int flags)
 {
 	int fd = open(path, O_WRONLY | O_CREAT | flags, 0600);
@@ -127,7 +128,7 @@ struct waiter {
 	char error[256];
 };
 
-static void
+static inline void
 waiter_done(void *arg, int status, const char *error)
 {
 	struct waiter *w = arg;
@@ -142,7 +143,7 @@ waiter_done(void *arg, int status, const char *error)
 }
 
 /* commit_wait - spool_commit f and wait for its outcome */
-static int
+static inline int
 commit_wait(struct spool_file *f, char *error, size_t size)
 {
 	struct waiter w = { PTHREAD_MUTEX_INITIALIZER,
@@ -159,7 +160,7 @@ commit_wait(struct spool_file *f, char *error, size_t size)
 }
 
 /* put_msg - a committed message with the given recipients and content */
-static void
+static inline void
 put_msg(struct spool *sp, uint64_t arrival, const char *sender,
     const char *const *rcpts, size_t nrcpt, const void *content, size_t len,
     char qid[QUEUE_ID_SIZE])

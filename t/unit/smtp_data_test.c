@@ -195,9 +195,9 @@ run(const struct data_case *c, const size_t *cut, size_t ncut,
 static unsigned
 flags_of(const struct smtp_data *d)
 {
-	return (d->bare_newline ? F_BARE : 0) | (d->line_too_long ? F_LONG : 0) |
-	    (d->too_big ? F_BIG : 0) | (d->has_8bit ? F_8BIT : 0) |
-	    (d->has_nul ? F_NUL : 0);
+	return (d->bare_newline ? F_BARE : 0) |
+	    (d->line_too_long ? F_LONG : 0) | (d->too_big ? F_BIG : 0) |
+	    (d->has_8bit ? F_8BIT : 0) | (d->has_nul ? F_NUL : 0);
 }
 
 static void
