@@ -484,9 +484,9 @@ process(struct smtpd_session *s)
 			if (evbuffer_peek(in, -1, NULL, &v, 1) < 1)
 				return;
 			n = smtp_line_skip(v.iov_base, v.iov_len);
-			evbuffer_drain(in, n);
 			if (n > 0 && ((unsigned char *)v.iov_base)[n - 1] == '\n')
 				s->state = SMTPD_CMD;
+			evbuffer_drain(in, n);	/* v is invalid from here */
 			break;
 		}
 		case SMTPD_DATA:
