@@ -177,7 +177,7 @@ cli_serve(const struct config *cfg, int argc, char **argv)
 	struct qmgr_hooks hooks;
 	struct buf err = BUF_INIT(0);
 	struct loops *loops;
-	struct jobs *jobs;
+	struct jobs *jobs, *deliveries;
 	struct spool *spool;
 	struct qmgr *qm;
 	struct smtpd *smtpd;
@@ -237,11 +237,17 @@ cli_serve(const struct config *cfg, int argc, char **argv)
 	    "%u corrupt set aside, %u torn tails cut", cfg->queue.dir, rst.ok,
 	    rst.tmp_removed, rst.corrupt, rst.truncated);
 	jobs = jobs_new(njobs);
+	/*
+	 * Deliveries get a pool of their own, one thread per allowed
+	 * delivery: a slow remote server must never hold up the spool
+	 * writes that SMTP sessions wait on before their 250.
+	 */
+	deliveries = jobs_new(cfg->queue.max_deliveries);
 	memset(&hooks, 0, sizeof(hooks));
 	hooks.route = route;
 	hooks.route_arg = (void *)cfg;
 	hooks.dispatch = dispatch;
-	hooks.dispatch_arg = jobs;
+	hooks.dispatch_arg = deliveries;
 	qm = qmgr_new(&cfg->queue, &hooks);
 	if (qmgr_load(qm, &err) < 0)
 		log_fatal(SVC, "queue load: %s", buf_cstr(&err));
@@ -277,7 +283,8 @@ cli_serve(const struct config *cfg, int argc, char **argv)
 	log_info(SVC, "terminating on signal %d", sig);
 	loops_stop(loops);
 	qmgr_stop(qm);
-	jobs_free(&jobs);	/* deliveries and spool writes finish */
+	jobs_free(&jobs);	/* spool writes finish */
+	jobs_free(&deliveries);	/* deliveries finish */
 	spool_close(&spool);	/* pending commits finish */
 	qmgr_free(&qm);
 	for (size_t i = 0; i < cfg->smtp.listen.n; i++)

@@ -44,7 +44,8 @@ def ensure_user():
 class Postern:
     """A running server: .port, .dir, .queue_dir, .log(), .stop()."""
 
-    def __init__(self, extra_conf="", smtp_extra="", port=None, dir=None):
+    def __init__(self, extra_conf="", smtp_extra="", port=None, dir=None,
+                 listen=None):
         ensure_user()
         self.dir = dir or tempfile.mkdtemp(prefix="postern-it-")
         os.chmod(self.dir, 0o755)
@@ -53,6 +54,7 @@ class Postern:
         self.queue_dir = os.path.join(self.data_dir, "queue")
         self.conf = os.path.join(self.dir, "postern.conf")
         self.logfile = os.path.join(self.dir, "postern.log")
+        listen = listen or ["127.0.0.1:%d" % self.port]
         with open(self.conf, "w") as f:
             f.write(f"""
 server = {{
@@ -63,7 +65,7 @@ server = {{
 }}
 log = {{ level = "debug"; }};
 smtp = {{
-  listen = [ "127.0.0.1:{self.port}" ];
+  listen = [ {", ".join('"%s"' % a for a in listen)} ];
   local_domains = [ "test.example", "example.org" ];
   {smtp_extra}
 }}

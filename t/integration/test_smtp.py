@@ -420,3 +420,47 @@ def test_order_and_syntax_errors(postern):
     assert r.cmd("DATA")[0] == 554                            # no recipients
     assert r.cmd("RCPT TO:<" + "l" * 65 + "@test.example>")[0] == 501
     assert r.cmd("NOOP")[0] == 250
+
+
+def ipv6_loopback():
+    try:
+        with socket.socket(socket.AF_INET6, socket.SOCK_STREAM) as s:
+            s.bind(("::1", 0))
+        return True
+    except OSError:
+        return False
+
+
+@pytest.mark.skipif(not ipv6_loopback(), reason="no ::1 on this machine")
+def test_ipv4_and_ipv6_listeners(postern_factory):
+    from conftest import free_port
+    port = free_port()
+    p = postern_factory(port=port,
+                        listen=["127.0.0.1:%d" % port, "[::1]:%d" % port])
+    for host in ("127.0.0.1", "::1"):
+        with smtplib.SMTP(host, port) as s:
+            s.sendmail("a@example.net", ["u@test.example"], MSG)
+    assert len(p.queued()) == 2
+    assert "[::1]" in p.log()
+
+
+def test_overall_connection_limit(postern_factory):
+    """max_connections counts every client; other source addresses on
+    the loopback net are other clients for the per-IP limit."""
+    p = postern_factory(smtp_extra="max_connections_per_ip = 2; max_connections = 4;")
+    conns = []
+    for i in range(4):
+        s = socket.socket()
+        s.bind(("127.0.0.%d" % (2 + i // 2), 0))
+        s.connect(("127.0.0.1", p.port))
+        s.settimeout(5)
+        assert s.recv(512).startswith(b"220")
+        conns.append(s)
+    s = socket.socket()
+    s.bind(("127.0.0.9", 0))
+    s.connect(("127.0.0.1", p.port))
+    s.settimeout(5)
+    assert s.recv(512).startswith(b"421 4.7.0")
+    s.close()
+    for c in conns:
+        c.close()
