@@ -28,6 +28,8 @@
 #define SMTPD_FLUSH_AT (256 * 1024)
 /* Stop reading pipelined commands while this much output is unsent. */
 #define SMTPD_OUT_HIGH (64 * 1024)
+/* A closing TLS session waits this many 20 ms ticks for its socket. */
+#define SMTPD_CLOSE_TICKS 500
 /* Bytes the loop may buffer from a client before it stops reading. */
 #define SMTPD_IN_HIGH (256 * 1024)
 
@@ -95,6 +97,7 @@ struct smtpd_session {
 	struct loop *loop;
 	struct bufferevent *bev;	/* the TLS filter once STARTTLS is done */
 	struct event *close_timer;	/* waits for TLS output to drain */
+	unsigned close_ticks;		/* ... for at most SMTPD_CLOSE_TICKS */
 	char ip[NETADDR_STRLEN];
 	unsigned port;
 	bool loopback;

@@ -339,7 +339,7 @@ close_check(struct smtpd_session *s)
 		return;		/* the job's completion calls us again */
 	if (evbuffer_get_length(bufferevent_get_output(s->bev)) > 0)
 		return;		/* write_cb calls us again */
-	if (output_pending(s) == 0) {
+	if (output_pending(s) == 0 || s->close_ticks++ >= SMTPD_CLOSE_TICKS) {
 		session_gone(s);
 		return;
 	}
