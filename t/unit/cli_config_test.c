@@ -21,11 +21,10 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "t/unit/unit_tmpdir.h"
 #include "common/buf.h"
 #include "common/config.h"
 
-static char tmpdir[] = "/tmp/postern-cli-config-test.XXXXXX";
-static int start_dir = -1;
 
 static void
 write_file(const char *name, const char *text)
@@ -178,35 +177,6 @@ test_cli_outputs(void **state)
 	free(out);
 }
 
-static int
-rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
-static int
-setup(void **state)
-{
-	(void)state;
-	start_dir = open(".", O_RDONLY | O_DIRECTORY);
-	if (start_dir < 0 || mkdtemp(tmpdir) == NULL || chdir(tmpdir) < 0)
-		return -1;
-	return 0;
-}
-
-static int
-teardown(void **state)
-{
-	(void)state;
-	if (fchdir(start_dir) < 0)
-		return -1;
-	close(start_dir);
-	return nftw(tmpdir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
-}
-
 int
 main(void)
 {
@@ -215,5 +185,6 @@ main(void)
 		cmocka_unit_test(test_cli_outputs),
 	};
 
-	return cmocka_run_group_tests(tests, setup, teardown);
+	return cmocka_run_group_tests(tests, unit_tmpdir_setup,
+	    unit_tmpdir_teardown);
 }

@@ -24,12 +24,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "t/unit/unit_tmpdir.h"
 #include "common/buf.h"
 #include "common/config.h"
 #include "common/config_priv.h"
 
-static char tmpdir[] = "/tmp/postern-config-test.XXXXXX";
-static int start_dir = -1;	/* the repo root */
 
 static void
 write_file(const char *name, const char *text)
@@ -710,7 +709,7 @@ static void
 test_sample(void **state)
 {
 	struct buf out = BUF_INIT(0);
-	char *file = read_file_at(start_dir, "contrib/postern.conf");
+	char *file = read_file_at(unit_start_dir, "contrib/postern.conf");
 	struct config *cfg, *defaults;
 	struct buf errors = BUF_INIT(0);
 	char *a, *b;
@@ -751,35 +750,6 @@ test_sample(void **state)
 	buf_free(&errors);
 }
 
-static int
-rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
-static int
-setup(void **state)
-{
-	(void)state;
-	start_dir = open(".", O_RDONLY | O_DIRECTORY);
-	if (start_dir < 0 || mkdtemp(tmpdir) == NULL || chdir(tmpdir) < 0)
-		return -1;
-	return 0;
-}
-
-static int
-teardown(void **state)
-{
-	(void)state;
-	if (fchdir(start_dir) < 0)
-		return -1;
-	close(start_dir);
-	return nftw(tmpdir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
-}
-
 int
 main(void)
 {
@@ -795,5 +765,6 @@ main(void)
 		cmocka_unit_test(test_sample),
 	};
 
-	return cmocka_run_group_tests(tests, setup, teardown);
+	return cmocka_run_group_tests(tests, unit_tmpdir_setup,
+	    unit_tmpdir_teardown);
 }

@@ -8,6 +8,52 @@
 #include "common/log.h"
 #include "queue/queue_priv.h"
 
+#define IDS_PER_THREAD 50000
+#define ID_THREADS 4
+
+static void *
+make_ids(void *arg)
+{
+	char (*ids)[QUEUE_ID_SIZE] = arg;
+
+	for (size_t i = 0; i < IDS_PER_THREAD; i++)
+		queue_id_new(ids[i]);
+	return NULL;
+}
+
+static int
+cmp_id(const void *a, const void *b)
+{
+	return memcmp(a, b, QUEUE_ID_SIZE);
+}
+
+/*
+ * check_ids_unique - 200,000 IDs from four threads at once (far more than
+ * one second's worth at any real rate) hold no duplicate low part: random
+ * low bits alone would have collided here almost surely.
+ */
+static void
+check_ids_unique(void)
+{
+	size_t n = (size_t)IDS_PER_THREAD * ID_THREADS;
+	char (*ids)[QUEUE_ID_SIZE] = calloc(n, QUEUE_ID_SIZE);
+	pthread_t th[ID_THREADS];
+
+	assert_non_null(ids);
+	for (int i = 0; i < ID_THREADS; i++)
+		assert_int_equal(pthread_create(&th[i], NULL, make_ids,
+		    ids + (size_t)i * IDS_PER_THREAD), 0);
+	for (int i = 0; i < ID_THREADS; i++)
+		pthread_join(th[i], NULL);
+	/* compare the low 24 bits only: the seconds may tick meanwhile */
+	for (size_t i = 0; i < n; i++)
+		memmove(ids[i], ids[i] + 8, QUEUE_ID_SIZE - 8);
+	qsort(ids, n, QUEUE_ID_SIZE, cmp_id);
+	for (size_t i = 1; i < n; i++)
+		assert_true(memcmp(ids[i - 1], ids[i], QUEUE_ID_SIZE) != 0);
+	free(ids);
+}
+
 static void
 test_queue_id(void **state)
 {
@@ -47,6 +93,7 @@ test_queue_id(void **state)
 		t = strtoull(head, NULL, 16);
 		assert_true(t + 1 >= secs && t <= secs + 1);
 	}
+	check_ids_unique();
 }
 
 /* content with every byte value, NULs, bare CR, bare LF, CRLF, dots */
