@@ -425,10 +425,45 @@ queue_msg_parse_mem(const void *data, size_t len, const char *qid,
 	return queue_msg_parse(&src, qid, msg_r, err);
 }
 
+/*
+ * A file source with a read-ahead window: the parser asks for many small
+ * pieces (a header, a payload, one terminator byte), and one 64 KiB pread
+ * answers all of them for a typical message instead of ~15 syscalls.
+ */
+#define FD_SRC_WINDOW (64u << 10)
+
+struct fd_src {
+	int fd;
+	uint64_t size;		/* the file's size when opened */
+	uint64_t win_off;	/* file offset of win[0] */
+	size_t win_len;
+	unsigned char win[FD_SRC_WINDOW];
+};
+
 static int
 fd_pread(void *ctx, void *buf, size_t n, uint64_t off)
 {
-	return queue_pread_full(*(int *)ctx, buf, n, off);
+	struct fd_src *fs = ctx;
+	size_t want;
+
+	if (off >= fs->win_off && off - fs->win_off <= fs->win_len &&
+	    n <= fs->win_len - (off - fs->win_off)) {
+		memcpy(buf, fs->win + (off - fs->win_off), n);
+		return 0;
+	}
+	if (n > FD_SRC_WINDOW || off >= fs->size)
+		return queue_pread_full(fs->fd, buf, n, off);
+	want = fs->size - off < FD_SRC_WINDOW ? (size_t)(fs->size - off) :
+	    FD_SRC_WINDOW;
+	if (want < n)
+		return queue_pread_full(fs->fd, buf, n, off);	/* short file */
+	fs->win_len = 0;
+	if (queue_pread_full(fs->fd, fs->win, want, off) < 0)
+		return -1;
+	fs->win_off = off;
+	fs->win_len = want;
+	memcpy(buf, fs->win, n);
+	return 0;
 }
 
 int
@@ -490,6 +525,7 @@ queue_msg_load(const char *dir, const char *qid, struct queue_msg **msg_r,
 	struct buf path = BUF_INIT(0);
 	enum queue_load_res res;
 	struct queue_src src;
+	struct fd_src *fs;
 	struct stat st;
 	int fd;
 
@@ -513,8 +549,14 @@ queue_msg_load(const char *dir, const char *qid, struct queue_msg **msg_r,
 		buf_addf(err, "%s: not a regular file", buf_cstr(&path));
 		res = QUEUE_LOAD_CORRUPT;
 	} else {
-		src = (struct queue_src){ fd_pread, &fd, (uint64_t)st.st_size };
+		fs = xmalloc(sizeof(*fs));
+		fs->fd = fd;
+		fs->size = (uint64_t)st.st_size;
+		fs->win_off = 0;
+		fs->win_len = 0;
+		src = (struct queue_src){ fd_pread, fs, fs->size };
 		res = queue_msg_parse(&src, qid, msg_r, err);
+		free(fs);
 	}
 	close(fd);
 	buf_free(&path);
