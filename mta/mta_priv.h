@@ -104,6 +104,7 @@ struct smtpd_session {
 	uint64_t started_us;
 
 	enum smtpd_state state;
+	unsigned timeout_secs;	/* what the bufferevent has now */
 	char *helo;
 	bool esmtp;
 	bool tls_active;

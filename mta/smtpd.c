@@ -176,6 +176,11 @@ conn_release(struct smtpd *s, struct smtpd_session *sess, const char *ip)
 	pthread_mutex_unlock(&s->mu);
 }
 
+/*
+ * set_timeouts - command or data timeout, per state.  Only when it
+ * changes: libevent re-arms a bufferevent's timeout on every read by
+ * itself, and each explicit reset costs an epoll_ctl.
+ */
 static void
 set_timeouts(struct smtpd_session *s)
 {
@@ -183,6 +188,9 @@ set_timeouts(struct smtpd_session *s)
 	    s->cfg->smtp.data_timeout : s->cfg->smtp.command_timeout;
 	struct timeval tv = { .tv_sec = secs, .tv_usec = 0 };
 
+	if (secs == s->timeout_secs)
+		return;
+	s->timeout_secs = secs;
 	bufferevent_set_timeouts(s->bev, &tv, &tv);
 }
 
@@ -191,6 +199,7 @@ setup_bev(struct smtpd_session *s)
 {
 	bufferevent_setcb(s->bev, read_cb, write_cb, event_cb, s);
 	bufferevent_setwatermark(s->bev, EV_READ, 0, SMTPD_IN_HIGH);
+	s->timeout_secs = 0;	/* a new bufferevent: set them */
 	set_timeouts(s);
 	bufferevent_enable(s->bev, EV_READ | EV_WRITE);
 }
@@ -507,12 +516,10 @@ smtpd_resume(struct smtpd_session *s)
 		session_free(s);
 		return;
 	}
-	set_timeouts(s);
 	if (s->closing) {
 		close_check(s);
 		return;
 	}
-	bufferevent_enable(s->bev, EV_READ);
 	process(s);
 	if (s->bev != NULL && !s->busy && !s->closing && !s->dead)
 		set_timeouts(s);

@@ -11,6 +11,10 @@
  * returned; a crash in between makes the next start try those recipients
  * again (at-least-once: a remote duplicate is possible, which is why the
  * local delivery agent should be idempotent per queue ID and recipient).
+ * Only final results (sent, failed) are fsync'ed: a deferral that a power
+ * cut loses only makes the next try come sooner, with one attempt less
+ * counted - never a lost or duplicated message - and deferring a
+ * recipient is the common case under load (a remote site down).
  * An append that fails half-way is cut back to the size before it, so a
  * torn record never hides later ones; appends to one file are serialised.
  *
@@ -132,9 +136,9 @@ outcome(struct qmgr_job *job, size_t k, struct transport_result *r,
 	st->text = buf_steal(&text, NULL);
 }
 
-/* append - the result records, durably; 0 or -1 (logged) */
+/* append - the result records, durably if sync; 0 or -1 (logged) */
 static int
-append(struct qmgr_job *job, int fd, const struct buf *recs)
+append(struct qmgr_job *job, int fd, const struct buf *recs, bool sync)
 {
 	const char *qid = job->qmsg->m->env.qid;
 	struct stat sb;
@@ -151,7 +155,7 @@ append(struct qmgr_job *job, int fd, const struct buf *recs)
 		if (ftruncate(fd, sb.st_size) < 0)
 			log_error(SVC, "%s: truncate after failed append: %s",
 			    qid, strerror(errno));
-	} else if (fsync(fd) < 0) {
+	} else if (sync && fsync(fd) < 0) {
 		log_error(SVC, "%s: fsync queue file: %s", qid,
 		    strerror(errno));
 	} else {
@@ -203,7 +207,7 @@ qmgr_job_run(struct qmgr_job *job)
 	struct buf path = BUF_INIT(0), recs = BUF_INIT(0);
 	struct transport_result *res;
 	struct queue_rcpt_state *st;
-	bool corrupt = false;
+	bool corrupt = false, any_final = false;
 	uint64_t now;
 	size_t n;
 	int fd;
@@ -248,6 +252,8 @@ qmgr_job_run(struct qmgr_job *job)
 		struct queue_result qr;
 
 		outcome(job, k, &res[k], now, &st[k]);
+		if (queue_rcpt_is_final(st[k].status))
+			any_final = true;
 		qr = (struct queue_result){ job->rcpt[k], st[k].status,
 			st[k].attempts, st[k].last_try_us, st[k].next_try_us,
 			st[k].dsn, st[k].relay, st[k].text };
@@ -259,7 +265,7 @@ qmgr_job_run(struct qmgr_job *job)
 	if (corrupt) {
 		damaged(job);
 	} else {
-		if (fd >= 0 && append(job, fd, &recs) < 0) {
+		if (fd >= 0 && append(job, fd, &recs, any_final) < 0) {
 			/* logged; the states still apply in memory, and a
 			 * restart may try these recipients again */
 		}
