@@ -174,6 +174,7 @@ queue_result_apply(const unsigned char *p, size_t n,
 	size_t pos = 0, stat_len, dsn_len, relay_len;
 	enum queue_rcpt_status status;
 	struct queue_rcpt_state *s;
+	struct buf clean;
 
 	if (memchr(p, '\0', n) != NULL)
 		return -1;
@@ -203,9 +204,15 @@ queue_result_apply(const unsigned char *p, size_t n,
 	s->next_try_us = next;
 	free(s->dsn);
 	s->dsn = xmemdup0(dsn, dsn_len);
+	/* cleaned as when written: a damaged or edited file must not feed
+	 * control characters to the CLI, the log or a bounce */
 	free(s->relay);
-	s->relay = xmemdup0(relay, relay_len);
+	buf_init(&clean, 0);
+	queue_text_clean(&clean, relay, relay_len, 256, true);
+	s->relay = buf_steal(&clean, NULL);
 	free(s->text);
-	s->text = xmemdup0(p + pos, n - pos);
+	queue_text_clean(&clean, (const char *)p + pos, n - pos,
+	    QUEUE_TEXT_MAX, false);
+	s->text = buf_steal(&clean, NULL);
 	return 0;
 }

@@ -536,6 +536,9 @@ test_parse_u64(void **state)
 		{ S("28446744073709551615"), UINT64_MAX, -1, 0 },
 		{ S("00000000000000000001"), UINT64_MAX, 0, 1 },
 		{ S("184467440737095516150"), UINT64_MAX, -1, 0 },
+		/* at most 20 characters, even when they are leading zeros
+		 * (RFC 1870's 1*20DIGIT) */
+		{ S("000000000000000000001"), UINT64_MAX, -1, 0 },
 		{ S("1844674407370955161"), UINT64_MAX, 0,
 		    1844674407370955161ull },
 		{ S("100"), 100, 0, 100 },
