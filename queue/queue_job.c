@@ -322,6 +322,7 @@ qmgr_job_end(struct qmgr_job *job, struct queue_rcpt_state *states,
 		qmsg->dead = true;
 	qmsg->jobs--;
 	qm->active--;
+	qmgr_index_update(qm, qmsg);
 	qm->kick = true;
 	pthread_cond_broadcast(&qm->cond);
 	pthread_mutex_unlock(&qm->lock);

@@ -4,8 +4,8 @@
  *
  * Every message in msg/ is held in memory as its envelope and per-
  * recipient state (never its content).  A scheduling round (qmgr_tick)
- * loads newly committed messages, applies a flush, and walks the messages
- * round-robin: a message's due recipients (never tried, or deferred with
+ * loads newly committed messages, applies a flush, and takes the due
+ * messages in order (round-robin among equals): a message's due recipients (never tried, or deferred with
  * next_try <= now) are grouped by the transport the route callback names,
  * and each group becomes one job handed to the dispatch callback, while
  * fewer than max_deliveries jobs run.  Jobs run qmgr_job_run (queue_job.c)
@@ -20,9 +20,9 @@
  * route.  qmgr_tick is called by one thread at a time (the qmgr thread,
  * or a test); the other entry points from anywhere.
  *
- * XXX every round scans all messages: fine for thousands, not for a
- * queue of millions; a heap keyed by next due time would fix that, as
- * would Postfix's split between an active and a deferred queue.
+ * A round costs what it schedules, not the size of the queue: messages
+ * are found by queue ID in a hash, taken in due order from a heap, and
+ * leave through a finish list (queue_sched.c).
  */
 #include <dirent.h>
 #include <errno.h>
@@ -122,6 +122,7 @@ qmgr_free(struct qmgr **qmp)
 		list_remove(qm, qmsg);
 		msg_free(qmsg);
 	}
+	qmgr_index_free(qm);
 	free(qm->incoming);
 	free(qm->transports);
 	pthread_mutex_destroy(&qm->lock);
@@ -217,15 +218,6 @@ qmgr_load(struct qmgr *qm, struct buf *err)
 	return 0;
 }
 
-static struct qmgr_msg *
-find_locked(struct qmgr *qm, const char *qid)
-{
-	for (struct qmgr_msg *q = qm->head; q != NULL; q = q->next)
-		if (strcmp(q->m->env.qid, qid) == 0)
-			return q;
-	return NULL;
-}
-
 /* load_one - a committed message into memory (no lock: disk I/O) */
 static void
 load_one(struct qmgr *qm, const char *qid)
@@ -236,7 +228,7 @@ load_one(struct qmgr *qm, const char *qid)
 	bool present;
 
 	pthread_mutex_lock(&qm->lock);
-	present = find_locked(qm, qid) != NULL;
+	present = qmgr_index_find(qm, qid) != NULL;
 	pthread_mutex_unlock(&qm->lock);
 	if (present)
 		return;
@@ -265,9 +257,12 @@ load_one(struct qmgr *qm, const char *qid)
 	qmsg->inflight = xcalloc(m->env.nrcpt, sizeof(*qmsg->inflight));
 	pthread_mutex_init(&qmsg->append_lock, NULL);
 	pthread_mutex_lock(&qm->lock);
-	present = find_locked(qm, qid) != NULL;
-	if (!present)
+	present = qmgr_index_find(qm, qid) != NULL;
+	if (!present) {
 		list_append(qm, qmsg);
+		qmgr_index_add(qm, qmsg);
+		qmgr_index_update(qm, qmsg);
+	}
 	pthread_mutex_unlock(&qm->lock);
 	if (present) {
 		msg_free(qmsg);
@@ -280,15 +275,6 @@ load_one(struct qmgr *qm, const char *qid)
 out:
 	queue_msg_free(&m);
 	buf_free(&err);
-}
-
-static bool
-all_final(const struct qmgr_msg *qmsg)
-{
-	for (size_t i = 0; i < qmsg->m->env.nrcpt; i++)
-		if (!queue_rcpt_is_final(qmsg->m->state[i].status))
-			return false;
-	return true;
 }
 
 static bool
@@ -381,41 +367,25 @@ make_jobs(struct qmgr *qm, struct qmgr_msg *qmsg, uint64_t now,
 	free(taken);
 }
 
-static bool
-finishable(const struct qmgr_msg *qmsg)
-{
-	return qmsg->jobs == 0 && (qmsg->dead || all_final(qmsg));
-}
-
-/* schedule_locked - jobs for due recipients; finished messages out of the
- * list.  A saturated round stops where it is, so the messages it did not
- * reach come first in the next one. */
+/* schedule_locked - jobs for due messages while deliveries are free;
+ * messages ready to leave are moved to *finished (out of every index) */
 static void
 schedule_locked(struct qmgr *qm, uint64_t now, struct joblist *jl,
     struct qmgr_msg **finished)
 {
-	struct qmgr_msg *qmsg, *next;
-	size_t n = qm->nmsgs;
+	struct qmgr_msg *qmsg;
 
-	for (size_t k = 0; k < n && qm->active < qm->max_deliveries; k++) {
-		qmsg = qm->head;
-		list_remove(qm, qmsg);
-		if (finishable(qmsg)) {
-			qmsg->next = *finished;
-			*finished = qmsg;
-			continue;
-		}
-		list_append(qm, qmsg);
-		if (!qmsg->dead)
-			make_jobs(qm, qmsg, now, jl);
+	while (qm->active < qm->max_deliveries &&
+	    (qmsg = qmgr_index_due(qm, now)) != NULL) {
+		make_jobs(qm, qmsg, now, jl);
+		qmgr_index_update(qm, qmsg);	/* what it still waits for */
 	}
-	for (qmsg = qm->head; qmsg != NULL; qmsg = next) {
-		next = qmsg->next;
-		if (finishable(qmsg)) {
-			list_remove(qm, qmsg);
-			qmsg->next = *finished;
-			*finished = qmsg;
-		}
+	while ((qmsg = qm->finish) != NULL) {
+		qm->finish = qmsg->fnext;
+		qmgr_index_remove(qm, qmsg);
+		list_remove(qm, qmsg);
+		qmsg->next = *finished;
+		*finished = qmsg;
 	}
 }
 
@@ -423,30 +393,12 @@ schedule_locked(struct qmgr *qm, uint64_t now, struct joblist *jl,
 static uint64_t
 next_due_locked(struct qmgr *qm)
 {
-	bool full = qm->active >= qm->max_deliveries;
-	uint64_t next = UINT64_MAX;
-
-	if (qm->nincoming > 0 || qm->flush)
+	if (qm->nincoming > 0 || qm->flush || qm->finish != NULL)
 		return 0;
-	for (struct qmgr_msg *q = qm->head; q != NULL; q = q->next) {
-		if (finishable(q))
-			return 0;
-		for (size_t i = 0; !q->dead && i < q->m->env.nrcpt; i++) {
-			const struct queue_rcpt_state *st = &q->m->state[i];
-			uint64_t t;
-
-			if (q->inflight[i] || queue_rcpt_is_final(st->status))
-				continue;
-			t = st->status == QUEUE_RCPT_PENDING ? 0 :
-			    st->next_try_us;
-			/* saturated: a finishing job kicks us, not the clock */
-			if (full && t == 0)
-				continue;
-			if (t < next)
-				next = t;
-		}
-	}
-	return next;
+	/* saturated: a finishing job kicks us, not the clock */
+	if (qm->active >= qm->max_deliveries)
+		return UINT64_MAX;
+	return qmgr_index_next_due(qm);
 }
 
 /* finish - every recipient final (or the file gone): bounce, remove */
@@ -514,13 +466,15 @@ qmgr_tick(struct qmgr *qm)
 
 	now = qmgr_now(qm);
 	pthread_mutex_lock(&qm->lock);
-	for (struct qmgr_msg *q = qm->head; flush && q != NULL; q = q->next)
+	for (struct qmgr_msg *q = qm->head; flush && q != NULL; q = q->next) {
 		for (size_t i = 0; i < q->m->env.nrcpt; i++)
 			if (!q->inflight[i] && q->m->state[i].status ==
 			    QUEUE_RCPT_DEFERRED) {
 				q->m->state[i].next_try_us = 0;
 				flushed++;
 			}
+		qmgr_index_update(qm, q);
+	}
 	schedule_locked(qm, now, &jl, &finished);
 	pthread_mutex_unlock(&qm->lock);
 	if (flush)

@@ -163,7 +163,12 @@ struct qmgr_msg {
 	unsigned jobs;		/* running jobs */
 	bool dead;		/* vanished or corrupt: drop when jobs == 0 */
 	pthread_mutex_t append_lock;	/* one appender at a time */
-	struct qmgr_msg *prev, *next;
+	struct qmgr_msg *prev, *next;	/* every message, for flush and free */
+	struct qmgr_msg *hnext;	/* hash chain (queue_sched.c) */
+	size_t heap_idx;	/* position in the due heap, or SIZE_MAX */
+	uint64_t due, seq;	/* heap key */
+	bool finishing;		/* on the finish list */
+	struct qmgr_msg *fnext;
 };
 
 struct qmgr_job {
@@ -185,8 +190,15 @@ struct qmgr {
 	pthread_cond_t cond;	/* kick the thread; a job finished */
 	struct transport *transports;
 	size_t ntransports;
-	struct qmgr_msg *head, *tail;	/* round-robin order */
+	struct qmgr_msg *head, *tail;	/* every message in memory */
 	size_t nmsgs;
+	/* queue_sched.c: indexes over those messages */
+	struct qmgr_msg **hash;
+	size_t hash_n, hash_cap;
+	struct qmgr_msg **heap;
+	size_t heap_n, heap_cap;
+	uint64_t seq;
+	struct qmgr_msg *finish;	/* ready to leave the queue */
 	char (*incoming)[QUEUE_ID_SIZE];
 	size_t nincoming, incoming_cap;
 	bool flush, kick, stop;
@@ -197,6 +209,18 @@ struct qmgr {
 };
 
 uint64_t qmgr_now(struct qmgr *qm);
+
+/* queue_sched.c, all under qm->lock */
+void qmgr_index_add(struct qmgr *qm, struct qmgr_msg *q);
+void qmgr_index_remove(struct qmgr *qm, struct qmgr_msg *q);
+struct qmgr_msg *qmgr_index_find(struct qmgr *qm, const char *qid);
+/* qmgr_index_update - after q's states, jobs or dead flag changed: back
+ * into the heap at its new due time, or onto the finish list */
+void qmgr_index_update(struct qmgr *qm, struct qmgr_msg *q);
+/* qmgr_index_due - take the first message due at now, or NULL */
+struct qmgr_msg *qmgr_index_due(struct qmgr *qm, uint64_t now);
+uint64_t qmgr_index_next_due(const struct qmgr *qm);
+void qmgr_index_free(struct qmgr *qm);
 /* qmgr_job_end - a job is over: install new states (may be NULL: the
  * recipients stay as they were), release the recipients, wake the thread;
  * frees job and states' strings it does not keep */

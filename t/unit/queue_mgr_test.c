@@ -670,6 +670,81 @@ test_thread(void **state)
 	fx_free(&fx);
 }
 
+/* a transport that counts and always defers */
+struct counting {
+	struct transport t;
+	unsigned calls;
+	uint64_t last_at;
+	uint64_t *clock;
+};
+
+static void
+counting_deliver(void *ctx, const struct transport_request *req,
+    struct transport_result *res)
+{
+	struct counting *c = ctx;
+
+	__atomic_add_fetch(&c->calls, 1, __ATOMIC_SEQ_CST);
+	c->last_at = *c->clock;
+	for (size_t k = 0; k < req->nrcpt; k++)
+		transport_result_set(&res[k], TRANSPORT_TEMPFAIL, "4.4.1",
+		    "try later");
+}
+
+/*
+ * test_many_deferred - a round touches only what is due: two waves of
+ * deferred messages come back each at its own time, a round in between
+ * delivers nothing, and the next due time is the earliest next_try.
+ */
+static void
+test_many_deferred(void **state)
+{
+	struct fx *fx = fx_new();
+	const char *rcpts[] = { "a@remote.example" };
+	struct counting c = { { "smtp", NULL, counting_deliver }, 0, 0,
+		NULL };
+	struct buf err = BUF_INIT(0);
+	char qid[QUEUE_ID_SIZE];
+	struct qmgr_stats st;
+
+	(void)state;
+	c.t.ctx = &c;
+	c.clock = &fx->now;
+	for (int i = 0; i < 300; i++)
+		put_msg(fx->sp, T0, "s@example.com", rcpts, 1, "x", 1, qid);
+	fx->qm = qmgr_new(&fx->cq, &fx->hooks);
+	qmgr_register_transport(fx->qm, &c.t);
+	assert_int_equal(qmgr_load(fx->qm, &err), 0);
+	assert_int_equal(idle(fx), T0 + 300 * SEC);
+	assert_int_equal(c.calls, 300);
+
+	fx->now = T0 + 100 * SEC;	/* a second wave */
+	for (int i = 0; i < 200; i++) {
+		put_msg(fx->sp, fx->now, "s@example.com", rcpts, 1, "x", 1,
+		    qid);
+		qmgr_enqueue(fx->qm, qid);
+	}
+	assert_int_equal(idle(fx), T0 + 300 * SEC);
+	assert_int_equal(c.calls, 500);
+
+	fx->now = T0 + 299 * SEC;	/* nothing due yet */
+	assert_int_equal(qmgr_tick(fx->qm), T0 + 300 * SEC);
+	assert_int_equal(c.calls, 500);
+
+	fx->now = T0 + 300 * SEC;	/* the first wave, second attempt */
+	assert_int_equal(idle(fx), T0 + 400 * SEC);
+	assert_int_equal(c.calls, 800);
+
+	fx->now = T0 + 400 * SEC;	/* the second wave */
+	assert_int_equal(idle(fx), T0 + 900 * SEC);	/* 300 + 2 * 300 */
+	assert_int_equal(c.calls, 1000);
+	qmgr_get_stats(fx->qm, &st);
+	assert_int_equal(st.messages, 500);
+	assert_int_equal(st.deferred, 1000);
+	buf_free(&err);
+	fx_free(&fx);
+}
+
 int
 main(void)
 {
@@ -685,6 +760,7 @@ main(void)
 		cmocka_unit_test(test_no_transport_and_no_result),
 		cmocka_unit_test(test_damaged_content),
 		cmocka_unit_test(test_thread),
+		cmocka_unit_test(test_many_deferred),
 	};
 
 	log_open(LOG_DEST_STDERR, getenv("QUEUE_TEST_LOG") != NULL ?
