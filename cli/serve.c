@@ -191,7 +191,8 @@ cli_serve(const struct config *cfg, int argc, char **argv)
 		return 2;
 	}
 	(void)argv;
-	log_open(cfg->log.dest, cfg->log.level, cfg->log.facility);
+	log_open(cfg->log.dest, cfg->log.level, cfg->log.facility,
+	    cfg->log.syslog_socket);
 	if (nio == 0)
 		nio = ncores();
 	if (njobs == 0)

@@ -49,6 +49,7 @@ struct config_log {
 	enum log_dest dest;	/* "stderr" | "syslog" */
 	enum log_level level;	/* "debug" | "info" | "warning" | "error" */
 	char *facility;		/* syslog facility, default "mail" */
+	char *syslog_socket;	/* default "/dev/log" */
 };
 
 struct config_tls {

@@ -210,6 +210,9 @@ static const struct config_key log_keys[] = {
 	{ "facility", CONFIG_T_STRING, "mail", 0, 0, OFF(log.facility),
 	  facility_names, NULL, NULL,
 	  "syslog facility, with dest = \"syslog\"." },
+	{ "syslog_socket", CONFIG_T_STRING, "/dev/log", 0, 0,
+	  OFF(log.syslog_socket), NULL, check_nonempty, NULL,
+	  "Datagram socket of the syslog daemon, with dest = \"syslog\"." },
 };
 
 static const struct config_key tls_keys[] = {

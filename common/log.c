@@ -43,7 +43,8 @@ static const struct {
 };
 
 void
-log_open(enum log_dest dest, enum log_level min, const char *facility)
+log_open(enum log_dest dest, enum log_level min, const char *facility,
+    const char *syslog_socket)
 {
 	int fac = LOG_MAIL;
 
@@ -55,15 +56,22 @@ log_open(enum log_dest dest, enum log_level min, const char *facility)
 	log_cfg.facility = fac;
 	if (dest == LOG_DEST_SYSLOG && log_cfg.fd < 0) {
 		struct sockaddr_un sun = { .sun_family = AF_UNIX };
-		int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+		const char *path = syslog_socket != NULL ? syslog_socket :
+		    "/dev/log";
+		int fd = strlen(path) < sizeof(sun.sun_path) ?
+		    socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0) : -1;
 
-		memcpy(sun.sun_path, "/dev/log", sizeof("/dev/log"));
+		if (fd >= 0)
+			memcpy(sun.sun_path, path, strlen(path) + 1);
 		if (fd >= 0 &&
 		    connect(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0) {
 			close(fd);
 			fd = -1;
 		}
 		log_cfg.fd = fd;	/* -1: lines go to stderr instead */
+		if (fd < 0)
+			log_msg(LOG_LVL_WARN, "master", "syslog socket %s: %s; "
+			    "logging to stderr", path, strerror(errno));
 	}
 }
 

@@ -25,9 +25,12 @@ enum log_dest { LOG_DEST_STDERR, LOG_DEST_SYSLOG };
 /*
  * log_open - choose the destination and the lowest level written.
  * facility is a syslog facility name ("mail", "local0".."local7", "daemon",
- * "user"); unknown names fall back to "mail".
+ * "user"); unknown names fall back to "mail".  syslog_socket is the
+ * daemon's datagram socket (NULL: "/dev/log"); when it cannot be reached
+ * lines go to stderr instead, so none is lost.
  */
-void log_open(enum log_dest dest, enum log_level min, const char *facility);
+void log_open(enum log_dest dest, enum log_level min, const char *facility,
+    const char *syslog_socket);
 /* log_parse_level - "debug"/"info"/"warning"/"error"; -1 when unknown */
 int log_parse_level(const char *s);
 

@@ -63,13 +63,12 @@ server = {{
   io_threads = 2;
   job_threads = 8;
 }}
-log = {{ level = "debug"; }};
 smtp = {{
   listen = [ {", ".join('"%s"' % a for a in listen)} ];
   local_domains = [ "test.example", "example.org" ];
   {smtp_extra}
 }}
-{extra_conf}
+{extra_conf or 'log = { level = "debug"; };'}
 """)
         self.proc = None
         self.start()

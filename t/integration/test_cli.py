@@ -98,3 +98,31 @@ def test_undeliverable_mail_is_deferred_not_lost(postern):
     assert len(postern.queued()) == 1
     r = postern.cli("queue", "list")
     assert "deferred" in r.stdout or "transport" in r.stdout
+
+
+def test_syslog_destination(postern_factory, tmp_path):
+    """log.dest = syslog: RFC 3164 datagrams tagged postern/<service>[pid]."""
+    import socket as so
+    path = str(tmp_path / "log.sock")
+    os.chmod(tmp_path, 0o755)
+    rx = so.socket(so.AF_UNIX, so.SOCK_DGRAM)
+    rx.bind(path)
+    os.chmod(path, 0o666)       # the server writes as user postern
+    rx.settimeout(5)
+    p = postern_factory(extra_conf='log = { dest = "syslog"; syslog_socket = "%s"; facility = "local3"; };' % path)
+    send(p.port, 1)
+    lines = []
+    deadline = time.time() + 5
+    while time.time() < deadline and not any("from=<a@example.net>" in l for l in lines):
+        try:
+            lines.append(rx.recv(8192).decode())
+        except so.timeout:
+            break
+    rx.close()
+    # local3 = facility 19; info = 6: <158>
+    smtpd = [l for l in lines if "postern/smtpd[" in l]
+    assert smtpd, lines
+    assert all(l.startswith("<15") for l in lines)   # local3: 152 + severity
+    assert any(l.startswith("<158>") and "connect from" in l for l in smtpd)
+    assert any("from=<a@example.net>, size=" in l for l in smtpd)
+    assert "connect from" not in p.log()     # nothing on stderr

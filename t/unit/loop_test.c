@@ -659,6 +659,6 @@ main(void)
 		cmocka_unit_test(test_jobs_free_drains),
 	};
 
-	log_open(LOG_DEST_STDERR, LOG_LVL_ERROR, NULL);
+	log_open(LOG_DEST_STDERR, LOG_LVL_ERROR, NULL, NULL);
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

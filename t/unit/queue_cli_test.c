@@ -266,6 +266,6 @@ main(void)
 		cmocka_unit_test(test_flush),
 	};
 
-	log_open(LOG_DEST_STDERR, LOG_LVL_ERROR, NULL);
+	log_open(LOG_DEST_STDERR, LOG_LVL_ERROR, NULL, NULL);
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

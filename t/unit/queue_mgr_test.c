@@ -764,6 +764,6 @@ main(void)
 	};
 
 	log_open(LOG_DEST_STDERR, getenv("QUEUE_TEST_LOG") != NULL ?
-	    LOG_LVL_DEBUG : LOG_LVL_ERROR, NULL);
+	    LOG_LVL_DEBUG : LOG_LVL_ERROR, NULL, NULL);
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
