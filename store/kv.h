@@ -1,0 +1,128 @@
+/*
+ * kv.h - the data store: an ordered key-value store with transactions.
+ *
+ * Everything Postern keeps (accounts, mailboxes, email metadata, UIDs and
+ * MODSEQs, the change log, the directory, full-text postings, blobs in
+ * the in-database blob backend) is written once on top of this small
+ * interface; backends implement only this.  Keys and values are byte
+ * strings compared with memcmp (shorter first on a common prefix), so
+ * keys encode big-endian integers to sort numerically.  The key layout
+ * lives in store/LAYOUT.md.
+ *
+ * Backends: "sqlite" (embedded default: WAL, one writer, readers in
+ * parallel), "rocksdb"; later "postgresql", "mysql".  Every backend passes
+ * the same conformance suite (t/unit/kv_conformance.c).
+ *
+ * Transactions and concurrency - the contract every backend keeps:
+ *   - A read transaction sees one consistent snapshot for its whole life.
+ *   - Write transactions are serialisable.  A backend may serialise them
+ *     (SQLite, and RocksDB here: one writer at a time per struct kv) or
+ *     detect conflicts optimistically; then any call, most often
+ *     kv_commit, may return KV_CONFLICT, the caller aborts and runs the
+ *     transaction again.  kv_run() does that loop, so callers write their
+ *     transaction as a function and never see KV_CONFLICT.
+ *   - A write transaction reads its own writes (get and iterators).
+ *   - kv_commit of a write transaction returns only when the changes are
+ *     durable (fsync'ed): a crash after it loses nothing.
+ *   - A struct kv is shared by all threads; a transaction and its
+ *     iterators belong to the one thread that uses them.  Calls block
+ *     (disk): only from worker threads, never an I/O loop.
+ *
+ * Errors: functions return 0 (or 1/0 where a result is boolean, as
+ * documented), -1 with one line appended to err, or KV_CONFLICT.
+ */
+#ifndef POSTERN_KV_H
+#define POSTERN_KV_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/buf.h"
+#include "common/common.h"
+
+#define KV_CONFLICT (-2)
+#define KV_KEY_MAX 1024u		/* bytes in a key */
+#define KV_VALUE_MAX (16u << 20)	/* bytes in a value */
+
+struct kv;
+struct kv_txn;
+struct kv_iter;
+
+enum kv_mode { KV_READ, KV_WRITE };
+
+struct kv_options {
+	const char *backend;	/* "sqlite" (default when NULL), "rocksdb" */
+	const char *path;	/* file (sqlite) or directory (rocksdb) */
+	bool read_only;		/* e.g. a CLI next to a running server */
+};
+
+/* kv_open - open or create the store; -1 with err */
+int kv_open(const struct kv_options *opt, struct kv **kv_r, struct buf *err)
+    WARN_UNUSED;
+/* kv_close - no transaction may be open; accepts NULL */
+void kv_close(struct kv **kv);
+/* kv_backend_name - "sqlite", "rocksdb", ... */
+const char *kv_backend_name(const struct kv *kv);
+
+int kv_begin(struct kv *kv, enum kv_mode mode, struct kv_txn **txn_r,
+    struct buf *err) WARN_UNUSED;
+/* kv_commit - make a write transaction durable and end it (*txn = NULL
+ * whatever the result); a read transaction just ends */
+int kv_commit(struct kv_txn **txn, struct buf *err) WARN_UNUSED;
+/* kv_abort - drop every change and end it; accepts NULL */
+void kv_abort(struct kv_txn **txn);
+
+/* kv_get - 1 and the value appended to val when found, 0 when not */
+int kv_get(struct kv_txn *t, const void *key, size_t klen, struct buf *val,
+    struct buf *err) WARN_UNUSED;
+int kv_put(struct kv_txn *t, const void *key, size_t klen, const void *val,
+    size_t vlen, struct buf *err) WARN_UNUSED;
+/* kv_delete - absent keys are not an error */
+int kv_delete(struct kv_txn *t, const void *key, size_t klen,
+    struct buf *err) WARN_UNUSED;
+/* kv_delete_range - every key in [start, end) */
+int kv_delete_range(struct kv_txn *t, const void *start, size_t slen,
+    const void *end, size_t elen, struct buf *err) WARN_UNUSED;
+/*
+ * kv_add - atomic counter: the value is a signed 64-bit integer stored as
+ * 8 big-endian bytes (absent = 0); adds delta and returns the new value
+ * in *new_r (may be NULL).  A value of another length is an error.
+ */
+int kv_add(struct kv_txn *t, const void *key, size_t klen, int64_t delta,
+    int64_t *new_r, struct buf *err) WARN_UNUSED;
+
+/*
+ * kv_iter_new - keys in [start, end) in ascending order, or descending
+ * with reverse; end NULL = no upper bound.  kv_prefix_end() gives the end
+ * of a prefix scan.
+ */
+int kv_iter_new(struct kv_txn *t, const void *start, size_t slen,
+    const void *end, size_t elen, bool reverse, struct kv_iter **it_r,
+    struct buf *err) WARN_UNUSED;
+/*
+ * kv_iter_next - 1 with the next pair (pointers valid until the next call
+ * on it or its transaction), 0 at the end, -1/KV_CONFLICT on error.
+ */
+int kv_iter_next(struct kv_iter *it, const void **key, size_t *klen,
+    const void **val, size_t *vlen, struct buf *err) WARN_UNUSED;
+void kv_iter_free(struct kv_iter **it);
+
+/*
+ * kv_prefix_end - the smallest key greater than every key starting with
+ * prefix, into out (which must hold plen bytes); its length, or 0 when no
+ * such key exists (prefix all 0xff: scan to the end, pass end NULL).
+ */
+size_t kv_prefix_end(const void *prefix, size_t plen, unsigned char *out);
+
+/*
+ * kv_run - run fn(txn, arg, err) in a new transaction of the given mode
+ * and commit it; on KV_CONFLICT (from fn or commit) abort and run it
+ * again, up to 100 times with a short random backoff.  fn returning -1
+ * aborts and kv_run returns -1.
+ */
+typedef int kv_txn_fn(struct kv_txn *t, void *arg, struct buf *err);
+int kv_run(struct kv *kv, enum kv_mode mode, kv_txn_fn *fn, void *arg,
+    struct buf *err) WARN_UNUSED;
+
+#endif
