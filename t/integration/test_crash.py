@@ -69,6 +69,8 @@ def test_sigkill_loses_nothing(postern):
     postern.start()
 
     assert len(acked) > 50, "too little traffic to mean anything"
+    print("crash test: %d kills, %d messages acknowledged, %d in the queue"
+          % (KILLS + 1, len(acked), len(postern.queued())))
     assert os.listdir(os.path.join(postern.queue_dir, "tmp")) == []
     contents, copies = {}, {}
     for qid in postern.queued():
