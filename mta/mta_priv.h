@@ -123,7 +123,6 @@ struct smtpd_session {
 /* smtpd.c */
 void smtpd_reply(struct smtpd_session *s, int code, const char *ecode,
     const char *fmt, ...) PRINTF_LIKE(4, 5);
-void smtpd_reply_raw(struct smtpd_session *s, const char *text, size_t len);
 /* smtpd_error - a 4xx/5xx reply that counts toward max_errors */
 void smtpd_error(struct smtpd_session *s, int code, const char *ecode,
     const char *fmt, ...) PRINTF_LIKE(4, 5);

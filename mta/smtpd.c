@@ -400,13 +400,6 @@ smtpd_reply(struct smtpd_session *s, int code, const char *ecode,
 }
 
 void
-smtpd_reply_raw(struct smtpd_session *s, const char *text, size_t len)
-{
-	if (s->bev != NULL)
-		evbuffer_add(bufferevent_get_output(s->bev), text, len);
-}
-
-void
 smtpd_error(struct smtpd_session *s, int code, const char *ecode,
     const char *fmt, ...)
 {
@@ -417,6 +410,7 @@ smtpd_error(struct smtpd_session *s, int code, const char *ecode,
 	va_start(ap, fmt);
 	vreply(s, code, ecode, fmt, ap);
 	va_end(ap);
+	/* the error cap: a client that keeps failing is cut off */
 	if (++s->nerrors >= s->cfg->smtp.max_errors && !s->closing) {
 		log_warn(SMTPD_SVC, "too many errors from unknown[%s]", s->ip);
 		smtpd_reply(s, 421, "4.7.0", "%s Error: too many errors",
