@@ -83,6 +83,16 @@ struct config_queue {
 	unsigned max_deliveries;	/* concurrent deliveries, default 20 */
 };
 
+enum store_backend { STORE_SQLITE, STORE_ROCKSDB };
+enum blob_backend { BLOB_FS, BLOB_KV };
+
+struct config_store {
+	enum store_backend backend;	/* "sqlite" (default) | "rocksdb" */
+	char *path;		/* "" = <data_dir>/store.sqlite or /rocksdb */
+	enum blob_backend blob_backend;	/* "fs" (default) | "kv" */
+	char *blob_dir;		/* "" = <data_dir>/blobs */
+};
+
 struct config {
 	char *path;		/* file it came from; NULL for defaults */
 	struct config_server server;
@@ -90,6 +100,7 @@ struct config {
 	struct config_tls tls;
 	struct config_smtp smtp;
 	struct config_queue queue;
+	struct config_store store;
 };
 
 /*

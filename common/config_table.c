@@ -168,6 +168,19 @@ derive_queue_dir(const struct config *cfg, void *field)
 	*(char **)field = under_data_dir(cfg, "queue");
 }
 
+static void
+derive_store_path(const struct config *cfg, void *field)
+{
+	*(char **)field = under_data_dir(cfg, cfg->store.backend ==
+	    STORE_ROCKSDB ? "rocksdb" : "store.sqlite");
+}
+
+static void
+derive_blob_dir(const struct config *cfg, void *field)
+{
+	*(char **)field = under_data_dir(cfg, "blobs");
+}
+
 /* the tables */
 
 static const char *const dest_names[] = { "stderr", "syslog", NULL };
@@ -288,6 +301,24 @@ static const struct config_key queue_keys[] = {
 	  "Deliveries in progress at once." },
 };
 
+static const char *const store_names[] = { "sqlite", "rocksdb", NULL };
+static const char *const blob_names[] = { "fs", "kv", NULL };
+
+static const struct config_key store_keys[] = {
+	{ "backend", CONFIG_T_ENUM, "sqlite", 0, 0, OFF(store.backend),
+	  store_names, NULL, NULL,
+	  "Data store: accounts, mailboxes, message metadata, search." },
+	{ "path", CONFIG_T_STRING, "", 0, 0, OFF(store.path), NULL, NULL,
+	  derive_store_path,
+	  "Its file (sqlite) or directory (rocksdb); \"\" = under data_dir." },
+	{ "blob_backend", CONFIG_T_ENUM, "fs", 0, 0, OFF(store.blob_backend),
+	  blob_names, NULL, NULL,
+	  "Where raw messages live: files (fs) or the data store (kv)." },
+	{ "blob_dir", CONFIG_T_STRING, "", 0, 0, OFF(store.blob_dir), NULL,
+	  NULL, derive_blob_dir,
+	  "Directory of the fs blob store; \"\" = <data_dir>/blobs." },
+};
+
 const struct config_group config_groups[] = {
 	{ "server", KEYS(server_keys), "The process: names, paths, threads." },
 	{ "log", KEYS(log_keys), "Logging." },
@@ -296,6 +327,7 @@ const struct config_group config_groups[] = {
 	  "timeouts." },
 	{ "queue", KEYS(queue_keys), "The mail queue and its retry "
 	  "schedule." },
+	{ "store", KEYS(store_keys), "Where mail and accounts are kept." },
 };
 const size_t config_ngroups = ARRAY_SIZE(config_groups);
 
