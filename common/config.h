@@ -122,6 +122,14 @@ void config_free(struct config **cfg);
  */
 void config_show(const struct config *cfg, bool changed_only, struct buf *out);
 
+/*
+ * Sizes: digits with an optional k, M, G or T (any case, powers of 1024).
+ * Durations: digits with an optional s, m, h or d.  0 / -1 (no junk, no
+ * overflow of uint64_t).  The CLI takes the same forms (--quota 2G).
+ */
+int config_parse_size(const char *s, uint64_t *r) WARN_UNUSED;
+int config_parse_duration(const char *s, uint64_t *r) WARN_UNUSED;
+
 /* config_sample - the commented sample file, every key with its doc line */
 void config_sample(struct buf *out);
 

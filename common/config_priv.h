@@ -90,14 +90,6 @@ bool config_is_set(struct config_errs *e, const char *group, const char *key);
 /* config_table_check - rules between keys (cert needs key, backoff order) */
 void config_table_check(const struct config *cfg, struct config_errs *e);
 
-/*
- * Pure parsers of the string forms, exposed for the unit test.
- * Sizes: digits with an optional k, M, G or T (any case, powers of 1024).
- * Durations: digits with an optional s, m, h or d.  0 / -1 (no junk, no
- * overflow of uint64_t).
- */
-int config_parse_size(const char *s, uint64_t *r) WARN_UNUSED;
-int config_parse_duration(const char *s, uint64_t *r) WARN_UNUSED;
 /* config_check_domain - LDH labels of 1..63, at most 253 in all */
 const char *config_check_domain(const char *s);
 
