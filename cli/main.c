@@ -6,6 +6,7 @@
  * Without -c the embedded defaults apply (ARCHITECTURE.md,
  * "Configuration"): data under ./var, SMTP on port 25.
  */
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,8 +29,20 @@ usage(FILE *f)
 	    "  config check [FILE]           validate a configuration file\n"
 	    "  config show [--defaults|--changed]\n"
 	    "                                print the effective configuration\n"
-	    "  config sample                 print the commented sample file\n",
+	    "  config sample                 print the commented sample file\n"
+	    "  domain add|del DOMAIN, domain list\n"
+	    "  user add ADDR [--quota SIZE] [--name TEXT] [--no-password]\n"
+	    "  user del|passwd|show ADDR, user list [DOMAIN]\n"
+	    "                                accounts (passwords from stdin)\n"
+	    "  alias add ALIAS TARGET..., alias del ALIAS [TARGET], alias list\n",
 	    f);
+}
+
+static bool
+is_dir_command(const char *cmd)
+{
+	return strcmp(cmd, "domain") == 0 || strcmp(cmd, "user") == 0 ||
+	    strcmp(cmd, "alias") == 0;
 }
 
 int
@@ -61,7 +74,8 @@ main(int argc, char **argv)
 	}
 	if (strcmp(argv[0], "config") == 0)
 		return cli_config(path, argc, argv);
-	if (strcmp(argv[0], "serve") != 0 && strcmp(argv[0], "queue") != 0) {
+	if (strcmp(argv[0], "serve") != 0 && strcmp(argv[0], "queue") != 0 &&
+	    !is_dir_command(argv[0])) {
 		fprintf(stderr, "postern: unknown command \"%s\"\n", argv[0]);
 		usage(stderr);
 		return 2;
@@ -74,6 +88,8 @@ main(int argc, char **argv)
 	buf_free(&errors);
 	if (strcmp(argv[0], "serve") == 0)
 		rc = cli_serve(cfg, argc, argv);
+	else if (is_dir_command(argv[0]))
+		rc = cli_dir(cfg, argc, argv);
 	else
 		rc = cli_queue(cfg, argc, argv);
 	config_free(&cfg);

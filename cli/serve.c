@@ -15,9 +15,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
-#include <grp.h>
-#include <pwd.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -37,52 +34,6 @@
 #include "queue/queue.h"
 
 #define SVC "master"
-
-static uid_t chown_uid;
-static gid_t chown_gid;
-
-static int
-chown_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	if (lchown(path, chown_uid, chown_gid) < 0)
-		log_warn(SVC, "chown %s: %s", path, strerror(errno));
-	return 0;
-}
-
-/* drop_privileges - as root: hand data_dir to the user and become it */
-static void
-drop_privileges(const struct config *cfg)
-{
-	struct passwd *pw;
-
-	if (getuid() != 0 && geteuid() != 0)
-		return;
-	pw = getpwnam(cfg->server.user);
-	if (pw == NULL)
-		log_fatal(SVC, "server.user \"%s\" does not exist: create it "
-		    "(useradd --system %s) or set server.user",
-		    cfg->server.user, cfg->server.user);
-	if (pw->pw_uid == 0)
-		log_fatal(SVC, "server.user \"%s\" is root; refusing to run "
-		    "as root", cfg->server.user);
-	chown_uid = pw->pw_uid;
-	chown_gid = pw->pw_gid;
-	/* single-threaded here: nftw's callback may use the statics */
-	if (nftw(cfg->server.data_dir, chown_one, 16, FTW_PHYS) < 0)
-		log_fatal(SVC, "chown %s: %s", cfg->server.data_dir,
-		    strerror(errno));
-	if (setgroups(1, &pw->pw_gid) < 0 || setgid(pw->pw_gid) < 0 ||
-	    setuid(pw->pw_uid) < 0)
-		log_fatal(SVC, "dropping privileges to %s: %s",
-		    cfg->server.user, strerror(errno));
-	if (setuid(0) == 0)
-		log_fatal(SVC, "privileges could not be dropped");
-	log_info(SVC, "running as user %s (uid %u)", cfg->server.user,
-	    (unsigned)pw->pw_uid);
-}
 
 static SSL_CTX *
 load_tls(const struct config *cfg)
@@ -227,7 +178,7 @@ cli_serve(const struct config *cfg, int argc, char **argv)
 			log_fatal(SVC, "smtp.listen %s: %s",
 			    cfg->smtp.listen.v[i], error);
 	}
-	drop_privileges(cfg);
+	cli_become_user(cfg, true);
 
 	spool = spool_open(cfg->queue.dir, &error);
 	if (spool == NULL)

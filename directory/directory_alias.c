@@ -425,6 +425,10 @@ dir_authenticate(struct directory *d, const char *user, const char *password,
 	bool ok = false;
 	int f;
 
+	/* a client's malformed password (NUL, over-long) is a failed
+	 * login, not a server error */
+	if (!password_is_valid(password, pwlen))
+		return 0;
 	f = dir_user_get(d, user, &a, err);
 	if (f < 0)
 		return -1;

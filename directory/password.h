@@ -81,7 +81,8 @@ enum password_scheme {
 struct password_limits {
 	uint64_t sha_rounds_max;	/* $5$/$6$ rounds= (5000 if absent) */
 	unsigned bcrypt_cost_max;	/* $2?$ log2 of the rounds */
-	uint64_t mem_max;		/* bytes: argon2 m, yescrypt 128rN */
+	uint64_t mem_max;		/* bytes: argon2 1 KiB x m, yescrypt
+					 * 128 r max(N, p) */
 	uint64_t work_max;		/* bytes x passes */
 	uint32_t passes_max;		/* argon2 t, yescrypt t + 1 */
 	uint32_t lanes_max;		/* argon2 p (threads), yescrypt p */
@@ -94,6 +95,14 @@ struct password_limits {
  * 4 GiB x pass (1 GiB x 4 passes, about 5 s); 100 passes; 16 lanes.
  */
 extern const struct password_limits password_limits_default;
+
+/*
+ * password_is_valid - pwlen <= PASSWORD_LEN_MAX and no NUL byte: what
+ * password_verify() and password_hash() accept.  A caller checks a
+ * client's password with it first, so that a bad one is a failed login
+ * rather than an error about the stored hash.
+ */
+bool password_is_valid(const char *password, size_t pwlen);
 
 /*
  * password_verify - does password match the stored hash?  0 with *ok_r

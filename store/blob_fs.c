@@ -1,0 +1,554 @@
+/*
+ * blob_fs.c - the filesystem blob backend: one file per blob,
+ * <root>/ab/cd/<64 hex>, reference counts in the data store (blob.h).
+ *
+ * Layout: <root>/tmp/ holds files being written, named
+ * "<pid>.<sequence>"; <root>/00 .. <root>/ff are created (and the root
+ * fsync'ed) at open; the second level <root>/ab/cd is made on first use.
+ * Files and directories are 0600/0700.
+ *
+ * Invariants:
+ *   - A file under its id's name is complete and fsync'ed: it is written
+ *     in tmp/, fsync'ed, then linked under its name (link never replaces;
+ *     the one exception replaces a file whose size proves it damaged).
+ *   - Its directory entry is durable before its count is committed: the
+ *     shard directory is fsync'ed after the link, and the shard's own
+ *     entry in <root>/ab once per process and shard (the "durable" bits),
+ *     so a directory made by another thread that has not synced it yet
+ *     is never trusted.
+ *   - A count exists only while the file does: a put links (or finds)
+ *     the file before count + 1; an unref commits the count's deletion
+ *     before it unlinks.  Both hold an exclusive flock on the shard
+ *     directory across their two steps, so a put can never count a file
+ *     that an unref is about to remove.  A crash between two steps leaves
+ *     an orphan file (no count), never a count without a file.
+ *   - When a commit fails its outcome is unknown (it may be durable), so
+ *     a linked file is never removed after one.
+ *
+ * Stray temporary files (a crash mid-put) are removed at open when older
+ * than an hour, which no put in progress in another process can be.
+ * XXX one put costs three fsyncs (file, directory, data store); a group
+ * commit like the queue's would share them between concurrent puts.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#define BLOB_INTERNAL
+#include "store/blob.h"
+
+#include "common/log.h"
+#include "common/xalloc.h"
+#include "store/kv.h"
+
+#define SHARDS (1u << 16)	/* second-level directories: ab/cd */
+#define STALE_TMP_SECS 3600
+
+struct blob_fs {
+	char *root;
+	int rootfd;
+	int tmpfd;
+	atomic_uint_fast64_t seq;	/* temporary file names */
+	_Atomic uint64_t durable[SHARDS / 64];
+};
+
+struct fs_writer {
+	int fd;
+	char name[48];
+};
+
+struct fs_reader {
+	int fd;
+};
+
+/* clean_tmp - remove what a crash left in tmp/; errors only logged */
+static void
+clean_tmp(struct blob_fs *fs)
+{
+	int fd = dup(fs->tmpfd);
+	time_t limit = time(NULL) - STALE_TMP_SECS;
+	struct dirent *de;
+	struct stat st;
+	DIR *d;
+
+	if (fd < 0 || (d = fdopendir(fd)) == NULL) {
+		if (fd >= 0)
+			close(fd);
+		log_warn("blob", "%s/tmp: cannot list: %s", fs->root,
+		    strerror(errno));
+		return;
+	}
+	while ((de = readdir(d)) != NULL) {
+		if (de->d_name[0] == '.')
+			continue;
+		if (fstatat(fs->tmpfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+		    !S_ISREG(st.st_mode) || st.st_mtime >= limit)
+			continue;
+		if (unlinkat(fs->tmpfd, de->d_name, 0) < 0)
+			log_warn("blob", "%s/tmp/%s: unlink: %s", fs->root,
+			    de->d_name, strerror(errno));
+	}
+	closedir(d);
+}
+
+static void
+fs_close(struct blob_store *bs)
+{
+	struct blob_fs *fs = bs->be;
+
+	if (fs == NULL)
+		return;
+	if (fs->rootfd >= 0)
+		close(fs->rootfd);
+	if (fs->tmpfd >= 0)
+		close(fs->tmpfd);
+	free(fs->root);
+	free(fs);
+	bs->be = NULL;
+}
+
+static int
+fs_open(struct blob_store *bs, const struct blob_options *opt,
+    struct buf *err)
+{
+	struct blob_fs *fs = xcalloc(1, sizeof(*fs));
+	const char *what = "mkdir";
+	char l1[3];
+
+	bs->be = fs;
+	fs->rootfd = fs->tmpfd = -1;
+	if (opt->path == NULL || opt->path[0] == '\0') {
+		buf_addf(err, "blob store: no directory given");
+		goto fail_quiet;
+	}
+	fs->root = xstrdup(opt->path);
+	if (blob_mkdir_p(fs->root) < 0)
+		goto fail;
+	what = "open";
+	fs->rootfd = open(fs->root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fs->rootfd < 0)
+		goto fail;
+	what = "create tmp/ in";
+	if (mkdirat(fs->rootfd, "tmp", 0700) < 0 && errno != EEXIST)
+		goto fail;
+	fs->tmpfd = openat(fs->rootfd, "tmp", O_RDONLY | O_DIRECTORY |
+	    O_CLOEXEC);
+	if (fs->tmpfd < 0)
+		goto fail;
+	what = "create shard directories in";
+	for (unsigned i = 0; i < 256; i++) {
+		if (snprintf(l1, sizeof(l1), "%02x", i) != 2)
+			PANIC("shard name");
+		if (mkdirat(fs->rootfd, l1, 0700) < 0 && errno != EEXIST)
+			goto fail;
+	}
+	what = "fsync";
+	if (fsync(fs->rootfd) < 0)
+		goto fail;
+	clean_tmp(fs);
+	return 0;
+fail:
+	buf_addf(err, "blob store: %s %s: %s", what, opt->path,
+	    strerror(errno));
+fail_quiet:
+	fs_close(bs);
+	return -1;
+}
+
+/* failed - the injected errno of step, or 0; errno set for the caller */
+static int
+failed(struct blob_store *bs, const char *step)
+{
+	int e = blob_fault(bs, step);
+
+	if (e != 0)
+		errno = e;
+	return e;
+}
+
+static void
+file_name(const struct blob_id *id, char hex[BLOB_HEX_SIZE], char path[6])
+{
+	blob_id_hex(id, hex);
+	memcpy(path, hex, 2);
+	path[2] = '/';
+	memcpy(path + 3, hex + 2, 2);
+	path[5] = '\0';
+}
+
+/*
+ * shard_lock - the shard directory of id, made if needed and its entry
+ * known durable, opened and flock'ed exclusively (closing it unlocks)
+ */
+static int
+shard_lock(struct blob_store *bs, const struct blob_id *id, int *fd_r,
+    struct buf *err)
+{
+	struct blob_fs *fs = bs->be;
+	unsigned idx = (unsigned)id->b[0] << 8 | id->b[1];
+	uint64_t bit = UINT64_C(1) << (idx % 64);
+	char hex[BLOB_HEX_SIZE], path[6], l1[3];
+	const char *what = "open";
+	bool made_l1 = false;
+	int fd, l1fd;
+
+	file_name(id, hex, path);
+	memcpy(l1, hex, 2);
+	l1[2] = '\0';
+	fd = openat(fs->rootfd, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0 && errno == ENOENT) {
+		what = "mkdir";
+		/* the first level is made at open, but may have been removed */
+		if (mkdirat(fs->rootfd, l1, 0700) == 0)
+			made_l1 = true;
+		else if (errno != EEXIST)
+			goto fail;
+		if (mkdirat(fs->rootfd, path, 0700) < 0 && errno != EEXIST)
+			goto fail;
+		what = "open";
+		fd = openat(fs->rootfd, path, O_RDONLY | O_DIRECTORY |
+		    O_CLOEXEC);
+	}
+	if (fd < 0)
+		goto fail;
+	if ((atomic_load(&fs->durable[idx / 64]) & bit) == 0) {
+		what = "fsync";
+		l1fd = openat(fs->rootfd, l1, O_RDONLY | O_DIRECTORY |
+		    O_CLOEXEC);
+		if (l1fd < 0 || fsync(l1fd) < 0 ||
+		    (made_l1 && fsync(fs->rootfd) < 0)) {
+			int e = errno;
+
+			if (l1fd >= 0)
+				close(l1fd);
+			close(fd);
+			errno = e;
+			goto fail;
+		}
+		close(l1fd);
+		atomic_fetch_or(&fs->durable[idx / 64], bit);
+	}
+	what = "flock";
+	while (flock(fd, LOCK_EX) < 0) {
+		if (errno != EINTR) {
+			int e = errno;
+
+			close(fd);
+			errno = e;
+			goto fail;
+		}
+	}
+	*fd_r = fd;
+	return 0;
+fail:
+	buf_addf(err, "blob store: %s %s/%s: %s", what, fs->root, path,
+	    strerror(errno));
+	return -1;
+}
+
+/* ---- writing ---- */
+
+static int
+fs_w_begin(struct blob_writer *w, struct buf *err)
+{
+	struct blob_fs *fs = w->bs->be;
+	struct fs_writer *fw = xcalloc(1, sizeof(*fw));
+
+	fw->fd = -1;
+	for (int tries = 0; tries < 10; tries++) {
+		unsigned long long seq = atomic_fetch_add(&fs->seq, 1);
+		int n = snprintf(fw->name, sizeof(fw->name), "%ld.%llu",
+		    (long)getpid(), seq);
+
+		if (n < 0 || (size_t)n >= sizeof(fw->name))
+			PANIC("temporary name too long");
+		if (failed(w->bs, "create") != 0)
+			break;
+		fw->fd = openat(fs->tmpfd, fw->name, O_WRONLY | O_CREAT |
+		    O_EXCL | O_CLOEXEC, 0600);
+		/* EEXIST: left by an earlier process with our pid */
+		if (fw->fd >= 0 || errno != EEXIST)
+			break;
+	}
+	if (fw->fd < 0) {
+		buf_addf(err, "blob store: create %s/tmp/%s: %s", fs->root,
+		    fw->name, strerror(errno));
+		free(fw);
+		return -1;
+	}
+	w->be = fw;
+	return 0;
+}
+
+static int
+fs_w_append(struct blob_writer *w, const void *p, size_t n, struct buf *err)
+{
+	struct blob_fs *fs = w->bs->be;
+	struct fs_writer *fw = w->be;
+	const unsigned char *s = p;
+
+	while (n > 0) {
+		ssize_t k;
+
+		if (failed(w->bs, "write") != 0)
+			k = -1;
+		else
+			k = write(fw->fd, s, n);
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k <= 0) {
+			buf_addf(err, "blob store: write %s/tmp/%s: %s",
+			    fs->root, fw->name, k < 0 ? strerror(errno) :
+			    "no progress");
+			return -1;
+		}
+		s += k;
+		n -= (size_t)k;
+	}
+	return 0;
+}
+
+/*
+ * link_into - put the written file under its name in the locked shard
+ * directory: *made is true when this call made the entry (so it must be
+ * synced), *fresh when there was none before (so nothing counts it)
+ */
+static int
+link_into(struct blob_writer *w, int dirfd, const char *hex, bool *made,
+    bool *fresh, struct buf *err)
+{
+	struct blob_fs *fs = w->bs->be;
+	struct fs_writer *fw = w->be;
+	struct stat st;
+
+	*made = *fresh = false;
+	if (failed(w->bs, "link") == 0 &&
+	    linkat(fs->tmpfd, fw->name, dirfd, hex, 0) == 0) {
+		*made = *fresh = true;
+		return 0;
+	}
+	if (errno != EEXIST)
+		goto fail;
+	if (fstatat(dirfd, hex, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		goto fail;
+	if (S_ISREG(st.st_mode) && (uint64_t)st.st_size == w->size)
+		return 0;	/* already stored */
+	/* a file of the wrong size under this name is damaged, whatever
+	 * counts it: the complete one replaces it */
+	log_warn("blob", "%s: stored file has %lld bytes, not %llu: replaced",
+	    hex, (long long)st.st_size, (unsigned long long)w->size);
+	if (renameat(fs->tmpfd, fw->name, dirfd, hex) < 0)
+		goto fail;
+	*made = true;
+	return 0;
+fail:
+	buf_addf(err, "blob %s: link into %s: %s", hex, fs->root,
+	    strerror(errno));
+	return -1;
+}
+
+static int
+fs_w_commit(struct blob_writer *w, const struct blob_id *id, struct buf *err)
+{
+	struct fs_writer *fw = w->be;
+	char hex[BLOB_HEX_SIZE], path[6];
+	bool made, fresh;
+	int dirfd, ret;
+
+	file_name(id, hex, path);
+	if (failed(w->bs, "fsync") != 0 || fsync(fw->fd) < 0) {
+		blob_err(err, id, "fsync", errno);
+		return -1;
+	}
+	if (shard_lock(w->bs, id, &dirfd, err) < 0)
+		return -1;
+	if (link_into(w, dirfd, hex, &made, &fresh, err) < 0) {
+		close(dirfd);
+		return -1;
+	}
+	if (made && (failed(w->bs, "fsync_dir") != 0 || fsync(dirfd) < 0)) {
+		blob_err(err, id, "fsync directory", errno);
+		/* a fresh name is counted by nobody: take it back */
+		if (fresh && unlinkat(dirfd, hex, 0) < 0)
+			log_warn("blob", "%s: unlink after failed fsync: %s",
+			    hex, strerror(errno));
+		close(dirfd);
+		return -1;
+	}
+	ret = blob_count_run(w->bs, id, 1, false, NULL, err);
+	close(dirfd);
+	return ret < 0 ? -1 : 0;
+}
+
+static void
+fs_w_end(struct blob_writer *w)
+{
+	struct blob_fs *fs = w->bs->be;
+	struct fs_writer *fw = w->be;
+
+	if (fw == NULL)
+		return;
+	close(fw->fd);
+	/* after a link the temporary name is a second one; after a rename
+	 * it is gone (ENOENT) */
+	if (unlinkat(fs->tmpfd, fw->name, 0) < 0 && errno != ENOENT)
+		log_warn("blob", "%s/tmp/%s: unlink: %s", fs->root, fw->name,
+		    strerror(errno));
+	free(fw);
+	w->be = NULL;
+}
+
+/* ---- reading ---- */
+
+static int
+fs_r_open(struct blob_reader *r, struct buf *err)
+{
+	struct blob_fs *fs = r->bs->be;
+	char hex[BLOB_HEX_SIZE], path[6 + BLOB_HEX_SIZE];
+	struct fs_reader *fr;
+	struct stat st;
+	int fd;
+
+	file_name(&r->id, hex, path);
+	path[5] = '/';
+	memcpy(path + 6, hex, BLOB_HEX_SIZE);
+	fd = openat(fs->rootfd, path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0 && (errno == ENOENT || errno == ENOTDIR))
+		return 0;
+	if (fd < 0 || fstat(fd, &st) < 0) {
+		blob_err(err, &r->id, "open", errno);
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		blob_err(err, &r->id, "not a regular file", 0);
+		close(fd);
+		return -1;
+	}
+	fr = xmalloc(sizeof(*fr));
+	fr->fd = fd;
+	r->be = fr;
+	r->size = (uint64_t)st.st_size;
+	return 1;
+}
+
+static int
+fs_r_pread(struct blob_reader *r, void *p, size_t n, uint64_t off,
+    struct buf *err)
+{
+	struct fs_reader *fr = r->be;
+	unsigned char *d = p;
+
+	while (n > 0) {
+		ssize_t k = pread(fr->fd, d, n, (off_t)off);
+
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k < 0) {
+			blob_err(err, &r->id, "read", errno);
+			return -1;
+		}
+		if (k == 0) {
+			blob_err(err, &r->id, "file shorter than its size", 0);
+			return BLOB_CORRUPT;
+		}
+		d += k;
+		off += (uint64_t)k;
+		n -= (size_t)k;
+	}
+	return 0;
+}
+
+static void
+fs_r_close(struct blob_reader *r)
+{
+	struct fs_reader *fr = r->be;
+
+	if (fr == NULL)
+		return;
+	close(fr->fd);
+	free(fr);
+	r->be = NULL;
+}
+
+/* ---- deleting ---- */
+
+/* remove_locked - unlink id's file in its locked shard, sync the shard */
+static int
+remove_locked(struct blob_store *bs, int dirfd, const struct blob_id *id,
+    struct buf *err)
+{
+	char hex[BLOB_HEX_SIZE];
+
+	blob_id_hex(id, hex);
+	if (failed(bs, "unlink") != 0 ||
+	    (unlinkat(dirfd, hex, 0) < 0 && errno != ENOENT)) {
+		blob_err(err, id, "unlink", errno);
+		return -1;
+	}
+	if (failed(bs, "fsync_dir") != 0 || fsync(dirfd) < 0) {
+		blob_err(err, id, "fsync directory after unlink", errno);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+fs_unref(struct blob_store *bs, const struct blob_id *id, struct buf *err)
+{
+	struct buf why = BUF_INIT(0);
+	bool zero = false;
+	int dirfd, ret;
+
+	if (shard_lock(bs, id, &dirfd, err) < 0)
+		return -1;
+	ret = blob_count_run(bs, id, -1, true, &zero, err);
+	/* the reference is gone for good now: a failure to remove the file
+	 * leaves an orphan, and must not make the caller unref again */
+	if (ret == 1 && zero && remove_locked(bs, dirfd, id, &why) < 0)
+		log_warn("blob", "%s (an orphan remains)", buf_cstr(&why));
+	close(dirfd);
+	buf_free(&why);
+	return ret;
+}
+
+static int
+fs_reap(struct blob_store *bs, const struct blob_id *id, struct buf *err)
+{
+	uint64_t n;
+	int dirfd, ret;
+
+	if (shard_lock(bs, id, &dirfd, err) < 0)
+		return -1;
+	ret = blob_refcount(bs, id, &n, err);
+	if (ret == 0)
+		ret = remove_locked(bs, dirfd, id, err);
+	close(dirfd);
+	return ret < 0 ? -1 : 0;
+}
+
+const struct blob_ops blob_fs_ops = {
+	.name = "fs",
+	.open = fs_open,
+	.close = fs_close,
+	.w_begin = fs_w_begin,
+	.w_append = fs_w_append,
+	.w_commit = fs_w_commit,
+	.w_end = fs_w_end,
+	.put_mem = NULL,
+	.r_open = fs_r_open,
+	.r_pread = fs_r_pread,
+	.r_close = fs_r_close,
+	.unref = fs_unref,
+	.drop_txn = NULL,
+	.reap = fs_reap,
+};

@@ -1,0 +1,630 @@
+/*
+ * kv_sqlite.c - the embedded default kv backend: one SQLite file holding
+ *
+ *     CREATE TABLE kv (key BLOB PRIMARY KEY, value BLOB NOT NULL)
+ *         WITHOUT ROWID
+ *
+ * so the rows live in the primary key's B-tree, ordered by memcmp (how
+ * SQLite compares BLOBs: shorter first on a common prefix), which is the
+ * order kv.h promises.  Keys and values are always bound as BLOBs, never
+ * text, so no affinity conversion touches them.
+ *
+ * Concurrency: the file is in WAL mode.  A read transaction is BEGIN
+ * followed by one read, which pins its WAL snapshot at kv_begin (a bare
+ * BEGIN would take it at the first read); readers never block each other
+ * or the writer.  Writers in this process queue on a ticket lock
+ * (kv_wlock) and then BEGIN IMMEDIATE, so there is one writer at a time
+ * and no KV_CONFLICT; another process writing the same file (the CLI) is
+ * waited for up to SQ_BUSY_MS by SQLite's busy handler, after which
+ * kv_begin fails with "database is locked" (-1, not KV_CONFLICT: kv_run
+ * would only wait again).  synchronous=FULL: COMMIT returns after the
+ * WAL is fsync'ed, so a committed transaction survives a crash.
+ *
+ * Connections: a pool.  A transaction takes an idle connection (opening
+ * one if none is idle) and gives it back at its end, so each thread has
+ * its own and a connection serves one transaction at a time (hence
+ * SQLITE_OPEN_NOMUTEX).  struct sq_conn embeds the struct kv_txn: a
+ * transaction costs no allocation.  Statements are prepared once per
+ * connection (SQLITE_PREPARE_PERSISTENT) and reset after use; iterator
+ * objects with their two statements are kept on the connection for reuse.
+ *
+ * Iterators are plain SQLite cursors (SELECT ... WHERE key >= ?1 AND key
+ * < ?2 ORDER BY key [DESC]): SQLite steps through the B-tree, so a scan
+ * of a huge range holds one row at a time, and inside the transaction
+ * every step sees its snapshot (read) or its own writes (write).  No
+ * upper bound binds kv_unbounded_end, above every valid key, so one
+ * statement serves both cases.  SQLite leaves it undefined whether a
+ * running SELECT sees writes made on the same connection after it
+ * started, so when the transaction wrote since the cursor was bound
+ * (gen moved) the cursor is rebound just past the last key returned:
+ * "last key + 0x00" inclusive going forward, "last key" exclusive going
+ * back.  That gives the semantics of store_priv.h.
+ */
+#include <pthread.h>
+#include <sqlite3.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/buf.h"
+#include "common/common.h"
+#include "common/xalloc.h"
+#include "store/kv.h"
+#include "store/store_priv.h"
+
+#define SQ_BUSY_MS 5000		/* wait for another process's writer */
+#define SQ_IDLE_MAX 16		/* idle connections kept open */
+#define SQ_FREE_ITERS_MAX 4	/* iterator objects kept per connection */
+
+enum sq_stmt {
+	SQ_BEGIN_R,
+	SQ_SNAPSHOT,
+	SQ_BEGIN_W,
+	SQ_COMMIT,
+	SQ_ROLLBACK,
+	SQ_GET,
+	SQ_PUT,
+	SQ_DEL,
+	SQ_DEL_RANGE,
+	SQ_N
+};
+
+static const char *const sq_sql[SQ_N] = {
+	[SQ_BEGIN_R] = "BEGIN DEFERRED",
+	[SQ_SNAPSHOT] = "SELECT 1 FROM kv LIMIT 1",
+	[SQ_BEGIN_W] = "BEGIN IMMEDIATE",
+	[SQ_COMMIT] = "COMMIT",
+	[SQ_ROLLBACK] = "ROLLBACK",
+	[SQ_GET] = "SELECT value FROM kv WHERE key = ?1",
+	[SQ_PUT] = "INSERT INTO kv (key, value) VALUES (?1, ?2) "
+	    "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+	[SQ_DEL] = "DELETE FROM kv WHERE key = ?1",
+	[SQ_DEL_RANGE] = "DELETE FROM kv WHERE key >= ?1 AND key < ?2",
+};
+
+static const char *const sq_iter_sql[2] = {
+	"SELECT key, value FROM kv WHERE key >= ?1 AND key < ?2 ORDER BY key",
+	"SELECT key, value FROM kv WHERE key >= ?1 AND key < ?2 "
+	    "ORDER BY key DESC",
+};
+
+static const char sq_schema[] =
+	"CREATE TABLE IF NOT EXISTS kv (key BLOB PRIMARY KEY, "
+	"value BLOB NOT NULL) WITHOUT ROWID";
+
+struct kv_sqlite;
+struct sq_conn;
+
+struct sq_iter {
+	struct kv_iter base;
+	struct sq_conn *c;
+	sqlite3_stmt *st[2];	/* forward, reverse; prepared on first use */
+	sqlite3_stmt *cur;	/* st[reverse] */
+	struct buf lo;		/* ?1, inclusive */
+	struct buf hi;		/* ?2, exclusive, when has_hi */
+	struct buf last;	/* the last key returned, when has_last */
+	bool reverse, has_hi, has_last, bound, done;
+	uint64_t gen;		/* the transaction's gen when bound */
+	struct sq_iter *next_free;
+};
+
+struct sq_conn {
+	struct kv_txn base;	/* first: the connection is the transaction */
+	struct kv_sqlite *s;
+	sqlite3 *db;
+	sqlite3_stmt *st[SQ_N];
+	struct sq_iter *free_iters;
+	unsigned n_free_iters;
+	struct sq_conn *next_idle;
+};
+
+struct kv_sqlite {
+	struct kv base;
+	char *path;
+	bool read_only;
+	pthread_mutex_t mu;	/* guards idle and n_idle */
+	struct sq_conn *idle;
+	unsigned n_idle;
+	struct kv_wlock wlock;
+};
+
+static int
+sq_fail(struct sq_conn *c, const char *what, struct buf *err)
+{
+	buf_addf(err, "sqlite %s: %s (%d)", what, sqlite3_errmsg(c->db),
+	    sqlite3_extended_errcode(c->db));
+	return -1;
+}
+
+static sqlite3_stmt *
+sq_prepare(struct sq_conn *c, const char *sql, struct buf *err)
+{
+	sqlite3_stmt *st = NULL;
+
+	if (sqlite3_prepare_v3(c->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &st,
+	    NULL) != SQLITE_OK) {
+		(void)sq_fail(c, "prepare", err);
+		return NULL;
+	}
+	return st;
+}
+
+/* sq_stmt - the connection's statement id, prepared on first use */
+static sqlite3_stmt *
+sq_stmt(struct sq_conn *c, enum sq_stmt id, struct buf *err)
+{
+	if (c->st[id] == NULL)
+		c->st[id] = sq_prepare(c, sq_sql[id], err);
+	return c->st[id];
+}
+
+/* sq_exec - run a statement that returns no row, then reset it */
+static int
+sq_exec(struct sq_conn *c, enum sq_stmt id, const char *what,
+    struct buf *err)
+{
+	sqlite3_stmt *st = sq_stmt(c, id, err);
+	int rc;
+
+	if (st == NULL)
+		return -1;
+	rc = sqlite3_step(st);
+	(void)sqlite3_reset(st);
+	if (rc != SQLITE_DONE && rc != SQLITE_ROW)
+		return sq_fail(c, what, err);
+	return 0;
+}
+
+static void
+sq_iter_destroy(struct sq_iter *it)
+{
+	sqlite3_finalize(it->st[0]);
+	sqlite3_finalize(it->st[1]);
+	buf_free(&it->lo);
+	buf_free(&it->hi);
+	buf_free(&it->last);
+	free(it);
+}
+
+static void
+sq_conn_close(struct sq_conn *c)
+{
+	struct sq_iter *it;
+
+	if (c == NULL)
+		return;
+	while ((it = c->free_iters) != NULL) {
+		c->free_iters = it->next_free;
+		sq_iter_destroy(it);
+	}
+	for (size_t i = 0; i < SQ_N; i++)
+		sqlite3_finalize(c->st[i]);
+	sqlite3_close(c->db);
+	free(c);
+}
+
+static int
+sq_conn_open(struct kv_sqlite *s, struct sq_conn **c_r, struct buf *err)
+{
+	struct sq_conn *c = xcalloc(1, sizeof(*c));
+	int flags = SQLITE_OPEN_NOMUTEX | (s->read_only ? SQLITE_OPEN_READONLY :
+	    SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
+	int rc;
+
+	c->s = s;
+	rc = sqlite3_open_v2(s->path, &c->db, flags, NULL);
+	if (rc != SQLITE_OK) {
+		buf_addf(err, "sqlite open %s: %s", s->path, c->db != NULL ?
+		    sqlite3_errmsg(c->db) : sqlite3_errstr(rc));
+		sq_conn_close(c);
+		return -1;
+	}
+	sqlite3_extended_result_codes(c->db, 1);
+	sqlite3_busy_timeout(c->db, SQ_BUSY_MS);
+	if (!s->read_only && sqlite3_exec(c->db, "PRAGMA synchronous = FULL",
+	    NULL, NULL, NULL) != SQLITE_OK) {
+		(void)sq_fail(c, "synchronous = FULL", err);
+		sq_conn_close(c);
+		return -1;
+	}
+	*c_r = c;
+	return 0;
+}
+
+/* sq_setup - on the first connection: WAL mode and the table */
+static int
+sq_setup(struct sq_conn *c, struct buf *err)
+{
+	sqlite3_stmt *st;
+	const unsigned char *mode;
+	int ok;
+
+	if (c->s->read_only)	/* no table yet fails here, with its name */
+		return sq_stmt(c, SQ_GET, err) != NULL ? 0 : -1;
+	if (sqlite3_prepare_v2(c->db, "PRAGMA journal_mode = WAL", -1, &st,
+	    NULL) != SQLITE_OK)
+		return sq_fail(c, "journal_mode = WAL", err);
+	ok = sqlite3_step(st) == SQLITE_ROW &&
+	    (mode = sqlite3_column_text(st, 0)) != NULL &&
+	    strcmp((const char *)mode, "wal") == 0;
+	sqlite3_finalize(st);
+	if (!ok)
+		return sq_fail(c, "journal_mode = WAL", err);
+	if (sqlite3_exec(c->db, sq_schema, NULL, NULL, NULL) != SQLITE_OK)
+		return sq_fail(c, "create table", err);
+	return 0;
+}
+
+static void sq_close(struct kv *kv);
+
+static int
+sq_open(const struct kv_options *opt, const char *arg, struct kv **kv_r,
+    struct buf *err)
+{
+	struct kv_sqlite *s;
+	struct sq_conn *c = NULL;
+
+	if (arg != NULL) {
+		buf_addf(err, "kv_open: the sqlite backend takes no argument");
+		return -1;
+	}
+	s = xcalloc(1, sizeof(*s));
+	s->path = xstrdup(opt->path);
+	s->read_only = opt->read_only;
+	pthread_mutex_init(&s->mu, NULL);
+	kv_wlock_init(&s->wlock);
+	if (sq_conn_open(s, &c, err) < 0 || sq_setup(c, err) < 0) {
+		sq_conn_close(c);
+		sq_close(&s->base);
+		return -1;
+	}
+	s->idle = c;
+	s->n_idle = 1;
+	*kv_r = &s->base;
+	return 0;
+}
+
+static void
+sq_close(struct kv *kv)
+{
+	struct kv_sqlite *s = (struct kv_sqlite *)kv;
+	struct sq_conn *c;
+
+	while ((c = s->idle) != NULL) {
+		s->idle = c->next_idle;
+		sq_conn_close(c);
+	}
+	kv_wlock_destroy(&s->wlock);
+	pthread_mutex_destroy(&s->mu);
+	free(s->path);
+	free(s);
+}
+
+static int
+sq_conn_get(struct kv_sqlite *s, struct sq_conn **c_r, struct buf *err)
+{
+	pthread_mutex_lock(&s->mu);
+	if ((*c_r = s->idle) != NULL) {
+		s->idle = (*c_r)->next_idle;
+		s->n_idle--;
+	}
+	pthread_mutex_unlock(&s->mu);
+	if (*c_r != NULL)
+		return 0;
+	return sq_conn_open(s, c_r, err);	/* outside the lock: slow */
+}
+
+static void
+sq_conn_put(struct sq_conn *c)
+{
+	struct kv_sqlite *s = c->s;
+
+	pthread_mutex_lock(&s->mu);
+	if (s->n_idle < SQ_IDLE_MAX) {
+		c->next_idle = s->idle;
+		s->idle = c;
+		s->n_idle++;
+		c = NULL;
+	}
+	pthread_mutex_unlock(&s->mu);
+	sq_conn_close(c);
+}
+
+static int
+sq_begin(struct kv *kv, enum kv_mode mode, struct kv_txn **t_r,
+    struct buf *err)
+{
+	struct kv_sqlite *s = (struct kv_sqlite *)kv;
+	struct sq_conn *c;
+
+	if (sq_conn_get(s, &c, err) < 0)
+		return -1;
+	if (mode == KV_WRITE) {
+		if (kv_wlock_acquire(&s->wlock, err) < 0) {
+			sq_conn_put(c);
+			return -1;
+		}
+		if (sq_exec(c, SQ_BEGIN_W, "begin", err) < 0) {
+			kv_wlock_release(&s->wlock);
+			sq_conn_put(c);
+			return -1;
+		}
+	} else if (sq_exec(c, SQ_BEGIN_R, "begin", err) < 0) {
+		sq_conn_put(c);
+		return -1;
+	} else if (sq_exec(c, SQ_SNAPSHOT, "snapshot", err) < 0) {
+		(void)sq_exec(c, SQ_ROLLBACK, "rollback", err);
+		sq_conn_put(c);
+		return -1;
+	}
+	*t_r = &c->base;
+	return 0;
+}
+
+/* sq_end - give the connection back, and the writer lock */
+static void
+sq_end(struct sq_conn *c)
+{
+	if (c->base.mode == KV_WRITE)
+		kv_wlock_release(&c->s->wlock);
+	sq_conn_put(c);
+}
+
+static int
+sq_commit(struct kv_txn *t, struct buf *err)
+{
+	struct sq_conn *c = (struct sq_conn *)t;
+	int r;
+
+	/* a pending SELECT would keep the snapshot past COMMIT */
+	if (c->st[SQ_GET] != NULL)
+		(void)sqlite3_reset(c->st[SQ_GET]);
+	r = sq_exec(c, SQ_COMMIT, "commit", err);
+	if (r < 0 && !sqlite3_get_autocommit(c->db)) {
+		struct buf ignored = BUF_INIT(0);
+
+		(void)sq_exec(c, SQ_ROLLBACK, "rollback", &ignored);
+		buf_free(&ignored);
+	}
+	sq_end(c);
+	return r;
+}
+
+static void
+sq_abort(struct kv_txn *t)
+{
+	struct sq_conn *c = (struct sq_conn *)t;
+	struct buf ignored = BUF_INIT(0);
+
+	if (c->st[SQ_GET] != NULL)
+		(void)sqlite3_reset(c->st[SQ_GET]);
+	/* after some errors SQLite has already rolled back on its own */
+	if (!sqlite3_get_autocommit(c->db) &&
+	    sq_exec(c, SQ_ROLLBACK, "rollback", &ignored) < 0) {
+		/* the connection's state is unknown: do not reuse it */
+		if (c->base.mode == KV_WRITE)
+			kv_wlock_release(&c->s->wlock);
+		sq_conn_close(c);
+		buf_free(&ignored);
+		return;
+	}
+	buf_free(&ignored);
+	sq_end(c);
+}
+
+static inline int
+sq_bind(sqlite3_stmt *st, int i, const void *p, size_t n)
+{
+	return sqlite3_bind_blob64(st, i, p, n, SQLITE_STATIC);
+}
+
+static int
+sq_get(struct kv_txn *t, const void *key, size_t klen, const void **val_r,
+    size_t *vlen_r, struct buf *err)
+{
+	struct sq_conn *c = (struct sq_conn *)t;
+	sqlite3_stmt *st = sq_stmt(c, SQ_GET, err);
+	int rc;
+
+	if (st == NULL)
+		return -1;
+	(void)sqlite3_reset(st);	/* the previous get's row */
+	if (sq_bind(st, 1, key, klen) != SQLITE_OK)
+		return sq_fail(c, "get", err);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		/* stays on the row: the value is valid until the next call */
+		*val_r = sqlite3_column_blob(st, 0);
+		*vlen_r = (size_t)sqlite3_column_bytes(st, 0);
+		if (*val_r == NULL)	/* SQLite's empty BLOB */
+			*val_r = "";
+		return 1;
+	}
+	(void)sqlite3_reset(st);
+	if (rc == SQLITE_DONE)
+		return 0;
+	return sq_fail(c, "get", err);
+}
+
+/* sq_write - bind up to two BLOBs, step once, reset */
+static int
+sq_write(struct sq_conn *c, enum sq_stmt id, const void *a, size_t alen,
+    const void *b, size_t blen, const char *what, struct buf *err)
+{
+	sqlite3_stmt *st = sq_stmt(c, id, err);
+	int rc;
+
+	if (st == NULL)
+		return -1;
+	if (sq_bind(st, 1, a, alen) != SQLITE_OK ||
+	    (b != NULL && sq_bind(st, 2, b, blen) != SQLITE_OK))
+		return sq_fail(c, what, err);
+	rc = sqlite3_step(st);
+	(void)sqlite3_reset(st);
+	if (rc != SQLITE_DONE)
+		return sq_fail(c, what, err);
+	return 0;
+}
+
+static int
+sq_put(struct kv_txn *t, const void *key, size_t klen, const void *val,
+    size_t vlen, struct buf *err)
+{
+	return sq_write((struct sq_conn *)t, SQ_PUT, key, klen, val, vlen,
+	    "put", err);
+}
+
+static int
+sq_del(struct kv_txn *t, const void *key, size_t klen, struct buf *err)
+{
+	return sq_write((struct sq_conn *)t, SQ_DEL, key, klen, NULL, 0,
+	    "delete", err);
+}
+
+static int
+sq_delete_range(struct kv_txn *t, const void *start, size_t slen,
+    const void *end, size_t elen, struct buf *err)
+{
+	if (end == NULL) {
+		end = kv_unbounded_end;
+		elen = sizeof(kv_unbounded_end);
+	}
+	return sq_write((struct sq_conn *)t, SQ_DEL_RANGE, start, slen, end,
+	    elen, "delete range", err);
+}
+
+static int
+sq_iter_new(struct kv_txn *t, const void *start, size_t slen,
+    const void *end, size_t elen, bool reverse, struct kv_iter **it_r,
+    struct buf *err)
+{
+	struct sq_conn *c = (struct sq_conn *)t;
+	struct sq_iter *it = c->free_iters;
+
+	if (it != NULL) {
+		c->free_iters = it->next_free;
+		c->n_free_iters--;
+	} else {
+		it = xcalloc(1, sizeof(*it));
+		it->c = c;
+		buf_init(&it->lo, 0);
+		buf_init(&it->hi, 0);
+		buf_init(&it->last, 0);
+		if (buf_reserve(&it->last, KV_KEY_MAX) < 0)
+			PANIC("sq_iter_new: cannot reserve an unlimited buffer");
+	}
+	if (it->st[reverse] == NULL &&
+	    (it->st[reverse] = sq_prepare(c, sq_iter_sql[reverse], err)) ==
+	    NULL) {
+		sq_iter_destroy(it);
+		return -1;
+	}
+	it->cur = it->st[reverse];
+	it->reverse = reverse;
+	buf_reset(&it->lo);
+	buf_add(&it->lo, start, slen);
+	buf_reset(&it->hi);
+	it->has_hi = end != NULL;
+	if (it->has_hi)
+		buf_add(&it->hi, end, elen);
+	it->has_last = false;
+	it->bound = false;
+	it->done = false;
+	*it_r = &it->base;
+	return 0;
+}
+
+/* sq_iter_bind - (re)start the cursor just past the last key returned */
+static int
+sq_iter_bind(struct sq_iter *it, struct buf *err)
+{
+	const void *hi = kv_unbounded_end;
+	size_t hilen = sizeof(kv_unbounded_end);
+
+	(void)sqlite3_reset(it->cur);
+	if (it->has_last && !it->reverse) {
+		buf_reset(&it->lo);
+		buf_add(&it->lo, it->last.data, it->last.len);
+		buf_add(&it->lo, "", 1);	/* the next key up */
+	} else if (it->has_last) {
+		buf_reset(&it->hi);
+		buf_add(&it->hi, it->last.data, it->last.len);
+		it->has_hi = true;
+	}
+	if (it->has_hi) {
+		hi = it->hi.data != NULL ? (const void *)it->hi.data : "";
+		hilen = it->hi.len;
+	}
+	if (sq_bind(it->cur, 1, it->lo.data != NULL ? (const void *)it->lo.data :
+	    "", it->lo.len) != SQLITE_OK ||
+	    sq_bind(it->cur, 2, hi, hilen) != SQLITE_OK)
+		return sq_fail(it->c, "iterator", err);
+	it->gen = it->base.txn->gen;
+	it->bound = true;
+	return 0;
+}
+
+static int
+sq_iter_next(struct kv_iter *base, const void **key, size_t *klen,
+    const void **val, size_t *vlen, struct buf *err)
+{
+	struct sq_iter *it = (struct sq_iter *)base;
+	int rc;
+
+	if (it->done)
+		return 0;
+	if ((!it->bound || it->gen != base->txn->gen) &&
+	    sq_iter_bind(it, err) < 0)
+		return -1;
+	rc = sqlite3_step(it->cur);
+	if (rc == SQLITE_DONE) {
+		it->done = true;
+		(void)sqlite3_reset(it->cur);
+		return 0;
+	}
+	if (rc != SQLITE_ROW)
+		return sq_fail(it->c, "iterator", err);
+	*key = sqlite3_column_blob(it->cur, 0);
+	*klen = (size_t)sqlite3_column_bytes(it->cur, 0);
+	*val = sqlite3_column_blob(it->cur, 1);
+	*vlen = (size_t)sqlite3_column_bytes(it->cur, 1);
+	if (*key == NULL)
+		*key = "";
+	if (*val == NULL)
+		*val = "";
+	buf_reset(&it->last);	/* reserved at KV_KEY_MAX: no allocation */
+	buf_add(&it->last, *key, *klen);
+	it->has_last = true;
+	return 1;
+}
+
+static void
+sq_iter_free(struct kv_iter *base)
+{
+	struct sq_iter *it = (struct sq_iter *)base;
+	struct sq_conn *c = it->c;
+
+	(void)sqlite3_reset(it->cur);
+	if (c->n_free_iters >= SQ_FREE_ITERS_MAX) {
+		sq_iter_destroy(it);
+		return;
+	}
+	it->next_free = c->free_iters;
+	c->free_iters = it;
+	c->n_free_iters++;
+}
+
+const struct kv_ops kv_sqlite_ops = {
+	.name = "sqlite",
+	.open = sq_open,
+	.close = sq_close,
+	.begin = sq_begin,
+	.commit = sq_commit,
+	.abort = sq_abort,
+	.get = sq_get,
+	.put = sq_put,
+	.del = sq_del,
+	.delete_range = sq_delete_range,
+	.iter_new = sq_iter_new,
+	.iter_next = sq_iter_next,
+	.iter_free = sq_iter_free,
+};
