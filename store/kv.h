@@ -26,7 +26,17 @@
  *     durable (fsync'ed): a crash after it loses nothing.
  *   - A struct kv is shared by all threads; a transaction and its
  *     iterators belong to the one thread that uses them.  Calls block
- *     (disk): only from worker threads, never an I/O loop.
+ *     (disk): only from worker threads, never an I/O loop.  A thread has
+ *     at most one write transaction open at a time (a second kv_begin
+ *     KV_WRITE fails instead of waiting for itself); read transactions
+ *     may be open next to it.
+ *   - A call that fails inside the backend (-1 or KV_CONFLICT) dooms the
+ *     transaction: later calls return the same failure and kv_commit
+ *     rolls it back, so half a transaction is never committed.  Argument
+ *     errors (a key over KV_KEY_MAX, a value over KV_VALUE_MAX or over
+ *     the caller's buffer, a write in a read transaction, a kv_add that
+ *     overflows or finds no counter) change nothing and leave it usable.
+ *   - Iterators must be freed before kv_commit/kv_abort (PANIC if not).
  *
  * Errors: functions return 0 (or 1/0 where a result is boolean, as
  * documented), -1 with one line appended to err, or KV_CONFLICT.
@@ -52,7 +62,9 @@ struct kv_iter;
 enum kv_mode { KV_READ, KV_WRITE };
 
 struct kv_options {
-	const char *backend;	/* "sqlite" (default when NULL), "rocksdb" */
+	/* "sqlite" (default when NULL), "rocksdb"; "failinject:<backend>"
+	 * wraps one for tests (store/store_priv.h) */
+	const char *backend;
 	const char *path;	/* file (sqlite) or directory (rocksdb) */
 	bool read_only;		/* e.g. a CLI next to a running server */
 };
@@ -81,21 +93,29 @@ int kv_put(struct kv_txn *t, const void *key, size_t klen, const void *val,
 /* kv_delete - absent keys are not an error */
 int kv_delete(struct kv_txn *t, const void *key, size_t klen,
     struct buf *err) WARN_UNUSED;
-/* kv_delete_range - every key in [start, end) */
+/* kv_delete_range - every key in [start, end); end NULL or elen 0 = no
+ * upper bound, as for iterators */
 int kv_delete_range(struct kv_txn *t, const void *start, size_t slen,
     const void *end, size_t elen, struct buf *err) WARN_UNUSED;
 /*
  * kv_add - atomic counter: the value is a signed 64-bit integer stored as
  * 8 big-endian bytes (absent = 0); adds delta and returns the new value
- * in *new_r (may be NULL).  A value of another length is an error.
+ * in *new_r (may be NULL).  A value of another length is an error, so is
+ * overflow (the value stays as it was; no wrapping).
  */
 int kv_add(struct kv_txn *t, const void *key, size_t klen, int64_t delta,
     int64_t *new_r, struct buf *err) WARN_UNUSED;
 
 /*
  * kv_iter_new - keys in [start, end) in ascending order, or descending
- * with reverse; end NULL = no upper bound.  kv_prefix_end() gives the end
- * of a prefix scan.
+ * with reverse; end NULL or elen 0 = no upper bound, so the result of
+ * kv_prefix_end() can be passed as it is.  Keys may be empty.
+ *
+ * Writes of the iterator's own transaction while it is open: it returns
+ * each key at most once, in order, and at each kv_iter_next reflects the
+ * transaction as it is then for the keys still ahead of its position (a
+ * key put ahead is returned with its new value, a key deleted ahead is
+ * skipped); writes behind its position are not seen.
  */
 int kv_iter_new(struct kv_txn *t, const void *start, size_t slen,
     const void *end, size_t elen, bool reverse, struct kv_iter **it_r,
@@ -119,7 +139,9 @@ size_t kv_prefix_end(const void *prefix, size_t plen, unsigned char *out);
  * kv_run - run fn(txn, arg, err) in a new transaction of the given mode
  * and commit it; on KV_CONFLICT (from fn or commit) abort and run it
  * again, up to 100 times with a short random backoff.  fn returning -1
- * aborts and kv_run returns -1.
+ * aborts and kv_run returns -1 - unless a call inside fn had hit a
+ * conflict, which is retried even if fn turned it into -1.  err holds
+ * one line: earlier attempts' lines are dropped.
  */
 typedef int kv_txn_fn(struct kv_txn *t, void *arg, struct buf *err);
 int kv_run(struct kv *kv, enum kv_mode mode, kv_txn_fn *fn, void *arg,
