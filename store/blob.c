@@ -17,8 +17,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define BLOB_INTERNAL
 #include "store/blob.h"
+#include "store/store_priv.h"
 
 #include "common/xalloc.h"
 #include "store/kv.h"

@@ -42,8 +42,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#define BLOB_INTERNAL
 #include "store/blob.h"
+#include "store/store_priv.h"
 
 #include "common/log.h"
 #include "common/xalloc.h"

@@ -24,8 +24,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#define BLOB_INTERNAL
 #include "store/blob.h"
+#include "store/store_priv.h"
 
 #include "common/xalloc.h"
 #include "store/kv.h"

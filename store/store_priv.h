@@ -156,4 +156,110 @@ uint64_t kv_failinject_count(struct kv *kv, unsigned ops);
 /* kv_failinject_fired - whether the failure armed last has happened */
 bool kv_failinject_fired(struct kv *kv);
 
+/* ==== blob ==== */
+#include "store/blob.h"
+
+/*
+ * ---- The backend interface: store/blob*.c only ----
+ *
+ * blob.c owns the public API: hashing, write batching, ranges and their
+ * checks, hash verification, and the reference counts' key.  A backend
+ * stores content and decides how a count change and its content change
+ * are ordered (the crash-safety rules above).
+ */
+#include <openssl/evp.h>
+
+#define BLOB_KV_SPILL (1u << 20)	/* kv: streamed puts past this spill */
+#define BLOB_KEY_SIZE (1 + BLOB_ID_SIZE + 1 + 4)	/* longest 'B' key */
+
+struct blob_store {
+	const struct blob_ops *ops;
+	struct kv *kv;
+	blob_fault_fn *fault;
+	void *fault_ctx;
+	void *be;		/* the backend's state */
+};
+
+struct blob_writer {
+	struct blob_store *bs;
+	EVP_MD_CTX *md;
+	uint64_t size;		/* bytes written */
+	unsigned char *pend;	/* BLOB_CHUNK bytes gathered for w_append */
+	size_t npend;
+	bool failed;
+	void *be;
+};
+
+struct blob_reader {
+	struct blob_store *bs;
+	struct blob_id id;
+	uint64_t size;		/* of the blob */
+	uint64_t pos, end;	/* next byte of the range, its end */
+	EVP_MD_CTX *md;		/* whole-blob reads: checked at the end */
+	void *be;
+};
+
+struct blob_ops {
+	const char *name;
+	int (*open)(struct blob_store *bs, const struct blob_options *opt,
+	    struct buf *err);
+	void (*close)(struct blob_store *bs);
+	/* the writer: begin, append (never 0 bytes), then commit (store the
+	 * content unless there, count + 1) or nothing; then always end */
+	int (*w_begin)(struct blob_writer *w, struct buf *err);
+	int (*w_append)(struct blob_writer *w, const void *p, size_t n,
+	    struct buf *err);
+	int (*w_commit)(struct blob_writer *w, const struct blob_id *id,
+	    struct buf *err);
+	void (*w_end)(struct blob_writer *w);
+	/* optional: blob_put of content in memory without the writer */
+	int (*put_mem)(struct blob_store *bs, const struct blob_id *id,
+	    const void *p, size_t n, struct buf *err);
+	/* r_open: 1 with r->size and r->be, 0 absent; r_pread: n bytes at
+	 * off (within size); BLOB_CORRUPT when stored lengths disagree */
+	int (*r_open)(struct blob_reader *r, struct buf *err);
+	int (*r_pread)(struct blob_reader *r, void *p, size_t n, uint64_t off,
+	    struct buf *err);
+	void (*r_close)(struct blob_reader *r);
+	/* unref: 1 or 0 as blob_unref */
+	int (*unref)(struct blob_store *bs, const struct blob_id *id,
+	    struct buf *err);
+	/* drop_txn (optional): remove content in the transaction that took
+	 * the count to zero; reap (optional): after it, see blob_reap */
+	int (*drop_txn)(struct blob_store *bs, struct kv_txn *t,
+	    const struct blob_id *id, struct buf *err);
+	int (*reap)(struct blob_store *bs, const struct blob_id *id,
+	    struct buf *err);
+};
+
+extern const struct blob_ops blob_fs_ops;
+extern const struct blob_ops blob_kv_ops;
+
+/* blob_key - 'B' id kind into key; its length (34) */
+size_t blob_key(unsigned char key[BLOB_KEY_SIZE], const struct blob_id *id,
+    char kind);
+/* blob_count_get - 1 with the count, 0 when absent (in t) */
+int blob_count_get(struct kv_txn *t, const struct blob_id *id,
+    int64_t *count_r, struct buf *err) WARN_UNUSED;
+/* blob_count_add - count + delta, the key deleted at zero; *count_r the
+ * new value; a count going negative is an error */
+int blob_count_add(struct kv_txn *t, const struct blob_id *id,
+    int64_t delta, int64_t *count_r, struct buf *err) WARN_UNUSED;
+/*
+ * blob_count_run - a count change in a write transaction of its own: +1
+ * (must_exist: only if referenced already) or -1 (which drops the content
+ * at zero when the backend does that in the transaction, drop_txn).  1,
+ * or 0 when must_exist or -1 found no count; *zero_r (may be NULL): a -1
+ * reached zero.
+ */
+int blob_count_run(struct blob_store *bs, const struct blob_id *id,
+    int delta, bool must_exist, bool *zero_r, struct buf *err) WARN_UNUSED;
+/* blob_mkdir_p - mkdir -p, 0700 for what it makes; -1 with errno */
+int blob_mkdir_p(const char *dir) WARN_UNUSED;
+/* blob_fault - the injected errno of a step, 0 to go on */
+int blob_fault(struct blob_store *bs, const char *step);
+/* blob_err - append "blob <hex>: <what>" (and ": <strerror(e)>" if e) */
+void blob_err(struct buf *err, const struct blob_id *id, const char *what,
+    int e);
+
 #endif

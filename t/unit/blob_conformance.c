@@ -28,10 +28,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define BLOB_INTERNAL
 #include "common/buf.h"
 #include "common/xalloc.h"
 #include "store/blob.h"
+#include "store/store_priv.h"
 #include "store/kv.h"
 
 #define MiB (1u << 20)
