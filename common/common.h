@@ -50,6 +50,10 @@ bool ascii_eq_nocase(const char *a, size_t alen, const char *lit);
 /* constant-time comparison of two byte strings of equal length */
 bool ct_equal(const void *a, const void *b, size_t n);
 
+/* mkdir_p - mkdir -p: every missing directory of path made with mode;
+ * 0, or -1 with errno */
+int mkdir_p(const char *path, unsigned mode) WARN_UNUSED;
+
 /* monotonic and wall clock, in microseconds */
 uint64_t clock_mono_us(void);
 uint64_t clock_wall_us(void);

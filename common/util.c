@@ -2,13 +2,17 @@
  * util.c - panic, wire-number parsing, locale-free ASCII helpers,
  * constant-time comparison and clocks (see common.h).
  */
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "common.h"
 #include "log.h"
+#include "xalloc.h"
 
 void
 panic_at(const char *file, int line, const char *fmt, ...)
@@ -126,4 +130,30 @@ clock_wall_us(void)
 
 	clock_gettime(CLOCK_REALTIME, &ts);
 	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+int
+mkdir_p(const char *path, unsigned mode)
+{
+	char *p = xstrdup(path);
+	int ret = 0, saved;
+
+	for (char *s = p + 1;; s++) {
+		bool last = *s == '\0';
+
+		if (*s != '/' && !last)
+			continue;
+		*s = '\0';
+		if (mkdir(p, (mode_t)mode) < 0 && errno != EEXIST) {
+			ret = -1;
+			break;
+		}
+		if (last)
+			break;
+		*s = '/';
+	}
+	saved = errno;
+	free(p);
+	errno = saved;
+	return ret;
 }

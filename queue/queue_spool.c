@@ -47,31 +47,6 @@
 #include "common/xalloc.h"
 #include "queue/queue_priv.h"
 
-/* mkdir_p - mkdir -p dir with mode 0700 for what we create */
-static int
-mkdir_p(const char *dir)
-{
-	char *p = xstrdup(dir);
-	int ret = 0;
-
-	for (char *s = p + 1;; s++) {
-		bool last = *s == '\0';
-
-		if (*s != '/' && !last)
-			continue;
-		*s = '\0';
-		if (mkdir(p, 0700) < 0 && errno != EEXIST) {
-			ret = -1;
-			break;
-		}
-		if (last)
-			break;
-		*s = '/';
-	}
-	free(p);
-	return ret;
-}
-
 static int
 open_subdir(struct spool *sp, const char *name, int *fd_r)
 {
@@ -95,7 +70,7 @@ spool_open(const char *dir, const char **error_r)
 	pthread_mutex_init(&sp->lock, NULL);
 	pthread_cond_init(&sp->cond, NULL);
 	sp->pending_tail = &sp->pending;
-	if (dir[0] == '\0' || mkdir_p(dir) < 0)
+	if (dir[0] == '\0' || mkdir_p(dir, 0700) < 0)
 		goto fail;
 	what = "open";
 	sp->dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);

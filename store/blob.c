@@ -143,30 +143,6 @@ blob_err(struct buf *err, const struct blob_id *id, const char *what, int e)
 }
 
 int
-blob_mkdir_p(const char *dir)
-{
-	char *p = xstrdup(dir);
-	int ret = 0;
-
-	for (char *s = p + 1;; s++) {
-		bool last = *s == '\0';
-
-		if (*s != '/' && !last)
-			continue;
-		*s = '\0';
-		if (mkdir(p, 0700) < 0 && errno != EEXIST) {
-			ret = -1;
-			break;
-		}
-		if (last)
-			break;
-		*s = '/';
-	}
-	free(p);
-	return ret;
-}
-
-int
 blob_fault(struct blob_store *bs, const char *step)
 {
 	return bs->fault != NULL ? bs->fault(bs->fault_ctx, step) : 0;

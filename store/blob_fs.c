@@ -130,7 +130,7 @@ fs_open(struct blob_store *bs, const struct blob_options *opt,
 		goto fail_quiet;
 	}
 	fs->root = xstrdup(opt->path);
-	if (blob_mkdir_p(fs->root) < 0)
+	if (mkdir_p(fs->root, 0700) < 0)
 		goto fail;
 	what = "open";
 	fs->rootfd = open(fs->root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);

@@ -97,7 +97,7 @@ kvb_open(struct blob_store *bs, const struct blob_options *opt,
 	const char *dir = opt->path != NULL && opt->path[0] != '\0' ?
 	    opt->path : "/tmp";
 
-	if (blob_mkdir_p(dir) < 0) {
+	if (mkdir_p(dir, 0700) < 0) {
 		buf_addf(err, "blob store: mkdir %s: %s", dir, strerror(errno));
 		return -1;
 	}

@@ -254,8 +254,6 @@ int blob_count_add(struct kv_txn *t, const struct blob_id *id,
  */
 int blob_count_run(struct blob_store *bs, const struct blob_id *id,
     int delta, bool must_exist, bool *zero_r, struct buf *err) WARN_UNUSED;
-/* blob_mkdir_p - mkdir -p, 0700 for what it makes; -1 with errno */
-int blob_mkdir_p(const char *dir) WARN_UNUSED;
 /* blob_fault - the injected errno of a step, 0 to go on */
 int blob_fault(struct blob_store *bs, const char *step);
 /* blob_err - append "blob <hex>: <what>" (and ": <strerror(e)>" if e) */
