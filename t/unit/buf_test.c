@@ -19,6 +19,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "t/unit/unit_dies.h"
 #include "common/buf.h"
 #include "common/common.h"
 #include "common/log.h"
@@ -408,28 +409,6 @@ test_growth(void **state)
 	}
 }
 
-/* dies - fn(arg) in a child process must PANIC (SIGABRT) */
-static bool
-dies(void (*fn)(void *), void *arg)
-{
-	pid_t pid;
-	int st;
-
-	fflush(NULL);
-	pid = fork();
-	assert_true(pid >= 0);
-	if (pid == 0) {
-		int fd = open("/dev/null", O_WRONLY);
-
-		if (fd >= 0)
-			(void)dup2(fd, STDERR_FILENO);	/* the panic line */
-		fn(arg);
-		_exit(0);
-	}
-	assert_int_equal(waitpid(pid, &st, 0), pid);
-	return WIFSIGNALED(st) && WTERMSIG(st) == SIGABRT;
-}
-
 static void
 panic_add_full(void *arg)
 {
@@ -496,7 +475,7 @@ test_panics(void **state)
 
 	(void)state;
 	for (size_t i = 0; i < ARRAY_SIZE(cases); i++)
-		if (dies(cases[i].fn, NULL) != cases[i].want)
+		if (unit_dies(cases[i].fn, NULL) != cases[i].want)
 			fail_msg("%s: %s", cases[i].name, cases[i].want ?
 			    "did not PANIC" : "PANICked");
 }

@@ -33,6 +33,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "t/unit/unit_dies.h"
 #include "common/buf.h"
 #include "common/common.h"
 #include "common/xalloc.h"
@@ -192,28 +193,6 @@ static bool
 is_failinject(const struct kvc *c)
 {
 	return strncmp(c->backend, "failinject:", 11) == 0;
-}
-
-/* dies - fn(c) in a child process must PANIC (SIGABRT) */
-static bool
-dies(void (*fn)(struct kvc *), struct kvc *c)
-{
-	pid_t pid;
-	int st;
-
-	fflush(NULL);
-	pid = fork();
-	assert_true(pid >= 0);
-	if (pid == 0) {
-		int fd = open("/dev/null", O_WRONLY);
-
-		if (fd >= 0)
-			(void)dup2(fd, STDERR_FILENO);	/* the panic line */
-		fn(c);
-		_exit(0);
-	}
-	assert_int_equal(waitpid(pid, &st, 0), pid);
-	return WIFSIGNALED(st) && WTERMSIG(st) == SIGABRT;
 }
 
 /* ---- setup ---- */
@@ -1103,8 +1082,9 @@ test_many_keys(void **state)
 /* ---- contract violations ---- */
 
 static void
-commit_with_iter(struct kvc *c)
+commit_with_iter(void *arg)
 {
+	struct kvc *c = arg;
 	struct kv_txn *t = begin(c, KV_READ);
 	struct kv_iter *it;
 
@@ -1114,15 +1094,19 @@ commit_with_iter(struct kvc *c)
 }
 
 static void
-close_with_txn(struct kvc *c)
+close_with_txn(void *arg)
 {
+	struct kvc *c = arg;
+
 	(void)begin(c, KV_READ);
 	kv_close(&c->kv);
 }
 
 static void
-failinject_other(struct kvc *c)
+failinject_other(void *arg)
 {
+	struct kvc *c = arg;
+
 	kv_failinject_set(c->kv, KV_FI_ALL, 1, -1);
 }
 
@@ -1137,10 +1121,10 @@ test_contract(void **state)
 	assert_null(t2);
 	put(c, t, S("w"), S("1"));
 	commit(c, &t);
-	assert_true(dies(commit_with_iter, c));
-	assert_true(dies(close_with_txn, c));
+	assert_true(unit_dies(commit_with_iter, c));
+	assert_true(unit_dies(close_with_txn, c));
 	if (!is_failinject(c))
-		assert_true(dies(failinject_other, c));
+		assert_true(unit_dies(failinject_other, c));
 }
 
 /* ---- failinject: a failure at any step loses nothing ---- */
