@@ -137,15 +137,51 @@ put(char *line, size_t off, size_t cap, const char *s, size_t n)
 	return off + n;
 }
 
+/* build - the whole line for syslog (RFC 3164) or stderr; its length */
+static size_t
+build(char *line, bool syslog, enum log_level lvl, const char *svc,
+    const char *text, size_t tlen, bool cut, const struct timespec *ts)
+{
+	char stamp[48];
+	size_t off = 0;
+	struct tm tm;
+	int n;
+
+	if (syslog) {
+		/* RFC 3164 datagram, so each service keeps its own tag */
+		localtime_r(&ts->tv_sec, &tm);
+		n = snprintf(stamp, sizeof(stamp), "<%d>",
+		    log_cfg.facility | syslog_priority(lvl));
+		off = put(line, off, LOG_LINE_MAX, stamp, (size_t)n);
+		n = (int)strftime(stamp, sizeof(stamp), "%b %e %H:%M:%S ", &tm);
+	} else {
+		gmtime_r(&ts->tv_sec, &tm);
+		n = (int)strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%S", &tm);
+		off = put(line, off, LOG_LINE_MAX, stamp, (size_t)n);
+		n = snprintf(stamp, sizeof(stamp), ".%06ldZ ",
+		    ts->tv_nsec / 1000);
+	}
+	off = put(line, off, LOG_LINE_MAX, stamp, (size_t)n);
+	off = put(line, off, LOG_LINE_MAX, "postern/", 8);
+	off = put(line, off, LOG_LINE_MAX, svc, strlen(svc));
+	n = snprintf(stamp, sizeof(stamp), "[%ld]: ", (long)getpid());
+	off = put(line, off, LOG_LINE_MAX, stamp, (size_t)n);
+	off = put(line, off, LOG_LINE_MAX, level_prefix(lvl),
+	    strlen(level_prefix(lvl)));
+	off = put(line, off, LOG_LINE_MAX, text, tlen);
+	if (cut || off >= LOG_LINE_MAX)
+		off = put(line, off, LOG_LINE_MAX + 3, "...", 3);
+	return off;
+}
+
 void
 log_vmsg(enum log_level lvl, const char *svc, const char *fmt, va_list ap)
 {
-	char line[LOG_LINE_MAX + 8], text[LOG_LINE_MAX], stamp[48];
+	char line[LOG_LINE_MAX + 8], text[LOG_LINE_MAX];
 	int saved_errno = errno, n;
-	size_t off = 0, tlen;
+	size_t off, tlen;
 	bool cut;
 	struct timespec ts;
-	struct tm tm;
 
 	if (lvl < log_cfg.min)
 		return;
@@ -160,37 +196,15 @@ log_vmsg(enum log_level lvl, const char *svc, const char *fmt, va_list ap)
 			text[i] = ' ';
 
 	clock_gettime(CLOCK_REALTIME, &ts);
-	if (log_cfg.dest == LOG_DEST_SYSLOG) {
-		/* RFC 3164 datagram, so each service keeps its own tag */
-		localtime_r(&ts.tv_sec, &tm);
-		n = snprintf(stamp, sizeof(stamp), "<%d>",
-		    log_cfg.facility | syslog_priority(lvl));
-		off = put(line, off, LOG_LINE_MAX, stamp, (size_t)n);
-		n = (int)strftime(stamp, sizeof(stamp), "%b %e %H:%M:%S ", &tm);
-	} else {
-		gmtime_r(&ts.tv_sec, &tm);
-		n = (int)strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%S", &tm);
-		off = put(line, off, LOG_LINE_MAX, stamp, (size_t)n);
-		n = snprintf(stamp, sizeof(stamp), ".%06ldZ ",
-		    ts.tv_nsec / 1000);
-	}
-	off = put(line, off, LOG_LINE_MAX, stamp, (size_t)n);
-	off = put(line, off, LOG_LINE_MAX, "postern/", 8);
-	off = put(line, off, LOG_LINE_MAX, svc, strlen(svc));
-	n = snprintf(stamp, sizeof(stamp), "[%ld]: ", (long)getpid());
-	off = put(line, off, LOG_LINE_MAX, stamp, (size_t)n);
-	off = put(line, off, LOG_LINE_MAX, level_prefix(lvl),
-	    strlen(level_prefix(lvl)));
-	off = put(line, off, LOG_LINE_MAX, text, tlen);
-	if (cut || off >= LOG_LINE_MAX)
-		off = put(line, off, sizeof(line) - 1, "...", 3);
 	if (log_cfg.dest == LOG_DEST_SYSLOG && log_cfg.fd >= 0) {
+		off = build(line, true, lvl, svc, text, tlen, cut, &ts);
 		if (send(log_cfg.fd, line, off, MSG_NOSIGNAL) >= 0) {
 			errno = saved_errno;
 			return;
 		}
-		/* syslogd gone: fall through to stderr rather than lose it */
+		/* syslogd gone: to stderr rather than lose the line */
 	}
+	off = build(line, false, lvl, svc, text, tlen, cut, &ts);
 	line[off++] = '\n';
 	(void)!write(STDERR_FILENO, line, off);
 	errno = saved_errno;
