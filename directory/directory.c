@@ -325,42 +325,12 @@ dir_domain_exists(struct directory *d, const char *domain, struct buf *err)
 	return r < 0 ? -1 : op.found;
 }
 
-struct scan_op {
-	const struct buf *prefix;
-	scan_fn *fn;
-	void *arg;
-};
-
-static int
-scan_txn(struct kv_txn *t, void *arg, struct buf *err)
-{
-	struct scan_op *op = arg;
-	unsigned char end[KV_KEY_MAX];
-	size_t elen = kv_prefix_end(op->prefix->data, op->prefix->len, end);
-	struct kv_iter *it;
-	const void *kp, *vp;
-	size_t kl, vl;
-	int r;
-
-	if (kv_iter_new(t, op->prefix->data, op->prefix->len,
-	    elen > 0 ? end : NULL, elen, false, &it, err) < 0)
-		return -1;
-	while ((r = kv_iter_next(it, &kp, &kl, &vp, &vl, err)) == 1) {
-		r = op->fn(op->arg, kp, kl, vp, vl, err);
-		if (r != 0)
-			break;
-	}
-	kv_iter_free(&it);
-	return r < 0 ? r : 0;
-}
-
 int
-scan(struct directory *d, const struct buf *prefix, scan_fn *fn, void *arg,
+scan(struct directory *d, const struct buf *prefix, kv_row_fn *fn, void *arg,
     struct buf *err)
 {
-	struct scan_op op = { prefix, fn, arg };
-
-	return kv_run(d->kv, KV_READ, scan_txn, &op, err);
+	return kv_scan(d->kv, prefix->data, prefix->len, prefix->data,
+	    prefix->len, fn, arg, err);
 }
 
 struct name_cb {

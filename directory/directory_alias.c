@@ -234,38 +234,36 @@ add_forward(struct dir_rcpt *r, const char *addr)
 	r->forwards[r->nforwards++] = xstrdup(addr);
 }
 
-/* targets - the alias's targets into out, in t: count, or -1 */
+static int
+target_row(void *arg, const unsigned char *k, size_t kl,
+    const unsigned char *v, size_t vl, struct buf *err)
+{
+	const char *a, *tg;
+
+	(void)v;
+	(void)vl;
+	if (!split_alias_key(k, kl, &a, &tg)) {
+		buf_addf(err, "malformed alias key");
+		return -1;
+	}
+	names_add(arg, tg);
+	return 0;
+}
+
+/* targets - the alias's targets into out, in t: how many, or -1 */
 static int
 targets(struct kv_txn *t, const char *alias, struct names *out,
     struct buf *err)
 {
 	struct buf k = BUF_INIT(0);
-	unsigned char end[KV_KEY_MAX];
-	struct kv_iter *it;
-	const void *kp, *vp;
-	size_t kl, vl, elen;
-	int r, n = 0;
+	size_t before = out->n;
+	int r;
 
 	key_alias(&k, alias, NULL);
-	elen = kv_prefix_end(k.data, k.len, end);
-	if (kv_iter_new(t, k.data, k.len, end, elen, false, &it, err) < 0) {
-		buf_free(&k);
-		return -1;
-	}
-	while ((r = kv_iter_next(it, &kp, &kl, &vp, &vl, err)) == 1) {
-		const char *a, *tg;
-
-		if (!split_alias_key(kp, kl, &a, &tg)) {
-			buf_addf(err, "malformed alias key");
-			r = -1;
-			break;
-		}
-		names_add(out, tg);
-		n++;
-	}
-	kv_iter_free(&it);
+	r = kv_scan_txn(t, k.data, k.len, k.data, k.len, target_row, out,
+	    err);
 	buf_free(&k);
-	return r < 0 ? -1 : n;
+	return r < 0 ? -1 : (int)(out->n - before);
 }
 
 /* account_id - 1 with *id when name is an account, 0, -1 */

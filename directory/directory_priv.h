@@ -34,11 +34,8 @@ int exists(struct kv_txn *t, const struct buf *k, struct buf *err)
     WARN_UNUSED;
 int has_prefix(struct kv_txn *t, const struct buf *k, struct buf *err)
     WARN_UNUSED;
-/* scan - fn(key, val) over every key under prefix, in a read txn; fn
- * returns 0 to go on, 1 to stop, -1 on error */
-typedef int scan_fn(void *arg, const unsigned char *k, size_t kl,
-    const unsigned char *v, size_t vl, struct buf *err);
-int scan(struct directory *d, const struct buf *prefix, scan_fn *fn,
+/* scan - kv_scan over every key under prefix, in a read transaction */
+int scan(struct directory *d, const struct buf *prefix, kv_row_fn *fn,
     void *arg, struct buf *err) WARN_UNUSED;
 
 #endif

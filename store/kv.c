@@ -501,3 +501,57 @@ kv_wlock_release(struct kv_wlock *w)
 	pthread_cond_broadcast(&w->cv);
 	pthread_mutex_unlock(&w->mu);
 }
+
+int
+kv_scan_txn(struct kv_txn *t, const void *start, size_t slen,
+    const void *prefix, size_t plen, kv_row_fn *fn, void *arg,
+    struct buf *err)
+{
+	unsigned char end[KV_KEY_MAX];
+	size_t elen;
+	struct kv_iter *it;
+	const void *kp, *vp;
+	size_t kl, vl;
+	int r;
+
+	if (plen > KV_KEY_MAX) {
+		buf_addf(err, "kv_scan: prefix of %zu bytes", plen);
+		return -1;
+	}
+	elen = kv_prefix_end(prefix, plen, end);
+	if (kv_iter_new(t, start, slen, elen > 0 ? end : NULL, elen, false,
+	    &it, err) < 0)
+		return -1;
+	while ((r = kv_iter_next(it, &kp, &kl, &vp, &vl, err)) == 1) {
+		r = fn(arg, kp, kl, vp, vl, err);
+		if (r != 0)
+			break;
+	}
+	kv_iter_free(&it);
+	return r < 0 ? r : 0;
+}
+
+struct scan_op {
+	const void *start, *prefix;
+	size_t slen, plen;
+	kv_row_fn *fn;
+	void *arg;
+};
+
+static int
+scan_txn(struct kv_txn *t, void *arg, struct buf *err)
+{
+	struct scan_op *op = arg;
+
+	return kv_scan_txn(t, op->start, op->slen, op->prefix, op->plen,
+	    op->fn, op->arg, err);
+}
+
+int
+kv_scan(struct kv *kv, const void *start, size_t slen, const void *prefix,
+    size_t plen, kv_row_fn *fn, void *arg, struct buf *err)
+{
+	struct scan_op op = { start, prefix, slen, plen, fn, arg };
+
+	return kv_run(kv, KV_READ, scan_txn, &op, err);
+}

@@ -136,6 +136,21 @@ void kv_iter_free(struct kv_iter **it);
 size_t kv_prefix_end(const void *prefix, size_t plen, unsigned char *out);
 
 /*
+ * kv_scan_txn - fn(arg, key, val) for every key from start up to the end
+ * of prefix (start must begin with prefix; start == prefix scans the
+ * whole prefix), in order, inside t.  fn returns 0 to go on, 1 to stop,
+ * -1 on error (with a line in err).  kv_scan runs the same in a read
+ * transaction of its own (kv_run).  0, or -1/KV_CONFLICT.
+ */
+typedef int kv_row_fn(void *arg, const unsigned char *key, size_t klen,
+    const unsigned char *val, size_t vlen, struct buf *err);
+int kv_scan_txn(struct kv_txn *t, const void *start, size_t slen,
+    const void *prefix, size_t plen, kv_row_fn *fn, void *arg,
+    struct buf *err) WARN_UNUSED;
+int kv_scan(struct kv *kv, const void *start, size_t slen, const void *prefix,
+    size_t plen, kv_row_fn *fn, void *arg, struct buf *err) WARN_UNUSED;
+
+/*
  * kv_run - run fn(txn, arg, err) in a new transaction of the given mode
  * and commit it; on KV_CONFLICT (from fn or commit) abort and run it
  * again, up to 100 times with a short random backoff.  fn returning -1

@@ -191,50 +191,16 @@ mail_log_append_txn(struct kv_txn *t, uint32_t acct, enum mail_log_type type,
 
 /* ---- scans ---- */
 
-/* row_fn - 0 to go on, 1 to stop, -1 on error (with err) */
-typedef int row_fn(void *arg, const unsigned char *k, size_t kl,
-    const unsigned char *v, size_t vl, struct buf *err);
-
-struct scan_op {
-	const struct buf *start, *prefix;
-	row_fn *fn;
-	void *arg;
-};
-
-static int
-scan_txn(struct kv_txn *t, void *arg, struct buf *err)
-{
-	struct scan_op *op = arg;
-	unsigned char end[KV_KEY_MAX];
-	size_t elen = kv_prefix_end(op->prefix->data, op->prefix->len, end);
-	struct kv_iter *it;
-	const void *kp, *vp;
-	size_t kl, vl;
-	int r;
-
-	if (kv_iter_new(t, op->start->data, op->start->len,
-	    elen > 0 ? end : NULL, elen, false, &it, err) < 0)
-		return -1;
-	while ((r = kv_iter_next(it, &kp, &kl, &vp, &vl, err)) == 1) {
-		r = op->fn(op->arg, kp, kl, vp, vl, err);
-		if (r != 0)
-			break;
-	}
-	kv_iter_free(&it);
-	return r < 0 ? r : 0;
-}
-
 /* scan - rows from start up to the end of prefix, in a read transaction */
 static int
 scan(struct mail *m, const struct buf *start, const struct buf *prefix,
-    row_fn *fn, void *arg, struct buf *err)
+    kv_row_fn *fn, void *arg, struct buf *err)
 {
-	struct scan_op op = { start, prefix, fn, arg };
-
-	return kv_run(m->kv, KV_READ, scan_txn, &op, err);
+	return kv_scan(m->kv, start->data, start->len, prefix->data,
+	    prefix->len, fn, arg, err);
 }
 
-/* stop - a callback's answer as a row_fn's */
+/* stop - a callback's answer as a kv_row_fn's */
 static int
 stop(int r, struct buf *err)
 {

@@ -434,6 +434,69 @@ test_bounds(void **state)
 	commit(c, &t);
 }
 
+struct scan_seen {
+	const struct kvk *want;
+	size_t n, stop_after;
+};
+
+static int
+scan_row(void *arg, const unsigned char *k, size_t kl,
+    const unsigned char *v, size_t vl, struct buf *err)
+{
+	struct scan_seen *s = arg;
+
+	(void)err;
+	assert_int_equal(vl, 1);
+	assert_memory_equal(v, "v", 1);
+	assert_int_equal(kl, s->want[s->n].n);
+	assert_memory_equal(k, s->want[s->n].p, kl);
+	s->n++;
+	return s->n == s->stop_after ? 1 : 0;
+}
+
+static int
+scan_fail(void *arg, const unsigned char *k, size_t kl,
+    const unsigned char *v, size_t vl, struct buf *err)
+{
+	(void)arg;
+	(void)k;
+	(void)kl;
+	(void)v;
+	(void)vl;
+	buf_addf(err, "row refused");
+	return -1;
+}
+
+/* check_kv_scan - kv_scan over the keys test_prefix stored */
+static void
+check_kv_scan(struct kvc *c, const struct kvk *pre)
+{
+	struct scan_seen s = { pre, 0, 0 };
+
+	/* the whole prefix "a", in order */
+	ok(kv_scan(c->kv, S("a"), S("a"), scan_row, &s, &c->err), &c->err);
+	assert_int_equal(s.n, 5);
+	/* from a start inside the prefix, up to its end */
+	s = (struct scan_seen){ pre + 2, 0, 0 };
+	ok(kv_scan(c->kv, S("a\xff"), S("a"), scan_row, &s, &c->err),
+	    &c->err);
+	assert_int_equal(s.n, 3);
+	/* an all-0xff prefix runs to the end of the store */
+	s = (struct scan_seen){ pre + 6, 0, 0 };
+	ok(kv_scan(c->kv, S("\xff"), S("\xff"), scan_row, &s, &c->err),
+	    &c->err);
+	assert_int_equal(s.n, 3);
+	/* 1 stops early; -1 is an error with its line */
+	s = (struct scan_seen){ pre, 0, 2 };
+	ok(kv_scan(c->kv, S("a"), S("a"), scan_row, &s, &c->err), &c->err);
+	assert_int_equal(s.n, 2);
+	buf_reset(&c->err);
+	assert_int_equal(kv_scan(c->kv, S("a"), S("a"), scan_fail, NULL,
+	    &c->err), -1);
+	assert_non_null(strstr(buf_cstr(&c->err), "row refused"));
+	buf_reset(&c->err);
+}
+
 static void
 test_prefix(void **state)
 {
@@ -486,6 +549,7 @@ test_prefix(void **state)
 	scan(c, t, S("\xff"), NULL, 0, true,
 	    (struct kvk[]){ pre[8], pre[7], pre[6] }, 3);
 	commit(c, &t);
+	check_kv_scan(c, pre);
 }
 
 static void
