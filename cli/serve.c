@@ -30,8 +30,11 @@
 #include "common/netaddr.h"
 #include "common/tls.h"
 #include "common/xalloc.h"
+#include "delivery/delivery.h"
+#include "directory/directory.h"
 #include "mta/smtpd.h"
 #include "queue/queue.h"
+#include "store/store.h"
 
 #define SVC "master"
 
@@ -91,20 +94,122 @@ on_queued(void *arg, const char *qid)
 	qmgr_enqueue(arg, qid);
 }
 
+/* what the routing and RCPT hooks need */
+struct serve_ctx {
+	const struct config *cfg;
+	struct directory *dir;
+	struct delivery *delivery;
+};
+
+/*
+ * is_local_domain - smtp.local_domains or a domain of the directory; a
+ * directory error counts as local so that the caller defers rather than
+ * relays (-1 when the error must be reported)
+ */
+static int
+is_local_domain(struct serve_ctx *sc, const char *domain)
+{
+	const struct config *cfg = sc->cfg;
+	struct buf err = BUF_INIT(0);
+	int r;
+
+	for (size_t i = 0; i < cfg->smtp.local_domains.n; i++)
+		if (ascii_eq_nocase(domain, strlen(domain),
+		    cfg->smtp.local_domains.v[i]))
+			return 1;
+	r = dir_domain_exists(sc->dir, domain, &err);
+	if (r < 0)
+		log_error(SVC, "directory: %s", buf_cstr(&err));
+	buf_free(&err);
+	return r;
+}
+
 /* route - local domains to the local transport, the rest to smtp */
 static const char *
 route(void *arg, const char *rcpt)
 {
-	const struct config *cfg = arg;
 	const char *at = strrchr(rcpt, '@');
 
 	if (at == NULL)		/* <Postmaster> */
 		return "local";
-	for (size_t i = 0; i < cfg->smtp.local_domains.n; i++)
-		if (ascii_eq_nocase(at + 1, strlen(at + 1),
-		    cfg->smtp.local_domains.v[i]))
-			return "local";
-	return "smtp";
+	return is_local_domain(arg, at + 1) != 0 ? "local" : "smtp";
+}
+
+/* rcpt_check - RCPT TO on a worker: ours, known, and room for it? */
+static enum smtpd_verdict
+rcpt_check(void *arg, const char *addr, uint64_t size)
+{
+	struct serve_ctx *sc = arg;
+	const char *at = strrchr(addr, '@');
+	struct buf err = BUF_INIT(0);
+	enum smtpd_verdict v = SMTPD_RCPT_OK;
+	int r;
+
+	r = at != NULL ? is_local_domain(sc, at + 1) : 0;
+	if (r < 0)
+		return SMTPD_RCPT_TEMPFAIL;
+	if (r == 0)
+		return SMTPD_RCPT_RELAY_DENIED;
+	switch (delivery_rcpt_check(sc->delivery, addr, size, &err)) {
+	case DELIVERY_RCPT_OK:
+		break;
+	case DELIVERY_RCPT_UNKNOWN:
+		v = SMTPD_RCPT_UNKNOWN;
+		break;
+	case DELIVERY_RCPT_OVER_QUOTA:
+		v = SMTPD_RCPT_OVER_QUOTA;
+		break;
+	case DELIVERY_RCPT_ERROR:
+		log_error(SVC, "recipient check <%s>: %s", addr,
+		    buf_cstr(&err));
+		v = SMTPD_RCPT_TEMPFAIL;
+		break;
+	}
+	buf_free(&err);
+	return v;
+}
+
+/* lmtp_deliver - an LMTP transaction's message, straight to mailboxes */
+static void
+lmtp_deliver(void *arg, const char *qid, const void *msg, size_t len,
+    struct smtpd_lmtp_rcpt *rcpts, size_t n)
+{
+	struct serve_ctx *sc = arg;
+	struct delivery_rcpt *dr = xcalloc(n, sizeof(*dr));
+
+	(void)qid;
+	for (size_t i = 0; i < n; i++) {
+		dr[i].addr = rcpts[i].addr;
+		dr[i].index = (uint32_t)i;
+	}
+	delivery_message(sc->delivery, NULL, msg, len, dr, n);
+	for (size_t i = 0; i < n; i++) {
+		struct smtpd_lmtp_rcpt *r = &rcpts[i];
+
+		switch (dr[i].status) {
+		case TRANSPORT_OK:
+			r->code = 250;
+			break;
+		case TRANSPORT_PERMFAIL:
+			r->code = 550;
+			break;
+		default:
+			r->code = strcmp(dr[i].dsn, "4.2.2") == 0 ? 452 : 451;
+			break;
+		}
+		(void)snprintf(r->ecode, sizeof(r->ecode), "%s", dr[i].dsn);
+		(void)snprintf(r->text, sizeof(r->text), "%s", dr[i].text);
+	}
+	free(dr);
+}
+
+static bool
+is_held(const struct config *cfg, const char *transport)
+{
+	for (size_t i = 0; i < cfg->queue.hold_transports.n; i++)
+		if (strcmp(cfg->queue.hold_transports.v[i], transport) == 0)
+			return true;
+	return false;
 }
 
 static void
@@ -123,7 +228,7 @@ int
 cli_serve(const struct config *cfg, int argc, char **argv)
 {
 	unsigned nio = cfg->server.io_threads, njobs = cfg->server.job_threads;
-	struct listener **listeners;
+	struct listener **listeners, **lmtp_listeners;
 	struct spool_recover_stats rst;
 	struct qmgr_hooks hooks;
 	struct buf err = BUF_INIT(0);
@@ -131,7 +236,13 @@ cli_serve(const struct config *cfg, int argc, char **argv)
 	struct jobs *jobs, *deliveries;
 	struct spool *spool;
 	struct qmgr *qm;
-	struct smtpd *smtpd;
+	struct smtpd *smtpd, *lmtpd;
+	struct store *store;
+	struct directory *dir;
+	struct dir_options dopt;
+	struct delivery *delivery;
+	struct transport local;
+	struct serve_ctx sc;
 	SSL_CTX *tls = NULL;
 	const char *error;
 	sigset_t sigs;
@@ -178,6 +289,19 @@ cli_serve(const struct config *cfg, int argc, char **argv)
 			log_fatal(SVC, "smtp.listen %s: %s",
 			    cfg->smtp.listen.v[i], error);
 	}
+	lmtp_listeners = xcalloc(cfg->lmtp.listen.n + 1,
+	    sizeof(*lmtp_listeners));
+	for (size_t i = 0; i < cfg->lmtp.listen.n; i++) {
+		struct netaddr a;
+
+		if (netaddr_parse_listen(cfg->lmtp.listen.v[i], &a, &error) < 0)
+			log_fatal(SVC, "lmtp.listen %s: %s",
+			    cfg->lmtp.listen.v[i], error);
+		lmtp_listeners[i] = listener_open(loops, &a, &error);
+		if (lmtp_listeners[i] == NULL)
+			log_fatal(SVC, "lmtp.listen %s: %s",
+			    cfg->lmtp.listen.v[i], error);
+	}
 	cli_become_user(cfg, true);
 
 	spool = spool_open(cfg->queue.dir, &error);
@@ -188,6 +312,17 @@ cli_serve(const struct config *cfg, int argc, char **argv)
 	log_info(SVC, "queue %s: %u messages, %u unfinished removed, "
 	    "%u corrupt set aside, %u torn tails cut", cfg->queue.dir, rst.ok,
 	    rst.tmp_removed, rst.corrupt, rst.truncated);
+	if (store_open(cfg, &store, &err) < 0)
+		log_fatal(SVC, "mailbox store: %s", buf_cstr(&err));
+	log_info(SVC, "mailbox store: %s data store %s, %s blobs",
+	    kv_backend_name(store->kv), cfg->store.path,
+	    blob_backend_name(store->blobs));
+	memset(&dopt, 0, sizeof(dopt));
+	dopt.subaddress_sep = cfg->delivery.recipient_delimiter[0];
+	dir = directory_new(store->kv, &dopt);
+	delivery = delivery_new(store, dir);
+	sc = (struct serve_ctx){ cfg, dir, delivery };
+
 	jobs = jobs_new(njobs);
 	/*
 	 * Deliveries get a pool of their own, one thread per allowed
@@ -197,20 +332,35 @@ cli_serve(const struct config *cfg, int argc, char **argv)
 	deliveries = jobs_new(cfg->queue.max_deliveries);
 	memset(&hooks, 0, sizeof(hooks));
 	hooks.route = route;
-	hooks.route_arg = (void *)cfg;
+	hooks.route_arg = &sc;
 	hooks.dispatch = dispatch;
 	hooks.dispatch_arg = deliveries;
 	qm = qmgr_new(&cfg->queue, &hooks);
+	delivery_transport(delivery, &local);
+	if (is_held(cfg, local.name))
+		log_info(SVC, "transport %s held (queue.hold_transports): its "
+		    "mail stays queued", local.name);
+	else
+		qmgr_register_transport(qm, &local);
 	if (qmgr_load(qm, &err) < 0)
 		log_fatal(SVC, "queue load: %s", buf_cstr(&err));
 	if (qmgr_start(qm, &error) < 0)
 		log_fatal(SVC, "queue manager: %s", error);
 
 	smtpd = smtpd_new(cfg, jobs, tls, spool, on_queued, qm);
+	smtpd_set_rcpt_check(smtpd, rcpt_check, &sc);
 	for (size_t i = 0; i < cfg->smtp.listen.n; i++) {
 		listener_start(listeners[i], smtpd_accept, smtpd);
 		log_info(SVC, "smtp listening on %s",
 		    listener_name(listeners[i]));
+	}
+	lmtpd = smtpd_new(cfg, jobs, tls, spool, NULL, NULL);
+	smtpd_set_rcpt_check(lmtpd, rcpt_check, &sc);
+	smtpd_set_lmtp(lmtpd, lmtp_deliver, &sc);
+	for (size_t i = 0; i < cfg->lmtp.listen.n; i++) {
+		listener_start(lmtp_listeners[i], smtpd_accept, lmtpd);
+		log_info(SVC, "lmtp listening on %s",
+		    listener_name(lmtp_listeners[i]));
 	}
 	if (loops_start(loops, &error) < 0)
 		log_fatal(SVC, "starting I/O threads: %s", error);
@@ -242,7 +392,14 @@ cli_serve(const struct config *cfg, int argc, char **argv)
 	for (size_t i = 0; i < cfg->smtp.listen.n; i++)
 		listener_free(&listeners[i]);
 	free(listeners);
+	for (size_t i = 0; i < cfg->lmtp.listen.n; i++)
+		listener_free(&lmtp_listeners[i]);
+	free(lmtp_listeners);
 	smtpd_free(&smtpd);
+	smtpd_free(&lmtpd);
+	delivery_free(&delivery);
+	directory_free(&dir);
+	store_close(&store);
 	loops_free(&loops);
 	SSL_CTX_free(tls);
 	(void)unlink(cfg->server.pid_file);

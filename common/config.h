@@ -81,6 +81,7 @@ struct config_queue {
 	unsigned max_lifetime;	/* seconds, default 5d */
 	unsigned scan_interval;	/* seconds between queue runs, default 60 */
 	unsigned max_deliveries;	/* concurrent deliveries, default 20 */
+	struct strlist hold_transports;	/* not started: mail stays queued */
 };
 
 enum store_backend { STORE_SQLITE, STORE_ROCKSDB };
@@ -93,6 +94,14 @@ struct config_store {
 	char *blob_dir;		/* "" = <data_dir>/blobs */
 };
 
+struct config_delivery {
+	char *recipient_delimiter;	/* "+" (default); "" = none */
+};
+
+struct config_lmtp {
+	struct strlist listen;	/* default none: LMTP off */
+};
+
 struct config {
 	char *path;		/* file it came from; NULL for defaults */
 	struct config_server server;
@@ -101,6 +110,8 @@ struct config {
 	struct config_smtp smtp;
 	struct config_queue queue;
 	struct config_store store;
+	struct config_delivery delivery;
+	struct config_lmtp lmtp;
 };
 
 /*

@@ -98,6 +98,28 @@ check_printable(const char *s)
 }
 
 static const char *
+check_delimiter(const char *s)
+{
+	if (s[0] == '\0')
+		return NULL;
+	if (s[1] != '\0')
+		return "one character, or \"\" for none";
+	if ((unsigned char)s[0] <= 0x20 || (unsigned char)s[0] > 0x7e ||
+	    s[0] == '@' || s[0] == '"' || s[0] == '\\')
+		return "must be a printable ASCII character other than "
+		    "@, \" and \\";
+	return NULL;
+}
+
+static const char *
+check_transport(const char *s)
+{
+	if (strcmp(s, "local") != 0 && strcmp(s, "smtp") != 0)
+		return "unknown transport (\"local\" or \"smtp\")";
+	return NULL;
+}
+
+static const char *
 check_listen(const char *s)
 {
 	struct netaddr na;
@@ -299,6 +321,10 @@ static const struct config_key queue_keys[] = {
 	{ "max_deliveries", CONFIG_T_UINT, "20", 1, 10000,
 	  OFF(queue.max_deliveries), NULL, NULL, NULL,
 	  "Deliveries in progress at once." },
+	{ "hold_transports", CONFIG_T_STRLIST, "", 0, 0,
+	  OFF(queue.hold_transports), NULL, check_transport, NULL,
+	  "Transports not started (\"local\", \"smtp\"): their mail stays "
+	  "queued, deferred, until removed from here and restarted." },
 };
 
 static const char *const store_names[] = { "sqlite", "rocksdb", NULL };
@@ -319,6 +345,20 @@ static const struct config_key store_keys[] = {
 	  "Directory of the fs blob store; \"\" = <data_dir>/blobs." },
 };
 
+static const struct config_key delivery_keys[] = {
+	{ "recipient_delimiter", CONFIG_T_STRING, "+", 0, 0,
+	  OFF(delivery.recipient_delimiter), NULL, check_delimiter, NULL,
+	  "Sub-address separator: user+tag@domain reaches user@domain; "
+	  "\"\" = off." },
+};
+
+static const struct config_key lmtp_keys[] = {
+	{ "listen", CONFIG_T_STRLIST, "", 0, 0, OFF(lmtp.listen), NULL,
+	  check_listen, NULL,
+	  "LMTP (RFC 2033) addresses, e.g. \"127.0.0.1:24\"; [] = off.  "
+	  "No authentication: keep them on loopback or a trusted network." },
+};
+
 const struct config_group config_groups[] = {
 	{ "server", KEYS(server_keys), "The process: names, paths, threads." },
 	{ "log", KEYS(log_keys), "Logging." },
@@ -328,6 +368,9 @@ const struct config_group config_groups[] = {
 	{ "queue", KEYS(queue_keys), "The mail queue and its retry "
 	  "schedule." },
 	{ "store", KEYS(store_keys), "Where mail and accounts are kept." },
+	{ "delivery", KEYS(delivery_keys), "Local delivery into mailboxes." },
+	{ "lmtp", KEYS(lmtp_keys), "The LMTP server: another MTA hands "
+	  "local mail straight to the mailboxes." },
 };
 const size_t config_ngroups = ARRAY_SIZE(config_groups);
 

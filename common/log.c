@@ -198,11 +198,13 @@ log_vmsg(enum log_level lvl, const char *svc, const char *fmt, va_list ap)
 	clock_gettime(CLOCK_REALTIME, &ts);
 	if (log_cfg.dest == LOG_DEST_SYSLOG && log_cfg.fd >= 0) {
 		off = build(line, true, lvl, svc, text, tlen, cut, &ts);
-		if (send(log_cfg.fd, line, off, MSG_NOSIGNAL) >= 0) {
+		/* never wait: an I/O thread must not stall on a slow syslogd */
+		if (send(log_cfg.fd, line, off, MSG_NOSIGNAL | MSG_DONTWAIT) >=
+		    0) {
 			errno = saved_errno;
 			return;
 		}
-		/* syslogd gone: to stderr rather than lose the line */
+		/* syslogd gone or behind: to stderr rather than lose it */
 	}
 	off = build(line, false, lvl, svc, text, tlen, cut, &ts);
 	line[off++] = '\n';

@@ -17,6 +17,7 @@
 
 #include "common/buf.h"
 #include "common/config.h"
+#include "common/loop.h"
 #include "common/netaddr.h"
 #include "mta/smtp_data.h"
 #include "mta/smtp_parse.h"
@@ -42,6 +43,10 @@ struct smtpd {
 	struct spool *spool;
 	smtpd_queued_fn *on_queued;
 	void *queued_arg;
+	smtpd_rcpt_fn *rcpt_check;
+	void *rcpt_arg;
+	smtpd_lmtp_fn *lmtp;		/* non-NULL: an LMTP server */
+	void *lmtp_arg;
 
 	pthread_mutex_t mu;	/* guards the counters and list below */
 	unsigned nsessions;
@@ -71,6 +76,9 @@ struct smtpd_txn {
 	char *sender_params;
 	bool smtputf8;
 	bool body_8bitmime;
+	uint64_t size_hint;		/* MAIL FROM SIZE=, 0 = none */
+	struct smtpd_rcpt pending;	/* RCPT being checked by a job */
+	enum smtpd_verdict verdict;	/* ... and the job's answer */
 	struct smtpd_rcpt *rcpts;
 	size_t nrcpt, rcpt_cap;
 
@@ -88,6 +96,7 @@ struct smtpd_txn {
 	/* job results */
 	int job_status;
 	char job_error[256];
+	struct smtpd_lmtp_rcpt *lmtp_replies;	/* LMTP: one per rcpt */
 };
 
 struct smtpd_session {
@@ -134,6 +143,10 @@ const char *smtpd_proto(const struct smtpd_session *s);
 /* smtpd_cmd.c */
 void smtpd_command(struct smtpd_session *s, const char *line, size_t len);
 void smtpd_txn_reset(struct smtpd_session *s);
+/* smtpd_run_job - work on a worker, then done on the session's loop; the
+ * session processes no input meanwhile (busy) */
+void smtpd_run_job(struct smtpd_session *s, job_fn *work,
+    job_done_fn *done);
 
 /* smtpd_data.c */
 void smtpd_data_begin(struct smtpd_session *s);

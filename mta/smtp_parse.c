@@ -55,6 +55,7 @@ static const struct {
 	{ "QUIT", SMTP_VERB_QUIT }, { "VRFY", SMTP_VERB_VRFY },
 	{ "EXPN", SMTP_VERB_EXPN }, { "HELP", SMTP_VERB_HELP },
 	{ "STARTTLS", SMTP_VERB_STARTTLS }, { "AUTH", SMTP_VERB_AUTH },
+	{ "LHLO", SMTP_VERB_LHLO },
 };
 
 /* known verbs we will never implement: 502, not 500 (RFC 5321 4.2.4) */
@@ -517,10 +518,13 @@ smtp_cmd_parse(const char *line, size_t len, struct smtp_cmd *cmd,
 	switch (cmd->verb) {
 	case SMTP_VERB_HELO:
 	case SMTP_VERB_EHLO:
+	case SMTP_VERB_LHLO:
 		if (alen == 0)
 			return bad(err_r, 501, "5.5.4",
 			    cmd->verb == SMTP_VERB_HELO ?
-			    "Syntax: HELO hostname" : "Syntax: EHLO hostname");
+			    "Syntax: HELO hostname" :
+			    cmd->verb == SMTP_VERB_EHLO ?
+			    "Syntax: EHLO hostname" : "Syntax: LHLO hostname");
 		if (!smtp_domain_is_valid(arg, alen))
 			return bad(err_r, 501, "5.5.4", "Invalid domain name");
 		cmd->domain = cmd->arg;

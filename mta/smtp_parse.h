@@ -67,6 +67,7 @@ enum smtp_verb {
 	SMTP_VERB_HELP,
 	SMTP_VERB_STARTTLS,
 	SMTP_VERB_AUTH,
+	SMTP_VERB_LHLO,		/* LMTP (RFC 2033); an SMTP server says 500 */
 	SMTP_VERB_UNKNOWN,
 };
 

@@ -63,6 +63,20 @@ smtpd_new(const struct config *cfg, struct jobs *jobs, SSL_CTX *tls,
 static void session_free(struct smtpd_session *s);
 
 void
+smtpd_set_rcpt_check(struct smtpd *s, smtpd_rcpt_fn *fn, void *arg)
+{
+	s->rcpt_check = fn;
+	s->rcpt_arg = arg;
+}
+
+void
+smtpd_set_lmtp(struct smtpd *s, smtpd_lmtp_fn *deliver, void *arg)
+{
+	s->lmtp = deliver;
+	s->lmtp_arg = arg;
+}
+
+void
 smtpd_free(struct smtpd **sp)
 {
 	struct smtpd *s = *sp;
@@ -423,6 +437,8 @@ const char *
 smtpd_proto(const struct smtpd_session *s)
 {
 	/* RFC 3848 and RFC 6531 protocol names for Received: "with" */
+	if (s->srv->lmtp != NULL)
+		return s->tls_active ? "LMTPS" : "LMTP";
 	if (s->txn.smtputf8)
 		return s->tls_active ? "UTF8SMTPS" : "UTF8SMTP";
 	if (!s->esmtp)

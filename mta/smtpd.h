@@ -27,6 +27,42 @@ typedef void smtpd_queued_fn(void *arg, const char *qid);
 struct smtpd *smtpd_new(const struct config *cfg, struct jobs *jobs,
     SSL_CTX *tls, struct spool *spool, smtpd_queued_fn *on_queued,
     void *arg);
+/*
+ * The recipient check (optional).  Without one, RCPT TO is accepted for
+ * any address of smtp.local_domains.  With one, it decides alone, on a
+ * worker thread (it may block on the directory and the store): size is
+ * the MAIL FROM SIZE= value, 0 when none was given.
+ */
+enum smtpd_verdict {
+	SMTPD_RCPT_OK,			/* 250 2.1.5 */
+	SMTPD_RCPT_RELAY_DENIED,	/* 554 5.7.1: not a local domain */
+	SMTPD_RCPT_UNKNOWN,		/* 550 5.1.1 */
+	SMTPD_RCPT_OVER_QUOTA,		/* 452 4.2.2 */
+	SMTPD_RCPT_TEMPFAIL,		/* 451 4.3.0 */
+};
+typedef enum smtpd_verdict smtpd_rcpt_fn(void *arg, const char *addr,
+    uint64_t size);
+/* smtpd_set_rcpt_check - before the first session */
+void smtpd_set_rcpt_check(struct smtpd *s, smtpd_rcpt_fn *fn, void *arg);
+
+/*
+ * LMTP (RFC 2033).  smtpd_set_lmtp makes s an LMTP server: LHLO instead of
+ * HELO/EHLO, and at the end of DATA (or BDAT LAST) the message is not
+ * spooled but handed to deliver, on a worker, with the whole content in
+ * memory; its per-recipient answers are sent in RCPT order.  deliver
+ * must fill code (250, 4xx, 5xx), ecode and text of every recipient.
+ */
+struct smtpd_lmtp_rcpt {
+	const char *addr;
+	int code;
+	char ecode[16];
+	char text[200];
+};
+typedef void smtpd_lmtp_fn(void *arg, const char *qid, const void *msg,
+    size_t len, struct smtpd_lmtp_rcpt *rcpts, size_t n);
+/* smtpd_set_lmtp - before the first session */
+void smtpd_set_lmtp(struct smtpd *s, smtpd_lmtp_fn *deliver, void *arg);
+
 /* smtpd_accept - the listen_accept_fn of SMTP listeners; arg is smtpd */
 void smtpd_accept(struct loop *l, evutil_socket_t fd,
     const struct sockaddr *peer, socklen_t peerlen, void *arg);

@@ -46,12 +46,16 @@ smtpd_txn_reset(struct smtpd_session *s)
 		free(t->rcpts[i].params);
 	}
 	t->nrcpt = 0;
+	free(t->pending.addr);
+	free(t->pending.params);
+	t->pending.addr = t->pending.params = NULL;
 	free(t->sender);
 	free(t->sender_params);
 	t->sender = t->sender_params = NULL;
 	t->active = false;
 	t->smtputf8 = false;
 	t->body_8bitmime = false;
+	t->size_hint = 0;
 	t->bdat = false;
 	t->data_started = false;
 	t->bdat_left = 0;
@@ -151,6 +155,7 @@ cmd_mail(struct smtpd_session *s, const struct smtp_cmd *cmd)
 	t->sender_params = params_text(cmd);
 	t->smtputf8 = mp.smtputf8;
 	t->body_8bitmime = mp.body == SMTP_BODY_8BITMIME;
+	t->size_hint = mp.has_size ? mp.size : 0;
 	queue_id_new(t->qid);
 	log_info(SMTPD_SVC, "%s: client=unknown[%s]:%u", t->qid, s->ip,
 	    s->port);
@@ -170,6 +175,72 @@ is_local_domain(const struct config *cfg, struct smtp_str d)
 	return false;
 }
 
+/* rcpt_add - the recipient is accepted: into the transaction */
+static void
+rcpt_add(struct smtpd_session *s, char *addr, char *params)
+{
+	struct smtpd_txn *t = &s->txn;
+
+	if (t->nrcpt == t->rcpt_cap) {
+		t->rcpt_cap = t->rcpt_cap == 0 ? 4 : t->rcpt_cap * 2;
+		t->rcpts = xreallocarray(t->rcpts, t->rcpt_cap,
+		    sizeof(*t->rcpts));
+	}
+	t->rcpts[t->nrcpt].addr = addr;
+	t->rcpts[t->nrcpt].params = params;
+	t->nrcpt++;
+	smtpd_reply(s, 250, "2.1.5", "Ok");
+}
+
+static void
+rcpt_check_work(void *arg)
+{
+	struct smtpd_session *s = arg;
+	struct smtpd_txn *t = &s->txn;
+
+	t->verdict = s->srv->rcpt_check(s->srv->rcpt_arg, t->pending.addr,
+	    t->size_hint);
+}
+
+static void
+rcpt_check_done(void *arg)
+{
+	struct smtpd_session *s = arg;
+	struct smtpd_txn *t = &s->txn;
+	char *addr = t->pending.addr, *params = t->pending.params;
+	int code = 0;
+	const char *ecode = NULL, *text = NULL;
+
+	s->busy = false;
+	t->pending.addr = t->pending.params = NULL;
+	switch (t->verdict) {
+	case SMTPD_RCPT_OK:
+		rcpt_add(s, addr, params);
+		addr = params = NULL;
+		break;
+	case SMTPD_RCPT_RELAY_DENIED:
+		code = 554, ecode = "5.7.1", text = "Relay access denied";
+		break;
+	case SMTPD_RCPT_UNKNOWN:
+		code = 550, ecode = "5.1.1", text = "Recipient address "
+		    "rejected: User unknown in local recipient table";
+		break;
+	case SMTPD_RCPT_OVER_QUOTA:
+		code = 452, ecode = "4.2.2", text = "Mailbox full";
+		break;
+	case SMTPD_RCPT_TEMPFAIL:
+		code = 451, ecode = "4.3.0", text = "Temporary lookup failure";
+		break;
+	}
+	if (code != 0) {
+		log_reject(s, "RCPT", code, ecode, text, addr);
+		smtpd_error(s, code, ecode, "<%s>: %s", addr, text);
+	}
+	free(addr);
+	free(params);
+	smtpd_resume(s);
+}
+
 static void
 cmd_rcpt(struct smtpd_session *s, const struct smtp_cmd *cmd)
 {
@@ -187,28 +258,32 @@ cmd_rcpt(struct smtpd_session *s, const struct smtp_cmd *cmd)
 		hint_error(s, &h);
 		return;
 	}
+	if (t->nrcpt >= s->cfg->smtp.max_recipients) {
+		smtpd_error(s, 452, "4.5.3", "Error: too many recipients");
+		return;
+	}
 	addr = str_dup(cmd->path.mailbox);
-	if (!cmd->path.is_postmaster &&
-	    (cmd->path.is_literal || !is_local_domain(s->cfg, cmd->path.domain))) {
+	if (cmd->path.is_literal && !cmd->path.is_postmaster) {
 		log_reject(s, "RCPT", 554, "5.7.1", "Relay access denied", addr);
 		smtpd_error(s, 554, "5.7.1", "<%s>: Relay access denied", addr);
 		free(addr);
 		return;
 	}
-	if (t->nrcpt >= s->cfg->smtp.max_recipients) {
-		smtpd_error(s, 452, "4.5.3", "Error: too many recipients");
+	/* <Postmaster> without a domain is always taken (RFC 5321 4.5.1) */
+	if (s->srv->rcpt_check != NULL && !cmd->path.is_postmaster) {
+		t->pending.addr = addr;
+		t->pending.params = params_text(cmd);
+		smtpd_run_job(s, rcpt_check_work, rcpt_check_done);
+		return;
+	}
+	if (!cmd->path.is_postmaster &&
+	    !is_local_domain(s->cfg, cmd->path.domain)) {
+		log_reject(s, "RCPT", 554, "5.7.1", "Relay access denied", addr);
+		smtpd_error(s, 554, "5.7.1", "<%s>: Relay access denied", addr);
 		free(addr);
 		return;
 	}
-	if (t->nrcpt == t->rcpt_cap) {
-		t->rcpt_cap = t->rcpt_cap == 0 ? 4 : t->rcpt_cap * 2;
-		t->rcpts = xreallocarray(t->rcpts, t->rcpt_cap,
-		    sizeof(*t->rcpts));
-	}
-	t->rcpts[t->nrcpt].addr = addr;
-	t->rcpts[t->nrcpt].params = params_text(cmd);
-	t->nrcpt++;
-	smtpd_reply(s, 250, "2.1.5", "Ok");
+	rcpt_add(s, addr, params_text(cmd));
 }
 
 static void
@@ -254,12 +329,28 @@ smtpd_command(struct smtpd_session *s, const char *line, size_t len)
 	}
 	switch (cmd.verb) {
 	case SMTP_VERB_EHLO:
+	case SMTP_VERB_HELO:
+		if (s->srv->lmtp != NULL) {
+			/* RFC 2033 4.1: only LHLO */
+			smtpd_error(s, 500, "5.5.1", "Error: this is LMTP: "
+			    "send LHLO");
+			break;
+		}
+		if (cmd.verb == SMTP_VERB_EHLO)
+			s->n_ehlo++;
+		else
+			s->n_helo++;
+		cmd_helo(s, &cmd, cmd.verb == SMTP_VERB_EHLO);
+		break;
+	case SMTP_VERB_LHLO:
+		if (s->srv->lmtp == NULL) {
+			s->n_unknown++;
+			smtpd_error(s, 500, "5.5.2", "Error: command not "
+			    "recognized");
+			break;
+		}
 		s->n_ehlo++;
 		cmd_helo(s, &cmd, true);
-		break;
-	case SMTP_VERB_HELO:
-		s->n_helo++;
-		cmd_helo(s, &cmd, false);
 		break;
 	case SMTP_VERB_MAIL:
 		s->n_mail++;

@@ -234,8 +234,8 @@ abort_done(void *arg)
 	smtpd_resume(s);
 }
 
-static void
-run_job(struct smtpd_session *s, job_fn *work, job_done_fn *done)
+void
+smtpd_run_job(struct smtpd_session *s, job_fn *work, job_done_fn *done)
 {
 	/*
 	 * Reading goes on (bounded by SMTPD_IN_HIGH) but nothing is
@@ -244,6 +244,53 @@ run_job(struct smtpd_session *s, job_fn *work, job_done_fn *done)
 	 */
 	s->busy = true;
 	jobs_submit(s->srv->jobs, s->loop, work, done, s);
+}
+
+/* ---- LMTP: deliver now, one reply per recipient ---- */
+
+static void
+lmtp_work(void *arg)
+{
+	struct smtpd_session *s = arg;
+	struct smtpd_txn *t = &s->txn;
+
+	t->lmtp_replies = xcalloc(t->nrcpt, sizeof(*t->lmtp_replies));
+	for (size_t i = 0; i < t->nrcpt; i++) {
+		t->lmtp_replies[i].addr = t->rcpts[i].addr;
+		t->lmtp_replies[i].code = 451;
+		(void)snprintf(t->lmtp_replies[i].ecode,
+		    sizeof(t->lmtp_replies[i].ecode), "4.3.0");
+		(void)snprintf(t->lmtp_replies[i].text,
+		    sizeof(t->lmtp_replies[i].text), "delivery not attempted");
+	}
+	s->srv->lmtp(s->srv->lmtp_arg, t->qid, t->content.data,
+	    t->content.len, t->lmtp_replies, t->nrcpt);
+}
+
+static void
+lmtp_done(void *arg)
+{
+	struct smtpd_session *s = arg;
+	struct smtpd_txn *t = &s->txn;
+
+	s->busy = false;
+	log_info(SMTPD_SVC, "%s: from=<%s>, size=%llu, nrcpt=%zu, proto=%s, "
+	    "helo=<%s>", t->qid, t->sender, (unsigned long long)t->scan.size,
+	    t->nrcpt, smtpd_proto(s), s->helo != NULL ? s->helo : "");
+	for (size_t i = 0; i < t->nrcpt; i++) {
+		const struct smtpd_lmtp_rcpt *r = &t->lmtp_replies[i];
+		int code = r->code >= 200 && r->code <= 599 ? r->code : 451;
+
+		log_info(SMTPD_SVC, "%s: to=<%s>, relay=lmtp, dsn=%s, "
+		    "status=%s (%s)", t->qid, r->addr, r->ecode,
+		    code < 300 ? "sent" : code < 500 ? "deferred" : "bounced",
+		    r->text);
+		smtpd_reply(s, code, r->ecode, "<%s> %s", r->addr, r->text);
+	}
+	free(t->lmtp_replies);
+	t->lmtp_replies = NULL;
+	smtpd_txn_reset(s);
+	smtpd_resume(s);
 }
 
 /* data_end - the message is complete: refuse it, or spool and commit */
@@ -280,9 +327,13 @@ data_end(struct smtpd_session *s)
 		log_info(SMTPD_SVC, "%s: reject: %s from unknown[%s]: %d %s %s; "
 		    "from=<%s>", t->qid, t->bdat ? "BDAT" : "DATA", s->ip, code,
 		    ecode, text, t->sender != NULL ? t->sender : "");
+		/* LMTP: one reply per recipient, whatever the outcome */
+		for (size_t i = 1; s->srv->lmtp != NULL && i < t->nrcpt &&
+		    t->active; i++)
+			smtpd_reply(s, code, ecode, "%s", text);
 		smtpd_error(s, code, ecode, "%s", text);
 		if (t->file != NULL && !s->closing) {
-			run_job(s, abort_work, abort_done);
+			smtpd_run_job(s, abort_work, abort_done);
 			/* the reset happens after the unlink, in resume */
 		}
 		if (!s->busy)
@@ -291,7 +342,11 @@ data_end(struct smtpd_session *s)
 			t->active = false;
 		return;
 	}
-	run_job(s, end_work, NULL);
+	if (s->srv->lmtp != NULL) {
+		smtpd_run_job(s, lmtp_work, lmtp_done);
+		return;
+	}
+	smtpd_run_job(s, end_work, NULL);
 	/* end_work arranges end_done on this loop */
 }
 
@@ -381,8 +436,9 @@ smtpd_data_input(struct smtpd_session *s, const unsigned char *in,
 			buf_reset(&t->content);	/* write failed: 451 at end */
 		if (r == PARSE_OK)
 			data_end(s);
-		else if (t->content.len >= SMTPD_FLUSH_AT)
-			run_job(s, flush_work, flush_done);
+		else if (t->content.len >= SMTPD_FLUSH_AT &&
+		    s->srv->lmtp == NULL)
+			smtpd_run_job(s, flush_work, flush_done);
 		return used;
 	}
 
@@ -398,7 +454,7 @@ smtpd_data_input(struct smtpd_session *s, const unsigned char *in,
 	t->bdat_left -= used;
 	if (t->bdat_left == 0)
 		bdat_chunk_end(s);
-	else if (t->content.len >= SMTPD_FLUSH_AT)
-		run_job(s, flush_work, flush_done);
+	else if (t->content.len >= SMTPD_FLUSH_AT && s->srv->lmtp == NULL)
+		smtpd_run_job(s, flush_work, flush_done);
 	return used;
 }

@@ -1,50 +1,78 @@
 /*
  * mail.h - the mail model over the data store: mailboxes with roles,
- * per-mailbox UIDVALIDITY/UIDNEXT/HIGHESTMODSEQ, emails and their
- * memberships (each with its UID and MODSEQ), the change log and the
- * per-account quota usage.  The keys are those of store/LAYOUT.md ('C',
- * 'M', 'm', 'E', 'I', 'U', 'S', 'L', 'Q').
+ * per-mailbox UIDVALIDITY/UIDNEXT/HIGHESTMODSEQ and counts, emails and
+ * their memberships (each with its UID and MODSEQ), flags and keywords,
+ * threads, expunge/destroy, COPY/MOVE, the change log with JMAP /changes,
+ * and the per-account quota usage.  The keys are those of
+ * store/LAYOUT.md ('C', 'M', 'm', 'E', 'I', 'U', 'S', 'X', 'H', 'L', 'T',
+ * 'R', 'Q').
  *
  * Every function that takes a struct mail runs its own kv_run
  * transaction and blocks (disk): call it from worker threads only.  The
  * *_txn variants run inside a caller's transaction on the same struct kv
  * (for a delivery: blob_ref_txn, the email, the FTS postings and the 'P'
  * idempotency key commit together); they may return KV_CONFLICT, which
- * the caller passes on to kv_run.
+ * the caller passes on to kv_run.  A *_txn call that returns -1 may have
+ * written part of its work: the caller must not commit (kv_run aborts).
  *
  * Invariants (kept because every change is one serialisable write
  * transaction):
  *   - UIDs are strictly increasing per mailbox and never reused; they come
  *     from the mailbox record's uidnext in the transaction that adds the
- *     membership.
+ *     membership (delivery, COPY, MOVE alike).
  *   - MODSEQs are strictly increasing per mailbox (from highestmodseq the
- *     same way); highestmodseq is the largest MODSEQ handed out.
+ *     same way); highestmodseq is the largest MODSEQ handed out.  Every
+ *     add, flag change and expunge of a membership takes a new one.
  *   - UIDVALIDITY never repeats within an account, even for a mailbox
  *     deleted and recreated under the same name: it is the creation time
  *     in seconds, bumped to last+1 when not greater than the last value
  *     used in the account ('C' acct "uidvalidity").  u32 seconds last
  *     until 2106.
- *   - Mailbox and email ids come from counters and are never reused.
+ *   - Mailbox, email and thread ids come from counters and are never
+ *     reused.
  *   - The change log's states ('C' acct "state") increase by one per
- *     change, across all types of one account.
+ *     change record, across all types of one account.
+ *   - An email exists ('E') exactly while it has at least one membership;
+ *     the quota usage ('Q') is the sum of the sizes of existing emails
+ *     (one per email, however many mailboxes hold it), and the mailbox
+ *     counts are those of its 'U' keys.
+ *
+ * Flags and keywords belong to the email, not to a membership (JMAP
+ * semantics, RFC 8621 4.1.1): a STORE in one mailbox changes the email
+ * in every mailbox that holds it, and each of those memberships takes a
+ * new MODSEQ.  \Deleted is such a flag too; IMAP EXPUNGE removes only
+ * the membership of the mailbox it runs in.
+ *
+ * Blob references and full-text postings are per email, not per
+ * membership: COPY and MOVE need no blob or FTS work.  The mail layer
+ * owns neither store: when an email is destroyed (its last membership
+ * removed) it says so in struct mail_removed and the caller drops the
+ * blob reference (blob_unref_txn) and the FTS document in the same
+ * transaction.  For that reason there are no self-committing variants of
+ * the calls that may destroy an email.
  *
  * Errors: 0 (or 1/0 where documented), -1 with one line appended to err,
  * or KV_CONFLICT from the *_txn variants.
  *
  * Not done yet:
- * XXX threads ('T', 'R'): thread id in the email record, threading by
- *     Message-ID/References/In-Reply-To at delivery.
- * XXX flag and keyword changes (STORE, Email/set): must move the 'S' key
- *     to a new MODSEQ, bump highestmodseq, and log "updated".  Only the
- *     system-flag bitmask exists; custom keywords need a list field.
- * XXX expunge / Email destroy: 'X' keys for QRESYNC, blob_unref_txn,
- *     quota decrement, "destroyed" in the change log.
- * XXX COPY/MOVE (a second membership of an existing email).
- * XXX JMAP /changes API over 'L' (only mail_log_scan exists), with
- *     maxChanges and a cannotCalculateChanges horizon after pruning.
- * XXX rename/delete mailboxes, subscriptions, sort order, counts
- *     (total/unread) in the mailbox record.
- * XXX quota limits: only usage is counted, nothing enforces a limit.
+ * XXX quota limits: only usage is counted here; store_msg_add_txn
+ *     enforces a limit at delivery (STORE_OVER_QUOTA); COPY adds no
+ *     bytes, so it needs none.
+ * XXX nothing calls mail_log_prune yet: a periodic job (cli/serve) should
+ *     keep the log to a bounded number of states per account.
+ * XXX 'X' (expunged) keys are kept for ever: a prune below a MODSEQ, with
+ *     a per-mailbox horizon so QRESYNC can fall back (RFC 7162 3.2.5.2),
+ *     is missing.
+ * XXX 'R' entries (msg-id -> thread) of destroyed threads stay until
+ *     displaced (at most MAIL_THREAD_REFS per key); lookups skip them
+ *     since the thread has no 'T' key left.
+ * XXX flags are per email: \Deleted set through one mailbox shows in
+ *     every mailbox holding the email (a per-membership \Deleted bit in
+ *     'U' would fix it if IMAP clients mind).
+ * XXX Mailbox/set role changes and IMAP's RENAME INBOX (RFC 3501 6.3.5:
+ *     create + move every message) are not here.
+ * XXX a mailbox delete with its emails is one transaction, as long as the
+ *     mailbox is big; batching would need a "being deleted" state.
  */
 #ifndef POSTERN_MAIL_H
 #define POSTERN_MAIL_H
@@ -57,8 +85,15 @@
 #include "common/common.h"
 #include "store/blob.h"
 #include "store/kv.h"
+#include "store/mime.h"
 
 #define MAIL_NAME_MAX 255u	/* bytes in one mailbox name (one level) */
+#define MAIL_DEPTH_MAX 256u	/* mailbox levels (parent chain) */
+#define MAIL_KEYWORD_MAX 255u	/* bytes in one keyword (RFC 8621 4.1.1) */
+#define MAIL_KEYWORDS_MAX 100u	/* custom keywords on one email */
+#define MAIL_THREAD_IDS 100u	/* msg-ids of one email used for threading */
+#define MAIL_THREAD_REFS 8u	/* threads remembered per msg-id ('R') */
+#define MAIL_CHANGES_MAX 10000u	/* ids in one mail_changes answer */
 
 enum mail_role {
 	MAIL_ROLE_NONE = 0,
@@ -79,17 +114,22 @@ enum mail_role {
 #define MAIL_F_FORWARDED (1u << 5)	/* $Forwarded $forwarded */
 #define MAIL_F_JUNK	(1u << 6)	/* $Junk      $junk */
 #define MAIL_F_NOTJUNK	(1u << 7)	/* $NotJunk   $notjunk */
+#define MAIL_F_ALL	0xffu
 
 /* change-log types ('L' acct type state) */
 enum mail_log_type {
 	MAIL_LOG_MAILBOX = 'm',
 	MAIL_LOG_EMAIL = 'e',
+	MAIL_LOG_THREAD = 't',	/* a thread's email list changed */
 };
 
 enum mail_log_op {
 	MAIL_LOG_CREATED = 'c',
 	MAIL_LOG_UPDATED = 'u',
 	MAIL_LOG_DESTROYED = 'd',
+	MAIL_LOG_COUNTS = 'n',	/* mailbox: only its counts changed (an
+				   "updated" for /changes, which can then
+				   name the properties) */
 };
 
 struct mail;
@@ -103,14 +143,30 @@ struct mail_mailbox {
 	uint32_t uidnext;
 	uint64_t highestmodseq;	/* 0 until the first email */
 	bool subscribed;
+	uint32_t sort_order;	/* JMAP sortOrder, 0 by default */
+	/* counts, kept in the record by every membership and flag change */
+	uint32_t total;		/* emails (= IMAP messages) */
+	uint32_t unseen;	/* without \Seen: IMAP STATUS UNSEEN */
+	uint32_t unread;	/* with neither $seen nor $draft: JMAP
+				   unreadEmails (RFC 8621 2) */
+	uint32_t threads;	/* threads with an email here: totalThreads */
+	uint32_t unread_threads; /* threads with an unread (as above) email
+				   here: unreadThreads */
 };
 
-/* one membership as IMAP sees it ('U' acct mbox uid) */
+/*
+ * one membership as IMAP sees it ('U' acct mbox uid); for
+ * mail_msg_vanished_since only uid and modseq (the expunge's) are set
+ */
 struct mail_msg {
 	uint32_t uid;
 	uint32_t email;
 	uint32_t flags;		/* MAIL_F_* */
 	uint64_t modseq;
+	const char *keywords;	/* custom keywords, lowercase, separated by
+				   one space, "" for none: what FETCH FLAGS
+				   sends after the system flags.  Valid during
+				   the callback only */
 };
 
 /* an email to add to one mailbox */
@@ -122,14 +178,104 @@ struct mail_new_email {
 	uint32_t flags;		/* MAIL_F_* */
 	const void *mime;	/* mime_info_encode() bytes, may be NULL */
 	size_t mime_len;
+	const struct mime_info *info;	/* the parsed message, for threading
+					   (Message-ID, In-Reply-To,
+					   References, base subject); NULL =
+					   a thread of its own */
+	const char *const *keywords;	/* custom keywords (IMAP flag
+					   atoms other than the system
+					   flags; see mail_keyword_is_valid),
+					   nkeywords of them; "$seen" and
+					   the other system keywords are
+					   turned into their MAIL_F_ bit */
+	size_t nkeywords;
 };
 
-/* what mail_email_add assigned */
+/* what mail_email_add / mail_email_copy assigned */
 struct mail_added {
 	uint32_t email;
 	uint32_t uid;
 	uint64_t modseq;
-	uint64_t state;		/* the change-log state of "created" */
+	uint64_t state;		/* the change-log state of "created" (add)
+				   or "updated" (copy, move) */
+	uint32_t thread;
+	bool existed;		/* copy/move: the email was in the target
+				   mailbox already; uid and modseq are that
+				   membership's, nothing was written */
+};
+
+/* one membership as the email record keeps it */
+struct mail_member {
+	uint32_t mbox;
+	uint32_t uid;
+	uint64_t modseq;	/* the membership's current MODSEQ */
+};
+
+/* the email record ('E'), mail_email_get */
+struct mail_email {
+	uint32_t id;
+	struct blob_id blob;
+	uint64_t size;
+	int64_t received_at;
+	int64_t created;	/* when the record was written (seconds) */
+	uint32_t flags;		/* MAIL_F_* */
+	uint32_t thread;	/* never 0 */
+	char **keywords;	/* owned; custom keywords, lowercase, sorted,
+				   unique */
+	size_t nkeywords;
+	struct mail_member *members;	/* owned; at most one per mailbox,
+					   in the order they were added */
+	size_t nmembers;
+};
+
+/*
+ * what a membership removal did: destroyed is true when it was the
+ * email's last one, and then the caller must drop the blob reference
+ * (blob_unref_txn) and the FTS document of email in the same transaction
+ */
+struct mail_removed {
+	bool destroyed;
+	uint32_t email;
+	struct blob_id blob;
+	uint64_t size;
+	uint32_t uid;		/* the membership removed (none on destroy
+				   of an email that had several: the last) */
+	uint64_t modseq;	/* its expunge MODSEQ (the 'X' key) */
+};
+
+/* a flag and keyword change (IMAP STORE, JMAP Email/set keywords) */
+struct mail_flag_change {
+	bool replace;		/* flags = add, keywords = kw_add (STORE
+				   FLAGS, a JMAP "keywords" replacement);
+				   else add, then remove */
+	uint32_t add, remove;	/* MAIL_F_* */
+	const char *const *kw_add;	/* custom or system keywords */
+	size_t nkw_add;
+	const char *const *kw_remove;
+	size_t nkw_remove;
+};
+
+struct mail_flag_result {
+	bool modified;		/* UNCHANGEDSINCE failed: nothing written
+				   (RFC 7162 3.1.3 MODIFIED) */
+	bool changed;		/* false: the email already had those flags,
+				   nothing written (no new MODSEQ) */
+	uint32_t flags;		/* the email's flags afterwards */
+	uint64_t modseq;	/* mail_msg_update_flags_txn: the
+				   membership's MODSEQ afterwards */
+	uint64_t state;		/* the "updated" change record (changed) */
+};
+
+/* a JMAP /changes answer (RFC 8620 5.2), mail_changes */
+struct mail_changes {
+	bool cannot_calculate;	/* since is older than the log kept or newer
+				   than any state: nothing else is set */
+	bool has_more;		/* call again from new_state */
+	bool counts_only;	/* mailbox: every updated id changed only
+				   its counts (JMAP updatedProperties) */
+	uint64_t new_state;
+	uint32_t *created, *updated, *destroyed;	/* owned */
+	size_t ncreated, nupdated, ndestroyed;
 };
 
 /*
@@ -140,6 +286,10 @@ typedef int mail_mailbox_fn(void *arg, const struct mail_mailbox *mb);
 typedef int mail_msg_fn(void *arg, const struct mail_msg *msg);
 typedef int mail_log_fn(void *arg, uint64_t state, enum mail_log_op op,
     uint32_t id);
+/* inside the transaction t that destroyed r->email: 0, or -1 with err
+ * (or KV_CONFLICT), which the mail call returns */
+typedef int mail_removed_fn(void *arg, struct kv_txn *t,
+    const struct mail_removed *r, struct buf *err);
 
 /* mail_new - the model over kv, which must outlive it */
 struct mail *mail_new(struct kv *kv);
@@ -150,6 +300,10 @@ const char *mail_role_name(enum mail_role role);
 
 /* mail_mailbox_clear - free mb's strings and zero it */
 void mail_mailbox_clear(struct mail_mailbox *mb);
+/* mail_email_clear - free em's arrays and zero it */
+void mail_email_clear(struct mail_email *em);
+
+/* ---- mailboxes ---- */
 
 /*
  * mail_mailbox_create - a new mailbox under parent (0 = top level, else
@@ -173,6 +327,8 @@ int mail_mailbox_get_txn(struct kv_txn *t, uint32_t acct, uint32_t mbox,
 /* mail_mailbox_find - 1 and the id in *id_r, 0 when there is none, -1 */
 int mail_mailbox_find(struct mail *m, uint32_t acct, uint32_t parent,
     const char *name, uint32_t *id_r, struct buf *err) WARN_UNUSED;
+int mail_mailbox_find_txn(struct kv_txn *t, uint32_t acct, uint32_t parent,
+    const char *name, uint32_t *id_r, struct buf *err) WARN_UNUSED;
 /* mail_mailbox_list - every mailbox of acct in id order */
 int mail_mailbox_list(struct mail *m, uint32_t acct, mail_mailbox_fn *fn,
     void *arg, struct buf *err) WARN_UNUSED;
@@ -186,13 +342,62 @@ int mail_ensure_defaults(struct mail *m, uint32_t acct, struct buf *err)
     WARN_UNUSED;
 int mail_ensure_defaults_txn(struct kv_txn *t, uint32_t acct,
     struct buf *err) WARN_UNUSED;
+/*
+ * mail_mailbox_rename - give mbox a new name and/or parent (0 = top
+ * level): IMAP RENAME, JMAP Mailbox/set name/parentId.  1 done (also
+ * when nothing changes), 0 unknown mbox, -1 when the name is invalid (as
+ * for create) or taken under the new parent, the new parent does not
+ * exist, is mbox or one of its descendants (no cycles), the chain would
+ * pass MAIL_DEPTH_MAX levels, or mbox has the INBOX role (RFC 3501
+ * 6.3.5's RENAME INBOX is the IMAP layer's: create + move).  UIDVALIDITY
+ * and the UIDs are kept (RFC 3501 allows it; the messages did not
+ * change).  Children move with it (they name their parent by id).
+ */
+int mail_mailbox_rename(struct mail *m, uint32_t acct, uint32_t mbox,
+    uint32_t new_parent, const char *new_name, struct buf *err) WARN_UNUSED;
+int mail_mailbox_rename_txn(struct kv_txn *t, uint32_t acct, uint32_t mbox,
+    uint32_t new_parent, const char *new_name, struct buf *err) WARN_UNUSED;
+/*
+ * mail_mailbox_delete_txn - 1 deleted, 0 unknown, -1 when mbox has the
+ * INBOX role (RFC 3501 6.3.4), has child mailboxes, or holds messages
+ * and remove_emails is false (JMAP onDestroyRemoveEmails).  With
+ * remove_emails every membership is expunged as mail_msg_expunge_txn
+ * does, and fn (may be NULL only when the caller owns no blobs, i.e. in
+ * tests) is called for each email so destroyed.  All of the mailbox's
+ * keys go ('M', 'm', 'U', 'S', 'X', 'H'); "destroyed" is logged.
+ */
+int mail_mailbox_delete_txn(struct kv_txn *t, uint32_t acct, uint32_t mbox,
+    bool remove_emails, mail_removed_fn *fn, void *arg, struct buf *err)
+    WARN_UNUSED;
+/* mail_mailbox_delete - the same for an empty mailbox, in its own
+ * transaction */
+int mail_mailbox_delete(struct mail *m, uint32_t acct, uint32_t mbox,
+    struct buf *err) WARN_UNUSED;
+/*
+ * mail_mailbox_subscribe, mail_mailbox_set_sort_order - 1 done (logged
+ * "updated" when the value changed), 0 unknown mbox, -1.  Subscriptions
+ * to names that do not exist (RFC 3501 6.3.6 allows them) are the IMAP
+ * layer's.
+ */
+int mail_mailbox_subscribe(struct mail *m, uint32_t acct, uint32_t mbox,
+    bool subscribed, struct buf *err) WARN_UNUSED;
+int mail_mailbox_set_sort_order(struct mail *m, uint32_t acct, uint32_t mbox,
+    uint32_t sort_order, struct buf *err) WARN_UNUSED;
+int mail_mailbox_update_txn(struct kv_txn *t, uint32_t acct, uint32_t mbox,
+    const bool *subscribed, const uint32_t *sort_order, struct buf *err)
+    WARN_UNUSED;
+
+/* ---- emails ---- */
 
 /*
  * mail_email_add_txn - a new email in mailbox e->mbox, inside t: email id,
- * 'E' record, 'I' MIME info, 'U' and 'S' keys, the mailbox's uidnext and
- * highestmodseq, the quota and a "created" change record.  Does not
+ * thread (mail_thread.c: by Message-ID/In-Reply-To/References and base
+ * subject), 'E' record, 'I' MIME info, 'U' and 'S' keys, the mailbox's
+ * uidnext, highestmodseq and counts, the quota and the change records
+ * (email created, mailbox counts, thread created or updated).  Does not
  * touch the blob's reference count (blob_ref_txn is the caller's).
- * -1 when the mailbox does not exist or its UIDs are exhausted.
+ * -1 when the mailbox does not exist, its UIDs are exhausted, or a
+ * keyword is invalid or there are more than MAIL_KEYWORDS_MAX.
  */
 int mail_email_add_txn(struct mail *m, struct kv_txn *t, uint32_t acct,
     const struct mail_new_email *e, struct mail_added *added_r,
@@ -201,10 +406,120 @@ int mail_email_add_txn(struct mail *m, struct kv_txn *t, uint32_t acct,
 int mail_email_add(struct mail *m, uint32_t acct,
     const struct mail_new_email *e, struct mail_added *added_r,
     struct buf *err) WARN_UNUSED;
+/* mail_email_get - 1 and *em filled (clear it after), 0 unknown, -1 */
+int mail_email_get(struct mail *m, uint32_t acct, uint32_t email,
+    struct mail_email *em, struct buf *err) WARN_UNUSED;
+int mail_email_get_txn(struct kv_txn *t, uint32_t acct, uint32_t email,
+    struct mail_email *em, struct buf *err) WARN_UNUSED;
+
+/*
+ * Keywords (RFC 8621 4.1.1, RFC 3501 flag-keyword): 1 to
+ * MAIL_KEYWORD_MAX bytes of %x21-7e except ( ) { ] % * " \, compared and
+ * stored in lowercase.  The system keywords ($seen, $answered, $flagged,
+ * $draft, $forwarded, $junk, $notjunk) are MAIL_F_ bits, not keywords.
+ */
+bool mail_keyword_is_valid(const char *kw);
+/* mail_keyword_flag - the MAIL_F_ bit of a system keyword, else 0 */
+uint32_t mail_keyword_flag(const char *kw);
+
+/*
+ * mail_email_update_flags_txn - apply c to email (JMAP Email/set): when
+ * its flags or keywords change, every membership takes a new MODSEQ in
+ * its mailbox ('S' moved, 'U' rewritten, highestmodseq bumped), the
+ * mailbox counts follow (\Seen, \Draft) and "updated" is logged for the
+ * email (and "counts" for a mailbox whose counts changed).  1 done (see
+ * res, which may be NULL), 0 unknown email, -1 for an invalid keyword
+ * or more than MAIL_KEYWORDS_MAX.
+ */
+int mail_email_update_flags_txn(struct kv_txn *t, uint32_t acct,
+    uint32_t email, const struct mail_flag_change *c,
+    struct mail_flag_result *res, struct buf *err) WARN_UNUSED;
+/*
+ * mail_msg_update_flags_txn - the same for the email at (mbox, uid): IMAP
+ * STORE.  unchangedsince != 0: when the membership's MODSEQ is greater,
+ * nothing is written and res->modified is set (RFC 7162 3.1.3; the IMAP
+ * layer answers UNCHANGEDSINCE 0 itself: every MODSEQ is >= 1).  res
+ * must not be NULL; res->modseq is the membership's MODSEQ afterwards.
+ * 1 done, 0 no such uid.
+ */
+int mail_msg_update_flags_txn(struct kv_txn *t, uint32_t acct, uint32_t mbox,
+    uint32_t uid, uint64_t unchangedsince, const struct mail_flag_change *c,
+    struct mail_flag_result *res, struct buf *err) WARN_UNUSED;
+/* the same, each in a transaction of its own (no blob work involved) */
+int mail_email_update_flags(struct mail *m, uint32_t acct, uint32_t email,
+    const struct mail_flag_change *c, struct mail_flag_result *res,
+    struct buf *err) WARN_UNUSED;
+int mail_msg_update_flags(struct mail *m, uint32_t acct, uint32_t mbox,
+    uint32_t uid, uint64_t unchangedsince, const struct mail_flag_change *c,
+    struct mail_flag_result *res, struct buf *err) WARN_UNUSED;
+
+/*
+ * mail_msg_expunge_txn - remove the membership (mbox, uid): 'U' and 'S'
+ * deleted, 'X' acct mbox modseq -> uid with a new MODSEQ (QRESYNC
+ * VANISHED), highestmodseq and counts updated, the email record's
+ * membership list updated and "updated" logged for it - or, when it was
+ * the last membership, the email destroyed: 'E' and 'I' deleted, removed
+ * from its thread, the quota decremented by its size, "destroyed"
+ * logged; r->destroyed then tells the caller to drop the blob reference
+ * and the FTS document in this transaction.  1 done, 0 no such uid.
+ */
+int mail_msg_expunge_txn(struct kv_txn *t, uint32_t acct, uint32_t mbox,
+    uint32_t uid, struct mail_removed *r, struct buf *err) WARN_UNUSED;
+/* mail_email_remove_txn - the same for email's membership of mbox (JMAP
+ * mailboxIds); 0 when email is unknown or not in mbox */
+int mail_email_remove_txn(struct kv_txn *t, uint32_t acct, uint32_t email,
+    uint32_t mbox, struct mail_removed *r, struct buf *err) WARN_UNUSED;
+/* mail_email_destroy_txn - every membership expunged, so the email is
+ * destroyed (JMAP Email/set destroy); 1 done, 0 unknown */
+int mail_email_destroy_txn(struct kv_txn *t, uint32_t acct, uint32_t email,
+    struct mail_removed *r, struct buf *err) WARN_UNUSED;
+
+/*
+ * mail_email_copy_txn - email also in mailbox mbox: a new UID and MODSEQ
+ * there, counts, the email record's memberships, "updated" logged for
+ * the email.  An email is at most once in a mailbox (JMAP mailboxIds is
+ * a set): when it is there already nothing is written and a->existed is
+ * set with that membership's UID (an IMAP COPY of it reports that UID).
+ * No blob or FTS work: both are per email.  1 done, 0 unknown email, -1
+ * when mbox does not exist or its UIDs are exhausted.
+ */
+int mail_email_copy_txn(struct kv_txn *t, uint32_t acct, uint32_t email,
+    uint32_t mbox, struct mail_added *a, struct buf *err) WARN_UNUSED;
+/* mail_msg_copy_txn - IMAP COPY of (mbox, uid) into dst; 0 no such uid */
+int mail_msg_copy_txn(struct kv_txn *t, uint32_t acct, uint32_t mbox,
+    uint32_t uid, uint32_t dst, struct mail_added *a, struct buf *err)
+    WARN_UNUSED;
+/*
+ * mail_msg_move_txn - IMAP MOVE (RFC 6851) of (mbox, uid) into dst: the
+ * copy and the expunge of the source (with its 'X' key) in this
+ * transaction, one "updated" for the email.  Never destroys the email.
+ * dst == mbox changes nothing (a->existed).  1 done, 0 no such uid.
+ */
+int mail_msg_move_txn(struct kv_txn *t, uint32_t acct, uint32_t mbox,
+    uint32_t uid, uint32_t dst, struct mail_added *a, struct buf *err)
+    WARN_UNUSED;
+/* copy and move in a transaction of their own (they never destroy) */
+int mail_msg_copy(struct mail *m, uint32_t acct, uint32_t mbox, uint32_t uid,
+    uint32_t dst, struct mail_added *a, struct buf *err) WARN_UNUSED;
+int mail_msg_move(struct mail *m, uint32_t acct, uint32_t mbox, uint32_t uid,
+    uint32_t dst, struct mail_added *a, struct buf *err) WARN_UNUSED;
+
+/* ---- threads ---- */
+
+/*
+ * mail_thread_get - 1 with the thread's email ids in *ids_r (owned:
+ * free()) and their count in *n_r, ordered by receivedAt, oldest first,
+ * then by email id (RFC 8621 3: a stable order); 0 when the thread has
+ * no email (unknown or destroyed), -1.
+ */
+int mail_thread_get(struct mail *m, uint32_t acct, uint32_t thread,
+    uint32_t **ids_r, size_t *n_r, struct buf *err) WARN_UNUSED;
+int mail_thread_get_txn(struct kv_txn *t, uint32_t acct, uint32_t thread,
+    uint32_t **ids_r, size_t *n_r, struct buf *err) WARN_UNUSED;
 
 /*
  * Building blocks for write transactions, shared by store/mail*.c; the
- * later JMAP /set and IMAP STORE/COPY code composes them the same way.
+ * later JMAP /set and IMAP code composes them the same way.
  */
 /* mail_kv - the store m was made on */
 struct kv *mail_kv(struct mail *m);
@@ -219,6 +534,8 @@ int mail_log_append_txn(struct kv_txn *t, uint32_t acct,
 int mail_mailbox_put_txn(struct kv_txn *t, uint32_t acct,
     const struct mail_mailbox *mb, struct buf *err) WARN_UNUSED;
 
+/* ---- IMAP's questions ---- */
+
 /* mail_msg_list - memberships of mbox with uid >= first_uid, UID order */
 int mail_msg_list(struct mail *m, uint32_t acct, uint32_t mbox,
     uint32_t first_uid, mail_msg_fn *fn, void *arg, struct buf *err)
@@ -230,13 +547,59 @@ int mail_msg_list(struct mail *m, uint32_t acct, uint32_t mbox,
 int mail_msg_changed_since(struct mail *m, uint32_t acct, uint32_t mbox,
     uint64_t modseq, mail_msg_fn *fn, void *arg, struct buf *err)
     WARN_UNUSED;
+/*
+ * mail_msg_vanished_since - UIDs of mbox expunged with a MODSEQ greater
+ * than modseq, in MODSEQ order (QRESYNC VANISHED, RFC 7162 3.2.10); the
+ * callback gets uid and modseq only.  Complete for every modseq: 'X'
+ * keys are not pruned yet (see the XXX above).
+ */
+int mail_msg_vanished_since(struct mail *m, uint32_t acct, uint32_t mbox,
+    uint64_t modseq, mail_msg_fn *fn, void *arg, struct buf *err)
+    WARN_UNUSED;
+
+/* ---- the change log (JMAP /changes) ---- */
 
 /* mail_log_scan - change records of one type with state > since */
 int mail_log_scan(struct mail *m, uint32_t acct, enum mail_log_type type,
     uint64_t since, mail_log_fn *fn, void *arg, struct buf *err)
     WARN_UNUSED;
-/* mail_quota_used - bytes counted against acct ('Q') */
+/*
+ * mail_current_state - the state of type (JMAP Foo/get "state": the last
+ * change record of that type, or the pruning horizon of that type, or
+ * 0), or with type 0 the account's last state of any type.
+ */
+int mail_current_state(struct mail *m, uint32_t acct, enum mail_log_type type,
+    uint64_t *state_r, struct buf *err) WARN_UNUSED;
+/*
+ * mail_changes - Foo/changes (RFC 8620 5.2) of one type since a state,
+ * at most max_changes ids (0 or over MAIL_CHANGES_MAX: MAIL_CHANGES_MAX).
+ * Per id the records of the window fold into one answer: created (even
+ * if updated later), updated, or destroyed; an id created and destroyed
+ * in the window is left out (RFC 8620 5.2 allows it).  When more ids
+ * remain, has_more is set and new_state is the state of the last record
+ * taken, so the next call goes on from there; else new_state is the
+ * current state of the type.  cannot_calculate when since is older than
+ * the type's horizon (mail_log_prune) or newer than the account's last
+ * state.  ch is cleared first; mail_changes_clear frees it.
+ */
+int mail_changes(struct mail *m, uint32_t acct, enum mail_log_type type,
+    uint64_t since, size_t max_changes, struct mail_changes *ch,
+    struct buf *err) WARN_UNUSED;
+void mail_changes_clear(struct mail_changes *ch);
+/*
+ * mail_log_prune - delete the change records with state <= keep_after
+ * (clamped to the current state), remembering per type the last state
+ * pruned as that type's horizon: /changes since an older state is
+ * cannot_calculate, any later one stays exact.
+ */
+int mail_log_prune(struct mail *m, uint32_t acct, uint64_t keep_after,
+    struct buf *err) WARN_UNUSED;
+
+/* mail_quota_used - bytes counted against acct ('Q'): the sum of the
+ * sizes of its emails, each counted once */
 int mail_quota_used(struct mail *m, uint32_t acct, uint64_t *used_r,
+    struct buf *err) WARN_UNUSED;
+int mail_quota_used_txn(struct kv_txn *t, uint32_t acct, uint64_t *used_r,
     struct buf *err) WARN_UNUSED;
 
 #endif

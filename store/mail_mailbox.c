@@ -1,7 +1,9 @@
 /*
  * mail_mailbox.c - mailboxes (see mail.h): records, names unique per
  * parent, roles, UIDVALIDITY, the default set created on first delivery
- * or login.
+ * or login, rename/move without cycles, delete, subscription and sort
+ * order.  The counts in the record are kept by mail_member.c and
+ * mail_flags.c.
  *
  * Keys (store/LAYOUT.md, and mail.c for the rest of the model):
  *   'M' acct mbox               -> mailbox record (MB_* fields)
@@ -9,9 +11,12 @@
  *   'C' acct "mailbox" 0x00     -> last mailbox id (kv_add)
  *   'C' acct "uidvalidity" 0x00 -> last UIDVALIDITY handed out
  *
- * A create checks the name index and writes the record, the index and a
- * change record in one write transaction, so two concurrent creates of
- * one name cannot both succeed (kv.h: writes are serialisable).
+ * A create or rename checks the name index and writes the record, the
+ * index and a change record in one write transaction, so two concurrent
+ * ones of one name cannot both succeed (kv.h: writes are serialisable);
+ * the same holds for the cycle check of a move (two crossed moves cannot
+ * both commit).  Children name their parent by id, so a rename or move
+ * touches one record and one index key, never the subtree.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -19,41 +24,24 @@
 #include <time.h>
 
 #include "common/xalloc.h"
-#include "store/mail.h"
-#include "store/rec.h"
+#include "store/mail_priv.h"
 
 enum {	/* mailbox record */
 	MB_NAME = 1, MB_PARENT, MB_ROLE, MB_UIDVALIDITY, MB_UIDNEXT,
-	MB_HIGHESTMODSEQ, MB_SUBSCRIBED,
+	MB_HIGHESTMODSEQ, MB_SUBSCRIBED, MB_SORT, MB_TOTAL, MB_UNSEEN,
+	MB_UNREAD, MB_THREADS, MB_UNREAD_THREADS,
 };
-
-static void
-key_acct(struct buf *k, uint8_t space, uint32_t acct)
-{
-	buf_reset(k);
-	key_u8(k, space);
-	key_u32(k, acct);
-}
-
-static void
-key_counter(struct buf *k, uint32_t acct, const char *name)
-{
-	key_acct(k, 'C', acct);
-	key_str(k, name);
-}
 
 static void
 key_mbox(struct buf *k, uint32_t acct, uint32_t mbox)
 {
-	key_acct(k, 'M', acct);
-	key_u32(k, mbox);
+	mail_key_id(k, 'M', acct, mbox);
 }
 
 static void
 key_mname(struct buf *k, uint32_t acct, uint32_t parent, const char *name)
 {
-	key_acct(k, 'm', acct);
-	key_u32(k, parent);
+	mail_key_id(k, 'm', acct, parent);
 	key_str(k, name);
 }
 
@@ -66,7 +54,7 @@ next_uidvalidity(struct kv_txn *t, uint32_t acct, uint32_t *uv_r,
 	uint64_t last = 0, now = (uint64_t)time(NULL), uv;
 	int r;
 
-	key_counter(&k, acct, "uidvalidity");
+	mail_key_counter(&k, acct, "uidvalidity");
 	r = kv_get(t, k.data, k.len, &v, err);
 	if (r == 1 && v.len == 8)
 		last = get_u64(v.data);
@@ -106,6 +94,12 @@ mailbox_encode(const struct mail_mailbox *mb, struct buf *v)
 	rec_put_u64(v, MB_UIDNEXT, mb->uidnext);
 	rec_put_u64(v, MB_HIGHESTMODSEQ, mb->highestmodseq);
 	rec_put_u64(v, MB_SUBSCRIBED, mb->subscribed ? 1 : 0);
+	rec_put_u64(v, MB_SORT, mb->sort_order);
+	rec_put_u64(v, MB_TOTAL, mb->total);
+	rec_put_u64(v, MB_UNSEEN, mb->unseen);
+	rec_put_u64(v, MB_UNREAD, mb->unread);
+	rec_put_u64(v, MB_THREADS, mb->threads);
+	rec_put_u64(v, MB_UNREAD_THREADS, mb->unread_threads);
 }
 
 static int
@@ -130,7 +124,7 @@ mailbox_decode(uint32_t id, const void *p, size_t len,
 			mb->name = xmemdup0(d, n);
 			continue;
 		}
-		if (tag < MB_PARENT || tag > MB_SUBSCRIBED)
+		if (tag < MB_PARENT || tag > MB_UNREAD_THREADS)
 			continue;	/* a field of a later version */
 		if (!rec_u64(d, n, &u))
 			goto bad;
@@ -141,6 +135,12 @@ mailbox_decode(uint32_t id, const void *p, size_t len,
 		case MB_UIDNEXT:	mb->uidnext = (uint32_t)u; break;
 		case MB_HIGHESTMODSEQ:	mb->highestmodseq = u; break;
 		case MB_SUBSCRIBED:	mb->subscribed = u != 0; break;
+		case MB_SORT:		mb->sort_order = (uint32_t)u; break;
+		case MB_TOTAL:		mb->total = (uint32_t)u; break;
+		case MB_UNSEEN:		mb->unseen = (uint32_t)u; break;
+		case MB_UNREAD:		mb->unread = (uint32_t)u; break;
+		case MB_THREADS:	mb->threads = (uint32_t)u; break;
+		case MB_UNREAD_THREADS:	mb->unread_threads = (uint32_t)u; break;
 		default:		break;
 		}
 	}
@@ -184,8 +184,9 @@ mail_mailbox_put_txn(struct kv_txn *t, uint32_t acct,
 	return r;
 }
 
+/* check_name - the rules of a name under parent (see mail.h) */
 static int
-check_name(const char *name, struct buf *err)
+check_name(uint32_t parent, const char *name, struct buf *err)
 {
 	size_t n = strlen(name);
 
@@ -203,13 +204,18 @@ check_name(const char *name, struct buf *err)
 			return -1;
 		}
 	}
+	/* RFC 3501 5.1: INBOX is case-insensitive, its spelling is ours */
+	if (parent == 0 && strcasecmp(name, "INBOX") == 0 &&
+	    strcmp(name, "INBOX") != 0) {
+		buf_addf(err, "mailbox \"%s\": reserved name (INBOX)", name);
+		return -1;
+	}
 	return 0;
 }
 
-/* find_txn - 1 with *id_r, 0, -1 */
-static int
-find_txn(struct kv_txn *t, uint32_t acct, uint32_t parent, const char *name,
-    uint32_t *id_r, struct buf *err)
+int
+mail_mailbox_find_txn(struct kv_txn *t, uint32_t acct, uint32_t parent,
+    const char *name, uint32_t *id_r, struct buf *err)
 {
 	struct buf k = BUF_INIT(0), v = BUF_INIT(0);
 	int r;
@@ -236,14 +242,8 @@ mail_mailbox_create_txn(struct kv_txn *t, uint32_t acct, uint32_t parent,
 	uint32_t id;
 	int r;
 
-	if (check_name(name, err) < 0)
+	if (check_name(parent, name, err) < 0)
 		return -1;
-	/* RFC 3501 5.1: INBOX is case-insensitive, its spelling is ours */
-	if (parent == 0 && strcasecmp(name, "INBOX") == 0 &&
-	    strcmp(name, "INBOX") != 0) {
-		buf_addf(err, "mailbox \"%s\": reserved name (INBOX)", name);
-		return -1;
-	}
 	if (parent != 0) {
 		r = mail_mailbox_get_txn(t, acct, parent, &mb, err);
 		mail_mailbox_clear(&mb);
@@ -252,7 +252,7 @@ mail_mailbox_create_txn(struct kv_txn *t, uint32_t acct, uint32_t parent,
 		if (r <= 0)
 			return r < 0 ? r : -1;
 	}
-	r = find_txn(t, acct, parent, name, &id, err);
+	r = mail_mailbox_find_txn(t, acct, parent, name, &id, err);
 	if (r == 1)
 		buf_addf(err, "mailbox \"%.64s\" already exists", name);
 	if (r != 0)
@@ -342,7 +342,8 @@ find_op_txn(struct kv_txn *t, void *arg, struct buf *err)
 {
 	struct get_op *op = arg;
 
-	op->found = find_txn(t, op->acct, op->parent, op->name, &op->id, err);
+	op->found = mail_mailbox_find_txn(t, op->acct, op->parent, op->name,
+	    &op->id, err);
 	return op->found < 0 ? op->found : 0;
 }
 
@@ -378,7 +379,7 @@ list_txn(struct kv_txn *t, void *arg, struct buf *err)
 	size_t kl, vl;
 	int r;
 
-	key_acct(&prefix, 'M', op->acct);
+	mail_key_acct(&prefix, 'M', op->acct);
 	elen = kv_prefix_end(prefix.data, prefix.len, end);
 	r = kv_iter_new(t, prefix.data, prefix.len, elen > 0 ? end : NULL,
 	    elen, false, &it, err);
@@ -436,7 +437,8 @@ mail_ensure_defaults_txn(struct kv_txn *t, uint32_t acct, struct buf *err)
 	int r;
 
 	for (size_t i = 0; i < ARRAY_SIZE(mail_defaults); i++) {
-		r = find_txn(t, acct, 0, mail_defaults[i].name, &id, err);
+		r = mail_mailbox_find_txn(t, acct, 0, mail_defaults[i].name,
+		    &id, err);
 		if (r == 0)
 			r = mail_mailbox_create_txn(t, acct, 0,
 			    mail_defaults[i].name, mail_defaults[i].role,
@@ -457,4 +459,266 @@ int
 mail_ensure_defaults(struct mail *m, uint32_t acct, struct buf *err)
 {
 	return kv_run(mail_kv(m), KV_WRITE, defaults_txn, &acct, err);
+}
+
+/* ---- rename, delete, update ---- */
+
+int
+mail_mailbox_rename_txn(struct kv_txn *t, uint32_t acct, uint32_t mbox,
+    uint32_t new_parent, const char *new_name, struct buf *err)
+{
+	struct mail_mailbox mb, p;
+	struct buf k = BUF_INIT(0), v = BUF_INIT(0);
+	uint32_t cur, id;
+	int r;
+
+	if (check_name(new_parent, new_name, err) < 0)
+		return -1;
+	if ((r = mail_mailbox_get_txn(t, acct, mbox, &mb, err)) <= 0)
+		return r;
+	r = -1;
+	if (mb.role == MAIL_ROLE_INBOX) {
+		buf_addf(err, "mailbox %u: INBOX cannot be renamed or moved",
+		    mbox);
+		goto out;
+	}
+	/* no cycles: mbox must not be the new parent or above it */
+	cur = new_parent;
+	for (unsigned depth = 0; cur != 0; depth++) {
+		if (cur == mbox) {
+			buf_addf(err, "mailbox %u: cannot move under itself",
+			    mbox);
+			goto out;
+		}
+		if (depth == MAIL_DEPTH_MAX) {
+			buf_addf(err, "mailbox %u: more than %u levels", mbox,
+			    MAIL_DEPTH_MAX);
+			goto out;
+		}
+		if ((r = mail_mailbox_get_txn(t, acct, cur, &p, err)) <= 0) {
+			if (r == 0)
+				buf_addf(err, "no parent mailbox %u", cur);
+			r = r < 0 ? r : -1;
+			goto out;
+		}
+		cur = p.parent;
+		mail_mailbox_clear(&p);
+		r = -1;
+	}
+	if (new_parent == mb.parent && strcmp(new_name, mb.name) == 0) {
+		r = 1;
+		goto out;
+	}
+	if ((r = mail_mailbox_find_txn(t, acct, new_parent, new_name, &id,
+	    err)) != 0) {
+		if (r == 1)
+			buf_addf(err, "mailbox \"%.64s\" already exists",
+			    new_name);
+		r = r < 0 ? r : -1;
+		goto out;
+	}
+	key_mname(&k, acct, mb.parent, mb.name);
+	if ((r = kv_delete(t, k.data, k.len, err)) < 0)
+		goto out;
+	key_mname(&k, acct, new_parent, new_name);
+	key_u32(&v, mbox);
+	if ((r = kv_put(t, k.data, k.len, v.data, v.len, err)) < 0)
+		goto out;
+	mb.parent = new_parent;
+	free(mb.name);
+	mb.name = xstrdup(new_name);
+	if ((r = mail_mailbox_put_txn(t, acct, &mb, err)) < 0 ||
+	    (r = mail_log_append_txn(t, acct, MAIL_LOG_MAILBOX,
+	    MAIL_LOG_UPDATED, mbox, NULL, err)) < 0)
+		goto out;
+	r = 1;
+out:
+	mail_mailbox_clear(&mb);
+	buf_free(&k);
+	buf_free(&v);
+	return r;
+}
+
+static int
+collect_uid(void *arg, const unsigned char *k, size_t kl,
+    const unsigned char *v, size_t vl, struct buf *err)
+{
+	(void)v;
+	(void)vl;
+	if (kl != 13) {
+		buf_addf(err, "malformed uid key");
+		return -1;
+	}
+	buf_add(arg, k + 9, 4);
+	return 0;
+}
+
+int
+mail_mailbox_delete_txn(struct kv_txn *t, uint32_t acct, uint32_t mbox,
+    bool remove_emails, mail_removed_fn *fn, void *arg, struct buf *err)
+{
+	static const uint8_t spaces[] = { 'U', 'S', 'X', 'H' };
+	struct mail_mailbox mb;
+	struct mail_removed rm;
+	struct buf k = BUF_INIT(0), uids = BUF_INIT(0);
+	int r;
+
+	if ((r = mail_mailbox_get_txn(t, acct, mbox, &mb, err)) <= 0)
+		return r;
+	r = -1;
+	if (mb.role == MAIL_ROLE_INBOX) {
+		buf_addf(err, "mailbox %u: INBOX cannot be deleted", mbox);
+		goto out;
+	}
+	mail_key_id(&k, 'm', acct, mbox);
+	if ((r = mail_first_key(t, &k, NULL, err)) != 0) {
+		if (r == 1)
+			buf_addf(err, "mailbox %u has child mailboxes", mbox);
+		r = r < 0 ? r : -1;
+		goto out;
+	}
+	mail_key_id(&k, 'U', acct, mbox);
+	if ((r = kv_scan_txn(t, k.data, k.len, k.data, k.len, collect_uid,
+	    &uids, err)) < 0)
+		goto out;
+	if (uids.len > 0 && !remove_emails) {
+		buf_addf(err, "mailbox %u is not empty", mbox);
+		r = -1;
+		goto out;
+	}
+	for (size_t i = 0; i < uids.len; i += 4) {
+		if ((r = mail_msg_expunge_txn(t, acct, mbox,
+		    get_u32(uids.data + i), &rm, err)) < 0)
+			goto out;
+		if (r == 1 && rm.destroyed && fn != NULL &&
+		    (r = fn(arg, t, &rm, err)) < 0)
+			goto out;
+	}
+	for (size_t i = 0; i < ARRAY_SIZE(spaces); i++) {
+		mail_key_id(&k, spaces[i], acct, mbox);
+		if ((r = mail_delete_prefix(t, &k, err)) < 0)
+			goto out;
+	}
+	key_mbox(&k, acct, mbox);
+	if ((r = kv_delete(t, k.data, k.len, err)) < 0)
+		goto out;
+	key_mname(&k, acct, mb.parent, mb.name);
+	if ((r = kv_delete(t, k.data, k.len, err)) < 0 ||
+	    (r = mail_log_append_txn(t, acct, MAIL_LOG_MAILBOX,
+	    MAIL_LOG_DESTROYED, mbox, NULL, err)) < 0)
+		goto out;
+	r = 1;
+out:
+	mail_mailbox_clear(&mb);
+	buf_free(&k);
+	buf_free(&uids);
+	return r;
+}
+
+int
+mail_mailbox_update_txn(struct kv_txn *t, uint32_t acct, uint32_t mbox,
+    const bool *subscribed, const uint32_t *sort_order, struct buf *err)
+{
+	struct mail_mailbox mb;
+	bool changed = false;
+	int r;
+
+	if ((r = mail_mailbox_get_txn(t, acct, mbox, &mb, err)) <= 0)
+		return r;
+	if (subscribed != NULL && *subscribed != mb.subscribed) {
+		mb.subscribed = *subscribed;
+		changed = true;
+	}
+	if (sort_order != NULL && *sort_order != mb.sort_order) {
+		mb.sort_order = *sort_order;
+		changed = true;
+	}
+	if (changed &&
+	    ((r = mail_mailbox_put_txn(t, acct, &mb, err)) < 0 ||
+	    (r = mail_log_append_txn(t, acct, MAIL_LOG_MAILBOX,
+	    MAIL_LOG_UPDATED, mbox, NULL, err)) < 0)) {
+		mail_mailbox_clear(&mb);
+		return r;
+	}
+	mail_mailbox_clear(&mb);
+	return 1;
+}
+
+struct edit_op {
+	enum { EDIT_RENAME, EDIT_DELETE, EDIT_UPDATE } what;
+	uint32_t acct, mbox, parent;
+	const char *name;
+	const bool *subscribed;
+	const uint32_t *sort_order;
+	int found;
+};
+
+static int
+edit_txn(struct kv_txn *t, void *arg, struct buf *err)
+{
+	struct edit_op *op = arg;
+
+	switch (op->what) {
+	case EDIT_RENAME:
+		op->found = mail_mailbox_rename_txn(t, op->acct, op->mbox,
+		    op->parent, op->name, err);
+		break;
+	case EDIT_DELETE:
+		op->found = mail_mailbox_delete_txn(t, op->acct, op->mbox,
+		    false, NULL, NULL, err);
+		break;
+	case EDIT_UPDATE:
+		op->found = mail_mailbox_update_txn(t, op->acct, op->mbox,
+		    op->subscribed, op->sort_order, err);
+		break;
+	}
+	return op->found < 0 ? op->found : 0;
+}
+
+static int
+edit_run(struct mail *m, struct edit_op *op, struct buf *err)
+{
+	if (kv_run(mail_kv(m), KV_WRITE, edit_txn, op, err) < 0)
+		return -1;
+	return op->found;
+}
+
+int
+mail_mailbox_rename(struct mail *m, uint32_t acct, uint32_t mbox,
+    uint32_t new_parent, const char *new_name, struct buf *err)
+{
+	struct edit_op op = { EDIT_RENAME, acct, mbox, new_parent, new_name,
+	    NULL, NULL, 0 };
+
+	return edit_run(m, &op, err);
+}
+
+int
+mail_mailbox_delete(struct mail *m, uint32_t acct, uint32_t mbox,
+    struct buf *err)
+{
+	struct edit_op op = { EDIT_DELETE, acct, mbox, 0, NULL, NULL, NULL,
+	    0 };
+
+	return edit_run(m, &op, err);
+}
+
+int
+mail_mailbox_subscribe(struct mail *m, uint32_t acct, uint32_t mbox,
+    bool subscribed, struct buf *err)
+{
+	struct edit_op op = { EDIT_UPDATE, acct, mbox, 0, NULL, &subscribed,
+	    NULL, 0 };
+
+	return edit_run(m, &op, err);
+}
+
+int
+mail_mailbox_set_sort_order(struct mail *m, uint32_t acct, uint32_t mbox,
+    uint32_t sort_order, struct buf *err)
+{
+	struct edit_op op = { EDIT_UPDATE, acct, mbox, 0, NULL, NULL,
+	    &sort_order, 0 };
+
+	return edit_run(m, &op, err);
 }

@@ -45,7 +45,12 @@ class Postern:
     """A running server: .port, .dir, .queue_dir, .log(), .stop()."""
 
     def __init__(self, extra_conf="", smtp_extra="", port=None, dir=None,
-                 listen=None):
+                 listen=None, deliver=False, queue_extra="", directory=True):
+        """deliver=False holds the local transport (the SMTP and queue
+        tests look at the spool); directory=True makes the domains
+        test.example and example.org, the account u@test.example and
+        catch-alls of both domains to it, so any recipient there is
+        accepted."""
         ensure_user()
         self.dir = dir or tempfile.mkdtemp(prefix="postern-it-")
         os.chmod(self.dir, 0o755)
@@ -68,9 +73,20 @@ smtp = {{
   local_domains = [ "test.example", "example.org" ];
   {smtp_extra}
 }}
+queue = {{
+  {'' if deliver else 'hold_transports = [ "local" ];'}
+  {queue_extra}
+}}
 {extra_conf or 'log = { level = "debug"; };'}
 """)
         self.proc = None
+        if directory and not dir:
+            for cmd in (["domain", "add", "test.example"],
+                        ["domain", "add", "example.org"],
+                        ["user", "add", "u@test.example", "--no-password"],
+                        ["alias", "add", "@test.example", "u@test.example"],
+                        ["alias", "add", "@example.org", "u@test.example"]):
+                self.cli(*cmd)
         self.start()
 
     def start(self):

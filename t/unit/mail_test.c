@@ -1,73 +1,18 @@
 /*
- * mail_test.c - the mail model over a real SQLite data store: default
- * mailboxes created once, duplicate names, UID/MODSEQ assignment on
- * delivery, listing in UID order, CONDSTORE's changed-since, the quota
- * counter, the change log, a failed delivery transaction leaving nothing
- * behind, and concurrent deliveries that must hand out
- * every UID exactly once with no gaps.
+ * mail_test.c - the mail model over a real data store (SQLite, and the
+ * key tests again on RocksDB): default mailboxes created once, duplicate
+ * names, UID/MODSEQ assignment on delivery, listing in UID order,
+ * CONDSTORE's changed-since, the quota counter, the change log, a failed
+ * delivery transaction leaving nothing behind, concurrent deliveries
+ * that must hand out every UID exactly once with no gaps; mailbox
+ * rename/move (no cycles), delete, subscribe and sort order; JMAP
+ * /changes folding, paging and pruning.  Keywords and flag changes are
+ * in mail_flags_test.c, threads in mail_thread_test.c, expunge, copy
+ * and move in mail_member_test.c.
  */
-#include <stdarg.h>
-#include <stddef.h>
-#include <setjmp.h>
-#include <stdint.h>
-#include <cmocka.h>
-
 #include <pthread.h>
-#include <stdlib.h>
-#include <string.h>
 
-#include "store/mail.h"
-#include "t/unit/unit_tmpdir.h"
-
-#define ACCT 7u
-
-struct fx {
-	struct kv *kv;
-	struct mail *m;
-	struct buf err;
-};
-
-static struct fx *
-fx_new(const char *path)
-{
-	struct fx *fx = calloc(1, sizeof(*fx));
-	struct kv_options o = { "sqlite", path, false };
-
-	assert_non_null(fx);
-	buf_init(&fx->err, 0);
-	unlink(path);
-	if (kv_open(&o, &fx->kv, &fx->err) < 0)
-		fail_msg("kv_open: %s", buf_cstr(&fx->err));
-	fx->m = mail_new(fx->kv);
-	return fx;
-}
-
-static void
-fx_free(struct fx *fx)
-{
-	mail_free(&fx->m);
-	assert_null(fx->m);
-	mail_free(&fx->m);	/* accepts NULL */
-	kv_close(&fx->kv);
-	buf_free(&fx->err);
-	free(fx);
-}
-
-#define ok(fx, call)                                                      \
-	do {                                                              \
-		buf_reset(&(fx)->err);                                    \
-		if ((call) < 0)                                           \
-			fail_msg("%s: %s", #call, buf_cstr(&(fx)->err));  \
-	} while (0)
-
-#define expect_err(fx, call, want)                                        \
-	do {                                                              \
-		buf_reset(&(fx)->err);                                    \
-		assert_int_equal((call), -1);                             \
-		if (strstr(buf_cstr(&(fx)->err), (want)) == NULL)         \
-			fail_msg("error \"%s\" lacks \"%s\"",             \
-			    buf_cstr(&(fx)->err), (want));                \
-	} while (0)
+#include "t/unit/mail_fx.h"
 
 struct seen_boxes {
 	size_t n;
@@ -93,12 +38,11 @@ count_box(void *arg, const struct mail_mailbox *mb)
 static void
 test_defaults(void **state)
 {
-	struct fx *fx = fx_new("defaults.sqlite");
+	struct fx *fx = fx_new(state, "defaults");
 	struct seen_boxes s = { 0, 0, 0 };
 	struct mail_mailbox mb;
 	uint32_t id, id2;
 
-	(void)state;
 	ok(fx, mail_ensure_defaults(fx->m, ACCT, &fx->err));
 	ok(fx, mail_mailbox_find(fx->m, ACCT, 0, "INBOX", &id, &fx->err));
 	ok(fx, mail_ensure_defaults(fx->m, ACCT, &fx->err));
@@ -133,11 +77,10 @@ test_defaults(void **state)
 static void
 test_create_errors(void **state)
 {
-	struct fx *fx = fx_new("create.sqlite");
+	struct fx *fx = fx_new(state, "create");
 	struct mail_mailbox a, b;
 	uint32_t work, sub, sub2, found;
 
-	(void)state;
 	ok(fx, mail_mailbox_create(fx->m, ACCT, 0, "Work", MAIL_ROLE_NONE,
 	    &work, &fx->err));
 	expect_err(fx, mail_mailbox_create(fx->m, ACCT, 0, "Work",
@@ -178,58 +121,10 @@ test_create_errors(void **state)
 	fx_free(fx);
 }
 
-struct msgs {
-	size_t n;
-	struct mail_msg v[256];
-};
-
-static int
-collect(void *arg, const struct mail_msg *msg)
-{
-	struct msgs *s = arg;
-
-	assert_true(s->n < ARRAY_SIZE(s->v));
-	s->v[s->n++] = *msg;
-	return 0;
-}
-
-struct logs {
-	size_t n;
-	uint64_t state[8];
-	uint32_t id[8];
-	enum mail_log_op op[8];
-};
-
-static int
-collect_log(void *arg, uint64_t st, enum mail_log_op op, uint32_t id)
-{
-	struct logs *l = arg;
-
-	assert_true(l->n < ARRAY_SIZE(l->id));
-	l->state[l->n] = st;
-	l->op[l->n] = op;
-	l->id[l->n++] = id;
-	return 0;
-}
-
-static void
-new_email(struct mail_new_email *e, uint32_t mbox, uint64_t size,
-    uint32_t flags)
-{
-	memset(e, 0, sizeof(*e));
-	e->mbox = mbox;
-	memset(e->blob.b, (int)size & 0xff, sizeof(e->blob.b));
-	e->size = size;
-	e->received_at = 1700000000;
-	e->flags = flags;
-	e->mime = "mime-info";
-	e->mime_len = 9;
-}
-
 static void
 test_add_three(void **state)
 {
-	struct fx *fx = fx_new("add.sqlite");
+	struct fx *fx = fx_new(state, "add");
 	static const uint64_t sizes[3] = { 1000, 2500, 40000 };
 	struct mail_added added[3];
 	struct mail_new_email e;
@@ -239,7 +134,6 @@ test_add_three(void **state)
 	uint32_t inbox;
 	uint64_t used;
 
-	(void)state;
 	assert_non_null(s);
 	ok(fx, mail_ensure_defaults(fx->m, ACCT, &fx->err));
 	assert_int_equal(mail_mailbox_find(fx->m, ACCT, 0, "INBOX", &inbox,
@@ -316,7 +210,12 @@ test_add_three(void **state)
 	memset(&l, 0, sizeof(l));
 	ok(fx, mail_log_scan(fx->m, ACCT, MAIL_LOG_MAILBOX, 0, collect_log,
 	    &l, &fx->err));
-	assert_int_equal(l.n, 6);
+	/* six creates, then a "counts" per delivery */
+	assert_int_equal(l.n, 9);
+	for (size_t i = 0; i < 9; i++)
+		assert_int_equal(l.op[i], i < 6 ? MAIL_LOG_CREATED :
+		    MAIL_LOG_COUNTS);
+	assert_int_equal(l.id[8], inbox);
 	free(s);
 	fx_free(fx);
 }
@@ -343,7 +242,7 @@ failing_txn(struct kv_txn *t, void *arg, struct buf *err)
 static void
 test_add_txn_atomic(void **state)
 {
-	struct fx *fx = fx_new("atomic.sqlite");
+	struct fx *fx = fx_new(state, "atomic");
 	struct failing f;
 	struct mail_mailbox mb;
 	struct msgs *s = calloc(1, sizeof(*s));
@@ -352,7 +251,6 @@ test_add_txn_atomic(void **state)
 	uint32_t inbox;
 	uint64_t used;
 
-	(void)state;
 	assert_non_null(s);
 	ok(fx, mail_ensure_defaults(fx->m, ACCT, &fx->err));
 	assert_int_equal(mail_mailbox_find(fx->m, ACCT, 0, "INBOX", &inbox,
@@ -411,7 +309,7 @@ worker_run(void *arg)
 static void
 test_concurrent(void **state)
 {
-	struct fx *fx = fx_new("concurrent.sqlite");
+	struct fx *fx = fx_new(state, "concurrent");
 	struct worker w[THREADS];
 	pthread_t th[THREADS];
 	struct msgs *s = calloc(1, sizeof(*s));
@@ -419,7 +317,6 @@ test_concurrent(void **state)
 	uint32_t inbox;
 	uint64_t used;
 
-	(void)state;
 	assert_non_null(s);
 	ok(fx, mail_ensure_defaults(fx->m, ACCT, &fx->err));
 	assert_int_equal(mail_mailbox_find(fx->m, ACCT, 0, "INBOX", &inbox,
@@ -456,15 +353,344 @@ test_concurrent(void **state)
 	fx_free(fx);
 }
 
+/* ---- mailboxes ---- */
+
+static void
+test_mailbox_rename(void **state)
+{
+	struct fx *fx = fx_new(state, "rename");
+	struct mail_mailbox mb;
+	struct logs l;
+	uint32_t a, b, c, inbox, found;
+	uint64_t st;
+
+	a = fx_box(fx, "A");
+	ok(fx, mail_mailbox_create(fx->m, ACCT, a, "B", MAIL_ROLE_NONE, &b,
+	    &fx->err));
+	ok(fx, mail_mailbox_create(fx->m, ACCT, b, "C", MAIL_ROLE_NONE, &c,
+	    &fx->err));
+	assert_int_equal(mail_mailbox_find(fx->m, ACCT, 0, "INBOX", &inbox,
+	    &fx->err), 1);
+	fx_add(fx, b, 10, 0);
+	ok(fx, mail_current_state(fx->m, ACCT, MAIL_LOG_MAILBOX, &st,
+	    &fx->err));
+
+	/* a plain rename keeps id, UIDVALIDITY and messages */
+	assert_int_equal(mail_mailbox_rename(fx->m, ACCT, b, a, "B2",
+	    &fx->err), 1);
+	assert_int_equal(mail_mailbox_find(fx->m, ACCT, a, "B", &found,
+	    &fx->err), 0);
+	assert_int_equal(mail_mailbox_find(fx->m, ACCT, a, "B2", &found,
+	    &fx->err), 1);
+	assert_int_equal(found, b);
+	assert_int_equal(mail_mailbox_get(fx->m, ACCT, b, &mb, &fx->err), 1);
+	assert_string_equal(mb.name, "B2");
+	assert_int_equal(mb.total, 1);
+	mail_mailbox_clear(&mb);
+	/* a move to the top level; its child follows by id */
+	assert_int_equal(mail_mailbox_rename(fx->m, ACCT, b, 0, "B2",
+	    &fx->err), 1);
+	assert_int_equal(mail_mailbox_find(fx->m, ACCT, 0, "B2", &found,
+	    &fx->err), 1);
+	assert_int_equal(mail_mailbox_find(fx->m, ACCT, b, "C", &found,
+	    &fx->err), 1);
+	assert_int_equal(found, c);
+	/* the same place and name: nothing to do */
+	assert_int_equal(mail_mailbox_rename(fx->m, ACCT, b, 0, "B2",
+	    &fx->err), 1);
+
+	/* never a cycle: under itself, under its child */
+	expect_err(fx, mail_mailbox_rename(fx->m, ACCT, b, b, "x", &fx->err),
+	    "under itself");
+	expect_err(fx, mail_mailbox_rename(fx->m, ACCT, b, c, "x", &fx->err),
+	    "under itself");
+	ok(fx, mail_mailbox_rename(fx->m, ACCT, a, c, "A", &fx->err));
+	expect_err(fx, mail_mailbox_rename(fx->m, ACCT, b, a, "B2",
+	    &fx->err), "under itself");
+	/* taken names, bad names, INBOX, unknown ids */
+	expect_err(fx, mail_mailbox_rename(fx->m, ACCT, b, 0, "Sent",
+	    &fx->err), "already exists");
+	expect_err(fx, mail_mailbox_rename(fx->m, ACCT, b, 0, "inbox",
+	    &fx->err), "reserved name");
+	expect_err(fx, mail_mailbox_rename(fx->m, ACCT, b, 0, "",
+	    &fx->err), "empty");
+	expect_err(fx, mail_mailbox_rename(fx->m, ACCT, b, 4242, "x",
+	    &fx->err), "no parent mailbox");
+	expect_err(fx, mail_mailbox_rename(fx->m, ACCT, inbox, 0, "Old",
+	    &fx->err), "INBOX");
+	assert_int_equal(mail_mailbox_rename(fx->m, ACCT, 4242, 0, "x",
+	    &fx->err), 0);
+
+	/* "updated" logged for each real change (three) */
+	memset(&l, 0, sizeof(l));
+	ok(fx, mail_log_scan(fx->m, ACCT, MAIL_LOG_MAILBOX, st, collect_log,
+	    &l, &fx->err));
+	assert_int_equal(l.n, 3);
+	assert_int_equal(l.id[0], b);
+	assert_int_equal(l.op[0], MAIL_LOG_UPDATED);
+	assert_int_equal(l.id[2], a);
+	fx_free(fx);
+}
+
+static void
+test_mailbox_delete(void **state)
+{
+	struct fx *fx = fx_new(state, "delete");
+	struct mail_added a1, a2;
+	struct mail_mailbox mb;
+	struct mail_changes ch;
+	struct mail_email em;
+	struct fx_op op;
+	uint32_t a, b, other, inbox, id;
+	uint64_t st;
+
+	a = fx_box(fx, "A");
+	other = fx_box(fx, "Other");
+	assert_int_equal(mail_mailbox_find(fx->m, ACCT, 0, "INBOX", &inbox,
+	    &fx->err), 1);
+	ok(fx, mail_mailbox_create(fx->m, ACCT, a, "B", MAIL_ROLE_NONE, &b,
+	    &fx->err));
+	a1 = fx_add(fx, a, 100, 0);
+	a2 = fx_add(fx, a, 200, MAIL_F_SEEN);
+	assert_int_equal(mail_msg_copy(fx->m, ACCT, a, a2.uid, other, NULL,
+	    &fx->err), 1);
+	fx_expunge(fx, a, fx_add(fx, a, 5, 0).uid);	/* leaves an 'X' */
+	ok(fx, mail_current_state(fx->m, ACCT, 0, &st, &fx->err));
+
+	expect_err(fx, mail_mailbox_delete(fx->m, ACCT, a, &fx->err),
+	    "child mailboxes");
+	ok(fx, mail_mailbox_delete(fx->m, ACCT, b, &fx->err));
+	assert_int_equal(mail_mailbox_get(fx->m, ACCT, b, &mb, &fx->err), 0);
+	assert_int_equal(mail_mailbox_find(fx->m, ACCT, a, "B", &id,
+	    &fx->err), 0);
+	expect_err(fx, mail_mailbox_delete(fx->m, ACCT, a, &fx->err),
+	    "not empty");
+	expect_err(fx, mail_mailbox_delete(fx->m, ACCT, inbox, &fx->err),
+	    "INBOX");
+	assert_int_equal(mail_mailbox_delete(fx->m, ACCT, 4242, &fx->err), 0);
+
+	/* with its emails: one only there is destroyed, one copied not */
+	memset(&op, 0, sizeof(op));
+	op.fn = op_delete_box;
+	op.mbox = a;
+	op.flag = true;
+	assert_int_equal(fx_run(fx, &op), 1);
+	assert_int_equal(op.ndestroyed, 1);
+	assert_int_equal(mail_email_get(fx->m, ACCT, a1.email, &em,
+	    &fx->err), 0);
+	fx_get(fx, a2.email, &em);
+	assert_int_equal(em.nmembers, 1);
+	assert_int_equal(em.members[0].mbox, other);
+	mail_email_clear(&em);
+	assert_int_equal(fx_quota(fx), 200);
+	fx_check_box(fx, other);
+	assert_int_equal(mail_mailbox_get(fx->m, ACCT, a, &mb, &fx->err), 0);
+	/* its keys are gone: a new mailbox of that name starts afresh */
+	free(fx_vanished(fx, a, 0));
+	ok(fx, mail_mailbox_create(fx->m, ACCT, 0, "A", MAIL_ROLE_NONE, &id,
+	    &fx->err));
+	assert_true(id != a);
+
+	ok(fx, mail_changes(fx->m, ACCT, MAIL_LOG_MAILBOX, st, 0, &ch,
+	    &fx->err));
+	assert_int_equal(ch.ndestroyed, 2);	/* B, A */
+	assert_int_equal(ch.ncreated, 1);	/* the new A */
+	assert_int_equal(ch.nupdated, 0);	/* Other kept its copy */
+	mail_changes_clear(&ch);
+	ok(fx, mail_changes(fx->m, ACCT, MAIL_LOG_EMAIL, st, 0, &ch,
+	    &fx->err));
+	assert_int_equal(ch.ndestroyed, 1);
+	assert_int_equal(ch.destroyed[0], a1.email);
+	assert_int_equal(ch.nupdated, 1);
+	assert_int_equal(ch.updated[0], a2.email);
+	mail_changes_clear(&ch);
+	fx_free(fx);
+}
+
+static void
+test_mailbox_subscribe_sort(void **state)
+{
+	struct fx *fx = fx_new(state, "subscribe");
+	struct mail_mailbox mb;
+	struct logs l;
+	uint32_t a = fx_box(fx, "A");
+	uint64_t st;
+
+	ok(fx, mail_current_state(fx->m, ACCT, MAIL_LOG_MAILBOX, &st,
+	    &fx->err));
+	assert_int_equal(mail_mailbox_subscribe(fx->m, ACCT, a, false,
+	    &fx->err), 1);
+	assert_int_equal(mail_mailbox_subscribe(fx->m, ACCT, a, false,
+	    &fx->err), 1);	/* no change, no record */
+	assert_int_equal(mail_mailbox_set_sort_order(fx->m, ACCT, a, 42,
+	    &fx->err), 1);
+	assert_int_equal(mail_mailbox_subscribe(fx->m, ACCT, 4242, true,
+	    &fx->err), 0);
+	assert_int_equal(mail_mailbox_get(fx->m, ACCT, a, &mb, &fx->err), 1);
+	assert_false(mb.subscribed);
+	assert_int_equal(mb.sort_order, 42);
+	mail_mailbox_clear(&mb);
+	memset(&l, 0, sizeof(l));
+	ok(fx, mail_log_scan(fx->m, ACCT, MAIL_LOG_MAILBOX, st, collect_log,
+	    &l, &fx->err));
+	assert_int_equal(l.n, 2);
+	assert_int_equal(l.op[0], MAIL_LOG_UPDATED);
+	assert_int_equal(l.op[1], MAIL_LOG_UPDATED);
+	fx_free(fx);
+}
+
+/* ---- /changes ---- */
+
+static bool
+has_id(const uint32_t *v, size_t n, uint32_t id)
+{
+	for (size_t i = 0; i < n; i++)
+		if (v[i] == id)
+			return true;
+	return false;
+}
+
+static void
+test_changes(void **state)
+{
+	struct fx *fx = fx_new(state, "changes");
+	uint32_t box = fx_box(fx, "A");
+	struct mail_added e[6];
+	struct mail_flag_change fc;
+	struct mail_changes ch, all;
+	uint64_t st0, st, cur;
+	size_t seen_c = 0, seen_u = 0, seen_d = 0;
+
+	ok(fx, mail_current_state(fx->m, ACCT, MAIL_LOG_EMAIL, &st0,
+	    &fx->err));
+	assert_int_equal(st0, 0);
+	for (size_t i = 0; i < 3; i++)
+		e[i] = fx_add(fx, box, 10, 0);
+	ok(fx, mail_current_state(fx->m, ACCT, MAIL_LOG_EMAIL, &st0,
+	    &fx->err));
+	assert_int_equal(st0, e[2].state);
+	for (size_t i = 3; i < 6; i++)
+		e[i] = fx_add(fx, box, 10, 0);
+	memset(&fc, 0, sizeof(fc));
+	fc.add = MAIL_F_SEEN;
+	/* e0 updated, e3 created+updated, e4 created+destroyed,
+	 * e1 destroyed */
+	ok(fx, mail_email_update_flags(fx->m, ACCT, e[0].email, &fc, NULL,
+	    &fx->err));
+	ok(fx, mail_email_update_flags(fx->m, ACCT, e[3].email, &fc, NULL,
+	    &fx->err));
+	fx_expunge(fx, box, e[4].uid);
+	fx_expunge(fx, box, e[1].uid);
+
+	ok(fx, mail_changes(fx->m, ACCT, MAIL_LOG_EMAIL, st0, 0, &all,
+	    &fx->err));
+	assert_false(all.cannot_calculate);
+	assert_false(all.has_more);
+	ok(fx, mail_current_state(fx->m, ACCT, MAIL_LOG_EMAIL, &cur,
+	    &fx->err));
+	assert_int_equal(all.new_state, cur);
+	assert_int_equal(all.ncreated, 2);
+	assert_true(has_id(all.created, all.ncreated, e[3].email));
+	assert_true(has_id(all.created, all.ncreated, e[5].email));
+	assert_int_equal(all.nupdated, 1);
+	assert_int_equal(all.updated[0], e[0].email);
+	assert_false(all.counts_only);
+	assert_int_equal(all.ndestroyed, 1);
+	assert_int_equal(all.destroyed[0], e[1].email);
+
+	/* paging by one: every id of the window shows up, states advance,
+	 * and the pages together say what the single answer says */
+	st = st0;
+	for (int pages = 0; ; pages++) {
+		assert_true(pages < 10);
+		ok(fx, mail_changes(fx->m, ACCT, MAIL_LOG_EMAIL, st, 1, &ch,
+		    &fx->err));
+		assert_true(ch.ncreated + ch.nupdated + ch.ndestroyed <= 1);
+		assert_true(ch.new_state > st || !ch.has_more);
+		seen_c += ch.ncreated;
+		seen_u += ch.nupdated;
+		seen_d += ch.ndestroyed;
+		st = ch.new_state;
+		if (!ch.has_more) {
+			mail_changes_clear(&ch);
+			break;
+		}
+		mail_changes_clear(&ch);
+	}
+	assert_int_equal(st, all.new_state);
+	/* e4 created on one page and destroyed on a later one, e3 created
+	 * then updated on a later one: each page is exact from its state */
+	assert_int_equal(seen_c, 3);
+	assert_int_equal(seen_u, 2);
+	assert_int_equal(seen_d, 2);
+	mail_changes_clear(&all);
+
+	/* nothing since now; a state from the future */
+	ok(fx, mail_changes(fx->m, ACCT, MAIL_LOG_EMAIL, cur, 0, &ch,
+	    &fx->err));
+	assert_int_equal(ch.ncreated + ch.nupdated + ch.ndestroyed, 0);
+	assert_int_equal(ch.new_state, cur);
+	ok(fx, mail_changes(fx->m, ACCT, MAIL_LOG_EMAIL, 1000000, 0, &ch,
+	    &fx->err));
+	assert_true(ch.cannot_calculate);
+
+	/* mailbox counts only; threads */
+	ok(fx, mail_changes(fx->m, ACCT, MAIL_LOG_MAILBOX, st0, 0, &ch,
+	    &fx->err));
+	assert_int_equal(ch.nupdated, 1);
+	assert_true(ch.counts_only);
+	mail_changes_clear(&ch);
+	ok(fx, mail_changes(fx->m, ACCT, MAIL_LOG_THREAD, st0, 0, &ch,
+	    &fx->err));
+	assert_int_equal(ch.ncreated, 2);	/* e3, e5 (e4's came, went) */
+	assert_int_equal(ch.ndestroyed, 1);	/* e1's */
+	mail_changes_clear(&ch);
+
+	/* prune: older states cannot be calculated, later ones exact */
+	ok(fx, mail_log_prune(fx->m, ACCT, e[4].state, &fx->err));
+	ok(fx, mail_changes(fx->m, ACCT, MAIL_LOG_EMAIL, st0, 0, &ch,
+	    &fx->err));
+	assert_true(ch.cannot_calculate);
+	ok(fx, mail_changes(fx->m, ACCT, MAIL_LOG_EMAIL, e[4].state, 0, &ch,
+	    &fx->err));
+	assert_false(ch.cannot_calculate);
+	assert_int_equal(ch.ncreated, 1);
+	assert_int_equal(ch.created[0], e[5].email);
+	assert_int_equal(ch.nupdated, 2);	/* e0, e3 */
+	assert_int_equal(ch.ndestroyed, 2);	/* e4, e1 */
+	mail_changes_clear(&ch);
+	/* the type's state survives a prune of all its records */
+	ok(fx, mail_log_prune(fx->m, ACCT, UINT64_MAX, &fx->err));
+	ok(fx, mail_current_state(fx->m, ACCT, MAIL_LOG_EMAIL, &st,
+	    &fx->err));
+	assert_int_equal(st, cur);
+	ok(fx, mail_changes(fx->m, ACCT, MAIL_LOG_EMAIL, cur, 0, &ch,
+	    &fx->err));
+	assert_false(ch.cannot_calculate);
+	assert_int_equal(ch.new_state, cur);
+	ok(fx, mail_changes(fx->m, ACCT, MAIL_LOG_EMAIL, cur - 1, 0, &ch,
+	    &fx->err));
+	assert_true(ch.cannot_calculate);
+	fx_free(fx);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_defaults),
-		cmocka_unit_test(test_create_errors),
-		cmocka_unit_test(test_add_three),
-		cmocka_unit_test(test_add_txn_atomic),
-		cmocka_unit_test(test_concurrent),
+		FX_TEST(test_defaults),
+		FX_TEST(test_create_errors),
+		FX_TEST(test_add_three),
+		FX_TEST(test_add_txn_atomic),
+		FX_TEST(test_concurrent),
+		FX_TEST(test_mailbox_rename),
+		FX_TEST(test_mailbox_delete),
+		FX_TEST(test_mailbox_subscribe_sort),
+		FX_TEST(test_changes),
+		FX_TEST_ROCKS(test_add_three),
+		FX_TEST_ROCKS(test_concurrent),
+		FX_TEST_ROCKS(test_mailbox_delete),
+		FX_TEST_ROCKS(test_changes),
 	};
 
 	return cmocka_run_group_tests(tests, unit_tmpdir_setup,

@@ -143,6 +143,9 @@ static const struct cmd_case cmd_cases[] = {
 	ERR("ehlo no arg", "EHLO", 501, "5.5.4"),
 	ERR("ehlo only sp", "EHLO   ", 501, "5.5.4"),
 	ERR("helo no arg", "HELO", 501, "5.5.4"),
+	OK("lhlo", "LHLO relay.example", LHLO, "relay.example"),
+	ERR("lhlo no arg", "LHLO", 501, "5.5.4"),
+	ERR("lhlo bad domain", "LHLO a..example", 501, "5.5.4"),
 	ERR("ehlo two words", "EHLO foo bar", 501, "5.5.4"),
 	ERR("ehlo leading hyphen", "EHLO -a.example", 501, "5.5.4"),
 	ERR("ehlo trailing hyphen", "EHLO a-.example", 501, "5.5.4"),
@@ -363,6 +366,7 @@ check_cmd(const struct cmd_case *c)
 	switch (cmd.verb) {
 	case SMTP_VERB_HELO:
 	case SMTP_VERB_EHLO:
+	case SMTP_VERB_LHLO:
 		if (!str_is(cmd.domain, c->field))
 			fail_msg("%s: domain %.*s", c->name,
 			    (int)cmd.domain.len, cmd.domain.p);

@@ -1,0 +1,444 @@
+/*
+ * delivery.c - the local delivery agent (see delivery.h).
+ *
+ * One delivery: resolve every recipient in the directory (outside the
+ * transaction: the directory has its own reads), parse and store the
+ * message once (store_msg_prepare), then one write transaction that, for
+ * each recipient not already delivered ('P' key), checks every account it
+ * reaches against its quota, makes the default mailboxes, files the
+ * message in INBOX, indexes it and writes the 'P' key.  A recipient is
+ * all or nothing: if one account it reaches is over quota, none of them
+ * gets it this time (the queue retries the recipient as a whole), so a
+ * retry never files a second copy for the accounts that had room.
+ *
+ * 'P' keys ('P' queue-id 0x00 rcpt-index(u32) -> u64 time, u32 email
+ * ids) make a delivery retried after a crash (mailbox committed, queue
+ * not yet told) a no-op.  XXX they are never pruned: a sweep of keys
+ * older than queue.max_lifetime would keep them bounded.
+ *
+ * Forwarding: an alias may name remote addresses (dir_rcpt.forwards).
+ * XXX re-injecting those into the queue needs the outbound transport
+ * (issue 5); until then such a recipient is deferred with a clear text
+ * when it reaches no local account, and the forwards are logged and
+ * skipped when it also reaches local accounts.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "common/log.h"
+#include "common/xalloc.h"
+#include "delivery/delivery.h"
+#include "store/rec.h"
+
+#define SVC "local"
+
+struct delivery {
+	struct store *st;
+	struct directory *dir;
+};
+
+struct delivery *
+delivery_new(struct store *st, struct directory *dir)
+{
+	struct delivery *d = xcalloc(1, sizeof(*d));
+
+	d->st = st;
+	d->dir = dir;
+	return d;
+}
+
+void
+delivery_free(struct delivery **dp)
+{
+	free(*dp);
+	*dp = NULL;
+}
+
+static void
+rcpt_set(struct delivery_rcpt *r, enum transport_status st, const char *dsn,
+    const char *fmt, ...) PRINTF_LIKE(4, 5);
+
+static void
+rcpt_set(struct delivery_rcpt *r, enum transport_status st, const char *dsn,
+    const char *fmt, ...)
+{
+	va_list ap;
+
+	r->status = st;
+	(void)snprintf(r->dsn, sizeof(r->dsn), "%s", dsn);
+	va_start(ap, fmt);
+	(void)vsnprintf(r->text, sizeof(r->text), fmt, ap);
+	va_end(ap);
+}
+
+/* an account a recipient reaches */
+struct target {
+	uint32_t acct;
+	uint64_t quota;
+};
+
+/* what one recipient resolved to */
+struct resolved {
+	struct target *t;
+	size_t n;
+	bool todo;		/* still to be filed in this transaction */
+	uint32_t *emails;	/* filed in the attempt: email ids */
+	size_t nemails;
+};
+
+/* resolve - the accounts rcpt reaches, or its final status */
+static void
+resolve(struct delivery *d, struct delivery_rcpt *rc, struct resolved *res)
+{
+	struct dir_rcpt dr;
+	struct dir_account a;
+	struct buf err = BUF_INIT(0);
+	int r;
+
+	memset(res, 0, sizeof(*res));
+	memset(&dr, 0, sizeof(dr));
+	r = dir_resolve(d->dir, rc->addr, &dr, &err);
+	if (r < 0) {
+		rcpt_set(rc, TRANSPORT_TEMPFAIL, "4.3.0", "directory lookup "
+		    "failed: %s", buf_cstr(&err));
+		goto out;
+	}
+	if (r == 0) {
+		rcpt_set(rc, TRANSPORT_PERMFAIL, "5.1.1", "user unknown");
+		goto out;
+	}
+	if (dr.nforwards > 0 && dr.naccounts == 0) {
+		rcpt_set(rc, TRANSPORT_TEMPFAIL, "4.3.0", "alias to remote "
+		    "address %s: forwarding is not supported yet",
+		    dr.forwards[0]);
+		goto out;
+	}
+	if (dr.nforwards > 0)
+		log_warn(SVC, "%s: forwarding to %zu remote addresses "
+		    "(first <%s>) is not supported yet: skipped", rc->addr,
+		    dr.nforwards, dr.forwards[0]);
+	res->t = xcalloc(dr.naccounts, sizeof(*res->t));
+	for (size_t i = 0; i < dr.naccounts; i++) {
+		memset(&a, 0, sizeof(a));
+		r = dir_user_get_id(d->dir, dr.accounts[i], &a, &err);
+		if (r < 0) {
+			rcpt_set(rc, TRANSPORT_TEMPFAIL, "4.3.0", "directory "
+			    "lookup failed: %s", buf_cstr(&err));
+			goto out;
+		}
+		if (r == 0)	/* deleted meanwhile */
+			continue;
+		res->t[res->n].acct = a.id;
+		res->t[res->n].quota = a.quota;
+		res->n++;
+		dir_account_clear(&a);
+	}
+	if (res->n == 0) {
+		rcpt_set(rc, TRANSPORT_PERMFAIL, "5.1.1", "user unknown");
+		goto out;
+	}
+	res->todo = true;
+	res->emails = xcalloc(res->n, sizeof(*res->emails));
+out:
+	dir_rcpt_clear(&dr);
+	buf_free(&err);
+}
+
+static void
+idem_key(struct buf *k, const char *id, uint32_t index)
+{
+	buf_reset(k);
+	key_u8(k, 'P');
+	key_str(k, id);
+	key_u32(k, index);
+}
+
+struct deliver_op {
+	struct delivery *d;
+	const char *idem_id;
+	struct store_msg *m;
+	struct delivery_rcpt *rcpts;
+	struct resolved *res;
+	size_t n;
+	/* per attempt */
+	bool *done_before;	/* 'P' key found */
+	bool *over_quota;
+};
+
+/* file_rcpt - every account of recipient i, or STORE_OVER_QUOTA */
+static int
+file_rcpt(struct deliver_op *op, struct kv_txn *t, struct fts_batch *b,
+    size_t i, struct buf *err)
+{
+	struct resolved *res = &op->res[i];
+	struct store_add a;
+	struct mail_added added;
+	uint64_t used;
+	uint32_t inbox;
+	int r;
+
+	/* quota first, for every account, so a refusal writes nothing */
+	for (size_t j = 0; j < res->n; j++) {
+		if (res->t[j].quota == 0)
+			continue;
+		if ((r = mail_quota_used_txn(t, res->t[j].acct, &used,
+		    err)) < 0)
+			return r;
+		if (used > res->t[j].quota ||
+		    op->m->size > res->t[j].quota - used)
+			return STORE_OVER_QUOTA;
+	}
+	for (size_t j = 0; j < res->n; j++) {
+		if ((r = mail_ensure_defaults_txn(t, res->t[j].acct,
+		    err)) < 0)
+			return r;
+		r = mail_mailbox_find_txn(t, res->t[j].acct, 0, "INBOX",
+		    &inbox, err);
+		if (r == 0) {
+			buf_addf(err, "account %u has no INBOX",
+			    res->t[j].acct);
+			r = -1;
+		}
+		if (r < 0)
+			return r;
+		memset(&a, 0, sizeof(a));
+		a.acct = res->t[j].acct;
+		a.mbox = inbox;
+		/* checked above, with the other accounts */
+		a.quota = 0;
+		if ((r = store_msg_add_txn(op->d->st, t, b, op->m, &a,
+		    &added, err)) < 0)
+			return r;
+		res->emails[j] = added.email;
+	}
+	res->nemails = res->n;
+	return 0;
+}
+
+static int
+deliver_txn(struct kv_txn *t, void *arg, struct buf *err)
+{
+	struct deliver_op *op = arg;
+	struct fts_batch *b = fts_batch_new(op->d->st->fts, t);
+	struct buf k = BUF_INIT(0), v = BUF_INIT(0);
+	int r = 0;
+
+	store_msg_attempt(op->m);
+	for (size_t i = 0; i < op->n && r >= 0; i++) {
+		struct resolved *res = &op->res[i];
+
+		op->done_before[i] = op->over_quota[i] = false;
+		res->nemails = 0;
+		if (!res->todo)
+			continue;
+		if (op->idem_id != NULL) {
+			idem_key(&k, op->idem_id, op->rcpts[i].index);
+			if ((r = kv_get(t, k.data, k.len, &v, err)) < 0)
+				break;
+			if (r == 1) {
+				op->done_before[i] = true;
+				r = 0;
+				continue;
+			}
+		}
+		r = file_rcpt(op, t, b, i, err);
+		if (r == STORE_OVER_QUOTA) {
+			/* earlier accounts of this rcpt wrote nothing */
+			op->over_quota[i] = true;
+			r = 0;
+			continue;
+		}
+		if (r < 0 || op->idem_id == NULL)
+			continue;
+		buf_reset(&v);
+		key_u64(&v, (uint64_t)time(NULL));
+		for (size_t j = 0; j < res->nemails; j++)
+			key_u32(&v, res->emails[j]);
+		r = kv_put(t, k.data, k.len, v.data, v.len, err);
+	}
+	if (r >= 0)
+		r = fts_batch_flush(b, err);
+	fts_batch_free(&b);
+	buf_free(&k);
+	buf_free(&v);
+	return r;
+}
+
+void
+delivery_message(struct delivery *d, const char *idem_id, const void *msg,
+    size_t len, struct delivery_rcpt *rcpts, size_t n)
+{
+	struct resolved *res = xcalloc(n, sizeof(*res));
+	bool *done_before = xcalloc(n, sizeof(bool));
+	bool *over_quota = xcalloc(n, sizeof(bool));
+	struct deliver_op op = { d, idem_id, NULL, rcpts, res, n,
+		done_before, over_quota };
+	struct store_msg m;
+	struct buf err = BUF_INIT(0);
+	size_t todo = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		rcpts[i].status = TRANSPORT_NONE;
+		resolve(d, &rcpts[i], &res[i]);
+		if (res[i].todo)
+			todo++;
+	}
+	if (todo == 0)
+		goto out;
+	if (store_msg_prepare(d->st, msg, len, &m, &err) < 0) {
+		for (size_t i = 0; i < n; i++)
+			if (res[i].todo)
+				rcpt_set(&rcpts[i], TRANSPORT_TEMPFAIL, "4.3.0",
+				    "mailbox store: %s", buf_cstr(&err));
+		goto out;
+	}
+	op.m = &m;
+	if (kv_run(d->st->kv, KV_WRITE, deliver_txn, &op, &err) < 0) {
+		for (size_t i = 0; i < n; i++)
+			if (res[i].todo)
+				rcpt_set(&rcpts[i], TRANSPORT_TEMPFAIL, "4.3.0",
+				    "mailbox store: %s", buf_cstr(&err));
+	} else {
+		store_msg_committed(&m);
+		for (size_t i = 0; i < n; i++) {
+			if (!res[i].todo)
+				continue;
+			if (over_quota[i])
+				rcpt_set(&rcpts[i], TRANSPORT_TEMPFAIL, "4.2.2",
+				    "mailbox full: over quota");
+			else if (done_before[i])
+				rcpt_set(&rcpts[i], TRANSPORT_OK, "2.0.0",
+				    "delivered to mailbox (already, by an "
+				    "earlier attempt)");
+			else
+				rcpt_set(&rcpts[i], TRANSPORT_OK, "2.0.0",
+				    "delivered to mailbox (%zu account%s)",
+				    res[i].nemails, res[i].nemails == 1 ?
+				    "" : "s");
+		}
+	}
+	store_msg_release(d->st, &m);
+out:
+	for (size_t i = 0; i < n; i++) {
+		free(res[i].t);
+		free(res[i].emails);
+	}
+	free(res);
+	free(done_before);
+	free(over_quota);
+	buf_free(&err);
+}
+
+enum delivery_check
+delivery_rcpt_check(struct delivery *d, const char *addr, uint64_t size,
+    struct buf *err)
+{
+	struct delivery_rcpt rc;
+	struct resolved res;
+	enum delivery_check ret = DELIVERY_RCPT_OK;
+	uint64_t used;
+
+	memset(&rc, 0, sizeof(rc));
+	rc.addr = addr;
+	resolve(d, &rc, &res);
+	if (!res.todo) {
+		if (rc.status == TRANSPORT_PERMFAIL) {
+			ret = DELIVERY_RCPT_UNKNOWN;
+		} else if (strcmp(rc.dsn, "4.3.0") == 0 &&
+		    strncmp(rc.text, "alias to remote", 15) == 0) {
+			ret = DELIVERY_RCPT_OK;	/* deferred at delivery */
+		} else {
+			buf_addf(err, "%s", rc.text);
+			ret = DELIVERY_RCPT_ERROR;
+		}
+		goto out;
+	}
+	if (size == 0)
+		size = 1;	/* a full mailbox refuses even unknown sizes */
+	for (size_t j = 0; j < res.n && ret == DELIVERY_RCPT_OK; j++) {
+		if (res.t[j].quota == 0)
+			continue;
+		if (mail_quota_used(d->st->mail, res.t[j].acct, &used,
+		    err) < 0)
+			ret = DELIVERY_RCPT_ERROR;
+		else if (used > res.t[j].quota ||
+		    size > res.t[j].quota - used)
+			ret = DELIVERY_RCPT_OVER_QUOTA;
+	}
+out:
+	free(res.t);
+	free(res.emails);
+	return ret;
+}
+
+/* ---- the queue transport ---- */
+
+/* read_all - the whole content into out (bounded by its size) */
+static int
+read_all(struct transport_content *c, struct buf *out, struct buf *err)
+{
+	size_t n;
+
+	if (transport_content_rewind(c, err) < 0)
+		return -1;
+	if (buf_reserve(out, c->size) < 0) {
+		buf_addf(err, "message of %llu bytes: out of limits",
+		    (unsigned long long)c->size);
+		return -1;
+	}
+	for (;;) {
+		unsigned char chunk[64 * 1024];
+
+		if (transport_content_read(c, chunk, sizeof(chunk), &n,
+		    err) < 0)
+			return -1;
+		if (n == 0)
+			return 0;
+		if (buf_append(out, chunk, n) < 0) {
+			buf_addf(err, "message larger than announced");
+			return -1;
+		}
+	}
+}
+
+static void
+transport_deliver(void *ctx, const struct transport_request *req,
+    struct transport_result *results)
+{
+	struct delivery *d = ctx;
+	struct delivery_rcpt *rc = xcalloc(req->nrcpt, sizeof(*rc));
+	struct buf msg = BUF_INIT(0), err = BUF_INIT(0);
+
+	msg.max = req->content->size;
+	if (read_all(req->content, &msg, &err) < 0) {
+		/* the qmgr sees the damage itself: just do not file it */
+		for (size_t i = 0; i < req->nrcpt; i++)
+			transport_result_set(&results[i], TRANSPORT_TEMPFAIL,
+			    "4.3.0", "reading the queue file: %s",
+			    buf_cstr(&err));
+		goto out;
+	}
+	for (size_t i = 0; i < req->nrcpt; i++) {
+		rc[i].addr = req->env->rcpts[req->rcpt[i]].addr;
+		rc[i].index = (uint32_t)req->rcpt[i];
+	}
+	delivery_message(d, req->queue_id, msg.data, msg.len, rc,
+	    req->nrcpt);
+	for (size_t i = 0; i < req->nrcpt; i++)
+		transport_result_set(&results[i], rc[i].status, rc[i].dsn,
+		    "%s", rc[i].text);
+out:
+	free(rc);
+	buf_free(&msg);
+	buf_free(&err);
+}
+
+void
+delivery_transport(struct delivery *d, struct transport *t_r)
+{
+	memset(t_r, 0, sizeof(*t_r));
+	t_r->name = "local";
+	t_r->ctx = d;
+	t_r->deliver = transport_deliver;
+}

@@ -1,0 +1,309 @@
+/*
+ * store.c - the mailbox store opened as one object, and the shared path
+ * that puts a raw message into a mailbox (see store.h).
+ *
+ * Why the prepared blob reference is handed over rather than dropped: a
+ * message for N accounts needs N references.  blob_put() makes one
+ * durable together with the content; the first email filed takes it over
+ * and the others add theirs in the filing transaction, so the common case
+ * (one recipient) costs no extra data-store commit.  If the transaction
+ * never commits, store_msg_release() drops it again.  A crash between
+ * blob_put() and the commit leaves content with one reference and no
+ * owner; XXX a blob GC pass (references without an email) would reclaim
+ * it.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "common/log.h"
+#include "common/xalloc.h"
+#include "store/store.h"
+
+#define SVC "store"
+
+int
+store_open(const struct config *cfg, struct store **st_r, struct buf *err)
+{
+	const struct config_store *c = &cfg->store;
+	struct kv_options ko = { c->backend == STORE_ROCKSDB ? "rocksdb" :
+	    "sqlite", c->path, false };
+	struct blob_options bo;
+	struct store *st = xcalloc(1, sizeof(*st));
+
+	*st_r = NULL;
+	if (kv_open(&ko, &st->kv, err) < 0) {
+		buf_addf(err, " (data store %s)", c->path);
+		goto fail;
+	}
+	memset(&bo, 0, sizeof(bo));
+	bo.backend = c->blob_backend == BLOB_KV ? "kv" : "fs";
+	bo.path = c->blob_backend == BLOB_KV ? NULL : c->blob_dir;
+	bo.kv = st->kv;
+	if (blob_open(&bo, &st->blobs, err) < 0) {
+		buf_addf(err, " (blob store %s)", bo.backend);
+		goto fail;
+	}
+	if (fts_new("english", NULL, &st->fts, err) < 0)
+		goto fail;
+	st->mail = mail_new(st->kv);
+	*st_r = st;
+	return 0;
+fail:
+	store_close(&st);
+	return -1;
+}
+
+void
+store_close(struct store **stp)
+{
+	struct store *st = *stp;
+
+	if (st == NULL)
+		return;
+	mail_free(&st->mail);
+	fts_free(&st->fts);
+	blob_close(&st->blobs);
+	kv_close(&st->kv);
+	free(st);
+	*stp = NULL;
+}
+
+/*
+ * crlf_copy - data with every bare LF made CRLF, or NULL when there is
+ * none (the common case: SMTP refuses bare LF by default)
+ */
+static unsigned char *
+crlf_copy(const unsigned char *p, size_t len, size_t *len_r)
+{
+	size_t bare = 0, j = 0;
+	unsigned char *out;
+
+	for (size_t i = 0; i < len; i++)
+		if (p[i] == '\n' && (i == 0 || p[i - 1] != '\r'))
+			bare++;
+	if (bare == 0)
+		return NULL;
+	out = xmalloc(len + bare);
+	for (size_t i = 0; i < len; i++) {
+		if (p[i] == '\n' && (i == 0 || p[i - 1] != '\r'))
+			out[j++] = '\r';
+		out[j++] = p[i];
+	}
+	*len_r = j;
+	return out;
+}
+
+/* add_addrs - "Name local@domain, ..." of a list, for the index */
+static void
+add_addrs(struct buf *out, const struct mime_addr_list *l)
+{
+	for (uint32_t i = 0; i < l->n; i++) {
+		const struct mime_addr *a = &l->v[i];
+
+		if (a->kind == MIME_ADDR_GROUP_END)
+			continue;
+		if (a->name != NULL)
+			buf_addf(out, "%s ", a->name);
+		if (a->kind == MIME_ADDR_MAILBOX)
+			buf_addf(out, "%s@%s ", a->local, a->domain);
+	}
+}
+
+/* index_parts - the fts_parts of m, texts in m->fields or m->info */
+static void
+index_parts(struct store_msg *m)
+{
+	const struct mime_headers *h = &m->info->hdr;
+	const struct mime_addr_list *lists[] = { &h->from, &h->to, &h->cc,
+		&h->bcc };
+	static const enum fts_field fields[] = { FTS_FROM, FTS_TO, FTS_CC,
+		FTS_BCC };
+	size_t off[4], end[4];
+
+	m->nparts = 0;
+	if (h->subject != NULL)
+		m->parts[m->nparts++] = (struct fts_part){ FTS_SUBJECT,
+			h->subject, strlen(h->subject) };
+	/* addresses first into one buffer, pointers taken once it is done */
+	for (size_t i = 0; i < 4; i++) {
+		off[i] = m->fields.len;
+		add_addrs(&m->fields, lists[i]);
+		end[i] = m->fields.len;
+	}
+	for (size_t i = 0; i < 4; i++)
+		if (end[i] > off[i])
+			m->parts[m->nparts++] = (struct fts_part){ fields[i],
+				m->fields.data + off[i], end[i] - off[i] };
+	if (m->info->text_len > 0)
+		m->parts[m->nparts++] = (struct fts_part){ FTS_BODY,
+			m->info->text, m->info->text_len };
+}
+
+int
+store_msg_prepare(struct store *st, const void *data, size_t len,
+    struct store_msg *m, struct buf *err)
+{
+	unsigned char *fixed;
+	size_t flen = 0;
+	const unsigned char *p = data;
+	int ret = -1;
+
+	memset(m, 0, sizeof(*m));
+	buf_init(&m->mime, 0);
+	buf_init(&m->fields, 0);
+	fixed = crlf_copy(data, len, &flen);
+	if (fixed != NULL) {
+		p = fixed;
+		len = flen;
+	}
+	if (blob_put(st->blobs, p, len, &m->blob, err) < 0)
+		goto out;
+	m->ref_held = true;
+	m->size = len;
+	if (mime_parse(p, len, NULL, &m->info, err) < 0 ||
+	    mime_info_encode(m->info, &m->mime) < 0) {
+		if (m->info != NULL)
+			buf_addf(err, "message metadata too large to store");
+		goto out;
+	}
+	index_parts(m);
+	ret = 0;
+out:
+	free(fixed);
+	if (ret < 0)
+		store_msg_release(st, m);
+	return ret;
+}
+
+void
+store_msg_attempt(struct store_msg *m)
+{
+	m->ref_taken = false;
+}
+
+int
+store_msg_add_txn(struct store *st, struct kv_txn *t, struct fts_batch *fts,
+    struct store_msg *m, const struct store_add *a,
+    struct mail_added *added_r, struct buf *err)
+{
+	struct mail_new_email e;
+	struct mail_added added;
+	uint64_t used;
+	int r;
+
+	if (a->quota != 0) {
+		if ((r = mail_quota_used_txn(t, a->acct, &used, err)) < 0)
+			return r;
+		if (used > a->quota || m->size > a->quota - used)
+			return STORE_OVER_QUOTA;
+	}
+	memset(&e, 0, sizeof(e));
+	e.mbox = a->mbox;
+	e.blob = m->blob;
+	e.size = m->size;
+	e.received_at = a->received_at != 0 ? a->received_at :
+	    (int64_t)time(NULL);
+	e.flags = a->flags;
+	e.mime = m->mime.data;
+	e.mime_len = m->mime.len;
+	e.info = m->info;
+	e.keywords = a->keywords;
+	e.nkeywords = a->nkeywords;
+	if ((r = mail_email_add_txn(st->mail, t, a->acct, &e, &added,
+	    err)) < 0)
+		return r;
+	if (m->ref_held && !m->ref_taken) {
+		m->ref_taken = true;	/* the email owns the prepared one */
+	} else {
+		r = blob_ref_txn(st->blobs, t, &m->blob, err);
+		if (r == 0) {
+			buf_addf(err, "blob vanished while filing");
+			r = -1;
+		}
+		if (r < 0)
+			return r;
+	}
+	if (fts != NULL && (r = fts_batch_index(fts, a->acct, added.email,
+	    &(struct fts_doc){ m->parts, m->nparts }, err)) < 0)
+		return r;
+	if (added_r != NULL)
+		*added_r = added;
+	return 0;
+}
+
+void
+store_msg_committed(struct store_msg *m)
+{
+	if (m->ref_taken)
+		m->ref_held = false;
+	m->ref_taken = false;
+}
+
+void
+store_msg_release(struct store *st, struct store_msg *m)
+{
+	struct buf err = BUF_INIT(0);
+
+	if (m->ref_held && blob_unref(st->blobs, &m->blob, &err) < 0)
+		log_error(SVC, "dropping an unfiled message's blob: %s",
+		    buf_cstr(&err));
+	m->ref_held = false;
+	m->ref_taken = false;
+	mime_info_free(&m->info);
+	buf_free(&m->mime);
+	buf_free(&m->fields);
+	buf_free(&err);
+}
+
+struct append_op {
+	struct store *st;
+	struct store_msg *m;
+	const struct store_add *a;
+	struct mail_added added;
+	bool over_quota;
+};
+
+static int
+append_txn(struct kv_txn *t, void *arg, struct buf *err)
+{
+	struct append_op *op = arg;
+	struct fts_batch *b = fts_batch_new(op->st->fts, t);
+	int r;
+
+	store_msg_attempt(op->m);
+	op->over_quota = false;
+	r = store_msg_add_txn(op->st, t, b, op->m, op->a, &op->added, err);
+	if (r == STORE_OVER_QUOTA) {
+		op->over_quota = true;
+		r = 0;
+	} else if (r == 0) {
+		r = fts_batch_flush(b, err);
+	}
+	fts_batch_free(&b);
+	return r;
+}
+
+int
+store_append(struct store *st, const struct store_add *a, const void *data,
+    size_t len, struct mail_added *added_r, struct buf *err)
+{
+	struct store_msg m;
+	struct append_op op = { st, &m, a, { 0 }, false };
+	int ret = 0;
+
+	if (store_msg_prepare(st, data, len, &m, err) < 0)
+		return -1;
+	if (kv_run(st->kv, KV_WRITE, append_txn, &op, err) < 0)
+		ret = -1;
+	else if (op.over_quota)
+		ret = STORE_OVER_QUOTA;
+	else
+		store_msg_committed(&m);
+	store_msg_release(st, &m);
+	if (ret == 0 && added_r != NULL)
+		*added_r = op.added;
+	return ret;
+}

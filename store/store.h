@@ -1,0 +1,125 @@
+/*
+ * store.h - the mailbox store as one object: the data store (kv), the
+ * blob store, the mail model and the full-text index, opened together
+ * from the configuration, and the one operation every way in shares:
+ * put a raw message into a mailbox.
+ *
+ * Adding a message is two steps so that a caller can file one message
+ * for many accounts in one transaction (local delivery, LMTP) or one
+ * message per transaction (IMAP APPEND, JMAP Email/import, imports):
+ *
+ *   store_msg_prepare   outside any transaction: bare LF line ends made
+ *                       CRLF, the content stored in the blob store (one
+ *                       reference, held by the struct store_msg), parsed
+ *                       once (MIME, RFC 2047, charsets) and its metadata
+ *                       and search text made ready;
+ *   store_msg_add_txn   inside the caller's write transaction, as many
+ *                       times as there are mailboxes to file it in: the
+ *                       email (mail_email_add_txn), one blob reference,
+ *                       and its full-text postings (in the caller's fts
+ *                       batch, which the caller flushes before commit);
+ *   store_msg_release   after the transaction: drops the prepared
+ *                       reference unless store_msg_committed said an
+ *                       email took it over.
+ *
+ * store_append does the three for one mailbox in one transaction.
+ *
+ * Blocking: everything here does disk I/O; workers and the CLI only.
+ */
+#ifndef POSTERN_STORE_H
+#define POSTERN_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/buf.h"
+#include "common/common.h"
+#include "common/config.h"
+#include "store/blob.h"
+#include "store/fts.h"
+#include "store/kv.h"
+#include "store/mail.h"
+#include "store/mime.h"
+
+struct store {
+	struct kv *kv;
+	struct blob_store *blobs;
+	struct mail *mail;
+	struct fts *fts;
+};
+
+/*
+ * store_open - the data store, blob store (created as needed under the
+ * configured paths), mail model and full-text index of cfg.  -1 with err.
+ */
+int store_open(const struct config *cfg, struct store **st_r,
+    struct buf *err) WARN_UNUSED;
+/* store_close - accepts NULL, sets *st to NULL */
+void store_close(struct store **st);
+
+/* a message ready to be filed */
+struct store_msg {
+	struct blob_id blob;
+	uint64_t size;			/* bytes stored (after CRLF fixing) */
+	struct mime_info *info;		/* owned */
+	struct buf mime;		/* mime_info_encode() bytes */
+	struct fts_part parts[8];	/* what the index gets */
+	size_t nparts;
+	struct buf fields;		/* backing text of parts (addresses) */
+	bool ref_held;			/* the prepared blob reference */
+	bool ref_taken;			/* ... taken over by an email in the
+					   transaction being tried */
+};
+
+/*
+ * store_msg_prepare - see above.  data is not kept (a copy is made only
+ * when line ends need fixing).  -1 with err (blob store failure); bad
+ * MIME is never an error.
+ */
+int store_msg_prepare(struct store *st, const void *data, size_t len,
+    struct store_msg *m, struct buf *err) WARN_UNUSED;
+
+/* what store_msg_add_txn files */
+struct store_add {
+	uint32_t acct;
+	uint32_t mbox;
+	uint32_t flags;			/* MAIL_F_* */
+	const char *const *keywords;	/* custom keywords, see mail.h */
+	size_t nkeywords;
+	int64_t received_at;		/* seconds; 0 = now */
+	uint64_t quota;			/* bytes the account may use, 0 =
+					   unlimited: STORE_OVER_QUOTA */
+};
+
+/* store_msg_add_txn, store_append: the email would pass a->quota (the
+ * transaction is left as it was: nothing of this email written) */
+#define STORE_OVER_QUOTA (-4)
+
+/*
+ * store_msg_add_txn - file m in a->mbox inside t (see above); fts may be
+ * NULL (not indexed).  Call store_msg_attempt() at the start of each
+ * attempt of the transaction function (kv_run may run it again).  May
+ * return KV_CONFLICT: pass it on; STORE_OVER_QUOTA (not an error: err
+ * untouched).
+ */
+void store_msg_attempt(struct store_msg *m);
+int store_msg_add_txn(struct store *st, struct kv_txn *t,
+    struct fts_batch *fts, struct store_msg *m, const struct store_add *a,
+    struct mail_added *added_r, struct buf *err) WARN_UNUSED;
+/* store_msg_committed - the transaction committed: an email owns the
+ * prepared reference if one was added */
+void store_msg_committed(struct store_msg *m);
+/* store_msg_release - drop what prepare made; logs an unref failure */
+void store_msg_release(struct store *st, struct store_msg *m);
+
+/*
+ * store_append - one message into one mailbox, in one transaction of its
+ * own (IMAP APPEND, JMAP Email/import, imports).  -1 with err when the
+ * mailbox does not exist or the store fails, STORE_OVER_QUOTA.
+ */
+int store_append(struct store *st, const struct store_add *a,
+    const void *data, size_t len, struct mail_added *added_r,
+    struct buf *err) WARN_UNUSED;
+
+#endif

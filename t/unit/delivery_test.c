@@ -1,0 +1,319 @@
+/*
+ * delivery_test.c - the local delivery agent over a real store (SQLite
+ * data store, filesystem blobs) and the internal directory: a user, a
+ * sub-address, an alias to two accounts, a catch-all, an unknown address,
+ * quotas (RCPT-time check and delivery-time refusal that writes nothing),
+ * one blob for many recipients, idempotent retries by (queue ID,
+ * recipient index), bare LF made CRLF, and the message found by the
+ * full-text index.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "delivery/delivery.h"
+#include "t/unit/unit_tmpdir.h"
+
+struct fx {
+	struct config *cfg;
+	struct store *st;
+	struct directory *dir;
+	struct delivery *d;
+	struct buf err;
+	uint32_t alice, bob, carol;
+};
+
+static const char msg_text[] =
+    "From: Sender <s@example.net>\r\n"
+    "To: alice@example.org\r\n"
+    "Subject: quarterly invoice\r\n"
+    "Message-ID: <m1@example.net>\r\n"
+    "\r\n"
+    "Please find the invoice attached.\r\n";
+
+static int
+fx_setup(void **state)
+{
+	struct fx *fx = calloc(1, sizeof(*fx));
+	FILE *f;
+
+	assert_non_null(fx);
+	buf_init(&fx->err, 0);
+	f = fopen("d.conf", "w");
+	assert_non_null(f);
+	fprintf(f, "server = { data_dir = \"%s/var\"; };\n", unit_tmpdir);
+	fclose(f);
+	(void)system("rm -rf var");
+	if (config_load("d.conf", &fx->cfg, &fx->err) < 0)
+		fail_msg("config: %s", buf_cstr(&fx->err));
+	if (mkdir("var", 0700) < 0)
+		fail_msg("mkdir var");
+	if (store_open(fx->cfg, &fx->st, &fx->err) < 0)
+		fail_msg("store_open: %s", buf_cstr(&fx->err));
+	fx->dir = directory_new(fx->st->kv, NULL);
+	fx->d = delivery_new(fx->st, fx->dir);
+	assert_int_equal(dir_domain_add(fx->dir, "example.org", &fx->err), 0);
+	assert_int_equal(dir_user_add(fx->dir, "alice@example.org", NULL, 0,
+	    NULL, &fx->alice, &fx->err), 0);
+	assert_int_equal(dir_user_add(fx->dir, "bob@example.org", NULL, 0,
+	    NULL, &fx->bob, &fx->err), 0);
+	/* room for one message of msg_text's size, not two */
+	assert_int_equal(dir_user_add(fx->dir, "carol@example.org", NULL,
+	    sizeof(msg_text) + 10, NULL, &fx->carol, &fx->err), 0);
+	assert_int_equal(dir_alias_add(fx->dir, "team@example.org",
+	    "alice@example.org", &fx->err), 0);
+	assert_int_equal(dir_alias_add(fx->dir, "team@example.org",
+	    "bob@example.org", &fx->err), 0);
+	*state = fx;
+	return 0;
+}
+
+static int
+fx_teardown(void **state)
+{
+	struct fx *fx = *state;
+
+	delivery_free(&fx->d);
+	directory_free(&fx->dir);
+	store_close(&fx->st);
+	config_free(&fx->cfg);
+	buf_free(&fx->err);
+	free(fx);
+	return 0;
+}
+
+static int
+count_msg(void *arg, const struct mail_msg *msg)
+{
+	(void)msg;
+	(*(size_t *)arg)++;
+	return 0;
+}
+
+/* inbox_count - messages in acct's INBOX (0 when it has none yet) */
+static size_t
+inbox_count(struct fx *fx, uint32_t acct)
+{
+	uint32_t inbox;
+	size_t n = 0;
+	int r = mail_mailbox_find(fx->st->mail, acct, 0, "INBOX", &inbox,
+	    &fx->err);
+
+	assert_true(r >= 0);
+	if (r == 0)
+		return 0;
+	assert_int_equal(mail_msg_list(fx->st->mail, acct, inbox, 1,
+	    count_msg, &n, &fx->err), 0);
+	return n;
+}
+
+static void
+deliver1(struct fx *fx, const char *qid, uint32_t index, const char *addr,
+    struct delivery_rcpt *rc)
+{
+	memset(rc, 0, sizeof(*rc));
+	rc->addr = addr;
+	rc->index = index;
+	delivery_message(fx->d, qid, msg_text, sizeof(msg_text) - 1, rc, 1);
+}
+
+static void
+test_user_plus_alias(void **state)
+{
+	struct fx *fx = *state;
+	struct delivery_rcpt rc[4];
+	uint64_t refs;
+	struct blob_id id;
+
+	memset(rc, 0, sizeof(rc));
+	rc[0].addr = "alice@example.org";
+	rc[1].addr = "Alice+lists@Example.org";
+	rc[1].index = 1;
+	rc[2].addr = "team@example.org";	/* alice and bob */
+	rc[2].index = 2;
+	rc[3].addr = "nobody@example.org";
+	rc[3].index = 3;
+	delivery_message(fx->d, "Q1", msg_text, sizeof(msg_text) - 1, rc, 4);
+	for (int i = 0; i < 3; i++) {
+		assert_int_equal(rc[i].status, TRANSPORT_OK);
+		assert_string_equal(rc[i].dsn, "2.0.0");
+	}
+	assert_int_equal(rc[3].status, TRANSPORT_PERMFAIL);
+	assert_string_equal(rc[3].dsn, "5.1.1");
+	assert_int_equal(inbox_count(fx, fx->alice), 3);
+	assert_int_equal(inbox_count(fx, fx->bob), 1);
+
+	/* one blob, one reference per email */
+	blob_id_of(msg_text, sizeof(msg_text) - 1, &id);
+	assert_int_equal(blob_refcount(fx->st->blobs, &id, &refs, &fx->err),
+	    1);
+	assert_int_equal(refs, 4);
+}
+
+static void
+test_idempotent_retry(void **state)
+{
+	struct fx *fx = *state;
+	struct delivery_rcpt rc;
+	size_t before = inbox_count(fx, fx->bob);
+
+	deliver1(fx, "Q2", 0, "bob@example.org", &rc);
+	assert_int_equal(rc.status, TRANSPORT_OK);
+	assert_int_equal(inbox_count(fx, fx->bob), before + 1);
+	/* the queue retries after a crash: nothing filed twice */
+	deliver1(fx, "Q2", 0, "bob@example.org", &rc);
+	assert_int_equal(rc.status, TRANSPORT_OK);
+	assert_non_null(strstr(rc.text, "already"));
+	assert_int_equal(inbox_count(fx, fx->bob), before + 1);
+	/* another recipient index of the same message is another delivery */
+	deliver1(fx, "Q2", 1, "bob@example.org", &rc);
+	assert_int_equal(inbox_count(fx, fx->bob), before + 2);
+	/* no idempotency id (LMTP): every call files */
+	deliver1(fx, NULL, 0, "bob@example.org", &rc);
+	deliver1(fx, NULL, 0, "bob@example.org", &rc);
+	assert_int_equal(inbox_count(fx, fx->bob), before + 4);
+}
+
+static void
+test_quota(void **state)
+{
+	struct fx *fx = *state;
+	struct delivery_rcpt rc;
+	uint64_t used;
+
+	assert_int_equal(delivery_rcpt_check(fx->d, "carol@example.org", 0,
+	    &fx->err), DELIVERY_RCPT_OK);
+	assert_int_equal(delivery_rcpt_check(fx->d, "carol@example.org",
+	    100000, &fx->err), DELIVERY_RCPT_OVER_QUOTA);
+	deliver1(fx, "Q3", 0, "carol@example.org", &rc);
+	assert_int_equal(rc.status, TRANSPORT_OK);
+	deliver1(fx, "Q4", 0, "carol@example.org", &rc);
+	assert_int_equal(rc.status, TRANSPORT_TEMPFAIL);
+	assert_string_equal(rc.dsn, "4.2.2");
+	assert_int_equal(inbox_count(fx, fx->carol), 1);
+	assert_int_equal(mail_quota_used(fx->st->mail, fx->carol, &used,
+	    &fx->err), 0);
+	assert_int_equal(used, sizeof(msg_text) - 1);
+	/* 11 bytes left: an unknown size passes, a known one does not */
+	assert_int_equal(delivery_rcpt_check(fx->d, "carol@example.org", 0,
+	    &fx->err), DELIVERY_RCPT_OK);
+	assert_int_equal(delivery_rcpt_check(fx->d, "carol@example.org", 50,
+	    &fx->err), DELIVERY_RCPT_OVER_QUOTA);
+
+	/* an alias reaching a full account: nobody gets it this time */
+	assert_int_equal(dir_alias_add(fx->dir, "all@example.org",
+	    "bob@example.org", &fx->err), 0);
+	assert_int_equal(dir_alias_add(fx->dir, "all@example.org",
+	    "carol@example.org", &fx->err), 0);
+	size_t bob_before = inbox_count(fx, fx->bob);
+	deliver1(fx, "Q5", 0, "all@example.org", &rc);
+	assert_int_equal(rc.status, TRANSPORT_TEMPFAIL);
+	assert_int_equal(inbox_count(fx, fx->bob), bob_before);
+}
+
+static void
+test_checks(void **state)
+{
+	struct fx *fx = *state;
+
+	assert_int_equal(delivery_rcpt_check(fx->d, "alice@example.org", 0,
+	    &fx->err), DELIVERY_RCPT_OK);
+	assert_int_equal(delivery_rcpt_check(fx->d, "ALICE+x@example.org",
+	    0, &fx->err), DELIVERY_RCPT_OK);
+	assert_int_equal(delivery_rcpt_check(fx->d, "team@example.org", 0,
+	    &fx->err), DELIVERY_RCPT_OK);
+	assert_int_equal(delivery_rcpt_check(fx->d, "ghost@example.org", 0,
+	    &fx->err), DELIVERY_RCPT_UNKNOWN);
+	/* a catch-all takes the rest of the domain */
+	assert_int_equal(dir_alias_add(fx->dir, "@example.org",
+	    "alice@example.org", &fx->err), 0);
+	assert_int_equal(delivery_rcpt_check(fx->d, "ghost@example.org", 0,
+	    &fx->err), DELIVERY_RCPT_OK);
+	assert_int_equal(dir_alias_del(fx->dir, "@example.org", NULL,
+	    &fx->err), 0);
+}
+
+struct search_op {
+	struct fx *fx;
+	uint32_t acct;
+	uint64_t hits;
+};
+
+static int
+search_txn(struct kv_txn *t, void *arg, struct buf *err)
+{
+	struct search_op *op = arg;
+	struct fts_query q = { FTS_Q_TERM, FTS_F(FTS_SUBJECT), "invoices",
+		8, false, NULL, NULL };
+	roaring_bitmap_t *res = NULL;
+	int r = fts_search(op->fx->st->fts, t, op->acct, &q, NULL, &res, err);
+
+	if (r < 0)
+		return r;
+	op->hits = roaring_bitmap_get_cardinality(res);
+	roaring_bitmap_free(res);
+	return 0;
+}
+
+static void
+test_bare_lf_and_search(void **state)
+{
+	struct fx *fx = *state;
+	static const char lf[] = "Subject: Invoices for March\n"
+	    "From: x@example.net\n\nbody line\n";
+	static const char crlf[] = "Subject: Invoices for March\r\n"
+	    "From: x@example.net\r\n\r\nbody line\r\n";
+	struct delivery_rcpt rc;
+	struct blob_id id;
+	uint64_t refs;
+	struct search_op op = { fx, fx->alice, 0 };
+
+	memset(&rc, 0, sizeof(rc));
+	rc.addr = "alice@example.org";
+	delivery_message(fx->d, "Q6", lf, sizeof(lf) - 1, &rc, 1);
+	assert_int_equal(rc.status, TRANSPORT_OK);
+	/* stored as CRLF: the blob is the CRLF text's */
+	blob_id_of(crlf, sizeof(crlf) - 1, &id);
+	assert_int_equal(blob_refcount(fx->st->blobs, &id, &refs, &fx->err),
+	    1);
+	assert_int_equal(refs, 1);
+	/* "invoices" stems like "invoice" in the first message's subject */
+	assert_int_equal(kv_run(fx->st->kv, KV_READ, search_txn, &op,
+	    &fx->err), 0);
+	assert_true(op.hits >= 4);
+}
+
+static int
+group_setup(void **state)
+{
+	if (unit_tmpdir_setup(state) < 0)
+		return -1;
+	return fx_setup(state);
+}
+
+static int
+group_teardown(void **state)
+{
+	fx_teardown(state);
+	return unit_tmpdir_teardown(state);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_user_plus_alias),
+		cmocka_unit_test(test_idempotent_retry),
+		cmocka_unit_test(test_quota),
+		cmocka_unit_test(test_checks),
+		cmocka_unit_test(test_bare_lf_and_search),
+	};
+
+	return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}
