@@ -94,12 +94,94 @@ on_queued(void *arg, const char *qid)
 	qmgr_enqueue(arg, qid);
 }
 
-/* what the routing and RCPT hooks need */
+/* what the routing, RCPT and forwarding hooks need */
 struct serve_ctx {
 	const struct config *cfg;
 	struct directory *dir;
 	struct delivery *delivery;
+	struct spool *spool;
+	struct qmgr *qm;
 };
+
+/* a forward's commit, waited for on the delivery worker */
+struct fwd_wait {
+	pthread_mutex_t mu;
+	pthread_cond_t cond;
+	bool done;
+	int status;
+	char error[200];
+};
+
+static void
+fwd_committed(void *arg, int status, const char *error)
+{
+	struct fwd_wait *w = arg;
+
+	pthread_mutex_lock(&w->mu);
+	w->status = status;
+	if (error != NULL)
+		(void)snprintf(w->error, sizeof(w->error), "%s", error);
+	w->done = true;
+	pthread_cond_signal(&w->cond);
+	pthread_mutex_unlock(&w->mu);
+}
+
+/*
+ * forward - a new queue message for an alias's remote addresses, with
+ * the original sender; returns once it is durable
+ */
+static int
+forward(void *arg, const char *sender, const char *const *rcpts, size_t n,
+    const void *msg, size_t len, struct buf *err)
+{
+	struct serve_ctx *sc = arg;
+	struct queue_envelope env;
+	struct queue_rcpt *qr = xcalloc(n, sizeof(*qr));
+	struct spool_file *f;
+	struct fwd_wait w;
+	const char *error = NULL;
+	char qid[QUEUE_ID_SIZE];
+
+	memset(&env, 0, sizeof(env));
+	env.client_ip = "127.0.0.1";
+	env.client_name = "localhost";
+	env.helo = sc->cfg->server.hostname;
+	env.protocol = "local";
+	env.sender = sender;
+	env.sender_params = "";
+	for (size_t i = 0; i < n; i++) {
+		qr[i].addr = rcpts[i];
+		qr[i].params = "";
+	}
+	env.rcpts = qr;
+	env.nrcpt = n;
+	f = spool_create(sc->spool, &env, &error);
+	free(qr);
+	if (f == NULL || spool_append(f, msg, len, &error) < 0) {
+		buf_addf(err, "queue file: %s", error);
+		spool_abort(&f);
+		return -1;
+	}
+	(void)snprintf(qid, sizeof(qid), "%s", spool_file_id(f));
+	memset(&w, 0, sizeof(w));
+	pthread_mutex_init(&w.mu, NULL);
+	pthread_cond_init(&w.cond, NULL);
+	spool_commit(f, fwd_committed, &w);
+	pthread_mutex_lock(&w.mu);
+	while (!w.done)
+		pthread_cond_wait(&w.cond, &w.mu);
+	pthread_mutex_unlock(&w.mu);
+	pthread_mutex_destroy(&w.mu);
+	pthread_cond_destroy(&w.cond);
+	if (w.status != 0) {
+		buf_addf(err, "queue commit: %s", w.error);
+		return -1;
+	}
+	log_info(SVC, "%s: from=<%s>, size=%zu, nrcpt=%zu (forwarded by an "
+	    "alias)", qid, sender, len, n);
+	qmgr_enqueue(sc->qm, qid);
+	return 0;
+}
 
 /*
  * is_local_domain - smtp.local_domains or a domain of the directory; a
@@ -171,8 +253,8 @@ rcpt_check(void *arg, const char *addr, uint64_t size)
 
 /* lmtp_deliver - an LMTP transaction's message, straight to mailboxes */
 static void
-lmtp_deliver(void *arg, const char *qid, const void *msg, size_t len,
-    struct smtpd_lmtp_rcpt *rcpts, size_t n)
+lmtp_deliver(void *arg, const char *qid, const char *sender, const void *msg,
+    size_t len, struct smtpd_lmtp_rcpt *rcpts, size_t n)
 {
 	struct serve_ctx *sc = arg;
 	struct delivery_rcpt *dr = xcalloc(n, sizeof(*dr));
@@ -182,7 +264,7 @@ lmtp_deliver(void *arg, const char *qid, const void *msg, size_t len,
 		dr[i].addr = rcpts[i].addr;
 		dr[i].index = (uint32_t)i;
 	}
-	delivery_message(sc->delivery, NULL, msg, len, dr, n);
+	delivery_message(sc->delivery, NULL, sender, msg, len, dr, n);
 	for (size_t i = 0; i < n; i++) {
 		struct smtpd_lmtp_rcpt *r = &rcpts[i];
 
@@ -321,7 +403,8 @@ cli_serve(const struct config *cfg, int argc, char **argv)
 	dopt.subaddress_sep = cfg->delivery.recipient_delimiter[0];
 	dir = directory_new(store->kv, &dopt);
 	delivery = delivery_new(store, dir);
-	sc = (struct serve_ctx){ cfg, dir, delivery };
+	sc = (struct serve_ctx){ cfg, dir, delivery, spool, NULL };
+	delivery_set_forward(delivery, forward, &sc);
 
 	jobs = jobs_new(njobs);
 	/*
@@ -336,6 +419,7 @@ cli_serve(const struct config *cfg, int argc, char **argv)
 	hooks.dispatch = dispatch;
 	hooks.dispatch_arg = deliveries;
 	qm = qmgr_new(&cfg->queue, &hooks);
+	sc.qm = qm;
 	delivery_transport(delivery, &local);
 	if (is_held(cfg, local.name))
 		log_info(SVC, "transport %s held (queue.hold_transports): its "

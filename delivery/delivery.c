@@ -17,10 +17,9 @@
  * older than queue.max_lifetime would keep them bounded.
  *
  * Forwarding: an alias may name remote addresses (dir_rcpt.forwards).
- * XXX re-injecting those into the queue needs the outbound transport
- * (issue 5); until then such a recipient is deferred with a clear text
- * when it reaches no local account, and the forwards are logged and
- * skipped when it also reaches local accounts.
+ * Those are handed to the forward hook (a new queue message) before the
+ * transaction that files the local copies and writes the 'P' key: a
+ * crash in between forwards twice rather than never.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -36,6 +35,8 @@
 struct delivery {
 	struct store *st;
 	struct directory *dir;
+	delivery_forward_fn *forward;
+	void *forward_arg;
 };
 
 struct delivery *
@@ -46,6 +47,13 @@ delivery_new(struct store *st, struct directory *dir)
 	d->st = st;
 	d->dir = dir;
 	return d;
+}
+
+void
+delivery_set_forward(struct delivery *d, delivery_forward_fn *fn, void *arg)
+{
+	d->forward = fn;
+	d->forward_arg = arg;
 }
 
 void
@@ -82,10 +90,23 @@ struct target {
 struct resolved {
 	struct target *t;
 	size_t n;
+	char **forwards;	/* remote addresses (an alias's) */
+	size_t nforwards;
 	bool todo;		/* still to be filed in this transaction */
 	uint32_t *emails;	/* filed in the attempt: email ids */
 	size_t nemails;
 };
+
+static void
+resolved_clear(struct resolved *res)
+{
+	for (size_t i = 0; i < res->nforwards; i++)
+		free(res->forwards[i]);
+	free(res->forwards);
+	free(res->t);
+	free(res->emails);
+	memset(res, 0, sizeof(*res));
+}
 
 /* resolve - the accounts rcpt reaches, or its final status */
 static void
@@ -108,16 +129,16 @@ resolve(struct delivery *d, struct delivery_rcpt *rc, struct resolved *res)
 		rcpt_set(rc, TRANSPORT_PERMFAIL, "5.1.1", "user unknown");
 		goto out;
 	}
-	if (dr.nforwards > 0 && dr.naccounts == 0) {
+	if (dr.nforwards > 0 && d->forward == NULL) {
 		rcpt_set(rc, TRANSPORT_TEMPFAIL, "4.3.0", "alias to remote "
-		    "address %s: forwarding is not supported yet",
-		    dr.forwards[0]);
+		    "address %s: no way to forward it", dr.forwards[0]);
 		goto out;
 	}
-	if (dr.nforwards > 0)
-		log_warn(SVC, "%s: forwarding to %zu remote addresses "
-		    "(first <%s>) is not supported yet: skipped", rc->addr,
-		    dr.nforwards, dr.forwards[0]);
+	/* the forwards are taken over */
+	res->forwards = dr.forwards;
+	res->nforwards = dr.nforwards;
+	dr.forwards = NULL;
+	dr.nforwards = 0;
 	res->t = xcalloc(dr.naccounts, sizeof(*res->t));
 	for (size_t i = 0; i < dr.naccounts; i++) {
 		memset(&a, 0, sizeof(a));
@@ -134,13 +155,15 @@ resolve(struct delivery *d, struct delivery_rcpt *rc, struct resolved *res)
 		res->n++;
 		dir_account_clear(&a);
 	}
-	if (res->n == 0) {
+	if (res->n == 0 && res->nforwards == 0) {
 		rcpt_set(rc, TRANSPORT_PERMFAIL, "5.1.1", "user unknown");
 		goto out;
 	}
 	res->todo = true;
-	res->emails = xcalloc(res->n, sizeof(*res->emails));
+	res->emails = xcalloc(res->n + 1, sizeof(*res->emails));
 out:
+	if (!res->todo)
+		resolved_clear(res);
 	dir_rcpt_clear(&dr);
 	buf_free(&err);
 }
@@ -265,9 +288,99 @@ deliver_txn(struct kv_txn *t, void *arg, struct buf *err)
 	return r;
 }
 
+/* fwd_key - 'P' key of rcpt index + 'f': its forwards are queued */
+static void
+fwd_key(struct buf *k, const char *id, uint32_t index)
+{
+	idem_key(k, id, index);
+	key_u8(k, 'f');
+}
+
+struct fwd_check {
+	const char *id;
+	uint32_t index;
+	bool done;
+	bool mark;		/* write the marker instead of reading */
+};
+
+static int
+fwd_txn(struct kv_txn *t, void *arg, struct buf *err)
+{
+	struct fwd_check *fc = arg;
+	struct buf k = BUF_INIT(0), v = BUF_INIT(0);
+	int r;
+
+	fwd_key(&k, fc->id, fc->index);
+	if (fc->mark) {
+		key_u64(&v, (uint64_t)time(NULL));
+		r = kv_put(t, k.data, k.len, v.data, v.len, err);
+	} else {
+		r = kv_get(t, k.data, k.len, &v, err);
+		if (r == 0) {	/* or delivered as a whole already */
+			idem_key(&k, fc->id, fc->index);
+			r = kv_get(t, k.data, k.len, &v, err);
+		}
+		fc->done = r == 1;
+	}
+	buf_free(&k);
+	buf_free(&v);
+	return r < 0 ? r : 0;
+}
+
+/*
+ * forward_all - hand each recipient's remote addresses to the forward
+ * hook, once per (idem_id, index): a recipient whose forwards fail is
+ * deferred as a whole and filed nowhere this time
+ */
+static void
+forward_all(struct delivery *d, const char *idem_id, const char *sender,
+    const void *msg, size_t len, struct delivery_rcpt *rcpts,
+    struct resolved *res, size_t n)
+{
+	struct buf err = BUF_INIT(0);
+
+	for (size_t i = 0; i < n; i++) {
+		struct fwd_check fc = { idem_id, rcpts[i].index, false, false };
+
+		if (!res[i].todo || res[i].nforwards == 0)
+			continue;
+		buf_reset(&err);
+		if (idem_id != NULL && kv_run(d->st->kv, KV_READ, fwd_txn, &fc,
+		    &err) < 0) {
+			rcpt_set(&rcpts[i], TRANSPORT_TEMPFAIL, "4.3.0",
+			    "mailbox store: %s", buf_cstr(&err));
+			resolved_clear(&res[i]);
+			continue;
+		}
+		if (fc.done)
+			continue;
+		if (d->forward(d->forward_arg, sender,
+		    (const char *const *)res[i].forwards, res[i].nforwards,
+		    msg, len, &err) < 0) {
+			rcpt_set(&rcpts[i], TRANSPORT_TEMPFAIL, "4.3.0",
+			    "forwarding to <%s>: %s", res[i].forwards[0],
+			    buf_cstr(&err));
+			resolved_clear(&res[i]);
+			continue;
+		}
+		log_info(SVC, "%s: to=<%s>, forwarded to %zu remote "
+		    "address%s (first <%s>)", idem_id != NULL ? idem_id :
+		    "NOQUEUE", rcpts[i].addr, res[i].nforwards,
+		    res[i].nforwards == 1 ? "" : "es", res[i].forwards[0]);
+		fc.mark = true;
+		buf_reset(&err);
+		if (idem_id != NULL && kv_run(d->st->kv, KV_WRITE, fwd_txn, &fc,
+		    &err) < 0)
+			log_error(SVC, "%s: recording the forward of <%s>: %s "
+			    "(a retry would forward it again)", idem_id,
+			    rcpts[i].addr, buf_cstr(&err));
+	}
+	buf_free(&err);
+}
+
 void
-delivery_message(struct delivery *d, const char *idem_id, const void *msg,
-    size_t len, struct delivery_rcpt *rcpts, size_t n)
+delivery_message(struct delivery *d, const char *idem_id, const char *sender,
+    const void *msg, size_t len, struct delivery_rcpt *rcpts, size_t n)
 {
 	struct resolved *res = xcalloc(n, sizeof(*res));
 	bool *done_before = xcalloc(n, sizeof(bool));
@@ -281,9 +394,11 @@ delivery_message(struct delivery *d, const char *idem_id, const void *msg,
 	for (size_t i = 0; i < n; i++) {
 		rcpts[i].status = TRANSPORT_NONE;
 		resolve(d, &rcpts[i], &res[i]);
+	}
+	forward_all(d, idem_id, sender, msg, len, rcpts, res, n);
+	for (size_t i = 0; i < n; i++)
 		if (res[i].todo)
 			todo++;
-	}
 	if (todo == 0)
 		goto out;
 	if (store_msg_prepare(d->st, msg, len, &m, &err) < 0) {
@@ -311,6 +426,13 @@ delivery_message(struct delivery *d, const char *idem_id, const void *msg,
 				rcpt_set(&rcpts[i], TRANSPORT_OK, "2.0.0",
 				    "delivered to mailbox (already, by an "
 				    "earlier attempt)");
+			else if (res[i].nforwards > 0)
+				rcpt_set(&rcpts[i], TRANSPORT_OK, "2.0.0",
+				    "delivered to mailbox (%zu account%s), "
+				    "forwarded to %zu address%s",
+				    res[i].nemails, res[i].nemails == 1 ?
+				    "" : "s", res[i].nforwards,
+				    res[i].nforwards == 1 ? "" : "es");
 			else
 				rcpt_set(&rcpts[i], TRANSPORT_OK, "2.0.0",
 				    "delivered to mailbox (%zu account%s)",
@@ -320,10 +442,8 @@ delivery_message(struct delivery *d, const char *idem_id, const void *msg,
 	}
 	store_msg_release(d->st, &m);
 out:
-	for (size_t i = 0; i < n; i++) {
-		free(res[i].t);
-		free(res[i].emails);
-	}
+	for (size_t i = 0; i < n; i++)
+		resolved_clear(&res[i]);
 	free(res);
 	free(done_before);
 	free(over_quota);
@@ -345,9 +465,6 @@ delivery_rcpt_check(struct delivery *d, const char *addr, uint64_t size,
 	if (!res.todo) {
 		if (rc.status == TRANSPORT_PERMFAIL) {
 			ret = DELIVERY_RCPT_UNKNOWN;
-		} else if (strcmp(rc.dsn, "4.3.0") == 0 &&
-		    strncmp(rc.text, "alias to remote", 15) == 0) {
-			ret = DELIVERY_RCPT_OK;	/* deferred at delivery */
 		} else {
 			buf_addf(err, "%s", rc.text);
 			ret = DELIVERY_RCPT_ERROR;
@@ -367,8 +484,7 @@ delivery_rcpt_check(struct delivery *d, const char *addr, uint64_t size,
 			ret = DELIVERY_RCPT_OVER_QUOTA;
 	}
 out:
-	free(res.t);
-	free(res.emails);
+	resolved_clear(&res);
 	return ret;
 }
 
@@ -423,7 +539,8 @@ transport_deliver(void *ctx, const struct transport_request *req,
 		rc[i].addr = req->env->rcpts[req->rcpt[i]].addr;
 		rc[i].index = (uint32_t)req->rcpt[i];
 	}
-	delivery_message(d, req->queue_id, msg.data, msg.len, rc,
+	delivery_message(d, req->queue_id, req->env->sender, msg.data,
+	    msg.len, rc,
 	    req->nrcpt);
 	for (size_t i = 0; i < req->nrcpt; i++)
 		transport_result_set(&results[i], rc[i].status, rc[i].dsn,

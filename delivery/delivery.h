@@ -37,6 +37,22 @@ struct delivery;
 struct delivery *delivery_new(struct store *st, struct directory *dir);
 void delivery_free(struct delivery **d);
 
+/*
+ * Forwarding: an alias may name remote addresses.  Before the local part
+ * of such a recipient is filed, the message is handed to forward (on the
+ * worker) for those addresses, with the original envelope sender
+ * (XXX no SRS yet, so SPF of the original domain fails at the next
+ * hop); it must return only once the new message is durable (0), else -1
+ * with err, and the recipient is retried later.  A crash between the two
+ * may forward twice, never lose one.  Without a forward function such
+ * recipients are deferred.
+ */
+typedef int delivery_forward_fn(void *arg, const char *sender,
+    const char *const *rcpts, size_t n, const void *msg, size_t len,
+    struct buf *err);
+void delivery_set_forward(struct delivery *d, delivery_forward_fn *fn,
+    void *arg);
+
 /* delivery_transport - the queue transport named "local" over d */
 void delivery_transport(struct delivery *d, struct transport *t_r);
 
@@ -52,12 +68,13 @@ struct delivery_rcpt {
 
 /*
  * delivery_message - file msg (len bytes) for every rcpt; each gets its
- * own status.  idem_id names the message for idempotency (the queue ID);
+ * own status.  sender is the envelope sender ("" for <>), for forwards.  idem_id names the message for idempotency (the queue ID);
  * NULL when there is none (LMTP: the client retries what it did not see
  * acknowledged, as with any SMTP server).
  */
 void delivery_message(struct delivery *d, const char *idem_id,
-    const void *msg, size_t len, struct delivery_rcpt *rcpts, size_t n);
+    const char *sender, const void *msg, size_t len,
+    struct delivery_rcpt *rcpts, size_t n);
 
 /* delivery_rcpt_check - what RCPT TO should answer */
 enum delivery_check {

@@ -58,8 +58,8 @@ struct smtpd_lmtp_rcpt {
 	char ecode[16];
 	char text[200];
 };
-typedef void smtpd_lmtp_fn(void *arg, const char *qid, const void *msg,
-    size_t len, struct smtpd_lmtp_rcpt *rcpts, size_t n);
+typedef void smtpd_lmtp_fn(void *arg, const char *qid, const char *sender,
+    const void *msg, size_t len, struct smtpd_lmtp_rcpt *rcpts, size_t n);
 /* smtpd_set_lmtp - before the first session */
 void smtpd_set_lmtp(struct smtpd *s, smtpd_lmtp_fn *deliver, void *arg);
 

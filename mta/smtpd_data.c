@@ -263,7 +263,7 @@ lmtp_work(void *arg)
 		(void)snprintf(t->lmtp_replies[i].text,
 		    sizeof(t->lmtp_replies[i].text), "delivery not attempted");
 	}
-	s->srv->lmtp(s->srv->lmtp_arg, t->qid, t->content.data,
+	s->srv->lmtp(s->srv->lmtp_arg, t->qid, t->sender, t->content.data,
 	    t->content.len, t->lmtp_replies, t->nrcpt);
 }
 

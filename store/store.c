@@ -307,3 +307,100 @@ store_append(struct store *st, const struct store_add *a, const void *data,
 		*added_r = op.added;
 	return ret;
 }
+
+/* ---- removing ---- */
+
+void
+store_reap_init(struct store_reap *rp, struct store *st, uint32_t acct)
+{
+	memset(rp, 0, sizeof(*rp));
+	rp->st = st;
+	rp->acct = acct;
+}
+
+void
+store_reap_attempt(struct store_reap *rp)
+{
+	rp->n = 0;
+}
+
+int
+store_removed_txn(void *arg, struct kv_txn *t, const struct mail_removed *r,
+    struct buf *err)
+{
+	struct store_reap *rp = arg;
+	bool reap = false;
+	int ret;
+
+	if (!r->destroyed)
+		return 0;
+	if ((ret = blob_unref_txn(rp->st->blobs, t, &r->blob, &reap,
+	    err)) < 0)
+		return ret;
+	if ((ret = fts_remove(rp->st->fts, t, rp->acct, r->email, err)) < 0)
+		return ret;
+	if (reap) {
+		if (rp->n == rp->cap) {
+			rp->cap = rp->cap == 0 ? 4 : rp->cap * 2;
+			rp->ids = xreallocarray(rp->ids, rp->cap,
+			    sizeof(*rp->ids));
+		}
+		rp->ids[rp->n++] = r->blob;
+	}
+	return 0;
+}
+
+void
+store_reap_finish(struct store_reap *rp, bool committed)
+{
+	struct buf err = BUF_INIT(0);
+
+	for (size_t i = 0; committed && i < rp->n; i++) {
+		buf_reset(&err);
+		if (blob_reap(rp->st->blobs, &rp->ids[i], &err) < 0)
+			log_error(SVC, "removing an unreferenced blob: %s",
+			    buf_cstr(&err));
+	}
+	free(rp->ids);
+	rp->ids = NULL;
+	rp->n = rp->cap = 0;
+	buf_free(&err);
+}
+
+struct expunge_op {
+	struct store_reap *rp;
+	uint32_t mbox, uid;
+	int found;
+};
+
+static int
+expunge_txn(struct kv_txn *t, void *arg, struct buf *err)
+{
+	struct expunge_op *op = arg;
+	struct mail_removed r;
+	int ret;
+
+	store_reap_attempt(op->rp);
+	ret = mail_msg_expunge_txn(t, op->rp->acct, op->mbox, op->uid, &r,
+	    err);
+	if (ret < 0)
+		return ret;
+	op->found = ret;
+	if (ret == 0)
+		return 0;
+	return store_removed_txn(op->rp, t, &r, err);
+}
+
+int
+store_expunge(struct store *st, uint32_t acct, uint32_t mbox, uint32_t uid,
+    struct buf *err)
+{
+	struct store_reap rp;
+	struct expunge_op op = { &rp, mbox, uid, 0 };
+	int ret;
+
+	store_reap_init(&rp, st, acct);
+	ret = kv_run(st->kv, KV_WRITE, expunge_txn, &op, err);
+	store_reap_finish(&rp, ret == 0);
+	return ret < 0 ? -1 : op.found;
+}

@@ -122,4 +122,41 @@ int store_append(struct store *st, const struct store_add *a,
     const void *data, size_t len, struct mail_added *added_r,
     struct buf *err) WARN_UNUSED;
 
+/*
+ * Removing: the mail model reports each email it destroys (struct
+ * mail_removed); the store then drops its blob reference and its
+ * full-text postings in the same transaction, and removes the content
+ * of blobs left without references once the transaction has committed.
+ *
+ *   struct store_reap rp;
+ *   store_reap_init(&rp, st, acct);
+ *   kv_run(..., fn, ...)   where fn calls store_reap_attempt(&rp) first
+ *                          and passes store_removed_txn, &rp to the
+ *                          mail_* call (or calls it with each result)
+ *   store_reap_finish(&rp, committed);
+ */
+struct store_reap {
+	struct store *st;
+	uint32_t acct;
+	struct blob_id *ids;		/* blobs to reap after the commit */
+	size_t n, cap;
+};
+
+void store_reap_init(struct store_reap *rp, struct store *st, uint32_t acct);
+void store_reap_attempt(struct store_reap *rp);
+/* store_removed_txn - a mail_removed_fn; arg is a struct store_reap */
+int store_removed_txn(void *arg, struct kv_txn *t,
+    const struct mail_removed *r, struct buf *err) WARN_UNUSED;
+/* store_reap_finish - reap when committed (failures are logged: orphans,
+ * never errors); frees rp's list */
+void store_reap_finish(struct store_reap *rp, bool committed);
+
+/*
+ * store_expunge - remove the message (mbox, uid) in a transaction of its
+ * own, destroying the email when it was its last mailbox: 1 done, 0 no
+ * such message, -1 with err.
+ */
+int store_expunge(struct store *st, uint32_t acct, uint32_t mbox,
+    uint32_t uid, struct buf *err) WARN_UNUSED;
+
 #endif

@@ -13,6 +13,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -120,7 +121,7 @@ deliver1(struct fx *fx, const char *qid, uint32_t index, const char *addr,
 	memset(rc, 0, sizeof(*rc));
 	rc->addr = addr;
 	rc->index = index;
-	delivery_message(fx->d, qid, msg_text, sizeof(msg_text) - 1, rc, 1);
+	delivery_message(fx->d, qid, "s@example.net", msg_text, sizeof(msg_text) - 1, rc, 1);
 }
 
 static void
@@ -139,7 +140,7 @@ test_user_plus_alias(void **state)
 	rc[2].index = 2;
 	rc[3].addr = "nobody@example.org";
 	rc[3].index = 3;
-	delivery_message(fx->d, "Q1", msg_text, sizeof(msg_text) - 1, rc, 4);
+	delivery_message(fx->d, "Q1", "s@example.net", msg_text, sizeof(msg_text) - 1, rc, 4);
 	for (int i = 0; i < 3; i++) {
 		assert_int_equal(rc[i].status, TRANSPORT_OK);
 		assert_string_equal(rc[i].dsn, "2.0.0");
@@ -276,7 +277,7 @@ test_bare_lf_and_search(void **state)
 
 	memset(&rc, 0, sizeof(rc));
 	rc.addr = "alice@example.org";
-	delivery_message(fx->d, "Q6", lf, sizeof(lf) - 1, &rc, 1);
+	delivery_message(fx->d, "Q6", "s@example.net", lf, sizeof(lf) - 1, &rc, 1);
 	assert_int_equal(rc.status, TRANSPORT_OK);
 	/* stored as CRLF: the blob is the CRLF text's */
 	blob_id_of(crlf, sizeof(crlf) - 1, &id);
@@ -287,6 +288,127 @@ test_bare_lf_and_search(void **state)
 	assert_int_equal(kv_run(fx->st->kv, KV_READ, search_txn, &op,
 	    &fx->err), 0);
 	assert_true(op.hits >= 4);
+}
+
+static int
+last_uid(void *arg, const struct mail_msg *msg)
+{
+	*(uint32_t *)arg = msg->uid;
+	return 0;
+}
+
+/* expunging the last copy drops the blob, its index entry and quota */
+static void
+test_expunge(void **state)
+{
+	struct fx *fx = *state;
+	static const char text[] = "Subject: zanzibar expedition\r\n"
+	    "From: x@example.net\r\n\r\nunique words\r\n";
+	struct delivery_rcpt rc;
+	struct fts_query q = { FTS_Q_TERM, FTS_F(FTS_SUBJECT), "zanzibar", 8,
+		false, NULL, NULL };
+	roaring_bitmap_t *res = NULL;
+	struct kv_txn *t;
+	struct blob_id id;
+	uint64_t refs, used_before, used;
+	uint32_t inbox, uid = 0;
+
+	assert_int_equal(mail_quota_used(fx->st->mail, fx->bob, &used_before,
+	    &fx->err), 0);
+	memset(&rc, 0, sizeof(rc));
+	rc.addr = "bob@example.org";
+	delivery_message(fx->d, "Q7", "s@example.net", text, sizeof(text) - 1, &rc, 1);
+	assert_int_equal(rc.status, TRANSPORT_OK);
+	assert_int_equal(mail_mailbox_find(fx->st->mail, fx->bob, 0, "INBOX",
+	    &inbox, &fx->err), 1);
+	/* the newest message has the last UID */
+	assert_int_equal(mail_msg_list(fx->st->mail, fx->bob, inbox, 1,
+	    last_uid, &uid, &fx->err), 0);
+	assert_true(uid > 0);
+	blob_id_of(text, sizeof(text) - 1, &id);
+	assert_int_equal(blob_refcount(fx->st->blobs, &id, &refs, &fx->err),
+	    1);
+	assert_int_equal(store_expunge(fx->st, fx->bob, inbox, uid,
+	    &fx->err), 1);
+	assert_int_equal(store_expunge(fx->st, fx->bob, inbox, uid,
+	    &fx->err), 0);
+	assert_int_equal(blob_refcount(fx->st->blobs, &id, &refs, &fx->err),
+	    0);
+	assert_int_equal(blob_size(fx->st->blobs, &id, &refs, &fx->err), 0);
+	assert_int_equal(mail_quota_used(fx->st->mail, fx->bob, &used,
+	    &fx->err), 0);
+	assert_int_equal(used, used_before);
+	assert_int_equal(kv_begin(fx->st->kv, KV_READ, &t, &fx->err), 0);
+	assert_int_equal(fts_search(fx->st->fts, t, fx->bob, &q, NULL, &res,
+	    &fx->err), 0);
+	assert_int_equal(roaring_bitmap_get_cardinality(res), 0);
+	roaring_bitmap_free(res);
+	kv_abort(&t);
+}
+
+struct fwd_log {
+	unsigned calls;
+	bool fail;
+	char first[64];
+};
+
+static int
+fwd_hook(void *arg, const char *sender, const char *const *rcpts, size_t n,
+    const void *msg, size_t len, struct buf *err)
+{
+	struct fwd_log *fl = arg;
+
+	assert_string_equal(sender, "s@example.net");
+	assert_int_equal(n, 1);
+	assert_true(len > 0 && msg != NULL);
+	if (fl->fail) {
+		buf_addf(err, "spool full");
+		return -1;
+	}
+	fl->calls++;
+	(void)snprintf(fl->first, sizeof(fl->first), "%s", rcpts[0]);
+	return 0;
+}
+
+/* an alias with a remote target: forwarded once per (queue ID, rcpt) */
+static void
+test_forward(void **state)
+{
+	struct fx *fx = *state;
+	struct delivery_rcpt rc;
+	struct fwd_log fl;
+	size_t before = inbox_count(fx, fx->alice);
+
+	memset(&fl, 0, sizeof(fl));
+	assert_int_equal(dir_alias_add(fx->dir, "fwd@example.org",
+	    "alice@example.org", &fx->err), 0);
+	assert_int_equal(dir_alias_add(fx->dir, "fwd@example.org",
+	    "Friend@Remote.example", &fx->err), 0);
+	/* no hook: deferred, nothing filed */
+	deliver1(fx, "Q8", 0, "fwd@example.org", &rc);
+	assert_int_equal(rc.status, TRANSPORT_TEMPFAIL);
+	assert_int_equal(inbox_count(fx, fx->alice), before);
+	delivery_set_forward(fx->d, fwd_hook, &fl);
+	/* the hook fails: deferred, nothing filed */
+	fl.fail = true;
+	deliver1(fx, "Q8", 0, "fwd@example.org", &rc);
+	assert_int_equal(rc.status, TRANSPORT_TEMPFAIL);
+	assert_non_null(strstr(rc.text, "spool full"));
+	assert_int_equal(inbox_count(fx, fx->alice), before);
+	fl.fail = false;
+	deliver1(fx, "Q8", 0, "fwd@example.org", &rc);
+	assert_int_equal(rc.status, TRANSPORT_OK);
+	assert_int_equal(fl.calls, 1);
+	assert_string_equal(fl.first, "friend@remote.example");
+	assert_int_equal(inbox_count(fx, fx->alice), before + 1);
+	/* retried: neither forwarded nor filed again */
+	deliver1(fx, "Q8", 0, "fwd@example.org", &rc);
+	assert_int_equal(rc.status, TRANSPORT_OK);
+	assert_int_equal(fl.calls, 1);
+	assert_int_equal(inbox_count(fx, fx->alice), before + 1);
+	delivery_set_forward(fx->d, NULL, NULL);
+	assert_int_equal(dir_alias_del(fx->dir, "fwd@example.org", NULL,
+	    &fx->err), 0);
 }
 
 static int
@@ -313,6 +435,8 @@ main(void)
 		cmocka_unit_test(test_quota),
 		cmocka_unit_test(test_checks),
 		cmocka_unit_test(test_bare_lf_and_search),
+		cmocka_unit_test(test_expunge),
+		cmocka_unit_test(test_forward),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
