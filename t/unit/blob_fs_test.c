@@ -42,7 +42,7 @@ fs_path(struct blob_env *e, const struct blob_id *id, char *out, size_t n)
 	char hex[BLOB_HEX_SIZE];
 
 	blob_id_hex(id, hex);
-	snprintf(out, n, "%s/%.2s/%.2s/%s", e->blob_path, hex, hex + 2, hex);
+	snprintf(out, n, "%s/%.2s/%s", e->blob_path, hex, hex);
 }
 
 static void
@@ -98,13 +98,13 @@ test_fs_layout(void **state)
 	struct stat st;
 
 	put_ok(e, "abc", 3, &id);
-	snprintf(path, sizeof(path), "%s/ba/78/ba7816bf8f01cfea414140de5dae2223"
+	snprintf(path, sizeof(path), "%s/ba/ba7816bf8f01cfea414140de5dae2223"
 	    "b00361a396177a9cb410ff61f20015ad", e->blob_path);
 	assert_int_equal(stat(path, &st), 0);
 	assert_true(S_ISREG(st.st_mode));
 	assert_int_equal(st.st_mode & 0777, 0600);
 	assert_int_equal(st.st_size, 3);
-	snprintf(path, sizeof(path), "%s/ba/78", e->blob_path);
+	snprintf(path, sizeof(path), "%s/ba", e->blob_path);
 	assert_int_equal(stat(path, &st), 0);
 	assert_int_equal(st.st_mode & 0777, 0700);
 	snprintf(path, sizeof(path), "%s/ff", e->blob_path);
@@ -206,7 +206,7 @@ test_fs_readonly(void **state)
 	put_ok(e, "read-only", 9, &id);
 	unref_ok(e, &id, 1);
 	blob_id_hex(&id, hex);
-	snprintf(dir, sizeof(dir), "%s/%.2s/%.2s", e->blob_path, hex, hex + 2);
+	snprintf(dir, sizeof(dir), "%s/%.2s", e->blob_path, hex);
 	assert_int_equal(set_readonly(dir, true), 0);
 	buf_reset(&err);
 	r1 = blob_put(e->bs, "read-only", 9, &id, &err);
@@ -297,14 +297,12 @@ test_fs_damaged_replaced(void **state)
 {
 	struct blob_env *e = *state;
 	static const char real[] = "the real content";
-	char path[256], dir[160], hex[BLOB_HEX_SIZE];
+	char path[256], hex[BLOB_HEX_SIZE];
 	struct blob_id id;
 	int fd;
 
 	blob_id_of(real, sizeof(real) - 1, &id);
 	blob_id_hex(&id, hex);
-	snprintf(dir, sizeof(dir), "%s/%.2s/%.2s", e->blob_path, hex, hex + 2);
-	assert_int_equal(mkdir(dir, 0700), 0);
 	fs_path(e, &id, path, sizeof(path));
 	assert_true((fd = open(path, O_WRONLY | O_CREAT, 0600)) >= 0);
 	assert_int_equal(write(fd, "trunc", 5), 5);
