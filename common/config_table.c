@@ -267,7 +267,8 @@ static const struct config_key tls_keys[] = {
 static const struct config_key smtp_keys[] = {
 	{ "listen", CONFIG_T_STRLIST, "0.0.0.0:25 [::]:25", 0, 0,
 	  OFF(smtp.listen), NULL, check_listen, NULL,
-	  "Addresses to accept mail on: \"IPv4:port\" or \"[IPv6]:port\"." },
+	  "Addresses to accept mail on: \"IPv4:port\", \"[IPv6]:port\" "
+	  "or \"unix:/path\"." },
 	{ "local_domains", CONFIG_T_STRLIST, "", 0, 0,
 	  OFF(smtp.local_domains), NULL, config_check_domain,
 	  derive_local_domains,
@@ -355,8 +356,9 @@ static const struct config_key delivery_keys[] = {
 static const struct config_key lmtp_keys[] = {
 	{ "listen", CONFIG_T_STRLIST, "", 0, 0, OFF(lmtp.listen), NULL,
 	  check_listen, NULL,
-	  "LMTP (RFC 2033) addresses, e.g. \"127.0.0.1:24\"; [] = off.  "
-	  "No authentication: keep them on loopback or a trusted network." },
+	  "LMTP (RFC 2033) addresses: \"127.0.0.1:24\" or "
+	  "\"unix:/path/lmtp\"; [] = off.  No authentication: loopback, "
+	  "or a socket in a directory only the MTA can search." },
 };
 
 const struct config_group config_groups[] = {

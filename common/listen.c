@@ -1,6 +1,11 @@
 /*
  * listen.c - SO_REUSEPORT listeners, one socket per loop (see listen.h).
  *
+ * A UNIX socket is one socket, accepted on the first loop: SO_REUSEPORT
+ * does not spread UNIX connections.  A stale socket file of that name is
+ * replaced (never another kind of file); the new one is mode 0666, so
+ * access is controlled by its directory, as Postfix does with private/.
+ *
  * Accept errors (EMFILE and friends) are logged and libevent keeps
  * listening; libevent's evconnlistener retries on the next readiness.
  */
@@ -9,6 +14,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <event2/listener.h>
@@ -27,7 +34,8 @@ struct listener {
 	struct loop **loops;
 	listen_accept_fn *cb;
 	void *arg;
-	char name[NETADDR_STRLEN];
+	char name[NETADDR_STRLEN + 112];
+	char *unix_path;		/* removed again at listener_free */
 };
 
 struct listen_slot {
@@ -57,10 +65,42 @@ accept_error_cb(struct evconnlistener *evl, void *arg)
 	    evutil_socket_error_to_string(err));
 }
 
+/* bind_unix - the one socket of a UNIX listener */
+static int
+bind_unix(const struct netaddr *addr, const char **error_r)
+{
+	const struct sockaddr_un *sun = (const struct sockaddr_un *)&addr->ss;
+	struct stat st;
+	int fd;
+
+	if (lstat(sun->sun_path, &st) == 0) {
+		if (!S_ISSOCK(st.st_mode)) {
+			*error_r = "exists and is not a socket";
+			return -1;
+		}
+		(void)unlink(sun->sun_path);
+	}
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		*error_r = strerror(errno);
+		return -1;
+	}
+	if (bind(fd, (const struct sockaddr *)&addr->ss, addr->len) < 0 ||
+	    chmod(sun->sun_path, 0666) < 0 || listen(fd, 511) < 0) {
+		*error_r = strerror(errno);
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
 static int
 bind_one(const struct netaddr *addr, const char **error_r)
 {
 	int fd, on = 1;
+
+	if (addr->ss.ss_family == AF_UNIX)
+		return bind_unix(addr, error_r);
 
 	fd = socket(addr->ss.ss_family,
 	    SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -88,15 +128,19 @@ listener_open(struct loops *ls, const struct netaddr *addr,
 	struct listener *l = xcalloc(1, sizeof(*l));
 	char ip[NETADDR_STRLEN];
 
-	l->n = loops_count(ls);
+	l->n = addr->ss.ss_family == AF_UNIX ? 1 : loops_count(ls);
 	l->ev = xcalloc(l->n, sizeof(*l->ev));
 	l->loops = xcalloc(l->n, sizeof(*l->loops));
 	l->slots = xcalloc(l->n, sizeof(*l->slots));
 	l->fds = xcalloc(l->n, sizeof(*l->fds));
 	netaddr_ip((const struct sockaddr *)&addr->ss, ip);
-	(void)snprintf(l->name, sizeof(l->name),
-	    addr->ss.ss_family == AF_INET6 ? "[%s]:%u" : "%s:%u", ip,
-	    netaddr_port((const struct sockaddr *)&addr->ss));
+	if (addr->ss.ss_family == AF_UNIX)
+		(void)snprintf(l->name, sizeof(l->name), "unix:%s",
+		    ((const struct sockaddr_un *)&addr->ss)->sun_path);
+	else
+		(void)snprintf(l->name, sizeof(l->name),
+		    addr->ss.ss_family == AF_INET6 ? "[%s]:%u" : "%s:%u", ip,
+		    netaddr_port((const struct sockaddr *)&addr->ss));
 	for (unsigned i = 0; i < l->n; i++)
 		l->fds[i] = -1;
 	for (unsigned i = 0; i < l->n; i++) {
@@ -107,6 +151,9 @@ listener_open(struct loops *ls, const struct netaddr *addr,
 			return NULL;
 		}
 	}
+	if (addr->ss.ss_family == AF_UNIX)
+		l->unix_path = xstrdup(
+		    ((const struct sockaddr_un *)&addr->ss)->sun_path);
 	return l;
 }
 
@@ -148,6 +195,10 @@ listener_free(struct listener **lp)
 			evconnlistener_free(l->ev[i]);
 		if (l->fds[i] >= 0)
 			close(l->fds[i]);
+	}
+	if (l->unix_path != NULL) {
+		(void)unlink(l->unix_path);	/* may fail once unprivileged */
+		free(l->unix_path);
 	}
 	free(l->ev);
 	free(l->loops);

@@ -13,7 +13,9 @@
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <stddef.h>
 #include <string.h>
+#include <sys/un.h>
 
 #include "netaddr.h"
 
@@ -48,6 +50,25 @@ netaddr_parse_listen(const char *s, struct netaddr *r, const char **error_r)
 	size_t n;
 
 	memset(r, 0, sizeof(*r));
+	if (strncmp(s, "unix:", 5) == 0) {
+		struct sockaddr_un *sun = (struct sockaddr_un *)&r->ss;
+
+		n = strlen(s + 5);
+		if (s[5] != '/') {
+			*error_r = "a UNIX socket path must be absolute "
+			    "(\"unix:/path\")";
+			return -1;
+		}
+		if (n >= sizeof(sun->sun_path)) {
+			*error_r = "UNIX socket path too long";
+			return -1;
+		}
+		sun->sun_family = AF_UNIX;
+		memcpy(sun->sun_path, s + 5, n + 1);
+		r->len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) +
+		    n + 1);
+		return 0;
+	}
 	if (*s == '[') {
 		end = strchr(s + 1, ']');
 		if (end == NULL) {
@@ -128,6 +149,8 @@ netaddr_ip(const struct sockaddr *sa, char out[NETADDR_STRLEN])
 			p = inet_ntop(AF_INET6, &sin6->sin6_addr, out,
 			    NETADDR_STRLEN);
 	}
+	else if (sa->sa_family == AF_UNIX)
+		p = memcpy(out, "local", sizeof("local"));
 	if (p == NULL)
 		memcpy(out, "unknown", sizeof("unknown"));
 }
@@ -158,5 +181,5 @@ netaddr_is_loopback(const struct sockaddr *sa)
 			return true;
 		return IN6_IS_ADDR_V4MAPPED(a) && a->s6_addr[12] == 127;
 	}
-	return false;
+	return sa->sa_family == AF_UNIX;	/* on this machine too */
 }

@@ -17,7 +17,8 @@ struct netaddr {
 
 /*
  * netaddr_parse_listen - "IPv4:port", "[IPv6]:port" (numeric only, no
- * names, port 1..65535).  -1 with *error_r (static text) on bad input.
+ * names, port 1..65535), or "unix:/absolute/path" for a UNIX socket.  -1
+ * with *error_r (static text) on bad input.
  */
 int netaddr_parse_listen(const char *s, struct netaddr *r,
     const char **error_r) WARN_UNUSED;
@@ -25,11 +26,12 @@ int netaddr_parse_listen(const char *s, struct netaddr *r,
 /* NETADDR_STRLEN: room for any numeric IP, with brackets and port */
 #define NETADDR_STRLEN 64
 /* netaddr_ip - numeric IP of sa ("192.0.2.1", "2001:db8::1"); v4-mapped
- * IPv6 addresses are printed as IPv4. */
+ * IPv6 addresses are printed as IPv4; "local" for a UNIX socket peer. */
 void netaddr_ip(const struct sockaddr *sa, char out[NETADDR_STRLEN]);
 /* netaddr_port - port in host order, 0 for non-IP families */
 unsigned netaddr_port(const struct sockaddr *sa);
-/* netaddr_is_loopback - 127.0.0.0/8, ::1, ::ffff:127.0.0.0/104 */
+/* netaddr_is_loopback - 127.0.0.0/8, ::1, ::ffff:127.0.0.0/104, and
+ * UNIX socket peers (this machine) */
 bool netaddr_is_loopback(const struct sockaddr *sa);
 
 #endif

@@ -11,6 +11,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <string.h>
+#include <sys/un.h>
 
 #include "common/netaddr.h"
 
@@ -31,6 +32,8 @@ static const struct {
 	{ "[::ffff:192.0.2.7]:25", AF_INET6, "192.0.2.7", 25, false },
 	{ "[::ffff:127.0.0.1]:25", AF_INET6, "127.0.0.1", 25, true },
 	{ "1.2.3.4:025", AF_INET, "1.2.3.4", 25, false },
+	{ "unix:/run/postern/lmtp", AF_UNIX, "local", 0, true },
+	{ "unix:/x", AF_UNIX, "local", 0, true },
 
 	{ "", 0, NULL, 0, false },
 	{ "1.2.3.4", 0, NULL, 0, false },		/* no port */
@@ -67,6 +70,11 @@ static const struct {
 	{ "[[::1]]:25", 0, NULL, 0, false },
 	{ "[0000:0000:0000:0000:0000:0000:0000:0000:0000:0000:0000:0000]:25",
 	  0, NULL, 0, false },
+	{ "unix:", 0, NULL, 0, false },
+	{ "unix:relative/lmtp", 0, NULL, 0, false },
+	{ "unix:/0123456789012345678901234567890123456789012345678901234567"
+	  "89012345678901234567890123456789012345678901234567890", 0, NULL, 0,
+	  false },				/* 108 bytes: no room for NUL */
 };
 
 static void
@@ -88,8 +96,15 @@ test_parse_listen(void **state)
 		if (r != 0)
 			fail_msg("\"%s\": %s", listen_cases[i].in, error);
 		assert_int_equal(na.ss.ss_family, listen_cases[i].family);
-		assert_int_equal(na.len, listen_cases[i].family == AF_INET ?
-		    sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6));
+		if (listen_cases[i].family == AF_UNIX)
+			assert_int_equal(na.len,
+			    offsetof(struct sockaddr_un, sun_path) +
+			    strlen(listen_cases[i].in + 5) + 1);
+		else
+			assert_int_equal(na.len,
+			    listen_cases[i].family == AF_INET ?
+			    sizeof(struct sockaddr_in) :
+			    sizeof(struct sockaddr_in6));
 		netaddr_ip((struct sockaddr *)&na.ss, ip);
 		assert_string_equal(ip, listen_cases[i].ip);
 		assert_int_equal(netaddr_port((struct sockaddr *)&na.ss),
@@ -159,10 +174,11 @@ test_sockaddrs(void **state)
 	    &sin6.sin6_addr), 1);
 	assert_false(netaddr_is_loopback((struct sockaddr *)&sin6));
 
+	/* a UNIX socket peer (LMTP): this machine */
 	netaddr_ip(&sa_unix, ip);
-	assert_string_equal(ip, "unknown");
+	assert_string_equal(ip, "local");
 	assert_int_equal(netaddr_port(&sa_unix), 0);
-	assert_false(netaddr_is_loopback(&sa_unix));
+	assert_true(netaddr_is_loopback(&sa_unix));
 }
 
 int
