@@ -88,8 +88,29 @@ unit: $(UNIT_BIN)
 fuzz: | $(DEPS_STAMP)
 	@BUILD=$(BUILD) FUZZ_TIME=$(FUZZ_TIME) t/fuzz/run
 
-bench: $(BUILD)/postern
-	@BUILD=$(BUILD) contrib/bench/run
+# Benchmarks: contrib/bench/run (SMTP acceptance into the spool, Postern
+# vs Postfix), the full-text index program build/bench/fts_bench
+# (t/bench/fts_bench.c, linked like the unit tests) and
+# contrib/bench/delivery (SMTP to mailbox, Postern vs Postfix virtual).
+# Each runs even when an earlier one failed; the exit status says if any did.
+BENCH_SRC := $(wildcard t/bench/*.c)
+BENCH_BIN := $(BENCH_SRC:t/bench/%.c=$(BUILD)/bench/%)
+$(BUILD)/bench/%: t/bench/%.c $(BUILD)/libpostern.a | $(DEPS_STAMP)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libpostern.a \
+		$(LDLIBS) -lm
+
+bench: $(BUILD)/postern $(BENCH_BIN)
+	@rc=0; \
+	echo "== 1/3 SMTP acceptance into the spool (contrib/bench/run)"; \
+	BUILD=$(BUILD) contrib/bench/run || rc=1; \
+	echo; echo "== 2/3 full-text index (t/bench/fts_bench.c)"; \
+	BUILD=$(BUILD) $(BUILD)/bench/fts_bench || rc=1; \
+	echo; echo "== 3/3 SMTP to mailbox delivery (contrib/bench/delivery)"; \
+	BUILD=$(BUILD) contrib/bench/delivery || rc=1; \
+	exit $$rc
+
+-include $(BENCH_BIN:=.d)
 
 clean:
 	rm -rf build build-san build-fuzz

@@ -5,6 +5,7 @@
  *   postern domain add DOMAIN | del DOMAIN | list
  *   postern user add ADDR [--quota SIZE] [--name TEXT] [--no-password]
  *   postern user del ADDR | passwd ADDR | list [DOMAIN] | show ADDR
+ *       (show: the account, its quota and the bytes its mail uses)
  *   postern alias add ALIAS TARGET... | del ALIAS [TARGET] | list
  *
  * Passwords are never taken from the command line (ps would show them):
@@ -28,6 +29,7 @@
 #include "common/buf.h"
 #include "directory/directory.h"
 #include "store/kv.h"
+#include "store/mail.h"
 
 static int
 usage(const char *what)
@@ -191,9 +193,12 @@ user_add(struct directory *d, int argc, char **argv, struct buf *err)
 }
 
 static int
-user_show(struct directory *d, const char *addr, struct buf *err)
+user_show(struct kv *kv, struct directory *d, const char *addr,
+    struct buf *err)
 {
 	struct dir_account a;
+	struct mail *m;
+	uint64_t used = 0;
 	int f = dir_user_get(d, addr, &a, err);
 
 	if (f < 0)
@@ -209,13 +214,22 @@ user_show(struct directory *d, const char *addr, struct buf *err)
 		printf("quota: %llu bytes\n", (unsigned long long)a.quota);
 	else
 		printf("quota: none\n");
-	/* XXX usage comes with the mail model ('Q' counter) */
+	m = mail_new(kv);
+	f = mail_quota_used(m, a.id, &used, err);
+	mail_free(&m);
+	if (f == 0 && a.quota > 0)
+		printf("quota used: %llu bytes (%llu%%)\n",
+		    (unsigned long long)used, (unsigned long long)
+		    ((unsigned __int128)used * 100 / a.quota));
+	else if (f == 0)
+		printf("quota used: %llu bytes\n", (unsigned long long)used);
 	dir_account_clear(&a);
-	return 0;
+	return f < 0 ? fail(err) : 0;
 }
 
 static int
-user_cmd(struct directory *d, int argc, char **argv, struct buf *err)
+user_cmd(struct kv *kv, struct directory *d, int argc, char **argv,
+    struct buf *err)
 {
 	if (argc >= 3 && strcmp(argv[1], "add") == 0)
 		return user_add(d, argc, argv, err);
@@ -237,7 +251,7 @@ user_cmd(struct directory *d, int argc, char **argv, struct buf *err)
 		return dir_user_list(d, argc == 3 ? argv[2] : NULL,
 		    print_account, NULL, err) < 0 ? fail(err) : 0;
 	if (argc == 3 && strcmp(argv[1], "show") == 0)
-		return user_show(d, argv[2], err);
+		return user_show(kv, d, argv[2], err);
 	return usage("user");
 }
 
@@ -298,7 +312,7 @@ cli_dir(const struct config *cfg, int argc, char **argv)
 	if (strcmp(argv[0], "domain") == 0)
 		rc = domain_cmd(d, argc, argv, &err);
 	else if (strcmp(argv[0], "user") == 0)
-		rc = user_cmd(d, argc, argv, &err);
+		rc = user_cmd(kv, d, argc, argv, &err);
 	else
 		rc = alias_cmd(d, argc, argv, &err);
 	directory_free(&d);

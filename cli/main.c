@@ -1,7 +1,9 @@
 /*
  * main.c - the `postern` command: global options, then a subcommand.
  *
- *   postern [-c FILE] serve | queue ... | config ...
+ *   postern [-c FILE] serve | queue ... | config ... | domain ... |
+ *                     user ... | alias ... | import ... | mailbox ... |
+ *                     mail ...
  *
  * Without -c the embedded defaults apply (ARCHITECTURE.md,
  * "Configuration"): data under ./var, SMTP on port 25.
@@ -34,8 +36,25 @@ usage(FILE *f)
 	    "  user add ADDR [--quota SIZE] [--name TEXT] [--no-password]\n"
 	    "  user del|passwd|show ADDR, user list [DOMAIN]\n"
 	    "                                accounts (passwords from stdin)\n"
-	    "  alias add ALIAS TARGET..., alias del ALIAS [TARGET], alias list\n",
+	    "  alias add ALIAS TARGET..., alias del ALIAS [TARGET], alias list\n"
+	    "  import passwd-file [--update] FILE\n"
+	    "                                accounts from a Dovecot "
+	    "passwd-file\n"
+	    "  import maildir USER DIR       a Maildir++ into USER's "
+	    "mailboxes\n"
+	    "                                (what is there already is "
+	    "skipped)\n"
+	    "  mailbox list USER             mailboxes and their counts\n"
+	    "  mail list USER [MAILBOX]      UID, flags, size, date, From, "
+	    "Subject\n"
+	    "  mail show USER MAILBOX UID    the raw message\n",
 	    f);
+}
+
+static bool
+is_mail_command(const char *cmd)
+{
+	return strcmp(cmd, "mailbox") == 0 || strcmp(cmd, "mail") == 0;
 }
 
 static bool
@@ -75,7 +94,8 @@ main(int argc, char **argv)
 	if (strcmp(argv[0], "config") == 0)
 		return cli_config(path, argc, argv);
 	if (strcmp(argv[0], "serve") != 0 && strcmp(argv[0], "queue") != 0 &&
-	    !is_dir_command(argv[0])) {
+	    !is_dir_command(argv[0]) && strcmp(argv[0], "import") != 0 &&
+	    !is_mail_command(argv[0])) {
 		fprintf(stderr, "postern: unknown command \"%s\"\n", argv[0]);
 		usage(stderr);
 		return 2;
@@ -90,6 +110,10 @@ main(int argc, char **argv)
 		rc = cli_serve(cfg, argc, argv);
 	else if (is_dir_command(argv[0]))
 		rc = cli_dir(cfg, argc, argv);
+	else if (strcmp(argv[0], "import") == 0)
+		rc = cli_import(cfg, argc, argv);
+	else if (is_mail_command(argv[0]))
+		rc = cli_mail(cfg, argc, argv);
 	else
 		rc = cli_queue(cfg, argc, argv);
 	config_free(&cfg);
