@@ -11,6 +11,9 @@
  * gets it this time (the queue retries the recipient as a whole), so a
  * retry never files a second copy for the accounts that had room.
  *
+ * The filing transactions of concurrent deliveries are group-committed
+ * (kv_group_run): one data-store sync for all of them.
+ *
  * 'P' keys ('P' queue-id 0x00 rcpt-index(u32) -> u64 time, u32 email
  * ids) make a delivery retried after a crash (mailbox committed, queue
  * not yet told) a no-op.  XXX they are never pruned: a sweep of keys
@@ -35,6 +38,7 @@
 struct delivery {
 	struct store *st;
 	struct directory *dir;
+	struct kv_group *group;	/* concurrent deliveries share commits */
 	delivery_forward_fn *forward;
 	void *forward_arg;
 };
@@ -46,6 +50,7 @@ delivery_new(struct store *st, struct directory *dir)
 
 	d->st = st;
 	d->dir = dir;
+	d->group = kv_group_new(st->kv, 0);
 	return d;
 }
 
@@ -59,6 +64,9 @@ delivery_set_forward(struct delivery *d, delivery_forward_fn *fn, void *arg)
 void
 delivery_free(struct delivery **dp)
 {
+	if (*dp == NULL)
+		return;
+	kv_group_free(&(*dp)->group);
 	free(*dp);
 	*dp = NULL;
 }
@@ -409,7 +417,7 @@ delivery_message(struct delivery *d, const char *idem_id, const char *sender,
 		goto out;
 	}
 	op.m = &m;
-	if (kv_run(d->st->kv, KV_WRITE, deliver_txn, &op, &err) < 0) {
+	if (kv_group_run(d->group, deliver_txn, &op, &err) < 0) {
 		for (size_t i = 0; i < n; i++)
 			if (res[i].todo)
 				rcpt_set(&rcpts[i], TRANSPORT_TEMPFAIL, "4.3.0",

@@ -162,4 +162,36 @@ typedef int kv_txn_fn(struct kv_txn *t, void *arg, struct buf *err);
 int kv_run(struct kv *kv, enum kv_mode mode, kv_txn_fn *fn, void *arg,
     struct buf *err) WARN_UNUSED;
 
+/*
+ * Group commit.  Every write commit costs a sync of the backend's log
+ * (SQLite: an fdatasync of the WAL behind its one writer), so threads
+ * that each run a small write transaction at the same moment are better
+ * served by one transaction holding all their work and one commit.
+ * kv_group_run(g, fn, arg, err) means kv_run(kv, KV_WRITE, fn, arg, err)
+ * - fn runs (perhaps several times, on conflicts) and its writes commit
+ * or not - except that calls arriving while a group transaction is being
+ * committed wait and then run together, each fn after the other in ONE
+ * transaction, in the thread of whichever caller leads the group.  So:
+ *   - fn must not keep state across calls other than through arg (as
+ *     with kv_run), and it sees the writes of the fns before it in the
+ *     group (the same as if they had committed first);
+ *   - a fn that returns -1 is not committed and neither, in that
+ *     attempt, is anyone else's work: the group is then run again with
+ *     each fn in a transaction of its own, so one failure (a bad message,
+ *     a full disk) is reported to its caller only;
+ *   - the commit happens before any caller returns 0.
+ * A lone caller pays nothing: with no group forming it runs at once.
+ */
+struct kv_group;
+
+/* kv_group_new - batches of at most max_batch (0 = 64) calls on kv */
+struct kv_group *kv_group_new(struct kv *kv, size_t max_batch);
+/* kv_group_free - no call may be running; accepts NULL */
+void kv_group_free(struct kv_group **g);
+int kv_group_run(struct kv_group *g, kv_txn_fn *fn, void *arg,
+    struct buf *err) WARN_UNUSED;
+/* kv_group_stats - calls and committed group transactions so far */
+void kv_group_stats(struct kv_group *g, uint64_t *calls_r,
+    uint64_t *groups_r);
+
 #endif

@@ -852,6 +852,95 @@ test_concurrent_writers(void **state)
 	    CONC_THREADS * CONC_INCR / (us / 1e6), atomic_load(&cc.reads));
 }
 
+/* ---- group commit ---- */
+
+struct grp {
+	struct kvc *c;
+	struct kv_group *g;
+	int id;
+	atomic_int errors;
+	atomic_int refused;
+};
+
+/* grp_fn - one increment; member 7's every 10th call fails on purpose */
+static int
+grp_fn(struct kv_txn *t, void *arg, struct buf *err)
+{
+	int *call = arg;
+
+	if (*call < 0) {
+		buf_addf(err, "refused on purpose");
+		return -1;
+	}
+	return kv_add(t, S("gctr"), 1, NULL, err);
+}
+
+static void *
+grp_writer(void *arg)
+{
+	struct grp *gp = arg;
+	struct buf err = BUF_INIT(0);
+	int id = __atomic_fetch_add(&gp->id, 1, __ATOMIC_SEQ_CST);
+
+	for (int i = 0; i < CONC_INCR; i++) {
+		int call = id == 7 && i % 10 == 0 ? -1 : i;
+
+		buf_reset(&err);
+		if (kv_group_run(gp->g, grp_fn, &call, &err) == 0)
+			continue;
+		if (call < 0 && strcmp(buf_cstr(&err), "refused on purpose")
+		    == 0)
+			atomic_fetch_add(&gp->refused, 1);
+		else
+			atomic_fetch_add(&gp->errors, 1);
+	}
+	buf_free(&err);
+	return NULL;
+}
+
+/*
+ * kv_group_run: every call's work commits exactly once, a failing member
+ * gets its own error and costs the others nothing, and under
+ * concurrency the groups are fewer than the calls
+ */
+static void
+test_group_commit(void **state)
+{
+	struct kvc *c = *state;
+	struct grp gp = { .c = c };
+	pthread_t w[CONC_THREADS];
+	uint64_t calls, groups, t0 = clock_mono_us(), us;
+	struct kv_txn *t;
+	struct buf v = BUF_INIT(0);
+	int64_t want = CONC_THREADS * CONC_INCR - CONC_INCR / 10;
+
+	gp.g = kv_group_new(c->kv, 0);
+	atomic_init(&gp.errors, 0);
+	atomic_init(&gp.refused, 0);
+	for (int i = 0; i < CONC_THREADS; i++)
+		assert_int_equal(pthread_create(&w[i], NULL, grp_writer, &gp),
+		    0);
+	for (int i = 0; i < CONC_THREADS; i++)
+		pthread_join(w[i], NULL);
+	us = clock_mono_us() - t0;
+	assert_int_equal(atomic_load(&gp.errors), 0);
+	assert_int_equal(atomic_load(&gp.refused), CONC_INCR / 10);
+	kv_group_stats(gp.g, &calls, &groups);
+	assert_int_equal(calls, CONC_THREADS * CONC_INCR);
+	assert_true(groups <= calls);
+	t = begin(c, KV_READ);
+	assert_int_equal(kv_get(t, S("gctr"), &v, &c->err), 1);
+	assert_int_equal(decode_i64(&v), want);
+	commit(c, &t);
+	print_message("%s: %llu kv_group_run increments from %d threads in "
+	    "%.2f s (%.0f calls/s) in %llu group commits\n", c->backend,
+	    (unsigned long long)calls, CONC_THREADS, us / 1e6,
+	    calls / (us / 1e6), (unsigned long long)groups);
+	kv_group_free(&gp.g);
+	kv_group_free(&gp.g);	/* accepts NULL */
+	buf_free(&v);
+}
+
 static void
 next_is(struct kvc *c, struct kv_iter *it, const char *key, const char *val)
 {
@@ -1373,6 +1462,7 @@ kv_conformance_run(const char *backend)
 		KVT(test_kv_run),
 		KVT(test_snapshot),
 		KVT(test_concurrent_writers),
+		KVT(test_group_commit),
 		KVT(test_iter_writes),
 		KVT(test_durability),
 		KVT(test_crash),
