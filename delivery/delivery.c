@@ -564,6 +564,7 @@ delivery_transport(struct delivery *d, struct transport *t_r)
 {
 	memset(t_r, 0, sizeof(*t_r));
 	t_r->name = "local";
+	t_r->idempotent = true;		/* the 'P' keys */
 	t_r->ctx = d;
 	t_r->deliver = transport_deliver;
 }

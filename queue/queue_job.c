@@ -14,7 +14,10 @@
  * Only final results (sent, failed) are fsync'ed: a deferral that a power
  * cut loses only makes the next try come sooner, with one attempt less
  * counted - never a lost or duplicated message - and deferring a
- * recipient is the common case under load (a remote site down).
+ * recipient is the common case under load (a remote site down).  Final
+ * results of an idempotent transport (transport.h; the local delivery
+ * agent) are not fsync'ed either: losing them repeats a delivery that is
+ * then a no-op.
  * An append that fails half-way is cut back to the size before it, so a
  * torn record never hides later ones; appends to one file are serialised.
  *
@@ -265,7 +268,8 @@ qmgr_job_run(struct qmgr_job *job)
 	if (corrupt) {
 		damaged(job);
 	} else {
-		if (fd >= 0 && append(job, fd, &recs, any_final) < 0) {
+		if (fd >= 0 && append(job, fd, &recs,
+		    any_final && !job->t.idempotent) < 0) {
 			/* logged; the states still apply in memory, and a
 			 * restart may try these recipients again */
 		}

@@ -22,6 +22,7 @@
 #ifndef POSTERN_TRANSPORT_H
 #define POSTERN_TRANSPORT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -95,6 +96,15 @@ void transport_result_relay(struct transport_result *r, const char *fmt, ...)
 
 struct transport {
 	const char *name;	/* "local", "smtp": what the route returns */
+	/*
+	 * idempotent: running a delivery again that this transport already
+	 * reported final is harmless (the local transport keeps a key per
+	 * queue ID and recipient).  The qmgr then does not fsync final
+	 * results before the queue file goes: a crash that loses them
+	 * only repeats the delivery, which is then a no-op.  Never set it
+	 * for a transport whose repeat would duplicate mail (SMTP).
+	 */
+	bool idempotent;
 	void *ctx;
 	void (*deliver)(void *ctx, const struct transport_request *req,
 	    struct transport_result *results /* req->nrcpt of them, zeroed */);
