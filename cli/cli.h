@@ -125,5 +125,8 @@ void cli_idset_free(struct cli_idset *s);
  * it.  A no-op for other users.
  */
 void cli_become_user(const struct config *cfg, bool chown_data);
+/* cli_data_dir - cli_become_user(cfg, false), then data_dir made if
+ * missing; -1 after a message on stderr */
+int cli_data_dir(const struct config *cfg);
 
 #endif

@@ -58,12 +58,8 @@ open_directory(const struct config *cfg, struct kv **kv,
 		"rocksdb" : "sqlite", cfg->store.path, false };
 	struct buf err = BUF_INIT(0);
 
-	cli_become_user(cfg, false);
-	if (mkdir(cfg->server.data_dir, 0750) < 0 && errno != EEXIST) {
-		fprintf(stderr, "postern: data_dir %s: %s\n",
-		    cfg->server.data_dir, strerror(errno));
+	if (cli_data_dir(cfg) < 0)
 		return -1;
-	}
 	if (kv_open(&o, kv, &err) < 0) {
 		fprintf(stderr, "postern: data store %s: %s\n", cfg->store.path,
 		    buf_cstr(&err));

@@ -55,12 +55,8 @@ cli_store_open(const struct config *cfg, struct store **st_r)
 {
 	struct buf err = BUF_INIT(0);
 
-	cli_become_user(cfg, false);
-	if (mkdir(cfg->server.data_dir, 0750) < 0 && errno != EEXIST) {
-		fprintf(stderr, "postern: data_dir %s: %s\n",
-		    cfg->server.data_dir, strerror(errno));
+	if (cli_data_dir(cfg) < 0)
 		return -1;
-	}
 	if (store_open(cfg, st_r, &err) < 0) {
 		fprintf(stderr, "postern: %s\n", buf_cstr(&err));
 		buf_free(&err);

@@ -10,6 +10,7 @@
 #include <ftw.h>
 #include <grp.h>
 #include <pwd.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -72,3 +73,15 @@ cli_become_user(const struct config *cfg, bool chown_data)
 		    (unsigned)pw->pw_uid);
 }
 
+
+int
+cli_data_dir(const struct config *cfg)
+{
+	cli_become_user(cfg, false);
+	if (mkdir(cfg->server.data_dir, 0750) < 0 && errno != EEXIST) {
+		fprintf(stderr, "postern: data_dir %s: %s\n",
+		    cfg->server.data_dir, strerror(errno));
+		return -1;
+	}
+	return 0;
+}

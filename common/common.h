@@ -47,6 +47,10 @@ int ascii_strncasecmp(const char *a, const char *b, size_t n);
 /* case-insensitive equality of a length-carrying string and a C string */
 bool ascii_eq_nocase(const char *a, size_t alen, const char *lit);
 
+/* utf8_encode - cp (<= 0x10ffff, not a surrogate) as UTF-8 into out;
+ * the number of bytes, 1..4 */
+size_t utf8_encode(uint32_t cp, unsigned char out[4]);
+
 /* constant-time comparison of two byte strings of equal length */
 bool ct_equal(const void *a, const void *b, size_t n);
 

@@ -157,3 +157,28 @@ mkdir_p(const char *path, unsigned mode)
 	errno = saved;
 	return ret;
 }
+
+size_t
+utf8_encode(uint32_t cp, unsigned char u[4])
+{
+	if (cp < 0x80) {
+		u[0] = (unsigned char)cp;
+		return 1;
+	}
+	if (cp < 0x800) {
+		u[0] = (unsigned char)(0xc0 | (cp >> 6));
+		u[1] = (unsigned char)(0x80 | (cp & 0x3f));
+		return 2;
+	}
+	if (cp < 0x10000) {
+		u[0] = (unsigned char)(0xe0 | (cp >> 12));
+		u[1] = (unsigned char)(0x80 | ((cp >> 6) & 0x3f));
+		u[2] = (unsigned char)(0x80 | (cp & 0x3f));
+		return 3;
+	}
+	u[0] = (unsigned char)(0xf0 | (cp >> 18));
+	u[1] = (unsigned char)(0x80 | ((cp >> 12) & 0x3f));
+	u[2] = (unsigned char)(0x80 | ((cp >> 6) & 0x3f));
+	u[3] = (unsigned char)(0x80 | (cp & 0x3f));
+	return 4;
+}

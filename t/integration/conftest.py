@@ -6,6 +6,7 @@ teardown the server is stopped with SIGTERM; it must exit 0 and its log
 must hold no sanitizer report, so a crash or a leak fails the test.
 """
 import os
+import pathlib
 import pwd
 import re
 import shutil
@@ -144,6 +145,36 @@ queue = {{
         return subprocess.run([BIN, "-c", self.conf] + list(args),
                               capture_output=True, text=True, check=check,
                               timeout=60)
+
+
+class CLI:
+    """`postern -c CONF ...` against a fresh data_dir of its own, no
+    server: c("user", "add", ...) returns the CompletedProcess with text
+    stdout/stderr; check=N asserts the exit status."""
+
+    def __init__(self, conf_extra="", prefix="postern-cli-"):
+        ensure_user()
+        self.tmp = pathlib.Path(tempfile.mkdtemp(prefix=prefix))
+        os.chmod(self.tmp, 0o755)     # the CLI runs as user postern
+        self.conf = self.tmp / "p.conf"
+        self.conf.write_text(
+            'server = { data_dir = "%s"; hostname = "mx.test.example"; };\n%s'
+            % (self.tmp / "var", conf_extra))
+
+    def __call__(self, *args, stdin=None, check=None):
+        r = self.raw(*args, stdin=stdin)
+        r.stdout = r.stdout.decode("utf-8", "replace")
+        r.stderr = r.stderr.decode("utf-8", "replace")
+        if check is not None:
+            assert r.returncode == check, (args, r.stdout, r.stderr)
+        return r
+
+    def raw(self, *args, stdin=None):
+        return subprocess.run([BIN, "-c", str(self.conf)] + [str(a) for a in args],
+                              input=stdin, capture_output=True, timeout=120)
+
+    def cleanup(self):
+        shutil.rmtree(self.tmp, ignore_errors=True)
 
 
 @pytest.fixture

@@ -11,6 +11,7 @@ import shutil
 import signal
 import smtplib
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -225,108 +226,32 @@ def test_sigkill_during_delivery_exactly_once(server):
     assert want_bob <= set(bob)
 
 
-class PrivatePostfix:
-    """A Debian Postfix instance of its own in a temp dir, on loopback,
-    handing test.example to Postern over LMTP (virtual_transport)."""
+# the private Postfix instance of the benchmarks
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(
+    os.path.dirname(os.path.abspath(__file__)))), "contrib", "bench"))
+from benchlib import PostfixInstance  # noqa: E402
 
-    def __init__(self, base, lmtp_dest):
-        self.base = base
-        self.conf = os.path.join(base, "conf")
-        self.queue = os.path.join(base, "queue")
-        self.data = os.path.join(base, "data")
-        self.log = os.path.join(base, "maillog")
-        self.port = free_port()
-        self.started = False
-        for d in (self.conf, self.queue, self.data):
-            os.makedirs(d)
-        pw = pwd.getpwnam("postfix")
-        os.chown(self.data, pw.pw_uid, pw.pw_gid)
-        with open(os.path.join(self.conf, "main.cf"), "w") as f:
-            f.write(f"""compatibility_level = 3.6
-queue_directory = {self.queue}
-data_directory = {self.data}
-mail_owner = postfix
-setgid_group = postdrop
-myhostname = relay.test
-mydestination =
-inet_interfaces = 127.0.0.1
-inet_protocols = ipv4
-mynetworks = 127.0.0.0/8
-alias_maps =
-alias_database =
-relayhost =
-maillog_file = {self.log}
-maillog_file_prefixes = {base}
-smtpd_peername_lookup = no
+
+def postfix_lmtp(base, lmtp_dest):
+    """Postfix on loopback handing test.example to lmtp_dest."""
+    pf = PostfixInstance(base, "relay.test")
+    pf.start(f"""mydestination =
 virtual_mailbox_domains = test.example
 virtual_mailbox_maps =
 virtual_transport = lmtp:{lmtp_dest}
 lmtp_lhlo_name = relay.test
 # nothing leaves the machine (the bounce to s@example.net included)
 default_transport = error:no remote delivery in tests
-""")
-        services = ["pickup unix n - n 60 1 pickup",
-                    "cleanup unix n - n - 0 cleanup",
-                    "qmgr unix n - n 300 1 qmgr",
-                    "rewrite unix - - n - - trivial-rewrite",
-                    "bounce unix - - n - 0 bounce",
-                    "defer unix - - n - 0 bounce",
-                    "trace unix - - n - 0 bounce",
-                    "verify unix - - n - 1 verify",
-                    "proxymap unix - - n - - proxymap",
-                    "error unix - - n - - error",
-                    "retry unix - - n - - error",
-                    "discard unix - - n - - discard",
-                    "lmtp unix - - n - - lmtp",
-                    "smtp unix - - n - - smtp",
-                    "anvil unix - - n - 1 anvil",
-                    "scache unix - - n - 1 scache",
-                    "postlog unix-dgram n - n - 1 postlogd"]
-        with open(os.path.join(self.conf, "master.cf"), "w") as f:
-            f.write(f"127.0.0.1:{self.port} inet n - n - - smtpd\n")
-            f.write("\n".join(services) + "\n")
-        self.pf("check")
-        self.pf("start")
-        deadline = time.time() + 20
-        while time.time() < deadline:
-            try:
-                with smtplib.SMTP("127.0.0.1", self.port, timeout=2):
-                    return
-            except OSError:
-                time.sleep(0.1)
-        raise RuntimeError("postfix did not start:\n" + self.maillog())
+""", "lmtp unix - - n - - lmtp\nsmtp unix - - n - - smtp\n")
+    return pf
 
-    def pf(self, *args):
-        r = subprocess.run(["postfix", "-c", self.conf, *args],
-                           capture_output=True, text=True)
-        if r.returncode != 0:
-            raise RuntimeError("postfix %s: %s%s%s" % (
-                " ".join(args), r.stdout, r.stderr, self.maillog()))
-        return r
 
-    def maillog(self):
-        try:
-            with open(self.log) as f:
-                return f.read()
-        except OSError:
-            return ""
-
-    def stop(self):
-        subprocess.run(["postfix", "-c", self.conf, "stop"],
-                       capture_output=True)
-        try:
-            with open(os.path.join(self.queue, "pid", "master.pid")) as f:
-                pid = int(f.read().split()[0])
-        except (OSError, ValueError, IndexError):
-            return
-        deadline = time.time() + 10
-        while time.time() < deadline:
-            try:
-                os.kill(pid, 0)
-            except OSError:
-                return
-            time.sleep(0.1)
-        os.killpg(pid, signal.SIGKILL)
+def maillog(pf):
+    try:
+        with open(pf.log) as f:
+            return f.read()
+    except OSError:
+        return ""
 
 
 @pytest.mark.skipif(os.geteuid() != 0 or shutil.which("postfix") is None,
@@ -345,7 +270,7 @@ def test_postfix_delivers_over_lmtp(postern_factory):
     setup_dir(p)
     pf = None
     try:
-        pf = PrivatePostfix(os.path.join(base, "postfix"), "unix:" + sock)
+        pf = postfix_lmtp(os.path.join(base, "postfix"), "unix:" + sock)
         with smtplib.SMTP("127.0.0.1", pf.port, timeout=10) as s:
             s.sendmail("s@example.net", ["alice@test.example"],
                        message("viapostfix"))
@@ -355,11 +280,11 @@ def test_postfix_delivers_over_lmtp(postern_factory):
         deadline = time.time() + 30
         while time.time() < deadline:
             if subjects(p, "bob@test.example") == ["viapostfix2"] and \
-                    "ghost@test.example" in pf.maillog() and \
-                    "status=bounced" in pf.maillog():
+                    "ghost@test.example" in maillog(pf) and \
+                    "status=bounced" in maillog(pf):
                 break
             time.sleep(0.2)
-        log = pf.maillog()
+        log = maillog(pf)
         assert subjects(p, "alice@test.example") == ["viapostfix",
                                                      "viapostfix2"], log
         assert subjects(p, "bob@test.example") == ["viapostfix2"], log

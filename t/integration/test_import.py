@@ -14,7 +14,8 @@ import tempfile
 
 import pytest
 
-from conftest import BIN, ensure_user
+import conftest
+from conftest import BIN, ensure_user  # noqa: F401
 
 # hashes of known passwords (openssl passwd -6, Python's crypt with
 # bcrypt, the argon2 CLI); the unit test logs in with them
@@ -25,37 +26,16 @@ ARGON = ("$argon2id$v=19$m=1024,t=2,p=1$c2FsdHNhbHRzYWx0c2FsdA$"
          "paTytiKx8QxI0DL3rvMIJWO5YodMUsmF9TFmCU4grC4")
 
 
-class CLI:
+def CLI():
     """The CLI against a fresh data_dir; messages over 4 KiB are refused."""
-
-    def __init__(self):
-        ensure_user()
-        self.tmp = pathlib.Path(tempfile.mkdtemp(prefix="postern-imp-"))
-        os.chmod(self.tmp, 0o755)     # the CLI runs as user postern
-        self.conf = self.tmp / "p.conf"
-        self.conf.write_text(
-            'server = { data_dir = "%s"; hostname = "mx.test.example"; };\n'
-            'smtp = { max_message_size = "4k"; };\n' % (self.tmp / "var"))
-
-    def __call__(self, *args, stdin=None, check=None):
-        r = subprocess.run([BIN, "-c", str(self.conf)] + [str(a) for a in args],
-                           input=stdin, capture_output=True, timeout=120)
-        r.stdout = r.stdout.decode("utf-8", "replace")
-        r.stderr = r.stderr.decode("utf-8", "replace")
-        if check is not None:
-            assert r.returncode == check, (args, r.stdout, r.stderr)
-        return r
-
-    def raw(self, *args):
-        return subprocess.run([BIN, "-c", str(self.conf)] + [str(a) for a in args],
-                              capture_output=True, timeout=120)
+    return conftest.CLI('smtp = { max_message_size = "4k"; };\n', prefix="postern-imp-")
 
 
 @pytest.fixture
 def pc():
     c = CLI()
     yield c
-    shutil.rmtree(c.tmp, ignore_errors=True)
+    c.cleanup()
 
 
 def mailboxes(pc, user):

@@ -9,38 +9,19 @@ import tempfile
 
 import pytest
 
-from conftest import BIN, ensure_user
+import conftest
+from conftest import BIN, ensure_user  # noqa: F401
 
 
-class CLI:
-    def __init__(self, conf_extra=""):
-        ensure_user()
-        self.tmp = pathlib.Path(tempfile.mkdtemp(prefix="postern-mail-"))
-        os.chmod(self.tmp, 0o755)     # the CLI runs as user postern
-        self.conf = self.tmp / "p.conf"
-        self.conf.write_text(
-            'server = { data_dir = "%s"; hostname = "mx.test.example"; };\n%s'
-            % (self.tmp / "var", conf_extra))
-
-    def __call__(self, *args, check=None):
-        r = subprocess.run([BIN, "-c", str(self.conf)] + [str(a) for a in args],
-                           capture_output=True, timeout=120)
-        r.stdout = r.stdout.decode("utf-8", "replace")
-        r.stderr = r.stderr.decode("utf-8", "replace")
-        if check is not None:
-            assert r.returncode == check, (args, r.stdout, r.stderr)
-        return r
-
-    def raw(self, *args):
-        return subprocess.run([BIN, "-c", str(self.conf)] + [str(a) for a in args],
-                              capture_output=True, timeout=120)
+def CLI(conf_extra=""):
+    return conftest.CLI(conf_extra, prefix="postern-mail-")
 
 
 @pytest.fixture
 def pc():
     c = CLI()
     yield c
-    shutil.rmtree(c.tmp, ignore_errors=True)
+    c.cleanup()
 
 
 def put(path, data, mtime=None):
