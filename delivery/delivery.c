@@ -24,6 +24,7 @@
  * transaction that files the local copies and writes the 'P' key: a
  * crash in between forwards twice rather than never.
  */
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -35,13 +36,86 @@
 
 #define SVC "local"
 
+#define MERGE_QUEUE 64	/* accounts waiting for an index merge */
+
 struct delivery {
 	struct store *st;
 	struct directory *dir;
 	struct kv_group *group;	/* concurrent deliveries share commits */
+	/* the merger thread: full-text index merges after the commits */
+	pthread_t merger;
+	pthread_mutex_t mu;
+	pthread_cond_t cond;
+	uint32_t merge_q[MERGE_QUEUE];
+	size_t nmerge;
+	bool stopping;
 	delivery_forward_fn *forward;
 	void *forward_arg;
 };
+
+static int
+merge_txn(struct kv_txn *t, void *arg, struct buf *err)
+{
+	struct delivery *d = ((void **)arg)[0];
+	uint32_t acct = *(uint32_t *)((void **)arg)[1];
+
+	return fts_merge(d->st->fts, t, acct, err);
+}
+
+/*
+ * merger - runs the index merges deliveries report as due, one account
+ * at a time, so no delivery (and no queue result) waits for one; a
+ * merge that fails is only logged: search stays exact without it, and
+ * the index merges inline at its safety limit
+ */
+static void *
+merger(void *arg)
+{
+	struct delivery *d = arg;
+	struct buf err = BUF_INIT(0);
+
+	pthread_mutex_lock(&d->mu);
+	for (;;) {
+		uint32_t acct;
+		void *margs[2];
+
+		while (d->nmerge == 0 && !d->stopping)
+			pthread_cond_wait(&d->cond, &d->mu);
+		if (d->nmerge == 0)
+			break;
+		acct = d->merge_q[0];
+		memmove(d->merge_q, d->merge_q + 1,
+		    (d->nmerge - 1) * sizeof(d->merge_q[0]));
+		d->nmerge--;
+		pthread_mutex_unlock(&d->mu);
+		margs[0] = d;
+		margs[1] = &acct;
+		buf_reset(&err);
+		if (kv_run(d->st->kv, KV_WRITE, merge_txn, margs, &err) < 0)
+			log_error(SVC, "full-text index merge of account %u: %s",
+			    acct, buf_cstr(&err));
+		pthread_mutex_lock(&d->mu);
+	}
+	pthread_mutex_unlock(&d->mu);
+	buf_free(&err);
+	return NULL;
+}
+
+/* merge_later - queue acct for the merger (once; dropped when full) */
+static void
+merge_later(struct delivery *d, uint32_t acct)
+{
+	pthread_mutex_lock(&d->mu);
+	for (size_t i = 0; i < d->nmerge; i++)
+		if (d->merge_q[i] == acct)
+			goto out;
+	if (d->nmerge < MERGE_QUEUE) {
+		d->merge_q[d->nmerge++] = acct;
+		pthread_cond_signal(&d->cond);
+	}
+out:
+	pthread_mutex_unlock(&d->mu);
+}
 
 struct delivery *
 delivery_new(struct store *st, struct directory *dir)
@@ -51,6 +125,10 @@ delivery_new(struct store *st, struct directory *dir)
 	d->st = st;
 	d->dir = dir;
 	d->group = kv_group_new(st->kv, 0);
+	pthread_mutex_init(&d->mu, NULL);
+	pthread_cond_init(&d->cond, NULL);
+	if (pthread_create(&d->merger, NULL, merger, d) != 0)
+		PANIC("delivery: cannot start the index merger thread");
 	return d;
 }
 
@@ -64,8 +142,17 @@ delivery_set_forward(struct delivery *d, delivery_forward_fn *fn, void *arg)
 void
 delivery_free(struct delivery **dp)
 {
-	if (*dp == NULL)
+	struct delivery *d = *dp;
+
+	if (d == NULL)
 		return;
+	pthread_mutex_lock(&d->mu);
+	d->stopping = true;	/* the merges queued still run */
+	pthread_cond_signal(&d->cond);
+	pthread_mutex_unlock(&d->mu);
+	pthread_join(d->merger, NULL);
+	pthread_mutex_destroy(&d->mu);
+	pthread_cond_destroy(&d->cond);
 	kv_group_free(&(*dp)->group);
 	free(*dp);
 	*dp = NULL;
@@ -195,6 +282,8 @@ struct deliver_op {
 	/* per attempt */
 	bool *done_before;	/* 'P' key found */
 	bool *over_quota;
+	uint32_t merge_due[8];	/* accounts whose index wants a merge */
+	size_t nmerge_due;
 };
 
 /* file_rcpt - every account of recipient i, or STORE_OVER_QUOTA */
@@ -290,6 +379,12 @@ deliver_txn(struct kv_txn *t, void *arg, struct buf *err)
 	}
 	if (r >= 0)
 		r = fts_batch_flush(b, err);
+	op->nmerge_due = 0;
+	if (r >= 0)
+		op->nmerge_due = fts_batch_merge_due(b, op->merge_due,
+		    ARRAY_SIZE(op->merge_due));
+	if (op->nmerge_due > ARRAY_SIZE(op->merge_due))
+		op->nmerge_due = ARRAY_SIZE(op->merge_due);
 	fts_batch_free(&b);
 	buf_free(&k);
 	buf_free(&v);
@@ -394,7 +489,7 @@ delivery_message(struct delivery *d, const char *idem_id, const char *sender,
 	bool *done_before = xcalloc(n, sizeof(bool));
 	bool *over_quota = xcalloc(n, sizeof(bool));
 	struct deliver_op op = { d, idem_id, NULL, rcpts, res, n,
-		done_before, over_quota };
+		done_before, over_quota, { 0 }, 0 };
 	struct store_msg m;
 	struct buf err = BUF_INIT(0);
 	size_t todo = 0;
@@ -424,6 +519,8 @@ delivery_message(struct delivery *d, const char *idem_id, const char *sender,
 				    "mailbox store: %s", buf_cstr(&err));
 	} else {
 		store_msg_committed(&m);
+		for (size_t i = 0; i < op.nmerge_due; i++)
+			merge_later(d, op.merge_due[i]);
 		for (size_t i = 0; i < n; i++) {
 			if (!res[i].todo)
 				continue;

@@ -9,7 +9,7 @@
  *   - the index (store/fts.c): posting lists as Roaring bitmaps of
  *     document numbers, kept in kv under the 'F' subspace, written in
  *     the caller's transaction (the delivery's, so an email and its
- *     postings commit together).
+ *     index entry commit together), with a deferred merge (below).
  *
  * Tokens (fts_tokenize):
  *   - Words are runs of letters, digits and combining marks of Latin,
@@ -49,22 +49,58 @@
  *
  * Key layout (subspace 'F', store/LAYOUT.md; acct and doc are u32 BE):
  *   'F' acct field term      -> posting list: Roaring bitmap (portable
- *                               serialization) of the docs holding term
- *                               in field (1..7 = enum fts_field); term is
- *                               the token's bytes, 1..FTS_TOKEN_MAX, no
- *                               terminator (it ends the key; a prefix
- *                               query scans 'F' acct field prefix).  An
- *                               empty bitmap is deleted, never stored.
- *   'F' acct 0xfe            -> bitmap of every indexed doc of the account
- *                               (the universe of NOT)
+ *                               serialization, run-optimised) of the
+ *                               merged docs holding term in field (1..7 =
+ *                               enum fts_field); term is the token's
+ *                               bytes, 1..FTS_TOKEN_MAX, no terminator
+ *                               (it ends the key; a prefix query scans
+ *                               'F' acct field prefix).  An empty bitmap
+ *                               is deleted, never stored.
+ *   'F' acct 0xfd            -> bitmap of the pending docs: indexed, but
+ *                               in no posting list yet (see "Deferred
+ *                               merge"); absent when none
+ *   'F' acct 0xfe            -> bitmap of every indexed doc of the
+ *                               account, pending or merged (the universe
+ *                               of NOT)
  *   'F' acct 0xff doc        -> the doc's term list: version byte 1, then
- *                               per (field, term) pair, sorted and unique:
- *                               field (1 byte), length (1 byte), term;
- *                               removal takes the doc out of exactly these
- *                               bitmaps.  Present iff the doc is indexed
- *                               (an indexed doc with no words has an empty
- *                               list).
+ *                               per (field, term) pair, sorted (key order)
+ *                               and unique: field (1 byte), length (1
+ *                               byte), term.  Removal takes a merged doc
+ *                               out of exactly these bitmaps; a merge puts
+ *                               a pending doc into them; a search bisects
+ *                               the lists of the pending docs.  Present
+ *                               iff the doc is indexed (an indexed doc
+ *                               with no words has an empty list).
  * Document numbers are the mail model's per-account u32 email ids.
+ *
+ * Deferred merge: indexing one doc per transaction (every delivery) must
+ * not read, change and write the posting list of each of its ~350 terms
+ * (lists of common words are kilobytes: ~17 ms of CPU per message at
+ * 20,000 messages).  So fts_batch_index writes only the doc's term list
+ * and adds it to the small pending and all-docs bitmaps; a merge moves
+ * all pending docs of an account into the posting lists at once, each
+ * list written once for the whole group, which is what a batch of a
+ * hundred docs costs per doc.  fts_search ORs each term's posting list
+ * with the pending docs whose term lists hold it, so its results are
+ * exact whether a doc is pending or merged.  Bounds:
+ *   - fts_batch_flush merges an account itself when it leaves
+ *     lim.pending_max (FTS_PENDING_MAX) docs or more pending, so after
+ *     any flush an account has fewer than that: a search reads at most
+ *     that many term lists (~3 KB each for an ordinary message), and no
+ *     delivery pays more than one merge of that many docs.
+ *   - Past lim.pending_due (FTS_PENDING_DUE) a flush reports the account
+ *     in fts_batch_merge_due; the caller should then run fts_merge in a
+ *     write transaction of its own after its commit (delivery: after the
+ *     reply is sent), so no delivery waits for a merge and the inline
+ *     merge at pending_max stays a safety net.  Measured at 20,000
+ *     messages (t/bench/fts_bench.c, SQLite): a delivery's index work
+ *     ~1 ms; a merge of 128 pending docs ~220 ms, once per 128
+ *     deliveries; a search ~5 us more per pending doc (it reads their
+ *     term lists in one range scan when they are the newest docs).
+ *   - Removing or reindexing a merged doc changes its posting lists at
+ *     the flush, as before (XXX deferring that too would need the old
+ *     term list kept until the merge, and searches subtracting such
+ *     docs from the posting lists).
  *
  * Concurrency: a struct fts is immutable after fts_new and shared by all
  * threads; each batch and each search makes its own Snowball stemmer
@@ -164,16 +200,23 @@ enum fts_field {
  * term) pairs is not indexed; that is not an error (fts_batch_stats
  * counts such docs), so a 50 MB text attachment costs bounded work and
  * index, and its term list stays under ~64 bytes per term.  A prefix
- * query matching more than prefix_terms terms is refused.
+ * query matching more than prefix_terms terms is refused.  pending_due
+ * and pending_max bound the pending docs of an account (see "Deferred
+ * merge" above; pending_max 1 merges at every flush, as an index without
+ * deferral would).
  */
 struct fts_limits {
 	size_t doc_tokens;	/* default FTS_DOC_TOKENS_MAX */
 	size_t doc_terms;	/* default FTS_DOC_TERMS_MAX */
 	size_t prefix_terms;	/* default FTS_PREFIX_TERMS_MAX */
+	size_t pending_due;	/* default FTS_PENDING_DUE (<= pending_max) */
+	size_t pending_max;	/* default FTS_PENDING_MAX */
 };
 #define FTS_DOC_TOKENS_MAX 1000000u
 #define FTS_DOC_TERMS_MAX 50000u
 #define FTS_PREFIX_TERMS_MAX 10000u
+#define FTS_PENDING_DUE 128u
+#define FTS_PENDING_MAX 256u
 
 /* one piece of a document's text; several parts may share a field */
 struct fts_part {
@@ -220,6 +263,8 @@ struct fts_stats {
 	uint64_t tokens;	/* tokens read */
 	uint64_t terms;		/* distinct (field, term) pairs */
 	uint64_t lists_written;	/* bitmaps put or deleted by flushes */
+	uint64_t merges;	/* merges run by flushes (pending_max) */
+	uint64_t docs_merged;	/* pending docs they moved */
 };
 
 struct fts_batch *fts_batch_new(struct fts *fts, struct kv_txn *t);
@@ -236,6 +281,15 @@ int fts_batch_remove(struct fts_batch *b, uint32_t account, uint32_t doc,
 int fts_batch_flush(struct fts_batch *b, struct buf *err) WARN_UNUSED;
 /* fts_batch_stats - counters since fts_batch_new */
 struct fts_stats fts_batch_stats(const struct fts_batch *b);
+/*
+ * fts_batch_merge_due - the accounts whose pending docs reached
+ * pending_due at their last flush by this batch (and were not merged by
+ * it): up to max of them into accounts; returns how many there are.
+ * Call it after the last flush, before fts_batch_free; after the commit,
+ * run fts_merge for each in a transaction of its own.
+ */
+size_t fts_batch_merge_due(const struct fts_batch *b, uint32_t *accounts,
+    size_t max);
 /* fts_batch_free - drops unflushed changes; accepts NULL */
 void fts_batch_free(struct fts_batch **b);
 
@@ -244,6 +298,19 @@ int fts_index(struct fts *fts, struct kv_txn *t, uint32_t account,
     uint32_t doc, const struct fts_doc *d, struct buf *err) WARN_UNUSED;
 int fts_remove(struct fts *fts, struct kv_txn *t, uint32_t account,
     uint32_t doc, struct buf *err) WARN_UNUSED;
+
+/*
+ * fts_merge - move every pending doc of account into the posting lists
+ * (fewer than pending_max after any flush: bounded work).  Idempotent;
+ * nothing pending is a no-op.  A search sees the same docs before and
+ * after.  Run it in a write transaction of its own (kv_run) when
+ * fts_batch_merge_due says so; -1 or KV_CONFLICT from kv.
+ */
+int fts_merge(struct fts *fts, struct kv_txn *t, uint32_t account,
+    struct buf *err) WARN_UNUSED;
+/* fts_pending - the number of pending docs of account into *n_r */
+int fts_pending(struct fts *fts, struct kv_txn *t, uint32_t account,
+    uint64_t *n_r, struct buf *err) WARN_UNUSED;
 
 /*
  * Queries: a tree built by the caller (IMAP SEARCH, JMAP filters), on

@@ -28,14 +28,21 @@
  *     (fts_batch_index..., fts_batch_flush, kv_commit), as a bulk import
  *     or a reindex would;
  *   - index rate, one message per transaction: the last FTS_BENCH_SINGLE
- *     (300) messages, fts_index then kv_commit (fsync) each, as one
- *     local delivery does (a delivery also writes the email's metadata in
- *     that transaction; not here);
+ *     (300) messages, a batch of one (fts_batch_index, fts_batch_flush)
+ *     then kv_commit (fsync) each, as one local delivery does (a
+ *     delivery also writes the email's metadata in that transaction; not
+ *     here); the latency of those transactions (median, p99, max); and,
+ *     when a flush reports the account's merge due
+ *     (fts_batch_merge_due), fts_merge in a transaction of its own after
+ *     the commit, as a delivery would run it (FTS_BENCH_MERGE=due, the
+ *     default; "inline" leaves merging to the flushes that reach
+ *     pending_max), counted in the rate and timed apart;
  *   - index size on disk: blocks allocated under the store's directory
  *     after kv_close (SQLite: file + WAL; RocksDB: SSTs, WAL, manifest);
  *   - query latency: FTS_BENCH_QUERIES (50) queries of each kind, each in
  *     a read transaction of its own (kv_begin, fts_search, kv_commit), as
- *     one IMAP SEARCH or JMAP Email/query would, after one untimed pass
+ *     one IMAP SEARCH or JMAP Email/query would (with the pending docs
+ *     the single phase left, printed), after one untimed pass
  *     over the same queries (warm cache); median and p99 (nearest rank)
  *     per kind.  Kinds, all over every field unless named: one common
  *     word (ranks 10-80), one rare word (the vocabulary's second half:
@@ -46,6 +53,8 @@
  *     The same queries run on every backend.
  *
  * Environment: FTS_BENCH_DOCS, FTS_BENCH_BATCH, FTS_BENCH_SINGLE,
+ * FTS_BENCH_MERGE, FTS_BENCH_PENDING_DUE and FTS_BENCH_PENDING_MAX (the
+ * fts_limits; 0 = the defaults),
  * FTS_BENCH_QUERIES, FTS_BENCH_BACKENDS, FTS_BENCH_SEED; BENCH_TMPDIR (or
  * TMPDIR, else /var/tmp) for the temp dir; BENCH_KEEP=1 keeps it.
  */
@@ -621,6 +630,8 @@ struct index_arg {
 	struct env *e;
 	uint32_t first, n;	/* messages [first, first + n), doc = i + 1 */
 	struct fts_stats st;
+	bool due;		/* index_one_fn: fts_batch_merge_due said so */
+	uint64_t pending;	/* pending_fn */
 };
 
 static int
@@ -650,14 +661,43 @@ index_batch_fn(struct kv_txn *t, void *arg, struct buf *err)
 	return rc;
 }
 
+/* index_one_fn - one message as a delivery indexes it: a batch of one,
+ * flushed; notes whether the account's merge is due */
 static int
 index_one_fn(struct kv_txn *t, void *arg, struct buf *err)
 {
 	struct index_arg *a = arg;
 	struct fts_part parts[F_COUNT];
 	struct fts_doc d = doc_of(a->e->c, a->first, parts);
+	struct fts_batch *b = fts_batch_new(a->e->fts, t);
+	uint32_t due;
+	int rc;
 
-	return fts_index(a->e->fts, t, ACCOUNT, a->first + 1, &d, err);
+	rc = fts_batch_index(b, ACCOUNT, a->first + 1, &d, err);
+	if (rc == 0)
+		rc = fts_batch_flush(b, err);
+	if (rc == 0) {
+		a->due = fts_batch_merge_due(b, &due, 1) > 0;
+		a->st = fts_batch_stats(b);
+	}
+	fts_batch_free(&b);
+	return rc;
+}
+
+static int
+merge_fn(struct kv_txn *t, void *arg, struct buf *err)
+{
+	struct index_arg *a = arg;
+
+	return fts_merge(a->e->fts, t, ACCOUNT, err);
+}
+
+static int
+pending_fn(struct kv_txn *t, void *arg, struct buf *err)
+{
+	struct index_arg *a = arg;
+
+	return fts_pending(a->e->fts, t, ACCOUNT, &a->pending, err);
 }
 
 /* ---- queries ---- */
@@ -763,6 +803,10 @@ struct kind_stats {
 struct result {
 	char backend[32];
 	double batch_rate, single_rate, batch_secs, single_secs;
+	double txn_median, txn_p99, txn_max;	/* 1 per txn, ms */
+	double merge_median, merge_max;		/* merge txns, ms */
+	unsigned merges, inline_merges;
+	uint64_t pending;			/* at query time */
 	uint64_t disk, apparent;
 	double median[Q_KINDS], p99[Q_KINDS], hits[Q_KINDS];
 	bool ok;
@@ -856,6 +900,8 @@ mib(uint64_t b)
 	return (double)b / (1024.0 * 1024.0);
 }
 
+static uint64_t env_u64(const char *name, uint64_t def, uint64_t max);
+
 /* ---- one backend ---- */
 
 static int
@@ -869,6 +915,14 @@ bench_backend(const char *backend, const char *tmp, const struct corpus *c,
 	struct kind_stats ks[Q_KINDS];
 	struct fts_stats st = { 0 };
 	uint32_t nbatch = c->n - single;
+	const char *mode = getenv("FTS_BENCH_MERGE");
+	struct fts_limits lims = {
+		.pending_due = env_u64("FTS_BENCH_PENDING_DUE", 0, 1000000),
+		.pending_max = env_u64("FTS_BENCH_PENDING_MAX", 0, 1000000),
+	}, *lim = &lims;
+	bool merge_due = mode == NULL || strcmp(mode, "inline") != 0;
+	double *txn_us = NULL, *merge_us = NULL;
+	size_t ntxn = 0;
 	uint64_t t0;
 	double cpu0;
 	int rc = -1;
@@ -886,7 +940,7 @@ bench_backend(const char *backend, const char *tmp, const struct corpus *c,
 	    strcmp(backend, "sqlite") == 0 ? "store.sqlite" : "store.db");
 	opt.path = buf_cstr(&path);
 	if (kv_open(&opt, &e.kv, &e.err) < 0 ||
-	    fts_new(NULL, NULL, &e.fts, &e.err) < 0) {
+	    fts_new(NULL, lim, &e.fts, &e.err) < 0) {
 		printf("fts bench: %s: %s\n", backend, buf_cstr(&e.err));
 		goto out;
 	}
@@ -897,8 +951,8 @@ bench_backend(const char *backend, const char *tmp, const struct corpus *c,
 	t0 = clock_mono_us();
 	cpu0 = cpu_secs();
 	for (uint32_t i = 0; i < nbatch && !interrupted; i += batch) {
-		struct index_arg a = { &e, i, nbatch - i < batch ?
-		    nbatch - i : batch, { 0 } };
+		struct index_arg a = { .e = &e, .first = i,
+		    .n = nbatch - i < batch ? nbatch - i : batch };
 
 		if (kv_run(e.kv, KV_WRITE, index_batch_fn, &a, &e.err) < 0) {
 			printf("fts bench: %s: index: %s\n", backend,
@@ -925,27 +979,76 @@ bench_backend(const char *backend, const char *tmp, const struct corpus *c,
 		    st.docs_truncated ? "; SOME TRUNCATED" : "");
 	fflush(stdout);
 
-	/* one per transaction: the rest, into the index built above */
+	/*
+	 * one per transaction: the rest, into the index built above, as
+	 * deliveries do; with FTS_BENCH_MERGE=due (the default) each
+	 * delivery whose flush reports the account's merge due runs
+	 * fts_merge in a transaction of its own after its commit (timed
+	 * apart, counted in the rate), with "inline" only the flushes that
+	 * reach pending_max merge
+	 */
 	t0 = clock_mono_us();
 	cpu0 = cpu_secs();
+	txn_us = calloc(single + 1, sizeof(*txn_us));
+	merge_us = calloc(single + 1, sizeof(*merge_us));
+	if (txn_us == NULL || merge_us == NULL)
+		abort();
 	for (uint32_t i = nbatch; i < c->n && !interrupted; i++) {
-		struct index_arg a = { &e, i, 1, { 0 } };
+		struct index_arg a = { .e = &e, .first = i, .n = 1 };
+		uint64_t t1 = clock_mono_us();
 
 		if (kv_run(e.kv, KV_WRITE, index_one_fn, &a, &e.err) < 0) {
 			printf("fts bench: %s: index: %s\n", backend,
 			    buf_cstr(&e.err));
 			goto out;
 		}
+		txn_us[ntxn++] = (double)(clock_mono_us() - t1);
+		res->inline_merges += (unsigned)a.st.merges;
+		if (a.due && merge_due) {
+			t1 = clock_mono_us();
+			if (kv_run(e.kv, KV_WRITE, merge_fn, &a, &e.err) < 0) {
+				printf("fts bench: %s: merge: %s\n", backend,
+				    buf_cstr(&e.err));
+				goto out;
+			}
+			merge_us[res->merges++] = (double)(clock_mono_us() -
+			    t1);
+		}
 	}
 	if (interrupted)
 		goto out;
 	res->single_secs = (double)(clock_mono_us() - t0) / 1e6;
 	res->single_rate = single / res->single_secs;
-	if (single > 0)
-		printf("  index, 1 msg/txn (fts_index+commit): %4u msgs "
+	qsort(txn_us, ntxn, sizeof(double), cmp_double);
+	qsort(merge_us, res->merges, sizeof(double), cmp_double);
+	res->txn_median = percentile(txn_us, ntxn, 50) / 1e3;
+	res->txn_p99 = percentile(txn_us, ntxn, 99) / 1e3;
+	res->txn_max = ntxn ? txn_us[ntxn - 1] / 1e3 : 0;
+	res->merge_median = percentile(merge_us, res->merges, 50) / 1e3;
+	res->merge_max = res->merges ? merge_us[res->merges - 1] / 1e3 : 0;
+	if (single > 0) {
+		printf("  index, 1 msg/txn (batch of 1+commit): %4u msgs "
 		    "%7.2f s (cpu %.1f s) %6.0f msg/s  (into the index of %u "
-		    "above)\n", single, res->single_secs, cpu_secs() - cpu0,
-		    res->single_rate, nbatch);
+		    "above; merges included)\n", single, res->single_secs,
+		    cpu_secs() - cpu0, res->single_rate, nbatch);
+		printf("    delivery txn: median %.2f ms, p99 %.2f ms, max "
+		    "%.2f ms (%u merged inline at pending_max)\n",
+		    res->txn_median, res->txn_p99, res->txn_max,
+		    res->inline_merges);
+		printf("    merge txns (when due, after the commit): %u, "
+		    "median %.1f ms, max %.1f ms\n", res->merges,
+		    res->merge_median, res->merge_max);
+	}
+	{
+		struct index_arg a = { .e = &e };
+
+		if (kv_run(e.kv, KV_READ, pending_fn, &a, &e.err) < 0) {
+			printf("fts bench: %s: pending: %s\n", backend,
+			    buf_cstr(&e.err));
+			goto out;
+		}
+		res->pending = a.pending;
+	}
 	fflush(stdout);
 
 	/* queries: one untimed pass (warm cache), then the timed one */
@@ -978,8 +1081,9 @@ bench_backend(const char *backend, const char *tmp, const struct corpus *c,
 		}
 	if (interrupted)
 		goto out;
-	printf("  query latency, warm, one read txn each:  %-22s %9s %9s "
-	    "%9s\n", "", "median", "p99", "avg hits");
+	printf("  query latency, warm, one read txn each, %3llu docs "
+	    "pending: %9s %9s %9s\n", (unsigned long long)res->pending,
+	    "median", "p99", "avg hits");
 	for (int k = 0; k < Q_KINDS; k++) {
 		qsort(ks[k].us, ks[k].n, sizeof(double), cmp_double);
 		res->median[k] = percentile(ks[k].us, ks[k].n, 50);
@@ -1009,6 +1113,8 @@ bench_backend(const char *backend, const char *tmp, const struct corpus *c,
 out:
 	for (int k = 0; k < Q_KINDS; k++)
 		free(ks[k].us);
+	free(txn_us);
+	free(merge_us);
 	kv_close(&e.kv);
 	fts_free(&e.fts);
 	buf_free(&e.err);
@@ -1044,6 +1150,27 @@ summary(const struct result *res, size_t nres, uint32_t ndocs,
 	printf("\n  %-28s", "index msg/s, 1 per txn");
 	for (size_t i = 0; i < nres; i++)
 		summary_cell(&res[i], 0, res[i].single_rate);
+	printf("\n  %-28s", "1 per txn: txn p50/p99 ms");
+	for (size_t i = 0; i < nres; i++) {
+		if (!res[i].ok) {
+			printf(" %19s", "failed");
+			continue;
+		}
+		printf("     %6.2f / %6.2f", res[i].txn_median,
+		    res[i].txn_p99);
+	}
+	printf("\n  %-28s", "1 per txn: merges, max ms");
+	for (size_t i = 0; i < nres; i++) {
+		if (!res[i].ok) {
+			printf(" %19s", "failed");
+			continue;
+		}
+		printf("     %6u / %6.1f", res[i].merges + res[i].inline_merges,
+		    res[i].merges ? res[i].merge_max : res[i].txn_max);
+	}
+	printf("\n  %-28s", "docs pending at query time");
+	for (size_t i = 0; i < nres; i++)
+		summary_cell(&res[i], 0, (double)res[i].pending);
 	printf("\n  %-28s", "index size on disk, MiB");
 	for (size_t i = 0; i < nres; i++)
 		summary_cell(&res[i], 1, mib(res[i].disk));
