@@ -701,7 +701,7 @@ test_many_deferred(void **state)
 {
 	struct fx *fx = fx_new();
 	const char *rcpts[] = { "a@remote.example" };
-	struct counting c = { { "smtp", NULL, counting_deliver }, 0, 0,
+	struct counting c = { { "smtp", false, NULL, counting_deliver }, 0, 0,
 		NULL };
 	struct buf err = BUF_INIT(0);
 	char qid[QUEUE_ID_SIZE];
