@@ -344,7 +344,6 @@ deliver_txn(struct kv_txn *t, void *arg, struct buf *err)
 	struct buf k = BUF_INIT(0), v = BUF_INIT(0);
 	int r = 0;
 
-	store_msg_attempt(op->m);
 	for (size_t i = 0; i < op->n && r >= 0; i++) {
 		struct resolved *res = &op->res[i];
 
@@ -518,7 +517,6 @@ delivery_message(struct delivery *d, const char *idem_id, const char *sender,
 				rcpt_set(&rcpts[i], TRANSPORT_TEMPFAIL, "4.3.0",
 				    "mailbox store: %s", buf_cstr(&err));
 	} else {
-		store_msg_committed(&m);
 		for (size_t i = 0; i < op.nmerge_due; i++)
 			merge_later(d, op.merge_due[i]);
 		for (size_t i = 0; i < n; i++) {

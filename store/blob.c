@@ -1,7 +1,8 @@
 /*
  * blob.c - the blob store's front end: backend choice, ids (SHA-256),
- * the streaming writer, ranges and readers, and the reference counts in
- * the data store ('B' id 'c', see blob.h), which every backend shares.
+ * the streaming writer, pinned puts, ranges and readers, and the
+ * reference counts in the data store ('B' id 'c', see blob.h), which
+ * every backend shares.
  *
  * Invariants kept here, so backends need not: a backend's writer sees
  * appends of at most BLOB_CHUNK bytes gathered from the caller's writes
@@ -357,6 +358,47 @@ blob_put(struct blob_store *bs, const void *data, size_t len,
 		return -1;
 	}
 	return blob_writer_finish(&w, id_r, err);
+}
+
+int
+blob_put_pinned(struct blob_store *bs, const void *data, size_t len,
+    struct blob_id *id_r, struct blob_pin **pin_r, struct buf *err)
+{
+	struct blob_pin *pin = xcalloc(1, sizeof(*pin));
+
+	pin->bs = bs;
+	pin->fd = -1;
+	pin->size = len;
+	if (data == NULL)
+		data = "";	/* len 0: never hash or keep a NULL */
+	blob_id_of(data, len, &pin->id);
+	if (bs->ops->pin_put(bs, pin, data, err) < 0) {
+		free(pin);
+		return -1;
+	}
+	*id_r = pin->id;
+	*pin_r = pin;
+	return 0;
+}
+
+int
+blob_ref_pinned_txn(struct blob_store *bs, struct kv_txn *t,
+    struct blob_pin *pin, struct buf *err)
+{
+	ASSERT(pin->bs == bs);
+	return bs->ops->pin_ref(bs, t, pin, err);
+}
+
+void
+blob_pin_release(struct blob_pin **pinp)
+{
+	struct blob_pin *pin = *pinp;
+
+	if (pin == NULL)
+		return;
+	*pinp = NULL;
+	pin->bs->ops->pin_release(pin);
+	free(pin);
 }
 
 static void

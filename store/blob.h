@@ -11,12 +11,12 @@
  *
  * Backends:
  *
- *   "fs" (default)  one file per blob, <root>/ab/cd/<64 hex> where ab and
- *                   cd are the first two bytes of the id in hex, mode
- *                   0600; puts stream into <root>/tmp/ and are linked
- *                   into place.  Reference counts live in the data store
- *                   (the "c" key below), so a blob store needs a struct
- *                   kv whatever its backend.
+ *   "fs" (default)  one file per blob, <root>/ab/<64 hex> where ab is
+ *                   the first byte of the id in hex, mode 0600; puts
+ *                   stream into an unnamed file (or one in <root>/tmp/)
+ *                   and are linked into place.  Reference counts live in
+ *                   the data store (the "c" key below), so a blob store
+ *                   needs a struct kv whatever its backend.
  *   "kv"            everything in the data store.
  *
  * Key layout in the data store (subspace 'B' = 0x42; id = 32 raw bytes;
@@ -48,10 +48,11 @@
  *     the record that holds the blob id is committed and drop it after
  *     that record is gone; or, exactly, call blob_ref_txn/blob_unref_txn
  *     inside the transaction that writes the record (store/LAYOUT.md: one
- *     transaction per delivery).  A delivery to N mailboxes: blob_put
- *     (its reference goes to the first record), then blob_ref_txn for
- *     each other record in the delivery's transaction.  A crash before
- *     that commits leaves one count nothing holds (a leak, as above).
+ *     transaction per delivery).  A delivery to N mailboxes:
+ *     blob_put_pinned, then blob_ref_pinned_txn for each record in the
+ *     delivery's transaction, then blob_pin_release: the counts commit
+ *     with the records, and a crash before that leaves at worst an
+ *     orphan (fs), never a count nothing holds.
  *   - A call reported failed after its commit was attempted may still
  *     have happened (a commit's outcome can be unknown).  A retried
  *     blob_put only leaks; a retried blob_unref could drop someone else's
@@ -62,12 +63,14 @@
  * a reader belongs to the thread that uses it.  fs serialises, per shard
  * directory (flock, so across processes too), "is the file there, count
  * + 1" against "count - 1 reached zero, unlink", which is what lets a put
- * never count content that an unref is about to remove.  Every call
- * blocks on the disk: workers only, never an I/O loop.  Every call but
- * the *_txn ones runs its own data store transactions: never call one
- * while holding a write transaction on the same store (the fs backend
- * would wait for the store's writer while holding a shard lock that
- * another thread inside the transaction may want: a deadlock).
+ * never count content that an unref is about to remove; a pin (below)
+ * holds the same lock shared.  Every call blocks on the disk: workers
+ * only, never an I/O loop.  Every call but the *_txn ones runs its own
+ * data store transactions or takes a shard lock: never call one while
+ * holding a write transaction on the same store (the fs backend would
+ * wait for the store's writer, or for a pin whose owner waits for it,
+ * while holding a shard lock: a deadlock).  The *_txn calls take no
+ * lock and may run in any transaction.
  *
  * Errors: fallible calls return 0 (or 1/0 for found/not found where
  * documented), -1 with one line appended to err, or BLOB_CORRUPT when
@@ -95,6 +98,7 @@ struct kv_txn;
 struct blob_store;
 struct blob_writer;
 struct blob_reader;
+struct blob_pin;
 
 struct blob_id {
 	unsigned char b[BLOB_ID_SIZE];
@@ -103,7 +107,8 @@ struct blob_id {
 /*
  * blob_fault_fn - tests only: called before each step of the fs write
  * and delete paths ("create", "write", "fsync", "link", "fsync_dir",
- * "unlink"); a non-zero return is taken as that step's errno.
+ * "unlink"), and at open before trying unnamed files ("tmpfile"); a
+ * non-zero return is taken as that step's errno.
  */
 typedef int blob_fault_fn(void *ctx, const char *step);
 
@@ -142,6 +147,48 @@ int blob_id_parse(const char *hex, size_t len, struct blob_id *id_r)
  */
 int blob_put(struct blob_store *bs, const void *data, size_t len,
     struct blob_id *id_r, struct buf *err) WARN_UNUSED;
+
+/*
+ * Pinned put: the content stored, its count taken in the caller's
+ * transaction, so a delivery commits its references with its records
+ * and runs no data store commit of its own for them.
+ *
+ * blob_put_pinned - make len bytes durable under their id (*id_r)
+ * WITHOUT touching the count, and return a pin that keeps the content
+ * from being removed, by this process or another, until
+ * blob_pin_release: an unref or reap of the same content waits for the
+ * pin (fs), or meets the content written in the very transaction that
+ * counts it (kv).  The kv backend writes nothing here: it keeps the
+ * pointer, so data must stay valid and unchanged until the pin is
+ * released.  -1 with err, nothing pinned.
+ *
+ * blob_ref_pinned_txn - count + 1 inside t (on the struct kv given at
+ * blob_open), also from zero: the pin vouches for the content (kv: it is
+ * written in t when absent).  Callable any number of times, one per
+ * record that holds the id, in any number of attempts of a transaction
+ * (an aborted one takes its counts with it).  0, -1, KV_CONFLICT (pass it
+ * on to kv_run).
+ *
+ * blob_pin_release - after the transaction has committed or been given
+ * up, never before: releasing first would let a reap remove content the
+ * commit is about to count.  Content nothing counts then is an orphan
+ * (fs; kv has none).  Accepts NULL, sets *pin to NULL.
+ *
+ * A thread holding a pin must not call blob_put, blob_writer_finish,
+ * blob_unref or blob_reap: they wait, on fs, for every pin of the
+ * content's shard, its own included.  It may take more pins (a group
+ * commit of several messages) and run write transactions; another thread
+ * may call blob_ref_pinned_txn with it (a group commit's leader running
+ * the members' transactions), one at a time.  An fs pin is a descriptor
+ * (close-on-exec): a child forked while it is held and not exec'ed holds
+ * the lock too until it closes it or exits.
+ */
+int blob_put_pinned(struct blob_store *bs, const void *data, size_t len,
+    struct blob_id *id_r, struct blob_pin **pin_r, struct buf *err)
+    WARN_UNUSED;
+int blob_ref_pinned_txn(struct blob_store *bs, struct kv_txn *t,
+    struct blob_pin *pin, struct buf *err) WARN_UNUSED;
+void blob_pin_release(struct blob_pin **pin);
 
 /*
  * Streaming put: the id is computed while writing.  Nothing is visible

@@ -2,37 +2,71 @@
  * blob_fs.c - the filesystem blob backend: one file per blob,
  * <root>/ab/<64 hex>, reference counts in the data store (blob.h).
  *
- * Layout: <root>/tmp/ holds files being written, named
- * "<pid>.<sequence>"; the 256 shards <root>/00 .. <root>/ff are created
- * (and the root fsync'ed) at open.  One level, not two: a second level
- * of 65,536 directories made on first use cost a mkdir and two
- * directory fsyncs on nearly every put of a young store (measured: a
- * third of a delivery's time), and ext4's hashed directories keep
- * lookups fast with millions of files in one shard.
- * Files and directories are 0600/0700.
+ * Layout: a file being written is unnamed (O_TMPFILE in <root>/tmp/,
+ * given its name by linkat) where the filesystem allows, else named
+ * "<pid>.<sequence>" in <root>/tmp/ and unlinked there once linked (the
+ * unnamed file saves that entry and its removal, and a crash leaves
+ * nothing behind; measured on ext4: about 5-10% of a put).  The 256
+ * shards <root>/00 .. <root>/ff are created (and the root fsync'ed) at
+ * open.  One level, not two: a second level of 65,536 directories made
+ * on first use cost a mkdir and two directory fsyncs on nearly every put
+ * of a young store (measured: a third of a delivery's time), and ext4's
+ * hashed directories keep lookups fast with millions of files in one
+ * shard.  Files and directories are 0600/0700.
  *
  * Invariants:
- *   - A file under its id's name is complete and fsync'ed: it is written
- *     in tmp/, fsync'ed, then linked under its name (link never replaces;
- *     the one exception replaces a file whose size proves it damaged).
+ *   - A file under its id's name is complete and fsync'ed: it is
+ *     written, fsync'ed, then linked under its name (link never
+ *     replaces; the one exception replaces a file whose size proves it
+ *     damaged).
  *   - Its directory entry is durable before its count is committed: the
- *     shard directory is fsync'ed after the link, and the shard's own
- *     entry in <root>/ab once per process and shard (the "durable" bits),
- *     so a directory made by another thread that has not synced it yet
- *     is never trusted.
+ *     shard directory is fsync'ed after the link (or when the file is
+ *     found), and the shard's own entry in <root>/ab once per process
+ *     and shard (the "durable" bits), so a directory made by another
+ *     thread that has not synced it yet is never trusted.
  *   - A count exists only while the file does: a put links (or finds)
  *     the file before count + 1; an unref commits the count's deletion
  *     before it unlinks.  Both hold an exclusive flock on the shard
  *     directory across their two steps, so a put can never count a file
  *     that an unref is about to remove.  A crash between two steps leaves
  *     an orphan file (no count), never a count without a file.
+ *   - A pin (blob_put_pinned) holds a SHARED flock on the shard from
+ *     before its link (or find) until blob_pin_release, which comes after
+ *     the caller's transaction that counts it has committed.  Unref and
+ *     reap decide to unlink only under the exclusive lock, so after every
+ *     pin of the shard is gone, and by reading the committed count: a
+ *     count taken from zero under a pin is seen, and the file stays.
+ *     Pins share the lock with each other, so a thread may hold several
+ *     (a group commit) and pins never wait for one another; Linux flock
+ *     grants a shared lock while an exclusive one waits, so a second pin
+ *     on the shard of a pin the same thread holds does not wait behind
+ *     an unref that waits for the first (no self-deadlock).
  *   - When a commit fails its outcome is unknown (it may be durable), so
  *     a linked file is never removed after one.
  *
- * Stray temporary files (a crash mid-put) are removed at open when older
- * than an hour, which no put in progress in another process can be.
- * XXX one put costs three fsyncs (file, directory, data store); a group
- * commit like the queue's would share them between concurrent puts.
+ * Lock order - the shard flock S and the data store's writer W (the
+ * kv_wlock ticket lock, or SQLite's/RocksDB's own between processes):
+ * S is always taken before W and never while W is held.  blob_put and
+ * blob_unref take S (exclusive), then W for their count commit; reap
+ * takes S, then only a read transaction; a pinned caller takes S
+ * (shared) in blob_put_pinned, outside any transaction, then W for its
+ * transaction, in which blob_ref_pinned_txn takes no lock.  A holder of
+ * W therefore never waits for S, so there is no cycle: an unref holding
+ * S exclusively waits for W, whose holder (maybe a group commit running
+ * the transactions of pinned callers) finishes without S; a reap or an
+ * unref waiting for S waits for pins whose owners wait only for W or for
+ * their own transaction.  What would break it is a call that takes S
+ * inside a write transaction, or while holding a pin on the same shard
+ * (blob_put, blob_unref, blob_reap from a thread holding a pin), which
+ * blob.h forbids.  XXX shared locks can starve an exclusive one: a shard
+ * kept pinned without a break by a stream of deliveries delays reaps
+ * and unrefs there; more shards, or a fair lock, would bound that.
+ *
+ * Stray temporary files (a crash mid-put with named files) are removed
+ * at open when older than an hour, which no put in progress in another
+ * process can be.  XXX blob_put costs three fsyncs (file, directory,
+ * data store); a pinned put two, its count riding on the caller's
+ * commit.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -56,22 +90,33 @@
 #define SHARDS 256u		/* directories <root>/00 .. ff */
 #define STALE_TMP_SECS 3600
 
+/* how a file being written gets its name (probed at open) */
+enum fs_link {
+	LINK_NAMED,		/* a named file in tmp/, linked, then unlinked */
+	LINK_EMPTY_PATH,	/* O_TMPFILE, linkat(AT_EMPTY_PATH) */
+	LINK_PROC,		/* O_TMPFILE, linkat of /proc/self/fd/N */
+};
+
 struct blob_fs {
 	char *root;
 	int rootfd;
 	int tmpfd;
+	enum fs_link link;
 	atomic_uint_fast64_t seq;	/* temporary file names */
 	_Atomic uint64_t durable[SHARDS / 64];
 };
 
 struct fs_writer {
 	int fd;
-	char name[48];
+	bool anon;		/* O_TMPFILE: no name yet */
+	char name[48];		/* in tmp/, unless anon */
 };
 
 struct fs_reader {
 	int fd;
 };
+
+static void probe_link(struct blob_store *bs);
 
 /* clean_tmp - remove what a crash left in tmp/; errors only logged */
 static void
@@ -160,6 +205,7 @@ fs_open(struct blob_store *bs, const struct blob_options *opt,
 	for (unsigned i = 0; i < SHARDS / 64; i++)
 		atomic_store(&fs->durable[i], UINT64_MAX);
 	clean_tmp(fs);
+	probe_link(bs);
 	return 0;
 fail:
 	buf_addf(err, "blob store: %s %s: %s", what, opt->path,
@@ -190,11 +236,12 @@ file_name(const struct blob_id *id, char hex[BLOB_HEX_SIZE], char path[6])
 
 /*
  * shard_lock - the shard directory of id, made if needed and its entry
- * known durable, opened and flock'ed exclusively (closing it unlocks)
+ * known durable, opened and flock'ed (how: LOCK_EX or LOCK_SH; closing
+ * it unlocks)
  */
 static int
-shard_lock(struct blob_store *bs, const struct blob_id *id, int *fd_r,
-    struct buf *err)
+shard_lock(struct blob_store *bs, const struct blob_id *id, int how,
+    int *fd_r, struct buf *err)
 {
 	struct blob_fs *fs = bs->be;
 	unsigned idx = id->b[0];
@@ -229,7 +276,7 @@ shard_lock(struct blob_store *bs, const struct blob_id *id, int *fd_r,
 		atomic_fetch_or(&fs->durable[idx / 64], bit);
 	}
 	what = "flock";
-	while (flock(fd, LOCK_EX) < 0) {
+	while (flock(fd, how) < 0) {
 		if (errno != EINTR) {
 			int e = errno;
 
@@ -248,6 +295,78 @@ fail:
 
 /* ---- writing ---- */
 
+/* tmp_name - a fresh name for a file in tmp/ */
+static void
+tmp_name(struct blob_fs *fs, char name[48])
+{
+	unsigned long long seq = atomic_fetch_add(&fs->seq, 1);
+	int n = snprintf(name, 48, "%ld.%llu", (long)getpid(), seq);
+
+	if (n < 0 || n >= 48)
+		PANIC("temporary name too long");
+}
+
+/*
+ * link_tmp - give the file being written the name dir/name; link(2)
+ * semantics: EEXIST when taken, never replaces
+ */
+static int
+link_tmp(struct blob_fs *fs, const struct fs_writer *fw, int dirfd,
+    const char *name)
+{
+	char proc[32];
+	int ret;
+
+	if (!fw->anon)
+		return linkat(fs->tmpfd, fw->name, dirfd, name, 0);
+	if (fs->link == LINK_EMPTY_PATH) {
+		ret = linkat(fw->fd, "", dirfd, name, AT_EMPTY_PATH);
+		/* ENOENT/EPERM: the capability it wants was dropped since
+		 * the probe (the server drops privileges before it opens
+		 * the store, a program using it might not): /proc then */
+		if (ret == 0 || (errno != ENOENT && errno != EPERM))
+			return ret;
+	}
+	if (snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fw->fd) >=
+	    (int)sizeof(proc))
+		PANIC("/proc path too long");
+	return linkat(AT_FDCWD, proc, dirfd, name, AT_SYMLINK_FOLLOW);
+}
+
+/*
+ * probe_link - can an O_TMPFILE file be given a name here, and how?
+ * linkat(AT_EMPTY_PATH) wants CAP_DAC_READ_SEARCH, /proc a mounted
+ * /proc; without either (or without O_TMPFILE: tmpfs before 3.11, NFS,
+ * ...) files are written under a name in tmp/.
+ */
+static void
+probe_link(struct blob_store *bs)
+{
+	struct blob_fs *fs = bs->be;
+	static const enum fs_link ways[] = { LINK_EMPTY_PATH, LINK_PROC };
+	struct fs_writer fw = { -1, true, "" };
+	char name[48];
+
+	fs->link = LINK_NAMED;
+	if (failed(bs, "tmpfile") != 0)
+		return;
+	fw.fd = openat(fs->tmpfd, ".", O_TMPFILE | O_WRONLY | O_CLOEXEC,
+	    0600);
+	if (fw.fd < 0)
+		return;
+	tmp_name(fs, name);
+	for (size_t i = 0; i < ARRAY_SIZE(ways); i++) {
+		fs->link = ways[i];
+		if (link_tmp(fs, &fw, fs->tmpfd, name) == 0) {
+			unlinkat(fs->tmpfd, name, 0);
+			close(fw.fd);
+			return;
+		}
+	}
+	fs->link = LINK_NAMED;
+	close(fw.fd);
+}
+
 static int
 fs_w_begin(struct blob_writer *w, struct buf *err)
 {
@@ -255,20 +374,26 @@ fs_w_begin(struct blob_writer *w, struct buf *err)
 	struct fs_writer *fw = xcalloc(1, sizeof(*fw));
 
 	fw->fd = -1;
-	for (int tries = 0; tries < 10; tries++) {
-		unsigned long long seq = atomic_fetch_add(&fs->seq, 1);
-		int n = snprintf(fw->name, sizeof(fw->name), "%ld.%llu",
-		    (long)getpid(), seq);
-
-		if (n < 0 || (size_t)n >= sizeof(fw->name))
-			PANIC("temporary name too long");
-		if (failed(w->bs, "create") != 0)
-			break;
-		fw->fd = openat(fs->tmpfd, fw->name, O_WRONLY | O_CREAT |
-		    O_EXCL | O_CLOEXEC, 0600);
-		/* EEXIST: left by an earlier process with our pid */
-		if (fw->fd >= 0 || errno != EEXIST)
-			break;
+	if (fs->link != LINK_NAMED) {
+		/* unnamed until linked: nothing to unlink, nothing left by
+		 * a crash */
+		fw->anon = true;
+		if (failed(w->bs, "create") == 0)
+			fw->fd = openat(fs->tmpfd, ".", O_TMPFILE | O_WRONLY |
+			    O_CLOEXEC, 0600);
+		if (fw->fd < 0)
+			snprintf(fw->name, sizeof(fw->name), "(unnamed)");
+	} else {
+		for (int tries = 0; tries < 10; tries++) {
+			tmp_name(fs, fw->name);
+			if (failed(w->bs, "create") != 0)
+				break;
+			fw->fd = openat(fs->tmpfd, fw->name, O_WRONLY |
+			    O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+			/* EEXIST: left by an earlier process with our pid */
+			if (fw->fd >= 0 || errno != EEXIST)
+				break;
+		}
 	}
 	if (fw->fd < 0) {
 		buf_addf(err, "blob store: create %s/tmp/%s: %s", fs->root,
@@ -298,8 +423,8 @@ fs_w_append(struct blob_writer *w, const void *p, size_t n, struct buf *err)
 			continue;
 		if (k <= 0) {
 			buf_addf(err, "blob store: write %s/tmp/%s: %s",
-			    fs->root, fw->name, k < 0 ? strerror(errno) :
-			    "no progress");
+			    fs->root, fw->anon ? "(unnamed)" : fw->name,
+			    k < 0 ? strerror(errno) : "no progress");
 			return -1;
 		}
 		s += k;
@@ -310,21 +435,19 @@ fs_w_append(struct blob_writer *w, const void *p, size_t n, struct buf *err)
 
 /*
  * link_into - put the written file under its name in the locked shard
- * directory: *made is true when this call made the entry (so it must be
- * synced), *fresh when there was none before (so nothing counts it)
+ * directory: *fresh when there was no entry before (so nothing counts it)
  */
 static int
-link_into(struct blob_writer *w, int dirfd, const char *hex, bool *made,
-    bool *fresh, struct buf *err)
+link_into(struct blob_writer *w, int dirfd, const char *hex, bool *fresh,
+    struct buf *err)
 {
 	struct blob_fs *fs = w->bs->be;
 	struct fs_writer *fw = w->be;
 	struct stat st;
 
-	*made = *fresh = false;
-	if (failed(w->bs, "link") == 0 &&
-	    linkat(fs->tmpfd, fw->name, dirfd, hex, 0) == 0) {
-		*made = *fresh = true;
+	*fresh = false;
+	if (failed(w->bs, "link") == 0 && link_tmp(fs, fw, dirfd, hex) == 0) {
+		*fresh = true;
 		return 0;
 	}
 	if (errno != EEXIST)
@@ -334,12 +457,18 @@ link_into(struct blob_writer *w, int dirfd, const char *hex, bool *made,
 	if (S_ISREG(st.st_mode) && (uint64_t)st.st_size == w->size)
 		return 0;	/* already stored */
 	/* a file of the wrong size under this name is damaged, whatever
-	 * counts it: the complete one replaces it */
+	 * counts it: the complete one replaces it (rename needs a name:
+	 * an unnamed file gets one in tmp/ first) */
 	log_warn("blob", "%s: stored file has %lld bytes, not %llu: replaced",
 	    hex, (long long)st.st_size, (unsigned long long)w->size);
+	if (fw->anon) {
+		tmp_name(fs, fw->name);
+		if (link_tmp(fs, fw, fs->tmpfd, fw->name) < 0)
+			goto fail;
+		fw->anon = false;	/* fs_w_end unlinks the name */
+	}
 	if (renameat(fs->tmpfd, fw->name, dirfd, hex) < 0)
 		goto fail;
-	*made = true;
 	return 0;
 fail:
 	buf_addf(err, "blob %s: link into %s: %s", hex, fs->root,
@@ -347,34 +476,61 @@ fail:
 	return -1;
 }
 
+/*
+ * place - make the written content durable under its id in its shard,
+ * locked how (LOCK_EX, LOCK_SH): 0 with the locked directory in *dirfd_r
+ * (the caller closes it), -1.
+ *
+ * The directory is synced whether this call made the entry or found it:
+ * under LOCK_SH other pins of the shard may be between their link and
+ * their sync, and a pin whose sync failed leaves its entry (below), so
+ * "found" does not mean "durable".  Syncing what is already durable
+ * costs a cache flush, not a journal commit; only duplicates pay it.
+ *
+ * A fresh entry whose sync failed is nobody's: under LOCK_EX it is taken
+ * back; under LOCK_SH it stays (another pin may have found it and be
+ * about to count it after its own, successful, sync), an orphan that no
+ * put counts without syncing it first.
+ */
 static int
-fs_w_commit(struct blob_writer *w, const struct blob_id *id, struct buf *err)
+place(struct blob_writer *w, const struct blob_id *id, int how,
+    int *dirfd_r, struct buf *err)
 {
 	struct fs_writer *fw = w->be;
 	char hex[BLOB_HEX_SIZE], path[6];
-	bool made, fresh;
-	int dirfd, ret;
+	bool fresh;
+	int dirfd;
 
 	file_name(id, hex, path);
 	if (failed(w->bs, "fsync") != 0 || fsync(fw->fd) < 0) {
 		blob_err(err, id, "fsync", errno);
 		return -1;
 	}
-	if (shard_lock(w->bs, id, &dirfd, err) < 0)
+	if (shard_lock(w->bs, id, how, &dirfd, err) < 0)
 		return -1;
-	if (link_into(w, dirfd, hex, &made, &fresh, err) < 0) {
+	if (link_into(w, dirfd, hex, &fresh, err) < 0) {
 		close(dirfd);
 		return -1;
 	}
-	if (made && (failed(w->bs, "fsync_dir") != 0 || fsync(dirfd) < 0)) {
+	if (failed(w->bs, "fsync_dir") != 0 || fsync(dirfd) < 0) {
 		blob_err(err, id, "fsync directory", errno);
-		/* a fresh name is counted by nobody: take it back */
-		if (fresh && unlinkat(dirfd, hex, 0) < 0)
+		if (fresh && how == LOCK_EX && unlinkat(dirfd, hex, 0) < 0)
 			log_warn("blob", "%s: unlink after failed fsync: %s",
 			    hex, strerror(errno));
 		close(dirfd);
 		return -1;
 	}
+	*dirfd_r = dirfd;
+	return 0;
+}
+
+static int
+fs_w_commit(struct blob_writer *w, const struct blob_id *id, struct buf *err)
+{
+	int dirfd, ret;
+
+	if (place(w, id, LOCK_EX, &dirfd, err) < 0)
+		return -1;
 	ret = blob_count_run(w->bs, id, 1, false, NULL, err);
 	close(dirfd);
 	return ret < 0 ? -1 : 0;
@@ -390,12 +546,50 @@ fs_w_end(struct blob_writer *w)
 		return;
 	close(fw->fd);
 	/* after a link the temporary name is a second one; after a rename
-	 * it is gone (ENOENT) */
-	if (unlinkat(fs->tmpfd, fw->name, 0) < 0 && errno != ENOENT)
+	 * it is gone (ENOENT); an unnamed file goes with its last fd */
+	if (!fw->anon && unlinkat(fs->tmpfd, fw->name, 0) < 0 &&
+	    errno != ENOENT)
 		log_warn("blob", "%s/tmp/%s: unlink: %s", fs->root, fw->name,
 		    strerror(errno));
 	free(fw);
 	w->be = NULL;
+}
+
+/* ---- pinned puts ---- */
+
+static int
+fs_pin_put(struct blob_store *bs, struct blob_pin *pin, const void *data,
+    struct buf *err)
+{
+	struct blob_writer w;
+	int ret = -1;
+
+	memset(&w, 0, sizeof(w));
+	w.bs = bs;
+	w.size = pin->size;
+	if (fs_w_begin(&w, err) < 0)
+		return -1;
+	if ((pin->size == 0 || fs_w_append(&w, data, pin->size, err) == 0) &&
+	    place(&w, &pin->id, LOCK_SH, &pin->fd, err) == 0)
+		ret = 0;
+	fs_w_end(&w);
+	return ret;
+}
+
+static int
+fs_pin_ref(struct blob_store *bs, struct kv_txn *t, struct blob_pin *pin,
+    struct buf *err)
+{
+	(void)bs;
+	return blob_count_add(t, &pin->id, 1, NULL, err);
+}
+
+static void
+fs_pin_release(struct blob_pin *pin)
+{
+	if (pin->fd >= 0)
+		close(pin->fd);
+	pin->fd = -1;
 }
 
 /* ---- reading ---- */
@@ -501,7 +695,7 @@ fs_unref(struct blob_store *bs, const struct blob_id *id, struct buf *err)
 	bool zero = false;
 	int dirfd, ret;
 
-	if (shard_lock(bs, id, &dirfd, err) < 0)
+	if (shard_lock(bs, id, LOCK_EX, &dirfd, err) < 0)
 		return -1;
 	ret = blob_count_run(bs, id, -1, true, &zero, err);
 	/* the reference is gone for good now: a failure to remove the file
@@ -519,7 +713,7 @@ fs_reap(struct blob_store *bs, const struct blob_id *id, struct buf *err)
 	uint64_t n;
 	int dirfd, ret;
 
-	if (shard_lock(bs, id, &dirfd, err) < 0)
+	if (shard_lock(bs, id, LOCK_EX, &dirfd, err) < 0)
 		return -1;
 	ret = blob_refcount(bs, id, &n, err);
 	if (ret == 0)
@@ -543,4 +737,7 @@ const struct blob_ops blob_fs_ops = {
 	.unref = fs_unref,
 	.drop_txn = NULL,
 	.reap = fs_reap,
+	.pin_put = fs_pin_put,
+	.pin_ref = fs_pin_ref,
+	.pin_release = fs_pin_release,
 };

@@ -10,6 +10,9 @@
  * read checks.  A range read fetches only the chunks it covers, in one
  * read transaction per call.
  *
+ * A pinned put writes nothing until blob_ref_pinned_txn, which stores
+ * chunks and header in the caller's transaction when they are absent.
+ *
  * A streamed put gathers its content in memory up to BLOB_KV_SPILL bytes
  * and beyond that in an unnamed scratch file, and writes it all in the
  * commit's transaction: nothing is visible, and nothing is left behind by
@@ -341,6 +344,47 @@ kvb_w_end(struct blob_writer *w)
 	w->be = NULL;
 }
 
+/* ---- pinned puts ---- */
+
+/*
+ * Nothing is written before the caller's transaction: the pin keeps the
+ * caller's pointer, and the first pin_ref in a transaction writes chunks
+ * and header when that transaction does not see them (its own earlier
+ * call, or another one's commit).  So content and count still commit
+ * together, a crash or an abort leaves nothing, and an unref reaching
+ * zero elsewhere is serialised with the transaction by the data store:
+ * either it comes first and the content is written again, or after and
+ * it sees the count.
+ */
+static int
+kvb_pin_put(struct blob_store *bs, struct blob_pin *pin, const void *data,
+    struct buf *err)
+{
+	(void)bs;
+	if (pin->size / BLOB_CHUNK > UINT32_MAX) {
+		blob_err(err, &pin->id, "too large for the data store", 0);
+		return -1;
+	}
+	pin->data = data;
+	return 0;
+}
+
+static int
+kvb_pin_ref(struct blob_store *bs, struct kv_txn *t, struct blob_pin *pin,
+    struct buf *err)
+{
+	struct put_arg a = { &pin->id, pin->size, pin->data, -1, NULL, 0 };
+
+	(void)bs;
+	return put_fn(t, &a, err);
+}
+
+static void
+kvb_pin_release(struct blob_pin *pin)
+{
+	pin->data = NULL;
+}
+
 /* ---- reading ---- */
 
 struct hdr_arg {
@@ -498,4 +542,7 @@ const struct blob_ops blob_kv_ops = {
 	.unref = kvb_unref,
 	.drop_txn = kvb_drop_txn,
 	.reap = NULL,
+	.pin_put = kvb_pin_put,
+	.pin_ref = kvb_pin_ref,
+	.pin_release = kvb_pin_release,
 };

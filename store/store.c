@@ -2,15 +2,16 @@
  * store.c - the mailbox store opened as one object, and the shared path
  * that puts a raw message into a mailbox (see store.h).
  *
- * Why the prepared blob reference is handed over rather than dropped: a
- * message for N accounts needs N references.  blob_put() makes one
- * durable together with the content; the first email filed takes it over
- * and the others add theirs in the filing transaction, so the common case
- * (one recipient) costs no extra data-store commit.  If the transaction
- * never commits, store_msg_release() drops it again.  A crash between
- * blob_put() and the commit leaves content with one reference and no
- * owner; XXX a blob GC pass (references without an email) would reclaim
- * it.
+ * The blob is stored pinned (blob_put_pinned): durable content, no
+ * reference count yet, and a pin that keeps a concurrent unref or reap of
+ * the same content from removing it.  Every email filed takes its own
+ * reference in the filing transaction (blob_ref_pinned_txn), so the
+ * counts commit with the emails that hold them and a delivery costs one
+ * data-store commit, which a group commit can share between deliveries.
+ * store_msg_release() drops the pin only after that transaction has
+ * committed or been given up.  A crash or an abort before the commit
+ * leaves no reference, at worst content nothing counts (fs: an orphan
+ * file; XXX a sweep of files without a count would reclaim them).
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -146,7 +147,6 @@ int
 store_msg_prepare(struct store *st, const void *data, size_t len,
     struct store_msg *m, struct buf *err)
 {
-	unsigned char *fixed;
 	size_t flen = 0;
 	const unsigned char *p = data;
 	int ret = -1;
@@ -154,14 +154,12 @@ store_msg_prepare(struct store *st, const void *data, size_t len,
 	memset(m, 0, sizeof(*m));
 	buf_init(&m->mime, 0);
 	buf_init(&m->fields, 0);
-	fixed = crlf_copy(data, len, &flen);
-	if (fixed != NULL) {
-		p = fixed;
+	/* kept until the release: a kv pin reads the content at filing */
+	m->fixed = crlf_copy(data, len, &flen);
+	if (m->fixed != NULL) {
+		p = m->fixed;
 		len = flen;
 	}
-	if (blob_put(st->blobs, p, len, &m->blob, err) < 0)
-		goto out;
-	m->ref_held = true;
 	m->size = len;
 	if (mime_parse(p, len, NULL, &m->info, err) < 0 ||
 	    mime_info_encode(m->info, &m->mime) < 0) {
@@ -169,19 +167,15 @@ store_msg_prepare(struct store *st, const void *data, size_t len,
 			buf_addf(err, "message metadata too large to store");
 		goto out;
 	}
+	/* last: a failure after it would leave an orphan file */
+	if (blob_put_pinned(st->blobs, p, len, &m->blob, &m->pin, err) < 0)
+		goto out;
 	index_parts(m);
 	ret = 0;
 out:
-	free(fixed);
 	if (ret < 0)
 		store_msg_release(st, m);
 	return ret;
-}
-
-void
-store_msg_attempt(struct store_msg *m)
-{
-	m->ref_taken = false;
 }
 
 int
@@ -215,17 +209,8 @@ store_msg_add_txn(struct store *st, struct kv_txn *t, struct fts_batch *fts,
 	if ((r = mail_email_add_txn(st->mail, t, a->acct, &e, &added,
 	    err)) < 0)
 		return r;
-	if (m->ref_held && !m->ref_taken) {
-		m->ref_taken = true;	/* the email owns the prepared one */
-	} else {
-		r = blob_ref_txn(st->blobs, t, &m->blob, err);
-		if (r == 0) {
-			buf_addf(err, "blob vanished while filing");
-			r = -1;
-		}
-		if (r < 0)
-			return r;
-	}
+	if ((r = blob_ref_pinned_txn(st->blobs, t, m->pin, err)) < 0)
+		return r;
 	if (fts != NULL && (r = fts_batch_index(fts, a->acct, added.email,
 	    &(struct fts_doc){ m->parts, m->nparts }, err)) < 0)
 		return r;
@@ -235,27 +220,15 @@ store_msg_add_txn(struct store *st, struct kv_txn *t, struct fts_batch *fts,
 }
 
 void
-store_msg_committed(struct store_msg *m)
-{
-	if (m->ref_taken)
-		m->ref_held = false;
-	m->ref_taken = false;
-}
-
-void
 store_msg_release(struct store *st, struct store_msg *m)
 {
-	struct buf err = BUF_INIT(0);
-
-	if (m->ref_held && blob_unref(st->blobs, &m->blob, &err) < 0)
-		log_error(SVC, "dropping an unfiled message's blob: %s",
-		    buf_cstr(&err));
-	m->ref_held = false;
-	m->ref_taken = false;
+	(void)st;
+	blob_pin_release(&m->pin);
+	free(m->fixed);
+	m->fixed = NULL;
 	mime_info_free(&m->info);
 	buf_free(&m->mime);
 	buf_free(&m->fields);
-	buf_free(&err);
 }
 
 struct append_op {
@@ -273,7 +246,6 @@ append_txn(struct kv_txn *t, void *arg, struct buf *err)
 	struct fts_batch *b = fts_batch_new(op->st->fts, t);
 	int r;
 
-	store_msg_attempt(op->m);
 	op->over_quota = false;
 	r = store_msg_add_txn(op->st, t, b, op->m, op->a, &op->added, err);
 	if (r == STORE_OVER_QUOTA) {
@@ -300,8 +272,6 @@ store_append(struct store *st, const struct store_add *a, const void *data,
 		ret = -1;
 	else if (op.over_quota)
 		ret = STORE_OVER_QUOTA;
-	else
-		store_msg_committed(&m);
 	store_msg_release(st, &m);
 	if (ret == 0 && added_r != NULL)
 		*added_r = op.added;

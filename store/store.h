@@ -9,18 +9,26 @@
  * message per transaction (IMAP APPEND, JMAP Email/import, imports):
  *
  *   store_msg_prepare   outside any transaction: bare LF line ends made
- *                       CRLF, the content stored in the blob store (one
- *                       reference, held by the struct store_msg), parsed
- *                       once (MIME, RFC 2047, charsets) and its metadata
- *                       and search text made ready;
+ *                       CRLF, the content stored in the blob store and
+ *                       pinned (blob_put_pinned: durable, no reference
+ *                       yet, safe from a concurrent unref), parsed once
+ *                       (MIME, RFC 2047, charsets) and its metadata and
+ *                       search text made ready;
  *   store_msg_add_txn   inside the caller's write transaction, as many
  *                       times as there are mailboxes to file it in: the
- *                       email (mail_email_add_txn), one blob reference,
- *                       and its full-text postings (in the caller's fts
- *                       batch, which the caller flushes before commit);
- *   store_msg_release   after the transaction: drops the prepared
- *                       reference unless store_msg_committed said an
- *                       email took it over.
+ *                       email (mail_email_add_txn), its blob reference
+ *                       (blob_ref_pinned_txn), and its full-text postings
+ *                       (in the caller's fts batch, which the caller
+ *                       flushes before commit);
+ *   store_msg_release   after the transaction has committed or been
+ *                       given up, never before: drops the pin.
+ *
+ * The references commit with the emails, so filing costs the caller's
+ * one commit and nothing else; several messages may be prepared and
+ * filed in one transaction (a group commit), each released after it.
+ * While messages are prepared, the thread must not call anything that
+ * drops blob references outside a transaction (store_reap_finish,
+ * store_expunge): see blob_put_pinned in blob.h.
  *
  * store_append does the three for one mailbox in one transaction.
  *
@@ -67,15 +75,16 @@ struct store_msg {
 	struct fts_part parts[8];	/* what the index gets */
 	size_t nparts;
 	struct buf fields;		/* backing text of parts (addresses) */
-	bool ref_held;			/* the prepared blob reference */
-	bool ref_taken;			/* ... taken over by an email in the
-					   transaction being tried */
+	struct blob_pin *pin;		/* from prepare to release */
+	unsigned char *fixed;		/* the CRLF-fixed copy, if made */
 };
 
 /*
- * store_msg_prepare - see above.  data is not kept (a copy is made only
- * when line ends need fixing).  -1 with err (blob store failure); bad
- * MIME is never an error.
+ * store_msg_prepare - see above.  data must stay valid and unchanged
+ * until store_msg_release: the kv blob backend writes the content in the
+ * filing transaction (a copy is made and kept only when line ends need
+ * fixing).  -1 with err (blob store failure; m is released); bad MIME is
+ * never an error.
  */
 int store_msg_prepare(struct store *st, const void *data, size_t len,
     struct store_msg *m, struct buf *err) WARN_UNUSED;
@@ -98,19 +107,16 @@ struct store_add {
 
 /*
  * store_msg_add_txn - file m in a->mbox inside t (see above); fts may be
- * NULL (not indexed).  Call store_msg_attempt() at the start of each
- * attempt of the transaction function (kv_run may run it again).  May
- * return KV_CONFLICT: pass it on; STORE_OVER_QUOTA (not an error: err
+ * NULL (not indexed).  Each call takes its own blob reference in t, so
+ * an attempt that kv_run runs again needs no bookkeeping.  May return
+ * KV_CONFLICT: pass it on; STORE_OVER_QUOTA (not an error: err
  * untouched).
  */
-void store_msg_attempt(struct store_msg *m);
 int store_msg_add_txn(struct store *st, struct kv_txn *t,
     struct fts_batch *fts, struct store_msg *m, const struct store_add *a,
     struct mail_added *added_r, struct buf *err) WARN_UNUSED;
-/* store_msg_committed - the transaction committed: an email owns the
- * prepared reference if one was added */
-void store_msg_committed(struct store_msg *m);
-/* store_msg_release - drop what prepare made; logs an unref failure */
+/* store_msg_release - drop what prepare made, the pin included; only
+ * once the transaction that filed m has committed or been given up */
 void store_msg_release(struct store *st, struct store_msg *m);
 
 /*

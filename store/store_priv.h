@@ -199,6 +199,15 @@ struct blob_reader {
 	void *be;
 };
 
+/* a pinned put (blob.h): what the backend holds until the release */
+struct blob_pin {
+	struct blob_store *bs;
+	struct blob_id id;
+	uint64_t size;
+	const void *data;	/* kv: the content, borrowed from the caller */
+	int fd;			/* fs: the shard, flock'ed shared */
+};
+
 struct blob_ops {
 	const char *name;
 	int (*open)(struct blob_store *bs, const struct blob_options *opt,
@@ -230,6 +239,14 @@ struct blob_ops {
 	    const struct blob_id *id, struct buf *err);
 	int (*reap)(struct blob_store *bs, const struct blob_id *id,
 	    struct buf *err);
+	/* pin_put: pin->id and size set; make the content durable (or keep
+	 * data) without a count.  pin_ref: count + 1 in t (0, -1,
+	 * KV_CONFLICT).  pin_release: drop what pin_put holds */
+	int (*pin_put)(struct blob_store *bs, struct blob_pin *pin,
+	    const void *data, struct buf *err);
+	int (*pin_ref)(struct blob_store *bs, struct kv_txn *t,
+	    struct blob_pin *pin, struct buf *err);
+	void (*pin_release)(struct blob_pin *pin);
 };
 
 extern const struct blob_ops blob_fs_ops;

@@ -72,7 +72,9 @@ def test_user_plus_alias(server):
                    message("two"))
         s.sendmail("s@example.net", ["team@test.example"], message("three"))
     wait_queue_empty(server)
-    assert subjects(server, "alice@test.example") == ["one", "two", "three"]
+    # the queue delivers concurrently: any order
+    assert sorted(subjects(server, "alice@test.example")) == \
+        ["one", "three", "two"]
     assert subjects(server, "bob@test.example") == ["three"]
     log = server.log()
     assert "to=<team@test.example>, relay=local" in log
@@ -285,8 +287,8 @@ def test_postfix_delivers_over_lmtp(postern_factory):
                 break
             time.sleep(0.2)
         log = maillog(pf)
-        assert subjects(p, "alice@test.example") == ["viapostfix",
-                                                     "viapostfix2"], log
+        assert sorted(subjects(p, "alice@test.example")) == [
+            "viapostfix", "viapostfix2"], log
         assert subjects(p, "bob@test.example") == ["viapostfix2"], log
         # Postern's per-recipient 550 reached Postfix, which bounced it
         assert "to=<ghost@test.example>" in log and "status=bounced" in log

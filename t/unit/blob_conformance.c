@@ -5,7 +5,9 @@
  * boundary, readers, concurrent puts of the same content, a put racing an
  * unref, persistence across close/open, corrupt content detected, aborted
  * writers leave nothing, references inside a caller's transaction, buffer
- * limits.
+ * limits, pinned puts (counted in the caller's transaction, once or many
+ * times, from zero, after an abort or a conflict, several pins at once,
+ * and racing an unref or a reap of the same content).
  *
  * Not a program: t/unit/blob_<backend>_test.c includes it, fills a struct
  * blob_suite (backend names and two hooks that look at the storage) and
@@ -22,6 +24,7 @@
 #include <fcntl.h>
 #include <ftw.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,6 +49,8 @@ struct blob_suite {
 	size_t (*count_objects)(struct blob_env *e);
 	/* flip one byte of id's stored content, keeping its size */
 	void (*corrupt)(struct blob_env *e, const struct blob_id *id);
+	/* a fault step failed while the blob store opens (NULL: none) */
+	const char *open_fault;
 };
 
 struct blob_env {
@@ -83,8 +88,10 @@ env_open(struct blob_env *e)
 	if (kv_open(&ko, &e->kv, &err) < 0)
 		fail_msg("kv_open %s: %s", e->kv_path, buf_cstr(&err));
 	bo.kv = e->kv;
+	e->fail_step = suite->open_fault;
 	if (blob_open(&bo, &e->bs, &err) < 0)
 		fail_msg("blob_open %s: %s", e->blob_path, buf_cstr(&err));
+	e->fail_step = NULL;
 	assert_string_equal(blob_backend_name(e->bs), suite->blob_backend);
 	buf_free(&err);
 }
@@ -756,6 +763,340 @@ test_buf_limit(void **state)
 	buf_free(&err);
 }
 
+/* ---- pinned puts ---- */
+
+static bool
+suite_is_fs(void)
+{
+	return strcmp(suite->blob_backend, "fs") == 0;
+}
+
+static struct blob_pin *
+pin_ok(struct blob_env *e, const void *p, size_t n, struct blob_id *id)
+{
+	struct buf err = BUF_INIT(0);
+	struct blob_pin *pin = NULL;
+
+	if (blob_put_pinned(e->bs, p, n, id, &pin, &err) != 0)
+		fail_msg("blob_put_pinned %zu bytes: %s", n, buf_cstr(&err));
+	assert_non_null(pin);
+	buf_free(&err);
+	return pin;
+}
+
+struct pin_txn {
+	struct blob_store *bs;
+	struct blob_pin *pins[4];
+	size_t npins;
+	int refs;		/* blob_ref_pinned_txn calls per pin */
+	bool fail;		/* return -1 at the end */
+	int conflicts;		/* attempts to end in KV_CONFLICT first */
+	int attempts;
+};
+
+static int
+pin_txn_fn(struct kv_txn *t, void *arg, struct buf *err)
+{
+	struct pin_txn *a = arg;
+	static const unsigned char key[] = "\x01pinned-record";
+	int ret;
+
+	a->attempts++;
+	for (size_t i = 0; i < a->npins; i++)
+		for (int k = 0; k < a->refs; k++)
+			if ((ret = blob_ref_pinned_txn(a->bs, t, a->pins[i],
+			    err)) != 0)
+				return ret;
+	if (kv_put(t, key, sizeof(key) - 1, "x", 1, err) < 0)
+		return -1;
+	if (a->conflicts > 0) {
+		a->conflicts--;
+		return KV_CONFLICT;	/* kv_run runs it again */
+	}
+	return a->fail ? -1 : 0;
+}
+
+/* pin_commit - refs references to each pin in one transaction */
+static int
+pin_commit(struct blob_env *e, struct blob_pin **pins, size_t npins,
+    int refs, bool fail)
+{
+	struct pin_txn a = { e->bs, { NULL }, npins, refs, fail, 0, 0 };
+	struct buf err = BUF_INIT(0);
+	int ret;
+
+	assert_true(npins <= ARRAY_SIZE(a.pins));
+	memcpy(a.pins, pins, npins * sizeof(*pins));
+	ret = kv_run(e->kv, KV_WRITE, pin_txn_fn, &a, &err);
+	if (ret != 0 && !fail)
+		fail_msg("pinned transaction: %s", buf_cstr(&err));
+	buf_free(&err);
+	return ret;
+}
+
+static void
+test_pin_commit(void **state)
+{
+	struct blob_env *e = *state;
+	const size_t n = 3 * BLOB_CHUNK + 7;
+	unsigned char *p = pattern(n, 41);
+	struct blob_id id, want;
+	struct blob_pin *pin;
+
+	blob_id_of(p, n, &want);
+	pin = pin_ok(e, p, n, &id);
+	assert_memory_equal(id.b, want.b, BLOB_ID_SIZE);
+	assert_int_equal(refcount(e, &id), 0);	/* no count of its own */
+	assert_int_equal(pin_commit(e, &pin, 1, 1, false), 0);
+	blob_pin_release(&pin);
+	assert_null(pin);
+	blob_pin_release(&pin);	/* NULL is fine */
+	assert_int_equal(refcount(e, &id), 1);
+	expect_get(e, &id, 0, BLOB_TO_END, 1, p, n);
+	assert_int_equal(suite->count_objects(e), 1);
+
+	/* the empty blob */
+	pin = pin_ok(e, NULL, 0, &id);
+	blob_id_of("", 0, &want);
+	assert_memory_equal(id.b, want.b, BLOB_ID_SIZE);
+	assert_int_equal(pin_commit(e, &pin, 1, 1, false), 0);
+	blob_pin_release(&pin);
+	assert_int_equal(refcount(e, &id), 1);
+	expect_get(e, &id, 0, BLOB_TO_END, 1, "", 0);
+	unref_ok(e, &id, 1);
+	expect_get(e, &id, 0, BLOB_TO_END, 0, NULL, 0);
+	free(p);
+}
+
+static void
+test_pin_abort(void **state)
+{
+	struct blob_env *e = *state;
+	const size_t n = 100000;
+	unsigned char *p = pattern(n, 43);
+	struct blob_pin *pin;
+	struct blob_id id;
+
+	pin = pin_ok(e, p, n, &id);
+	assert_int_equal(pin_commit(e, &pin, 1, 2, true), -1);
+	blob_pin_release(&pin);
+	assert_int_equal(refcount(e, &id), 0);
+	/* fs: the content stays as an orphan; kv: nothing was written */
+	assert_int_equal(suite->count_objects(e), suite_is_fs() ? 1 : 0);
+	if (!suite_is_fs())
+		expect_get(e, &id, 0, BLOB_TO_END, 0, NULL, 0);
+
+	/* released without any transaction */
+	pin = pin_ok(e, p, n, &id);
+	blob_pin_release(&pin);
+	assert_int_equal(refcount(e, &id), 0);
+
+	/* a later put adopts the orphan */
+	put_ok(e, p, n, &id);
+	assert_int_equal(refcount(e, &id), 1);
+	assert_int_equal(suite->count_objects(e), 1);
+	expect_get(e, &id, 0, BLOB_TO_END, 1, p, n);
+	free(p);
+}
+
+static void
+test_pin_several(void **state)
+{
+	struct blob_env *e = *state;
+	const size_t n = 2 * BLOB_CHUNK;
+	unsigned char *p = pattern(n, 47);
+	struct blob_pin *pins[3];
+	struct blob_id id, id2;
+	char a[32], b[32];
+
+	/* three references in one transaction, the first try of which
+	 * conflicts: only the committed attempt counts */
+	pins[0] = pin_ok(e, p, n, &id);
+	{
+		struct pin_txn t = { e->bs, { pins[0] }, 1, 3, false, 1, 0 };
+		struct buf err = BUF_INIT(0);
+
+		if (kv_run(e->kv, KV_WRITE, pin_txn_fn, &t, &err) != 0)
+			fail_msg("pinned transaction: %s", buf_cstr(&err));
+		assert_int_equal(t.attempts, 2);
+		buf_free(&err);
+	}
+	blob_pin_release(&pins[0]);
+	assert_int_equal(refcount(e, &id), 3);
+	assert_int_equal(suite->count_objects(e), 1);
+	unref_ok(e, &id, 1);
+	unref_ok(e, &id, 1);
+	expect_get(e, &id, 0, BLOB_TO_END, 1, p, n);
+	unref_ok(e, &id, 1);
+	expect_get(e, &id, 0, BLOB_TO_END, 0, NULL, 0);
+	assert_int_equal(suite->count_objects(e), 0);
+
+	/*
+	 * a group commit: several pins held by one thread at once, two of
+	 * them in the same fs shard (first id byte) and one twice over,
+	 * all counted in one transaction
+	 */
+	snprintf(a, sizeof(a), "group 0");
+	blob_id_of(a, strlen(a), &id);
+	for (unsigned i = 1;; i++) {
+		snprintf(b, sizeof(b), "group %u", i);
+		blob_id_of(b, strlen(b), &id2);
+		if (id2.b[0] == id.b[0])
+			break;
+	}
+	pins[0] = pin_ok(e, a, strlen(a), &id);
+	pins[1] = pin_ok(e, b, strlen(b), &id2);
+	pins[2] = pin_ok(e, a, strlen(a), &id);
+	assert_int_equal(pin_commit(e, pins, 3, 1, false), 0);
+	for (size_t i = 0; i < 3; i++)
+		blob_pin_release(&pins[i]);
+	assert_int_equal(refcount(e, &id), 2);
+	assert_int_equal(refcount(e, &id2), 1);
+	expect_get(e, &id, 0, BLOB_TO_END, 1, a, strlen(a));
+	expect_get(e, &id2, 0, BLOB_TO_END, 1, b, strlen(b));
+	free(p);
+}
+
+static void
+test_pin_referenced(void **state)
+{
+	struct blob_env *e = *state;
+	const size_t n = 70000;
+	unsigned char *p = pattern(n, 53);
+	struct blob_pin *pin;
+	struct blob_id id, id2;
+
+	put_ok(e, p, n, &id);
+	pin = pin_ok(e, p, n, &id2);
+	assert_memory_equal(id.b, id2.b, BLOB_ID_SIZE);
+	assert_int_equal(refcount(e, &id), 1);
+	assert_int_equal(pin_commit(e, &pin, 1, 2, false), 0);
+	blob_pin_release(&pin);
+	assert_int_equal(refcount(e, &id), 3);
+	assert_int_equal(suite->count_objects(e), 1);
+	expect_get(e, &id, 0, BLOB_TO_END, 1, p, n);
+
+	/* an aborted one leaves the existing references alone */
+	pin = pin_ok(e, p, n, &id2);
+	assert_int_equal(pin_commit(e, &pin, 1, 1, true), -1);
+	blob_pin_release(&pin);
+	assert_int_equal(refcount(e, &id), 3);
+	expect_get(e, &id, 0, BLOB_TO_END, 1, p, n);
+	free(p);
+}
+
+struct unref_job {
+	struct blob_env *e;
+	const struct blob_id *id;
+	bool via_txn;	/* blob_unref_txn + blob_reap, or blob_unref */
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	bool counted;		/* the count's change committed */
+	atomic_bool done;
+	int ret;
+	char msg[200];
+};
+
+static int
+unref_txn_fn(struct kv_txn *t, void *arg, struct buf *err)
+{
+	struct txn_arg *a = arg;
+
+	a->ret = blob_unref_txn(a->bs, t, a->id, &a->reap, err);
+	return a->ret < 0 ? a->ret : 0;
+}
+
+static void *
+unref_thread(void *arg)
+{
+	struct unref_job *j = arg;
+	struct buf err = BUF_INIT(0);
+
+	if (j->via_txn) {
+		struct txn_arg a = { j->e->bs, j->id, true, false, 0, false };
+
+		j->ret = kv_run(j->e->kv, KV_WRITE, unref_txn_fn, &a, &err);
+		if (j->ret == 0 && (a.ret != 1 || (suite_is_fs() &&
+		    !a.reap))) {
+			j->ret = -2;
+			buf_add_str(&err, "the unref did not reach zero");
+		}
+		pthread_mutex_lock(&j->mu);
+		j->counted = true;
+		pthread_cond_signal(&j->cv);
+		pthread_mutex_unlock(&j->mu);
+		if (j->ret == 0 && a.reap)
+			j->ret = blob_reap(j->e->bs, j->id, &err);
+	} else {
+		j->ret = blob_unref(j->e->bs, j->id, &err) == 1 ? 0 : -1;
+	}
+	snprintf(j->msg, sizeof(j->msg), "%s", buf_cstr(&err));
+	atomic_store(&j->done, true);
+	buf_free(&err);
+	return NULL;
+}
+
+/*
+ * test_pin_vs_unref - while a pin is held, another thread drops the last
+ * reference to the same content (blob_unref; blob_unref_txn then
+ * blob_reap): on fs the removal must wait for the pin, on kv it may go
+ * ahead and the pinned transaction writes the content again.  Either
+ * way, once that transaction has committed, the count is 1 and the
+ * content intact.
+ */
+static void
+test_pin_vs_unref(void **state)
+{
+	struct blob_env *e = *state;
+	const size_t n = 50000;
+	unsigned char *p = pattern(n, 59);
+
+	for (int via_txn = 0; via_txn < 2; via_txn++) {
+		struct unref_job j;
+		struct blob_pin *pin;
+		struct blob_id id;
+		pthread_t th;
+
+		memset(&j, 0, sizeof(j));
+		put_ok(e, p, n, &id);
+		pin = pin_ok(e, p, n, &id);
+		j.e = e;
+		j.id = &id;
+		j.via_txn = via_txn;
+		pthread_mutex_init(&j.mu, NULL);
+		pthread_cond_init(&j.cv, NULL);
+		atomic_init(&j.done, false);
+		assert_int_equal(pthread_create(&th, NULL, unref_thread, &j),
+		    0);
+		if (via_txn) {
+			/* the count reaches zero before the pinned
+			 * transaction: its reference counts from zero */
+			pthread_mutex_lock(&j.mu);
+			while (!j.counted)
+				pthread_cond_wait(&j.cv, &j.mu);
+			pthread_mutex_unlock(&j.mu);
+		}
+		usleep(100 * 1000);
+		if (suite_is_fs()) {
+			assert_false(atomic_load(&j.done));
+			expect_get(e, &id, 0, BLOB_TO_END, 1, p, n);
+		}
+		assert_int_equal(pin_commit(e, &pin, 1, 1, false), 0);
+		blob_pin_release(&pin);
+		pthread_join(th, NULL);
+		if (j.ret != 0)
+			fail_msg("unref thread: %d %s", j.ret, j.msg);
+		assert_int_equal(refcount(e, &id), 1);
+		expect_get(e, &id, 0, BLOB_TO_END, 1, p, n);
+		assert_int_equal(suite->count_objects(e), 1);
+		pthread_mutex_destroy(&j.mu);
+		pthread_cond_destroy(&j.cv);
+		unref_ok(e, &id, 1);
+		assert_int_equal(suite->count_objects(e), 0);
+	}
+	free(p);
+}
+
 #define BLOB_TEST(f) cmocka_unit_test_setup_teardown(f, env_setup, \
 	env_teardown)
 
@@ -773,6 +1114,11 @@ static const struct CMUnitTest blob_conformance_tests[] = {
 	BLOB_TEST(test_writer_abort),
 	BLOB_TEST(test_txn_refs),
 	BLOB_TEST(test_buf_limit),
+	BLOB_TEST(test_pin_commit),
+	BLOB_TEST(test_pin_abort),
+	BLOB_TEST(test_pin_several),
+	BLOB_TEST(test_pin_referenced),
+	BLOB_TEST(test_pin_vs_unref),
 };
 
 /* blob_suite_run - the conformance tests, then extra, against s */

@@ -4,13 +4,17 @@
  * step of the write path failing (injected, and for real on a directory
  * made read-only), an unlink that fails after the count is gone, a failed
  * or ambiguous count commit (kv failinject), a damaged file replaced by a
- * put, stale temporary files removed at open.
+ * put, stale temporary files removed at open; the same for pinned puts,
+ * and a pin holding off an unref in another process.  The conformance
+ * and fs tests run twice: with unnamed (O_TMPFILE) files and with named
+ * temporary files, as on a filesystem that refuses O_TMPFILE.
  */
 #include "t/unit/blob_conformance.c"
 
 #include <dirent.h>
 #include <linux/fs.h>
 #include <sys/ioctl.h>
+#include <sys/wait.h>
 #include <time.h>
 
 #include "store/store_priv.h"
@@ -358,17 +362,200 @@ test_fs_bad_options(void **state)
 	buf_free(&err);
 }
 
+/*
+ * test_fs_pin_faults - every step of a pinned put failing: nothing
+ * pinned, no count, no temporary file; a failed directory sync leaves
+ * the linked file (under a shared lock another pin may have found it),
+ * which the next pin syncs and counts
+ */
+static void
+test_fs_pin_faults(void **state)
+{
+	static const char *const steps[] = {
+		"create", "write", "fsync", "link", "fsync_dir",
+	};
+	struct blob_env *e = *state;
+	const size_t n = 2 * BLOB_CHUNK + 3;
+	unsigned char *p = pattern(n, 61);
+	struct buf err = BUF_INIT(0);
+	struct blob_pin *pin = NULL;
+	struct blob_id id, want;
+
+	blob_id_of(p, n, &want);
+	for (size_t i = 0; i < ARRAY_SIZE(steps); i++) {
+		bool last = strcmp(steps[i], "fsync_dir") == 0;
+
+		e->fail_step = steps[i];
+		e->fail_errno = i % 2 == 0 ? EIO : ENOSPC;
+		buf_reset(&err);
+		assert_int_equal(blob_put_pinned(e->bs, p, n, &id, &pin,
+		    &err), -1);
+		e->fail_step = NULL;
+		assert_null(pin);
+		assert_non_null(strstr(buf_cstr(&err),
+		    strerror(e->fail_errno)));
+		assert_int_equal(refcount(e, &want), 0);
+		assert_int_equal(tmp_entries(e), 0);
+		assert_int_equal(fs_count_objects(e), last ? 1 : 0);
+	}
+	pin = pin_ok(e, p, n, &id);
+	assert_int_equal(pin_commit(e, &pin, 1, 1, false), 0);
+	blob_pin_release(&pin);
+	assert_int_equal(refcount(e, &id), 1);
+	assert_int_equal(fs_count_objects(e), 1);
+	expect_get(e, &id, 0, BLOB_TO_END, 1, p, n);
+
+	/* a directory sync failing when the file is found: not pinned,
+	 * and the referenced file stays */
+	e->fail_step = "fsync_dir";
+	assert_int_equal(blob_put_pinned(e->bs, p, n, &id, &pin, &err), -1);
+	e->fail_step = NULL;
+	assert_null(pin);
+	assert_int_equal(refcount(e, &id), 1);
+	expect_get(e, &id, 0, BLOB_TO_END, 1, p, n);
+	unref_ok(e, &id, 1);
+	nothing_of(e, &id);
+	free(p);
+	buf_free(&err);
+}
+
+/* test_fs_pin_damaged - a pinned put replaces a file of the wrong size */
+static void
+test_fs_pin_damaged(void **state)
+{
+	struct blob_env *e = *state;
+	static const char real[] = "the real pinned content";
+	struct blob_pin *pin;
+	struct blob_id id;
+	char path[256];
+	int fd;
+
+	blob_id_of(real, sizeof(real) - 1, &id);
+	fs_path(e, &id, path, sizeof(path));
+	assert_true((fd = open(path, O_WRONLY | O_CREAT, 0600)) >= 0);
+	assert_int_equal(write(fd, "trunc", 5), 5);
+	close(fd);
+	pin = pin_ok(e, real, sizeof(real) - 1, &id);
+	expect_get(e, &id, 0, BLOB_TO_END, 1, real, sizeof(real) - 1);
+	assert_int_equal(pin_commit(e, &pin, 1, 1, false), 0);
+	blob_pin_release(&pin);
+	assert_int_equal(refcount(e, &id), 1);
+	assert_int_equal(fs_count_objects(e), 1);
+	assert_int_equal(tmp_entries(e), 0);
+}
+
+/*
+ * test_fs_pin_other_process - the shard lock is a flock: an unref in
+ * another process (its own data store and blob store handles) waits for
+ * this process's pin, then drops its reference without removing content
+ * that the pinned transaction counted meanwhile
+ */
+static void
+test_fs_pin_other_process(void **state)
+{
+	struct blob_env *e = *state;
+	static const char data[] = "shared between processes";
+	struct blob_pin *pin;
+	struct blob_id id;
+	int status;
+	pid_t pid;
+
+	put_ok(e, data, sizeof(data) - 1, &id);
+	pin = pin_ok(e, data, sizeof(data) - 1, &id);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct kv_options ko = { suite->kv_backend, e->kv_path, false };
+		struct blob_options bo = { "fs", e->blob_path, NULL, NULL,
+		    NULL };
+		struct buf err = BUF_INIT(0);
+		struct blob_store *bs;
+		struct kv *kv;
+
+		/* a forked copy of the pin's descriptor shares its lock */
+		close(pin->fd);
+		if (kv_open(&ko, &kv, &err) < 0)
+			_exit(2);
+		bo.kv = kv;
+		if (blob_open(&bo, &bs, &err) < 0)
+			_exit(3);
+		_exit(blob_unref(bs, &id, &err) == 1 ? 0 : 4);
+	}
+	usleep(200 * 1000);
+	/* still waiting for the pin */
+	assert_int_equal(waitpid(pid, &status, WNOHANG), 0);
+	assert_int_equal(pin_commit(e, &pin, 1, 1, false), 0);
+	blob_pin_release(&pin);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+	assert_int_equal(refcount(e, &id), 1);
+	expect_get(e, &id, 0, BLOB_TO_END, 1, data, sizeof(data) - 1);
+}
+
+/*
+ * test_fs_pin_count_commit - the pinned transaction's commit fails
+ * before (no count, the file an orphan) and after the inner commit (the
+ * count is there, and so is the file)
+ */
+static void
+test_fs_pin_count_commit(void **state)
+{
+	struct blob_env *e = *state;
+	struct buf err = BUF_INIT(0);
+	struct pin_txn a;
+	struct blob_pin *pin;
+	struct blob_id id;
+
+	pin = pin_ok(e, "pinned commit", 13, &id);
+	a = (struct pin_txn){ e->bs, { pin }, 1, 1, false, 0, 0 };
+	kv_failinject_set(e->kv, KV_FI_COMMIT, 1, -1);
+	assert_int_equal(kv_run(e->kv, KV_WRITE, pin_txn_fn, &a, &err), -1);
+	assert_true(kv_failinject_fired(e->kv));
+	blob_pin_release(&pin);
+	assert_int_equal(refcount(e, &id), 0);
+	assert_int_equal(fs_count_objects(e), 1);
+	assert_int_equal(tmp_entries(e), 0);
+
+	pin = pin_ok(e, "pinned commit", 13, &id);
+	a = (struct pin_txn){ e->bs, { pin }, 1, 1, false, 0, 0 };
+	kv_failinject_set(e->kv, KV_FI_COMMIT_AFTER, 1, -1);
+	assert_int_equal(kv_run(e->kv, KV_WRITE, pin_txn_fn, &a, &err), -1);
+	assert_true(kv_failinject_fired(e->kv));
+	blob_pin_release(&pin);
+	assert_int_equal(refcount(e, &id), 1);
+	expect_get(e, &id, 0, BLOB_TO_END, 1, "pinned commit", 13);
+
+	/* a count change failing inside the transaction */
+	pin = pin_ok(e, "pinned commit", 13, &id);
+	a = (struct pin_txn){ e->bs, { pin }, 1, 1, false, 0, 0 };
+	kv_failinject_set(e->kv, KV_FI_PUT, 1, -1);
+	assert_int_equal(kv_run(e->kv, KV_WRITE, pin_txn_fn, &a, &err), -1);
+	assert_true(kv_failinject_fired(e->kv));
+	kv_failinject_set(e->kv, 0, 0, -1);
+	blob_pin_release(&pin);
+	assert_int_equal(refcount(e, &id), 1);
+	unref_ok(e, &id, 1);
+	nothing_of(e, &id);
+	buf_free(&err);
+}
+
 static const struct blob_suite fs_sqlite = {
 	"blob fs (counts in sqlite)", "fs", "sqlite", fs_count_objects,
-	fs_corrupt,
+	fs_corrupt, NULL,
 };
 static const struct blob_suite fs_rocksdb = {
 	"blob fs (counts in rocksdb)", "fs", "rocksdb", fs_count_objects,
-	fs_corrupt,
+	fs_corrupt, NULL,
 };
 static const struct blob_suite fs_failinject = {
 	"blob fs (counts in failinject:sqlite)", "fs", "failinject:sqlite",
-	fs_count_objects, fs_corrupt,
+	fs_count_objects, fs_corrupt, NULL,
+};
+/* without O_TMPFILE: files written under a name in tmp/ */
+static const struct blob_suite fs_named = {
+	"blob fs (named temporary files)", "fs", "sqlite", fs_count_objects,
+	fs_corrupt, "tmpfile",
 };
 
 int
@@ -382,13 +569,18 @@ main(void)
 		BLOB_TEST(test_fs_damaged_replaced),
 		BLOB_TEST(test_fs_stale_tmp),
 		BLOB_TEST(test_fs_bad_options),
+		BLOB_TEST(test_fs_pin_faults),
+		BLOB_TEST(test_fs_pin_damaged),
+		BLOB_TEST(test_fs_pin_other_process),
 	};
 	static const struct CMUnitTest fi_tests[] = {
 		BLOB_TEST(test_fs_count_commit),
+		BLOB_TEST(test_fs_pin_count_commit),
 	};
 	int failed = 0;
 
 	failed += blob_suite_run(&fs_sqlite, fs_tests, ARRAY_SIZE(fs_tests));
+	failed += blob_suite_run(&fs_named, fs_tests, ARRAY_SIZE(fs_tests));
 	failed += blob_suite_run(&fs_rocksdb, NULL, 0);
 	suite = &fs_failinject;
 	failed += cmocka_run_group_tests_name(fs_failinject.name, fi_tests,

@@ -2,7 +2,7 @@
  * blob_kv_test.c - the kv blob backend: the conformance suite on SQLite
  * and on RocksDB, then its key layout (blob.h): chunks, header and count
  * under 'B' id, all gone with the last reference; a failed transaction
- * stores nothing.
+ * stores nothing, a pinned one's included.
  */
 #include "t/unit/blob_conformance.c"
 
@@ -215,15 +215,62 @@ test_kv_failed_commit(void **state)
 	buf_free(&err);
 }
 
+/*
+ * test_kv_pin_failed - a pinned transaction failing at its commit or
+ * midway through the chunks it writes stores nothing at all; an
+ * ambiguous commit stores everything
+ */
+static void
+test_kv_pin_failed(void **state)
+{
+	struct blob_env *e = *state;
+	const size_t n = 2 * MiB;
+	unsigned char *p = pattern(n, 67);
+	struct buf err = BUF_INIT(0);
+	struct blob_pin *pin;
+	struct pin_txn a;
+	struct blob_id id;
+	static const struct {
+		unsigned ops, nth;
+	} faults[] = {
+		{ KV_FI_COMMIT, 1 }, { KV_FI_PUT, 1 }, { KV_FI_PUT, 20 },
+		{ KV_FI_GET, 1 },
+	};
+
+	for (size_t i = 0; i < ARRAY_SIZE(faults); i++) {
+		pin = pin_ok(e, p, n, &id);
+		a = (struct pin_txn){ e->bs, { pin }, 1, 2, false, 0, 0 };
+		kv_failinject_set(e->kv, faults[i].ops, faults[i].nth, -1);
+		assert_int_equal(kv_run(e->kv, KV_WRITE, pin_txn_fn, &a, &err),
+		    -1);
+		assert_true(kv_failinject_fired(e->kv));
+		blob_pin_release(&pin);
+		assert_int_equal(scan(e, "B", 1).keys, 0);
+	}
+	pin = pin_ok(e, p, n, &id);
+	a = (struct pin_txn){ e->bs, { pin }, 1, 2, false, 0, 0 };
+	kv_failinject_set(e->kv, KV_FI_COMMIT_AFTER, 1, -1);
+	assert_int_equal(kv_run(e->kv, KV_WRITE, pin_txn_fn, &a, &err), -1);
+	assert_true(kv_failinject_fired(e->kv));
+	kv_failinject_set(e->kv, 0, 0, -1);
+	blob_pin_release(&pin);
+	assert_int_equal(refcount(e, &id), 2);
+	expect_get(e, &id, 0, BLOB_TO_END, 1, p, n);
+	free(p);
+	buf_free(&err);
+}
+
 static const struct blob_suite kv_sqlite = {
 	"blob kv (sqlite)", "kv", "sqlite", kv_count_objects, kv_corrupt,
+	NULL,
 };
 static const struct blob_suite kv_rocksdb = {
 	"blob kv (rocksdb)", "kv", "rocksdb", kv_count_objects, kv_corrupt,
+	NULL,
 };
 static const struct blob_suite kv_failinject = {
 	"blob kv (failinject:sqlite)", "kv", "failinject:sqlite",
-	kv_count_objects, kv_corrupt,
+	kv_count_objects, kv_corrupt, NULL,
 };
 
 int
@@ -234,6 +281,7 @@ main(void)
 	};
 	static const struct CMUnitTest fi_tests[] = {
 		BLOB_TEST(test_kv_failed_commit),
+		BLOB_TEST(test_kv_pin_failed),
 	};
 	int failed = 0;
 
