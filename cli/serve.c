@@ -251,23 +251,40 @@ rcpt_check(void *arg, const char *addr, uint64_t size)
 	return v;
 }
 
-/* lmtp_deliver - an LMTP transaction's message, straight to mailboxes */
+/*
+ * deliver_now - a message straight into the mailboxes of its local
+ * recipients (LMTP; SMTP direct delivery, where only_local leaves the
+ * others untouched, to be queued).  No idempotency key: nothing retries
+ * this delivery under the same ID - what is not answered 250 is queued
+ * (SMTP) or retried by the client (LMTP) as a new transaction.
+ */
 static void
-lmtp_deliver(void *arg, const char *qid, const char *sender, const void *msg,
-    size_t len, struct smtpd_lmtp_rcpt *rcpts, size_t n)
+deliver_now(struct serve_ctx *sc, const char *qid, const char *sender,
+    const void *msg, size_t len, struct smtpd_lmtp_rcpt *rcpts, size_t n,
+    bool only_local)
 {
-	struct serve_ctx *sc = arg;
 	struct delivery_rcpt *dr = xcalloc(n, sizeof(*dr));
+	size_t *map = xcalloc(n, sizeof(*map)), m = 0;
 
-	(void)qid;
 	for (size_t i = 0; i < n; i++) {
-		dr[i].addr = rcpts[i].addr;
-		dr[i].index = (uint32_t)i;
+		if (only_local && strcmp(route(sc, rcpts[i].addr), "local") != 0)
+			continue;	/* for the queue */
+		dr[m].addr = rcpts[i].addr;
+		dr[m].index = (uint32_t)i;
+		map[m++] = i;
 	}
-	delivery_message(sc->delivery, NULL, sender, msg, len, dr, n);
-	for (size_t i = 0; i < n; i++) {
-		struct smtpd_lmtp_rcpt *r = &rcpts[i];
+	if (m > 0)
+		delivery_message(sc->delivery, NULL, sender, msg, len, dr, m);
+	for (size_t j = 0; j < m; j++) {
+		struct smtpd_lmtp_rcpt *r = &rcpts[map[j]];
+		size_t i = j;
 
+		if (only_local && dr[i].status != TRANSPORT_OK)
+			continue;	/* queued, and logged, by the queue */
+		if (only_local)
+			log_info("local", "%s: to=<%s>, relay=local, dsn=%s, "
+			    "status=sent (%s)", qid, r->addr, dr[i].dsn,
+			    dr[i].text);
 		switch (dr[i].status) {
 		case TRANSPORT_OK:
 			r->code = 250;
@@ -282,7 +299,24 @@ lmtp_deliver(void *arg, const char *qid, const char *sender, const void *msg,
 		(void)snprintf(r->ecode, sizeof(r->ecode), "%s", dr[i].dsn);
 		(void)snprintf(r->text, sizeof(r->text), "%s", dr[i].text);
 	}
+	free(map);
 	free(dr);
+}
+
+/* lmtp_deliver - an LMTP transaction's message, straight to mailboxes */
+static void
+lmtp_deliver(void *arg, const char *qid, const char *sender, const void *msg,
+    size_t len, struct smtpd_lmtp_rcpt *rcpts, size_t n)
+{
+	deliver_now(arg, qid, sender, msg, len, rcpts, n, false);
+}
+
+/* direct_deliver - SMTP: local recipients first, the rest queued */
+static void
+direct_deliver(void *arg, const char *qid, const char *sender,
+    const void *msg, size_t len, struct smtpd_lmtp_rcpt *rcpts, size_t n)
+{
+	deliver_now(arg, qid, sender, msg, len, rcpts, n, true);
 }
 
 static bool
@@ -433,6 +467,8 @@ cli_serve(const struct config *cfg, int argc, char **argv)
 
 	smtpd = smtpd_new(cfg, jobs, tls, spool, on_queued, qm);
 	smtpd_set_rcpt_check(smtpd, rcpt_check, &sc);
+	if (!is_held(cfg, local.name))
+		smtpd_set_direct(smtpd, direct_deliver, &sc);
 	for (size_t i = 0; i < cfg->smtp.listen.n; i++) {
 		listener_start(listeners[i], smtpd_accept, smtpd);
 		log_info(SVC, "smtp listening on %s",

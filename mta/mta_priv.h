@@ -47,6 +47,8 @@ struct smtpd {
 	void *rcpt_arg;
 	smtpd_lmtp_fn *lmtp;		/* non-NULL: an LMTP server */
 	void *lmtp_arg;
+	smtpd_lmtp_fn *direct;		/* SMTP: deliver before queueing */
+	void *direct_arg;
 
 	pthread_mutex_t mu;	/* guards the counters and list below */
 	unsigned nsessions;
@@ -97,6 +99,7 @@ struct smtpd_txn {
 	int job_status;
 	char job_error[256];
 	struct smtpd_lmtp_rcpt *lmtp_replies;	/* LMTP: one per rcpt */
+	size_t ndirect;			/* rcpts delivered directly */
 };
 
 struct smtpd_session {

@@ -77,6 +77,13 @@ smtpd_set_lmtp(struct smtpd *s, smtpd_lmtp_fn *deliver, void *arg)
 }
 
 void
+smtpd_set_direct(struct smtpd *s, smtpd_lmtp_fn *deliver, void *arg)
+{
+	s->direct = deliver;
+	s->direct_arg = arg;
+}
+
+void
 smtpd_free(struct smtpd **sp)
 {
 	struct smtpd *s = *sp;

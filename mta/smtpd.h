@@ -63,6 +63,19 @@ typedef void smtpd_lmtp_fn(void *arg, const char *qid, const char *sender,
 /* smtpd_set_lmtp - before the first session */
 void smtpd_set_lmtp(struct smtpd *s, smtpd_lmtp_fn *deliver, void *arg);
 
+/*
+ * Direct delivery (SMTP, optional).  A message that ends in memory (at
+ * most SMTPD_FLUSH_AT bytes, never flushed to a spool file) is first
+ * handed to deliver, on a worker, with the same per-recipient contract as
+ * LMTP: a recipient answered 250 is in its mailbox, durably; every other
+ * one (not local, deferred, refused, not attempted) is then written to
+ * the queue as usual, which retries or bounces it.  The client gets its
+ * 250 only once each recipient is either delivered or queued, so the
+ * durability promise is the same - the mailbox commit is the durable
+ * copy - and a local message costs no queue file at all.
+ */
+void smtpd_set_direct(struct smtpd *s, smtpd_lmtp_fn *deliver, void *arg);
+
 /* smtpd_accept - the listen_accept_fn of SMTP listeners; arg is smtpd */
 void smtpd_accept(struct loop *l, evutil_socket_t fd,
     const struct sockaddr *peer, socklen_t peerlen, void *arg);

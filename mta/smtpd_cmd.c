@@ -46,6 +46,7 @@ smtpd_txn_reset(struct smtpd_session *s)
 		free(t->rcpts[i].params);
 	}
 	t->nrcpt = 0;
+	t->ndirect = 0;
 	free(t->pending.addr);
 	free(t->pending.params);
 	t->pending.addr = t->pending.params = NULL;

@@ -172,11 +172,13 @@ end_done(void *arg)
 	s->busy = false;
 	if (t->job_status == 0) {
 		log_info(SMTPD_SVC, "%s: from=<%s>, size=%llu, nrcpt=%zu, "
-		    "proto=%s, helo=<%s>", t->qid, t->sender,
-		    (unsigned long long)t->scan.size, t->nrcpt,
-		    smtpd_proto(s), s->helo != NULL ? s->helo : "");
+		    "proto=%s, helo=<%s>%s", t->qid, t->sender,
+		    (unsigned long long)t->scan.size, t->nrcpt + t->ndirect,
+		    smtpd_proto(s), s->helo != NULL ? s->helo : "",
+		    t->ndirect == 0 ? "" : t->nrcpt == 0 ?
+		    ", delivered directly" : ", partly delivered directly");
 		smtpd_reply(s, 250, "2.0.0", "Ok: queued as %s", t->qid);
-		if (s->srv->on_queued != NULL)
+		if (s->srv->on_queued != NULL && t->nrcpt > 0)
 			s->srv->on_queued(s->srv->queued_arg, t->qid);
 	} else {
 		log_error(SMTPD_SVC, "%s: queue file write error: %s", t->qid,
@@ -293,6 +295,50 @@ lmtp_done(void *arg)
 	smtpd_resume(s);
 }
 
+/* ---- direct delivery: into the mailboxes, the rest into the queue ---- */
+
+static void
+direct_work(void *arg)
+{
+	struct smtpd_session *s = arg;
+	struct smtpd_txn *t = &s->txn;
+	struct smtpd_lmtp_rcpt *r = xcalloc(t->nrcpt, sizeof(*r));
+	size_t keep = 0;
+	struct spool_file *f;
+
+	for (size_t i = 0; i < t->nrcpt; i++) {
+		r[i].addr = t->rcpts[i].addr;
+		r[i].code = 451;
+	}
+	s->srv->direct(s->srv->direct_arg, t->qid, t->sender,
+	    t->content.data, t->content.len, r, t->nrcpt);
+	/* what was delivered leaves the transaction; the rest is queued */
+	for (size_t i = 0; i < t->nrcpt; i++) {
+		if (r[i].code >= 200 && r[i].code < 300) {
+			free(t->rcpts[i].addr);
+			free(t->rcpts[i].params);
+			t->ndirect++;
+			continue;
+		}
+		t->rcpts[keep++] = t->rcpts[i];
+	}
+	t->nrcpt = keep;
+	free(r);
+	if (keep == 0) {		/* all in their mailboxes: done */
+		buf_reset(&t->content);
+		t->job_status = 0;
+		loop_post(s->loop, end_done, s);
+		return;
+	}
+	if (spool_write(s) < 0) {
+		loop_post(s->loop, end_done, s);
+		return;
+	}
+	f = t->file;
+	t->file = NULL;		/* the committer owns it now */
+	spool_commit(f, committed, s);
+}
+
 /* data_end - the message is complete: refuse it, or spool and commit */
 static void
 data_end(struct smtpd_session *s)
@@ -345,6 +391,10 @@ data_end(struct smtpd_session *s)
 	if (s->srv->lmtp != NULL) {
 		smtpd_run_job(s, lmtp_work, lmtp_done);
 		return;
+	}
+	if (s->srv->direct != NULL && t->file == NULL && t->job_status == 0) {
+		smtpd_run_job(s, direct_work, NULL);
+		return;		/* direct_work arranges end_done */
 	}
 	smtpd_run_job(s, end_work, NULL);
 	/* end_work arranges end_done on this loop */

@@ -321,3 +321,43 @@ def test_alias_forwards_to_remote(server):
     assert "friend@remote.example" in r.stdout
     assert "s@example.net" in r.stdout           # the original sender
     assert "Subject: fwd1" in r.stdout
+
+
+def test_direct_and_queued_paths(server):
+    """A small message is filed before the 250 without a queue file; a
+    recipient that cannot take it now is queued alone; a message too big
+    to stay in memory goes through the queue."""
+    with smtplib.SMTP("127.0.0.1", server.port, timeout=10) as s:
+        s.sendmail("s@example.net", ["bob@test.example"], message("small"))
+    log = server.log()
+    assert "delivered directly" in log
+    assert not server.queued()
+    assert subjects(server, "bob@test.example") == ["small"]
+
+    # carol (4 KiB quota) cannot take 6 KB; bob can: bob now, carol queued
+    with smtplib.SMTP("127.0.0.1", server.port, timeout=10) as s:
+        s.ehlo()
+        assert s.mail("s@example.net")[0] == 250      # no SIZE=
+        assert s.rcpt("bob@test.example")[0] == 250
+        assert s.rcpt("carol@test.example")[0] == 250
+        code, text = s.data(message("mixed", 6000))
+        assert code == 250
+        qid = text.split()[-1].decode()
+    assert "%s: from=<s@example.net>" % qid in server.log()
+    assert "partly delivered directly" in server.log()
+    assert subjects(server, "bob@test.example") == ["small", "mixed"]
+    assert server.queued() == [qid]
+    r = server.cli("queue", "show", qid)
+    assert "carol@test.example" in r.stdout
+    assert "bob@test.example" not in r.stdout
+
+    # over the in-memory limit: spooled first, delivered by the queue
+    with smtplib.SMTP("127.0.0.1", server.port, timeout=10) as s:
+        s.sendmail("s@example.net", ["alice@test.example"],
+                   message("big", 400000))
+    deadline = time.time() + 10
+    while subjects(server, "alice@test.example") != ["big"] and \
+            time.time() < deadline:
+        time.sleep(0.05)
+    assert subjects(server, "alice@test.example") == ["big"]
+    assert "to=<alice@test.example>, relay=local, delay=" in server.log()
