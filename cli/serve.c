@@ -439,6 +439,9 @@ cli_serve(const struct config *cfg, int argc, char **argv)
 	delivery = delivery_new(store, dir);
 	sc = (struct serve_ctx){ cfg, dir, delivery, spool, NULL };
 	delivery_set_forward(delivery, forward, &sc);
+	/* no queue message is retried past max_lifetime: a day of margin */
+	delivery_set_retention(delivery,
+	    (uint64_t)cfg->queue.max_lifetime + 86400);
 
 	jobs = jobs_new(njobs);
 	/*

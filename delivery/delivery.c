@@ -16,14 +16,15 @@
  *
  * 'P' keys ('P' queue-id 0x00 rcpt-index(u32) -> u64 time, u32 email
  * ids) make a delivery retried after a crash (mailbox committed, queue
- * not yet told) a no-op.  XXX they are never pruned: a sweep of keys
- * older than queue.max_lifetime would keep them bounded.
+ * not yet told) a no-op.  They are pruned once older than the queue can
+ * retry anything (delivery_set_retention).
  *
  * Forwarding: an alias may name remote addresses (dir_rcpt.forwards).
  * Those are handed to the forward hook (a new queue message) before the
  * transaction that files the local copies and writes the 'P' key: a
  * crash in between forwards twice rather than never.
  */
+#include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,6 +50,7 @@ struct delivery {
 	uint32_t merge_q[MERGE_QUEUE];
 	size_t nmerge;
 	bool stopping;
+	uint64_t retention;	/* seconds; 0 = keys are never pruned */
 	delivery_forward_fn *forward;
 	void *forward_arg;
 };
@@ -62,6 +64,87 @@ merge_txn(struct kv_txn *t, void *arg, struct buf *err)
 	return fts_merge(d->st->fts, t, acct, err);
 }
 
+#define PRUNE_EVERY 3600		/* seconds between prunes */
+#define PRUNE_BATCH 1000		/* keys per write transaction */
+
+struct prune_scan {
+	uint64_t before;		/* unix seconds */
+	struct buf keys;		/* u16 length + key, PRUNE_BATCH at most */
+	size_t n;
+	bool more;
+};
+
+static int
+prune_row(void *arg, const unsigned char *key, size_t klen,
+    const unsigned char *val, size_t vlen, struct buf *err)
+{
+	struct prune_scan *ps = arg;
+	unsigned char l[2] = { (unsigned char)(klen >> 8),
+		(unsigned char)klen };
+
+	(void)err;
+	if (vlen < 8 || get_u64(val) >= ps->before)
+		return 0;	/* young (or not ours to judge): kept */
+	if (ps->n == PRUNE_BATCH) {
+		ps->more = true;
+		return 1;
+	}
+	buf_add(&ps->keys, l, 2);
+	buf_add(&ps->keys, key, klen);
+	ps->n++;
+	return 0;
+}
+
+static int
+prune_txn(struct kv_txn *t, void *arg, struct buf *err)
+{
+	struct prune_scan *ps = arg;
+	const unsigned char *p = ps->keys.data, *end = p + ps->keys.len;
+	int r;
+
+	while (p < end) {
+		size_t kl = (size_t)p[0] << 8 | p[1];
+
+		if ((r = kv_delete(t, p + 2, kl, err)) < 0)
+			return r;
+		p += 2 + kl;
+	}
+	return 0;
+}
+
+long
+delivery_prune(struct delivery *d, uint64_t max_age, struct buf *err)
+{
+	struct prune_scan ps;
+	uint64_t now = (uint64_t)time(NULL);
+	long removed = 0;
+
+	memset(&ps, 0, sizeof(ps));
+	buf_init(&ps.keys, 0);
+	ps.before = now > max_age ? now - max_age : 0;
+	do {
+		buf_reset(&ps.keys);
+		ps.n = 0;
+		ps.more = false;
+		if (kv_scan(d->st->kv, "P", 1, "P", 1, prune_row, &ps, err) < 0 ||
+		    kv_run(d->st->kv, KV_WRITE, prune_txn, &ps, err) < 0) {
+			removed = -1;
+			break;
+		}
+		removed += (long)ps.n;
+	} while (ps.more);
+	buf_free(&ps.keys);
+	return removed;
+}
+
+void
+delivery_set_retention(struct delivery *d, uint64_t max_age)
+{
+	pthread_mutex_lock(&d->mu);
+	d->retention = max_age;
+	pthread_mutex_unlock(&d->mu);
+}
+
 /*
  * merger - runs the index merges deliveries report as due, one account
  * at a time, so no delivery (and no queue result) waits for one; a
@@ -73,14 +156,35 @@ merger(void *arg)
 {
 	struct delivery *d = arg;
 	struct buf err = BUF_INIT(0);
+	time_t next_prune = time(NULL) + PRUNE_EVERY;
 
 	pthread_mutex_lock(&d->mu);
 	for (;;) {
 		uint32_t acct;
 		void *margs[2];
 
-		while (d->nmerge == 0 && !d->stopping)
-			pthread_cond_wait(&d->cond, &d->mu);
+		while (d->nmerge == 0 && !d->stopping) {
+			struct timespec ts = { next_prune, 0 };
+			uint64_t keep = d->retention;
+			long n;
+
+			if (pthread_cond_timedwait(&d->cond, &d->mu, &ts) !=
+			    ETIMEDOUT)
+				continue;
+			next_prune = time(NULL) + PRUNE_EVERY;
+			if (keep == 0)
+				continue;
+			pthread_mutex_unlock(&d->mu);
+			buf_reset(&err);
+			n = delivery_prune(d, keep, &err);
+			if (n < 0)
+				log_error(SVC, "pruning delivery keys: %s",
+				    buf_cstr(&err));
+			else if (n > 0)
+				log_info(SVC, "pruned %ld delivery keys older "
+				    "than %llu s", n, (unsigned long long)keep);
+			pthread_mutex_lock(&d->mu);
+		}
 		if (d->nmerge == 0)
 			break;
 		acct = d->merge_q[0];

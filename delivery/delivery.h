@@ -53,6 +53,16 @@ typedef int delivery_forward_fn(void *arg, const char *sender,
 void delivery_set_forward(struct delivery *d, delivery_forward_fn *fn,
     void *arg);
 
+/*
+ * Idempotency keys outlive their use: once the queue can no longer retry
+ * a message (queue.max_lifetime), its keys are dead weight.
+ * delivery_prune removes those older than max_age seconds: the number
+ * removed, or -1 with err.  delivery_set_retention(d, max_age) makes the
+ * delivery agent's background thread do it every hour (0 = never).
+ */
+long delivery_prune(struct delivery *d, uint64_t max_age, struct buf *err);
+void delivery_set_retention(struct delivery *d, uint64_t max_age);
+
 /* delivery_transport - the queue transport named "local" over d */
 void delivery_transport(struct delivery *d, struct transport *t_r);
 

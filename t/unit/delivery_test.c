@@ -411,6 +411,27 @@ test_forward(void **state)
 	    &fx->err), 0);
 }
 
+/* idempotency keys go once older than the queue can retry */
+static void
+test_prune(void **state)
+{
+	struct fx *fx = *state;
+	struct delivery_rcpt rc;
+	size_t before;
+
+	deliver1(fx, "Q10", 0, "bob@example.org", &rc);
+	assert_int_equal(rc.status, TRANSPORT_OK);
+	assert_true(delivery_prune(fx->d, 3600, &fx->err) == 0);
+	before = inbox_count(fx, fx->bob);
+	deliver1(fx, "Q10", 0, "bob@example.org", &rc);	/* kept: no-op */
+	assert_int_equal(inbox_count(fx, fx->bob), before);
+	sleep(1);
+	assert_true(delivery_prune(fx->d, 0, &fx->err) > 0);
+	/* gone: the same (queue ID, recipient) would now be filed again */
+	deliver1(fx, "Q10", 0, "bob@example.org", &rc);
+	assert_int_equal(inbox_count(fx, fx->bob), before + 1);
+}
+
 static int
 group_setup(void **state)
 {
@@ -437,6 +458,7 @@ main(void)
 		cmocka_unit_test(test_bare_lf_and_search),
 		cmocka_unit_test(test_expunge),
 		cmocka_unit_test(test_forward),
+		cmocka_unit_test(test_prune),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
