@@ -15,10 +15,8 @@
  * terminal.  mail show writes the raw message (CRLF line ends) from the
  * blob store as it is.
  *
- * From and Subject are read from the message's header in the blob store
- * (the first 64 KiB, parsed with mime_parse), since mail.h offers no
- * reader of the stored MIME metadata ('I'); XXX a mail_email_mime_get()
- * would save the blob read and the parse.
+ * From and Subject come from the metadata stored at delivery
+ * (mail_email_mime), not from the message.
  *
  * Read-only: the store is opened as for the other commands (SQLite may
  * be used next to a running server).  Exit status: 0, 1 (unknown
@@ -37,7 +35,6 @@
 #include "directory/directory.h"
 #include "store/store.h"
 
-#define HEADER_READ_MAX 65536u	/* bytes of a message read: mail list */
 
 static int
 usage(void)
@@ -312,31 +309,18 @@ flags_text(uint32_t flags, const char *keywords, struct buf *out)
 		buf_add(out, "-", 1);
 }
 
-/* header_info - From and Subject of the blob's header block */
-static struct mime_info *
-header_info(struct store *st, const struct blob_id *id)
-{
-	struct buf b = BUF_INIT(0), err = BUF_INIT(0);
-	struct mime_info *info = NULL;
-	const unsigned char *end;
-	size_t len;
-
-	if (blob_get(st->blobs, id, 0, HEADER_READ_MAX, &b, &err) > 0) {
-		end = memmem(b.data, b.len, "\r\n\r\n", 4);
-		len = end != NULL ? (size_t)(end - b.data) + 4 : b.len;
-		if (mime_parse(b.data, len, NULL, &info, &err) < 0)
-			info = NULL;
-	}
-	buf_free(&b);
-	buf_free(&err);
-	return info;
-}
-
 static void
-print_msg(struct store *st, const struct msg_row *m,
+print_msg(struct store *st, uint32_t acct, const struct msg_row *m,
     const struct mail_email *em, struct buf *tmp)
 {
-	struct mime_info *info = header_info(st, &em->blob);
+	struct mime_info *info = NULL;
+	struct buf err = BUF_INIT(0);
+
+	/* the metadata stored at delivery: no message read, no parse */
+	if (mail_email_mime(st->mail, acct, em->id, &info, &err) < 0)
+		fprintf(stderr, "postern: message %u: %s\n", m->uid,
+		    buf_cstr(&err));
+	buf_free(&err);
 	time_t t = (time_t)em->received_at;
 	struct tm tm;
 	char date[32];
@@ -444,7 +428,7 @@ mail_list(struct store *st, uint32_t acct, const char *name, uint32_t uid)
 		if (email_get(st, acct, msgs.v[i].email, &em) < 0) {
 			rc = 1;
 		} else if (uid == 0) {
-			print_msg(st, &msgs.v[i], &em, &tmp);
+			print_msg(st, acct, &msgs.v[i], &em, &tmp);
 		} else if (blob_reader_open(st->blobs, &em.blob, 0,
 		    BLOB_TO_END, &r, &err) <= 0) {
 			fprintf(stderr, "postern: message content "

@@ -335,6 +335,48 @@ mail_email_get(struct mail *m, uint32_t acct, uint32_t email,
 	return op.found;
 }
 
+struct mime_op {
+	uint32_t acct, email;
+	struct buf v;
+	int found;
+};
+
+static int
+mime_txn(struct kv_txn *t, void *arg, struct buf *err)
+{
+	struct mime_op *op = arg;
+	struct buf k = BUF_INIT(0);
+	int r;
+
+	mail_key_id(&k, 'I', op->acct, op->email);
+	buf_reset(&op->v);
+	r = kv_get(t, k.data, k.len, &op->v, err);
+	buf_free(&k);
+	if (r < 0)
+		return r;
+	op->found = r;
+	return 0;
+}
+
+int
+mail_email_mime(struct mail *m, uint32_t acct, uint32_t email,
+    struct mime_info **info_r, struct buf *err)
+{
+	struct mime_op op = { acct, email, BUF_INIT(0), 0 };
+	int ret = op.found;
+
+	*info_r = NULL;
+	if (kv_run(m->kv, KV_READ, mime_txn, &op, err) < 0)
+		ret = -1;
+	else if (op.found == 1 && mime_info_decode(op.v.data, op.v.len, info_r,
+	    err) < 0)
+		ret = -1;
+	else
+		ret = op.found;
+	buf_free(&op.v);
+	return ret;
+}
+
 bool
 mail_member_find(const struct mail_email *em, uint32_t mbox, size_t *i_r)
 {

@@ -411,6 +411,15 @@ int mail_email_get(struct mail *m, uint32_t acct, uint32_t email,
     struct mail_email *em, struct buf *err) WARN_UNUSED;
 int mail_email_get_txn(struct kv_txn *t, uint32_t acct, uint32_t email,
     struct mail_email *em, struct buf *err) WARN_UNUSED;
+/*
+ * mail_email_mime - the parsed metadata stored at delivery ('I', see
+ * mime.h: envelope, body structure, headers, preview), decoded: 1 with
+ * *info_r (free it with mime_info_free), 0 when the email has none, -1
+ * (a corrupt record included).  FETCH ENVELOPE, Email/get and listings
+ * use it instead of reading and parsing the message again.
+ */
+int mail_email_mime(struct mail *m, uint32_t acct, uint32_t email,
+    struct mime_info **info_r, struct buf *err) WARN_UNUSED;
 
 /*
  * Keywords (RFC 8621 4.1.1, RFC 3501 flag-keyword): 1 to

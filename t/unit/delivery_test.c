@@ -297,6 +297,13 @@ last_uid(void *arg, const struct mail_msg *msg)
 	return 0;
 }
 
+static int
+last_email(void *arg, const struct mail_msg *msg)
+{
+	*(uint32_t *)arg = msg->email;
+	return 0;
+}
+
 /* expunging the last copy drops the blob, its index entry and quota */
 static void
 test_expunge(void **state)
@@ -325,6 +332,22 @@ test_expunge(void **state)
 	assert_int_equal(mail_msg_list(fx->st->mail, fx->bob, inbox, 1,
 	    last_uid, &uid, &fx->err), 0);
 	assert_true(uid > 0);
+	/* what IMAP and JMAP will read: stored at delivery, no reparse */
+	{
+		struct mime_info *info = NULL;
+		uint32_t email = 0;
+
+		assert_int_equal(mail_msg_list(fx->st->mail, fx->bob, inbox, 1,
+		    last_email, &email, &fx->err), 0);
+		assert_int_equal(mail_email_mime(fx->st->mail, fx->bob, email,
+		    &info, &fx->err), 1);
+		assert_string_equal(info->hdr.subject, "zanzibar expedition");
+		assert_non_null(strstr(info->envelope, "zanzibar"));
+		assert_non_null(info->bodystructure);
+		mime_info_free(&info);
+		assert_int_equal(mail_email_mime(fx->st->mail, fx->bob,
+		    999999, &info, &fx->err), 0);
+	}
 	blob_id_of(text, sizeof(text) - 1, &id);
 	assert_int_equal(blob_refcount(fx->st->blobs, &id, &refs, &fx->err),
 	    1);
