@@ -92,6 +92,8 @@ struct config_store {
 	char *path;		/* "" = <data_dir>/store.sqlite or /rocksdb */
 	enum blob_backend blob_backend;	/* "fs" (default) | "kv" */
 	char *blob_dir;		/* "" = <data_dir>/blobs */
+	uint64_t blob_inline_max;	/* fs: smaller messages in the data
+					   store; default 64K, 0 = none */
 };
 
 struct config_delivery {

@@ -344,6 +344,10 @@ static const struct config_key store_keys[] = {
 	{ "blob_dir", CONFIG_T_STRING, "", 0, 0, OFF(store.blob_dir), NULL,
 	  NULL, derive_blob_dir,
 	  "Directory of the fs blob store; \"\" = <data_dir>/blobs." },
+	{ "blob_inline_max", CONFIG_T_SIZE, "64K", 0, 16 * KIB * KIB,
+	  OFF(store.blob_inline_max), NULL, NULL, NULL,
+	  "fs: messages up to this size are kept in the data store (no "
+	  "file, no fsync of their own); 0 = all in files." },
 };
 
 static const struct config_key delivery_keys[] = {

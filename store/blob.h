@@ -123,6 +123,15 @@ struct blob_options {
 	struct kv *kv;		/* the data store, borrowed; required */
 	blob_fault_fn *fault;	/* NULL in production */
 	void *fault_ctx;
+	/*
+	 * fs: a pinned put (blob_put_pinned) of at most inline_max bytes
+	 * keeps its content in the data store, written by the filing
+	 * transaction itself, as the kv backend does: no file, no inode,
+	 * no fsync of its own for the small messages that are most mail.
+	 * Reads, counts and removal find the content wherever it is.  0 =
+	 * every blob in a file.
+	 */
+	uint64_t inline_max;
 };
 
 /* blob_open - -1 with err; on fs also removes temporary files older than

@@ -102,6 +102,7 @@ struct blob_fs {
 	int rootfd;
 	int tmpfd;
 	enum fs_link link;
+	uint64_t inline_max;		/* blob_options.inline_max */
 	atomic_uint_fast64_t seq;	/* temporary file names */
 	_Atomic uint64_t durable[SHARDS / 64];
 };
@@ -179,6 +180,7 @@ fs_open(struct blob_store *bs, const struct blob_options *opt,
 		goto fail_quiet;
 	}
 	fs->root = xstrdup(opt->path);
+	fs->inline_max = opt->inline_max;
 	if (mkdir_p(fs->root, 0700) < 0)
 		goto fail;
 	what = "open";
@@ -561,9 +563,14 @@ static int
 fs_pin_put(struct blob_store *bs, struct blob_pin *pin, const void *data,
     struct buf *err)
 {
+	struct blob_fs *fs = bs->be;
 	struct blob_writer w;
 	int ret = -1;
 
+	if (fs->inline_max > 0 && pin->size <= fs->inline_max) {
+		pin->in_kv = true;
+		return blob_kv_ops.pin_put(bs, pin, data, err);
+	}
 	memset(&w, 0, sizeof(w));
 	w.bs = bs;
 	w.size = pin->size;
@@ -580,13 +587,18 @@ static int
 fs_pin_ref(struct blob_store *bs, struct kv_txn *t, struct blob_pin *pin,
     struct buf *err)
 {
-	(void)bs;
+	if (pin->in_kv)
+		return blob_kv_ops.pin_ref(bs, t, pin, err);
 	return blob_count_add(t, &pin->id, 1, NULL, err);
 }
 
 static void
 fs_pin_release(struct blob_pin *pin)
 {
+	if (pin->in_kv) {
+		blob_kv_ops.pin_release(pin);
+		return;
+	}
 	if (pin->fd >= 0)
 		close(pin->fd);
 	pin->fd = -1;
@@ -601,8 +613,14 @@ fs_r_open(struct blob_reader *r, struct buf *err)
 	char hex[BLOB_HEX_SIZE], path[6 + BLOB_HEX_SIZE];
 	struct fs_reader *fr;
 	struct stat st;
-	int fd;
+	int fd, ret;
 
+	/* inline content first: it exists only when put that way */
+	if (fs->inline_max > 0 &&
+	    (ret = blob_kv_ops.r_open(r, err)) != 0) {
+		r->in_kv = ret == 1;
+		return ret;
+	}
 	file_name(&r->id, hex, path);
 	path[2] = '/';
 	memcpy(path + 3, hex, BLOB_HEX_SIZE);
@@ -634,6 +652,9 @@ fs_r_pread(struct blob_reader *r, void *p, size_t n, uint64_t off,
 	struct fs_reader *fr = r->be;
 	unsigned char *d = p;
 
+	if (r->in_kv)
+		return blob_kv_ops.r_pread(r, p, n, off, err);
+
 	while (n > 0) {
 		ssize_t k = pread(fr->fd, d, n, (off_t)off);
 
@@ -659,6 +680,10 @@ fs_r_close(struct blob_reader *r)
 {
 	struct fs_reader *fr = r->be;
 
+	if (r->in_kv) {
+		blob_kv_ops.r_close(r);
+		return;
+	}
 	if (fr == NULL)
 		return;
 	close(fr->fd);
@@ -722,6 +747,17 @@ fs_reap(struct blob_store *bs, const struct blob_id *id, struct buf *err)
 	return ret < 0 ? -1 : 0;
 }
 
+static int
+fs_drop_txn(struct blob_store *bs, struct kv_txn *t, const struct blob_id *id,
+    struct buf *err)
+{
+	struct blob_fs *fs = bs->be;
+
+	if (fs->inline_max == 0)
+		return 0;
+	return blob_kv_ops.drop_txn(bs, t, id, err);
+}
+
 const struct blob_ops blob_fs_ops = {
 	.name = "fs",
 	.open = fs_open,
@@ -735,7 +771,8 @@ const struct blob_ops blob_fs_ops = {
 	.r_pread = fs_r_pread,
 	.r_close = fs_r_close,
 	.unref = fs_unref,
-	.drop_txn = NULL,
+	/* inline content goes with the count, in its transaction */
+	.drop_txn = fs_drop_txn,
 	.reap = fs_reap,
 	.pin_put = fs_pin_put,
 	.pin_ref = fs_pin_ref,

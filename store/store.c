@@ -43,6 +43,7 @@ store_open(const struct config *cfg, struct store **st_r, struct buf *err)
 	bo.backend = c->blob_backend == BLOB_KV ? "kv" : "fs";
 	bo.path = c->blob_backend == BLOB_KV ? NULL : c->blob_dir;
 	bo.kv = st->kv;
+	bo.inline_max = c->blob_inline_max;
 	if (blob_open(&bo, &st->blobs, err) < 0) {
 		buf_addf(err, " (blob store %s)", bo.backend);
 		goto fail;

@@ -197,6 +197,7 @@ struct blob_reader {
 	uint64_t pos, end;	/* next byte of the range, its end */
 	EVP_MD_CTX *md;		/* whole-blob reads: checked at the end */
 	void *be;
+	bool in_kv;		/* fs: the content is inline in the data store */
 };
 
 /* a pinned put (blob.h): what the backend holds until the release */
@@ -206,6 +207,7 @@ struct blob_pin {
 	uint64_t size;
 	const void *data;	/* kv: the content, borrowed from the caller */
 	int fd;			/* fs: the shard, flock'ed shared */
+	bool in_kv;		/* fs: kept inline, as the kv backend does */
 };
 
 struct blob_ops {

@@ -82,7 +82,7 @@ env_open(struct blob_env *e)
 {
 	struct kv_options ko = { suite->kv_backend, e->kv_path, false };
 	struct blob_options bo = { suite->blob_backend, e->blob_path, NULL,
-	    env_fault, e };
+	    env_fault, e, 0 };
 	struct buf err = BUF_INIT(0);
 
 	if (kv_open(&ko, &e->kv, &err) < 0)

@@ -344,7 +344,7 @@ static void
 test_fs_bad_options(void **state)
 {
 	struct blob_env *e = *state;
-	struct blob_options o = { "fs", NULL, e->kv, NULL, NULL };
+	struct blob_options o = { "fs", NULL, e->kv, NULL, NULL, 0 };
 	struct buf err = BUF_INIT(0);
 	struct blob_store *bs = NULL;
 
@@ -467,7 +467,7 @@ test_fs_pin_other_process(void **state)
 	if (pid == 0) {
 		struct kv_options ko = { suite->kv_backend, e->kv_path, false };
 		struct blob_options bo = { "fs", e->blob_path, NULL, NULL,
-		    NULL };
+		    NULL, 0 };
 		struct buf err = BUF_INIT(0);
 		struct blob_store *bs;
 		struct kv *kv;
@@ -558,6 +558,85 @@ static const struct blob_suite fs_named = {
 	fs_corrupt, "tmpfile",
 };
 
+/* inline_max: small pinned puts live in the data store, big ones in files */
+static void
+test_fs_inline(void **state)
+{
+	struct blob_env *e = *state;
+	struct blob_options bo = { "fs", e->blob_path, e->kv, NULL, NULL,
+		4096 };
+	struct buf err = BUF_INIT(0), out = BUF_INIT(0);
+	unsigned char *small = pattern(1000, 7), *big = pattern(10000, 8);
+	struct blob_pin *pin;
+	struct blob_id sid, bid;
+	struct kv_txn *t;
+	bool reap = false;
+
+	blob_close(&e->bs);
+	if (blob_open(&bo, &e->bs, &err) < 0)
+		fail_msg("blob_open: %s", buf_cstr(&err));
+
+	/* small: counted and readable, no file */
+	pin = pin_ok(e, small, 1000, &sid);
+	assert_int_equal(pin_commit(e, &pin, 1, 2, false), 0);
+	blob_pin_release(&pin);
+	assert_int_equal(fs_count_objects(e), 0);
+	assert_int_equal(refcount(e, &sid), 2);
+	assert_int_equal(blob_get(e->bs, &sid, 0, BLOB_TO_END, &out, &err), 1);
+	assert_int_equal(out.len, 1000);
+	assert_memory_equal(out.data, small, 1000);
+	buf_reset(&out);
+	assert_int_equal(blob_get(e->bs, &sid, 10, 20, &out, &err), 1);
+	assert_memory_equal(out.data, small + 10, 20);
+
+	/* big: a file, as before */
+	pin = pin_ok(e, big, 10000, &bid);
+	assert_int_equal(pin_commit(e, &pin, 1, 1, false), 0);
+	blob_pin_release(&pin);
+	assert_int_equal(fs_count_objects(e), 1);
+
+	/* the last reference takes the inline content with it: unref,
+	 * then unref_txn + reap */
+	unref_ok(e, &sid, 1);
+	assert_int_equal(refcount(e, &sid), 1);
+	assert_int_equal(kv_begin(e->kv, KV_WRITE, &t, &err), 0);
+	assert_int_equal(blob_unref_txn(e->bs, t, &sid, &reap, &err), 1);
+	assert_true(reap);
+	assert_int_equal(kv_commit(&t, &err), 0);
+	assert_int_equal(blob_reap(e->bs, &sid, &err), 0);
+	buf_reset(&out);
+	assert_int_equal(blob_get(e->bs, &sid, 0, BLOB_TO_END, &out, &err), 0);
+
+	/* content in a file already (blob_put), then a small pinned put of
+	 * it: one count for both copies, both gone at zero */
+	put_ok(e, small, 1000, &sid);
+	assert_int_equal(fs_count_objects(e), 2);
+	pin = pin_ok(e, small, 1000, &sid);
+	assert_int_equal(pin_commit(e, &pin, 1, 1, false), 0);
+	blob_pin_release(&pin);
+	assert_int_equal(refcount(e, &sid), 2);
+	unref_ok(e, &sid, 1);
+	unref_ok(e, &sid, 1);
+	assert_int_equal(refcount(e, &sid), 0);
+	assert_int_equal(fs_count_objects(e), 1);	/* the big one */
+	buf_reset(&out);
+	assert_int_equal(blob_get(e->bs, &sid, 0, BLOB_TO_END, &out, &err), 0);
+	unref_ok(e, &bid, 1);
+	assert_int_equal(fs_count_objects(e), 0);
+
+	/* an aborted filing leaves nothing at all behind */
+	pin = pin_ok(e, small, 1000, &sid);
+	assert_int_equal(pin_commit(e, &pin, 1, 1, true), -1);
+	blob_pin_release(&pin);
+	assert_int_equal(refcount(e, &sid), 0);
+	buf_reset(&out);
+	assert_int_equal(blob_get(e->bs, &sid, 0, BLOB_TO_END, &out, &err), 0);
+	free(small);
+	free(big);
+	buf_free(&err);
+	buf_free(&out);
+}
+
 int
 main(void)
 {
@@ -572,6 +651,7 @@ main(void)
 		BLOB_TEST(test_fs_pin_faults),
 		BLOB_TEST(test_fs_pin_damaged),
 		BLOB_TEST(test_fs_pin_other_process),
+		BLOB_TEST(test_fs_inline),
 	};
 	static const struct CMUnitTest fi_tests[] = {
 		BLOB_TEST(test_fs_count_commit),
