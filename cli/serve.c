@@ -264,20 +264,18 @@ deliver_now(struct serve_ctx *sc, const char *qid, const char *sender,
     bool only_local)
 {
 	struct delivery_rcpt *dr = xcalloc(n, sizeof(*dr));
-	size_t *map = xcalloc(n, sizeof(*map)), m = 0;
+	size_t m = 0;
 
 	for (size_t i = 0; i < n; i++) {
 		if (only_local && strcmp(route(sc, rcpts[i].addr), "local") != 0)
 			continue;	/* for the queue */
 		dr[m].addr = rcpts[i].addr;
-		dr[m].index = (uint32_t)i;
-		map[m++] = i;
+		dr[m++].index = (uint32_t)i;	/* back to rcpts[] */
 	}
 	if (m > 0)
 		delivery_message(sc->delivery, NULL, sender, msg, len, dr, m);
-	for (size_t j = 0; j < m; j++) {
-		struct smtpd_lmtp_rcpt *r = &rcpts[map[j]];
-		size_t i = j;
+	for (size_t i = 0; i < m; i++) {
+		struct smtpd_lmtp_rcpt *r = &rcpts[dr[i].index];
 
 		if (only_local && dr[i].status != TRANSPORT_OK)
 			continue;	/* queued, and logged, by the queue */
@@ -299,7 +297,6 @@ deliver_now(struct serve_ctx *sc, const char *qid, const char *sender,
 		(void)snprintf(r->ecode, sizeof(r->ecode), "%s", dr[i].dsn);
 		(void)snprintf(r->text, sizeof(r->text), "%s", dr[i].text);
 	}
-	free(map);
 	free(dr);
 }
 
