@@ -440,14 +440,9 @@ struct fts_batch {
 	struct kv_txn *t;
 	struct fts_stemmer *st;
 	struct kset post;	/* bitmap keys changed since the last flush */
-	struct kset terms;	/* the doc being indexed: field term */
 	struct acct *accts;
 	size_t naccts, acap;
-	/* the doc being indexed */
-	uint32_t account, doc;
-	unsigned field;
-	bool full;		/* the doc_terms limit reached */
-	struct buf key, val, enc, stem;
+	struct buf key, val, enc;
 	struct fts_stats stats;
 	bool failed;
 };
@@ -469,14 +464,12 @@ fts_batch_free(struct fts_batch **b)
 	if (*b == NULL)
 		return;
 	kset_free(&(*b)->post);
-	kset_free(&(*b)->terms);
 	for (size_t i = 0; i < (*b)->naccts; i++)
 		bm_free(&(*b)->accts[i].stored);
 	free((*b)->accts);
 	buf_free(&(*b)->key);
 	buf_free(&(*b)->val);
 	buf_free(&(*b)->enc);
-	buf_free(&(*b)->stem);
 	fts_stemmer_free(&(*b)->st);
 	free(*b);
 	*b = NULL;
@@ -625,90 +618,156 @@ unindex(struct fts_batch *b, uint32_t account, uint32_t doc,
 	return 1;
 }
 
-/* collect_token - the doc holds tok in b->field */
+/* the tokens of a doc being collected into its term list */
+struct collect {
+	const struct fts *fts;
+	struct fts_stemmer *st;
+	struct kset terms;	/* field term */
+	unsigned field;
+	bool full;		/* the doc_terms limit reached */
+	struct buf key, stem;
+};
+
+/* collect_token - the doc holds tok in c->field */
 static int
 collect_token(void *ctx, const char *tok, size_t len)
 {
-	struct fts_batch *b = ctx;
+	struct collect *c = ctx;
 
-	if ((FTS_F(b->field) & FTS_F_STEMMED) != 0) {
-		fts_stem(b->st, tok, len, &b->stem);
-		tok = (const char *)b->stem.data;
-		len = b->stem.len;
+	if ((FTS_F(c->field) & FTS_F_STEMMED) != 0) {
+		fts_stem(c->st, tok, len, &c->stem);
+		tok = (const char *)c->stem.data;
+		len = c->stem.len;
 	}
-	buf_reset(&b->key);
-	key_u8(&b->key, (uint8_t)b->field);
-	buf_add(&b->key, tok, len);
-	if (kset_get(&b->terms, &b->key, false) != SIZE_MAX)
+	buf_reset(&c->key);
+	key_u8(&c->key, (uint8_t)c->field);
+	buf_add(&c->key, tok, len);
+	if (kset_get(&c->terms, &c->key, false) != SIZE_MAX)
 		return 0;		/* this doc has it already */
-	if (b->terms.n >= b->fts->lim.doc_terms) {
-		b->full = true;
+	if (c->terms.n >= c->fts->lim.doc_terms) {
+		c->full = true;
 		return 1;
 	}
-	(void)kset_get(&b->terms, &b->key, true);
+	(void)kset_get(&c->terms, &c->key, true);
 	return 0;
 }
 
-int
-fts_batch_index(struct fts_batch *b, uint32_t account, uint32_t doc,
-    const struct fts_doc *d, struct buf *err)
-{
-	size_t tokens = 0, max = b->fts->lim.doc_tokens, *order;
-	bool was_pending;
-	int rc;
+struct fts_terms {
+	struct buf enc;		/* the term list as 'F' acct 0xff doc holds it */
+	uint64_t tokens, terms;
+	bool truncated;
+};
 
-	if (b->failed)
-		return failed(err);
+/* terms_build - tokenize and stem d into its term list, with st */
+static int
+terms_build(const struct fts *fts, struct fts_stemmer *st,
+    const struct fts_doc *d, struct fts_terms *out, struct buf *err)
+{
+	struct collect c = { .fts = fts, .st = st };
+	size_t tokens = 0, max = fts->lim.doc_tokens, *order;
+
 	for (size_t i = 0; i < d->nparts; i++) {
 		const struct fts_part *part = &d->parts[i];
 
 		if (part->field < FTS_FIELD_MIN ||
 		    part->field > FTS_FIELD_MAX ||
 		    (part->text == NULL && part->len != 0)) {
-			buf_addf(err, "fts: bad part %zu of doc %u/%u", i,
-			    account, doc);
+			buf_addf(err, "fts: bad part %zu of a doc", i);
 			return -1;
 		}
 	}
+	for (size_t i = 0; i < d->nparts && !c.full && tokens < max; i++) {
+		c.field = d->parts[i].field;
+		tokens += fts_tokenize(d->parts[i].text, d->parts[i].len,
+		    max - tokens, collect_token, &c);
+	}
+	out->tokens = tokens;
+	out->terms = c.terms.n;
+	out->truncated = c.full || tokens >= max;
+
+	/* the term list: field, length, term of each pair, in key order */
+	order = kset_order(&c.terms);
+	buf_reset(&out->enc);
+	buf_add(&out->enc, &(uint8_t){ FTS_DOCLIST_VERSION }, 1);
+	for (size_t j = 0; j < c.terms.n; j++) {
+		const struct entry *e = &c.terms.ents[order[j]];
+		const unsigned char *k = c.terms.arena.data + e->off;
+
+		buf_add(&out->enc, k, 1);
+		buf_add(&out->enc, &(uint8_t){ (uint8_t)(e->len - 1) }, 1);
+		buf_add(&out->enc, k + 1, e->len - 1);
+	}
+	free(order);
+	kset_free(&c.terms);
+	buf_free(&c.key);
+	buf_free(&c.stem);
+	return 0;
+}
+
+struct fts_terms *
+fts_terms_new(struct fts *fts, const struct fts_doc *d, struct buf *err)
+{
+	struct fts_terms *tl = xcalloc(1, sizeof(*tl));
+	struct fts_stemmer *st = stemmer(fts);
+	int rc = terms_build(fts, st, d, tl, err);
+
+	fts_stemmer_free(&st);
+	if (rc < 0)
+		fts_terms_free(&tl);
+	return tl;
+}
+
+void
+fts_terms_free(struct fts_terms **tl)
+{
+	if (*tl == NULL)
+		return;
+	buf_free(&(*tl)->enc);
+	free(*tl);
+	*tl = NULL;
+}
+
+int
+fts_batch_index_terms(struct fts_batch *b, uint32_t account, uint32_t doc,
+    const struct fts_terms *tl, struct buf *err)
+{
+	bool was_pending;
+	int rc;
+
+	if (b->failed)
+		return failed(err);
 	/* a merged doc leaves its old posting lists; pending stays so */
 	if ((rc = unindex(b, account, doc, &was_pending, err)) < 0) {
 		b->failed = true;
 		return rc;
 	}
-	b->account = account;
-	b->doc = doc;
-	b->full = false;
-	kset_clear(&b->terms);
-	for (size_t i = 0; i < d->nparts && !b->full && tokens < max; i++) {
-		b->field = d->parts[i].field;
-		tokens += fts_tokenize(d->parts[i].text, d->parts[i].len,
-		    max - tokens, collect_token, b);
-	}
 	b->stats.docs_indexed++;
-	b->stats.tokens += tokens;
-	b->stats.terms += b->terms.n;
-	if (b->full || tokens >= max)
+	b->stats.tokens += tl->tokens;
+	b->stats.terms += tl->terms;
+	if (tl->truncated)
 		b->stats.docs_truncated++;
-
-	/* the term list: field, length, term of each pair, in key order */
-	order = kset_order(&b->terms);
-	buf_reset(&b->enc);
-	buf_add(&b->enc, &(uint8_t){ FTS_DOCLIST_VERSION }, 1);
-	for (size_t j = 0; j < b->terms.n; j++) {
-		const struct entry *e = &b->terms.ents[order[j]];
-		const unsigned char *k = b->terms.arena.data + e->off;
-
-		buf_add(&b->enc, k, 1);
-		buf_add(&b->enc, &(uint8_t){ (uint8_t)(e->len - 1) }, 1);
-		buf_add(&b->enc, k + 1, e->len - 1);
-	}
-	free(order);
 	change_key(b, account, FTS_KEY_ALL, doc, true);
 	change_key(b, account, FTS_KEY_PENDING, doc, true);
 	key_doc(&b->key, account, doc);
-	rc = kv_put(b->t, b->key.data, b->key.len, b->enc.data, b->enc.len,
+	rc = kv_put(b->t, b->key.data, b->key.len, tl->enc.data, tl->enc.len,
 	    err);
 	b->failed = rc < 0;
+	return rc;
+}
+
+int
+fts_batch_index(struct fts_batch *b, uint32_t account, uint32_t doc,
+    const struct fts_doc *d, struct buf *err)
+{
+	struct fts_terms tl = { BUF_INIT(0), 0, 0, false };
+	int rc;
+
+	if (b->failed)
+		return failed(err);
+	if (terms_build(b->fts, b->st, d, &tl, err) < 0)
+		return -1;
+	rc = fts_batch_index_terms(b, account, doc, &tl, err);
+	buf_free(&tl.enc);
 	return rc;
 }
 

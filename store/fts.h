@@ -274,6 +274,21 @@ struct fts_batch *fts_batch_new(struct fts *fts, struct kv_txn *t);
  */
 int fts_batch_index(struct fts_batch *b, uint32_t account, uint32_t doc,
     const struct fts_doc *d, struct buf *err) WARN_UNUSED;
+/*
+ * fts_terms - a document's sorted (field, term) list, made outside any
+ * transaction: tokenizing and stemming are most of what indexing costs,
+ * and a writer holds the data store's one write lock.  fts_terms_new
+ * returns NULL with err for a bad part (as fts_batch_index would);
+ * fts_batch_index_terms then indexes the list as doc of account, as
+ * often as needed (a message filed for several users is tokenized once).
+ */
+struct fts_terms;
+struct fts_terms *fts_terms_new(struct fts *fts, const struct fts_doc *d,
+    struct buf *err);
+/* fts_terms_free - accepts NULL, sets *tl to NULL */
+void fts_terms_free(struct fts_terms **tl);
+int fts_batch_index_terms(struct fts_batch *b, uint32_t account,
+    uint32_t doc, const struct fts_terms *tl, struct buf *err) WARN_UNUSED;
 /* fts_batch_remove - take doc out of the index; absent docs are no error */
 int fts_batch_remove(struct fts_batch *b, uint32_t account, uint32_t doc,
     struct buf *err) WARN_UNUSED;

@@ -455,14 +455,23 @@ emit(struct tok *t, const struct buf *b)
 		t->stop = true;
 }
 
-/* add - append fold bytes; a piece that does not fit ends the token */
-static void
+/*
+ * add - append fold bytes; a piece that does not fit ends the token.
+ * Room already allocated (the usual case after the first word) is
+ * filled in place: this runs for every character of every message.
+ */
+static inline void
 add(struct buf *b, bool *full, const unsigned char *p, size_t n)
 {
 	if (*full)
 		return;
-	if (buf_append(b, p, n) < 0)
+	if (b->data != NULL && n <= b->cap - b->len) {	/* cap <= max */
+		memcpy(b->data + b->len, p, n);
+		b->len += n;
+		b->data[b->len] = '\0';
+	} else if (buf_append(b, p, n) < 0) {
 		*full = true;
+	}
 }
 
 static void

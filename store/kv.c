@@ -134,13 +134,16 @@ txn_end_checks(struct kv_txn *t, const char *what)
 	atomic_fetch_sub(&t->kv->n_txns, 1);
 }
 
-int
-kv_commit(struct kv_txn **txn, struct buf *err)
+/* commit - kv_commit; kv_commit_nowait when ticket_r is not NULL */
+static int
+commit(struct kv_txn **txn, uint64_t *ticket_r, struct buf *err)
 {
 	struct kv_txn *t = *txn;
 	int r;
 
 	ASSERT(t != NULL);
+	if (ticket_r != NULL)
+		*ticket_r = 0;
 	*txn = NULL;
 	txn_end_checks(t, "kv_commit");
 	if (t->failed != 0) {
@@ -149,7 +152,30 @@ kv_commit(struct kv_txn **txn, struct buf *err)
 		add_line(err, "kv_commit: rolled back, an earlier call failed");
 		return r;
 	}
+	if (ticket_r != NULL && t->mode == KV_WRITE &&
+	    t->kv->ops->commit_nowait != NULL)
+		return t->kv->ops->commit_nowait(t, ticket_r, err);
 	return t->kv->ops->commit(t, err);
+}
+
+int
+kv_commit(struct kv_txn **txn, struct buf *err)
+{
+	return commit(txn, NULL, err);
+}
+
+int
+kv_commit_nowait(struct kv_txn **txn, uint64_t *ticket_r, struct buf *err)
+{
+	return commit(txn, ticket_r, err);
+}
+
+int
+kv_wait_durable(struct kv *kv, uint64_t ticket, struct buf *err)
+{
+	if (ticket == 0 || kv->ops->durable == NULL)
+		return 0;
+	return kv->ops->durable(kv, ticket, err);
 }
 
 void
@@ -411,9 +437,10 @@ backoff(unsigned attempt, uint64_t *seed)
 		;
 }
 
-int
-kv_run(struct kv *kv, enum kv_mode mode, kv_txn_fn *fn, void *arg,
-    struct buf *err)
+/* run - kv_run; committed with kv_commit_nowait when ticket_r != NULL */
+static int
+run(struct kv *kv, enum kv_mode mode, kv_txn_fn *fn, void *arg,
+    uint64_t *ticket_r, struct buf *err)
 {
 	size_t mark = err->len;
 	uint64_t seed = clock_mono_us() ^ (uint64_t)(uintptr_t)&mark;
@@ -437,7 +464,7 @@ kv_run(struct kv *kv, enum kv_mode mode, kv_txn_fn *fn, void *arg,
 		if (r != 0 && t->failed == KV_CONFLICT)
 			r = KV_CONFLICT;
 		if (r == 0) {
-			r = kv_commit(&t, err);
+			r = commit(&t, ticket_r, err);
 		} else {
 			kv_abort(&t);
 			if (r != KV_CONFLICT)
@@ -450,6 +477,21 @@ kv_run(struct kv *kv, enum kv_mode mode, kv_txn_fn *fn, void *arg,
 	buf_addf(err, "kv_run: still conflicting after %u attempts",
 	    KV_RUN_ATTEMPTS);
 	return -1;
+}
+
+int
+kv_run(struct kv *kv, enum kv_mode mode, kv_txn_fn *fn, void *arg,
+    struct buf *err)
+{
+	return run(kv, mode, fn, arg, NULL, err);
+}
+
+int
+kv_run_nowait(struct kv *kv, kv_txn_fn *fn, void *arg, uint64_t *ticket_r,
+    struct buf *err)
+{
+	*ticket_r = 0;
+	return run(kv, KV_WRITE, fn, arg, ticket_r, err);
 }
 
 void
@@ -500,6 +542,72 @@ kv_wlock_release(struct kv_wlock *w)
 	w->serving++;
 	pthread_cond_broadcast(&w->cv);
 	pthread_mutex_unlock(&w->mu);
+}
+
+void
+kv_sync_init(struct kv_sync *ks, kv_sync_fn *fn, void *arg)
+{
+	memset(ks, 0, sizeof(*ks));
+	pthread_mutex_init(&ks->mu, NULL);
+	pthread_cond_init(&ks->cv, NULL);
+	ks->fn = fn;
+	ks->arg = arg;
+}
+
+void
+kv_sync_destroy(struct kv_sync *ks)
+{
+	ASSERT(!ks->running);
+	pthread_cond_destroy(&ks->cv);
+	pthread_mutex_destroy(&ks->mu);
+}
+
+uint64_t
+kv_sync_committed(struct kv_sync *ks)
+{
+	uint64_t seq;
+
+	pthread_mutex_lock(&ks->mu);
+	seq = ++ks->committed;
+	pthread_mutex_unlock(&ks->mu);
+	return seq;
+}
+
+int
+kv_sync_wait(struct kv_sync *ks, uint64_t seq, struct buf *err)
+{
+	uint64_t gen, upto;
+	int r = 0;
+
+	pthread_mutex_lock(&ks->mu);
+	gen = ks->failed;
+	while (ks->synced < seq) {
+		if (ks->running) {
+			pthread_cond_wait(&ks->cv, &ks->mu);
+			if (ks->failed != gen && ks->failed >= seq) {
+				buf_addf(err, "kv: the log sync after this "
+				    "commit failed: its outcome is unknown");
+				r = -1;
+				break;
+			}
+			continue;
+		}
+		ks->running = true;
+		upto = ks->committed;
+		pthread_mutex_unlock(&ks->mu);
+		r = ks->fn(ks->arg, err);
+		pthread_mutex_lock(&ks->mu);
+		ks->running = false;
+		if (r < 0)
+			ks->failed = upto;
+		else if (upto > ks->synced)
+			ks->synced = upto;
+		pthread_cond_broadcast(&ks->cv);
+		if (r < 0)
+			break;
+	}
+	pthread_mutex_unlock(&ks->mu);
+	return r;
 }
 
 int

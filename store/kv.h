@@ -82,6 +82,19 @@ int kv_begin(struct kv *kv, enum kv_mode mode, struct kv_txn **txn_r,
 /* kv_commit - make a write transaction durable and end it (*txn = NULL
  * whatever the result); a read transaction just ends */
 int kv_commit(struct kv_txn **txn, struct buf *err) WARN_UNUSED;
+/*
+ * kv_commit_nowait - kv_commit, except that a write transaction may not
+ * be durable yet when it returns 0: it is committed (later transactions
+ * see it) and *ticket_r is for kv_wait_durable, which must return 0
+ * before anyone is told the changes are saved.  Lets a caller (kv_group)
+ * hand the writer slot to the next transaction while the log syncs.
+ * *ticket_r is 0 when there is nothing to wait for.
+ */
+int kv_commit_nowait(struct kv_txn **txn, uint64_t *ticket_r,
+    struct buf *err) WARN_UNUSED;
+/* kv_wait_durable - after kv_commit_nowait; -1: the outcome is unknown */
+int kv_wait_durable(struct kv *kv, uint64_t ticket, struct buf *err)
+    WARN_UNUSED;
 /* kv_abort - drop every change and end it; accepts NULL */
 void kv_abort(struct kv_txn **txn);
 
@@ -161,6 +174,9 @@ int kv_scan(struct kv *kv, const void *start, size_t slen, const void *prefix,
 typedef int kv_txn_fn(struct kv_txn *t, void *arg, struct buf *err);
 int kv_run(struct kv *kv, enum kv_mode mode, kv_txn_fn *fn, void *arg,
     struct buf *err) WARN_UNUSED;
+/* kv_run_nowait - kv_run KV_WRITE, committed with kv_commit_nowait */
+int kv_run_nowait(struct kv *kv, kv_txn_fn *fn, void *arg,
+    uint64_t *ticket_r, struct buf *err) WARN_UNUSED;
 
 /*
  * Group commit.  Every write commit costs a sync of the backend's log
@@ -179,7 +195,9 @@ int kv_run(struct kv *kv, enum kv_mode mode, kv_txn_fn *fn, void *arg,
  *     attempt, is anyone else's work: the group is then run again with
  *     each fn in a transaction of its own, so one failure (a bad message,
  *     a full disk) is reported to its caller only;
- *   - the commit happens before any caller returns 0.
+ *   - the commit happens before any caller returns 0; a group waits for
+ *     its commit to be durable after letting the next group start
+ *     (kv_commit_nowait), so syncs overlap the next group's work.
  * A lone caller pays nothing: with no group forming it runs at once.
  */
 struct kv_group;

@@ -29,14 +29,15 @@ struct kv_member {
 	void *arg;
 	struct buf err;		/* this member's error line */
 	int result;
+	bool taken;		/* in a batch: never leads again */
 	bool done;
+	pthread_cond_t cond;	/* its caller waits here, woken alone */
 };
 
 struct kv_group {
 	struct kv *kv;
 	size_t max_batch;
 	pthread_mutex_t mu;
-	pthread_cond_t cond;
 	struct kv_member *head, *tail;	/* queued, not yet taken */
 	bool leading;			/* a group is being run */
 	uint64_t calls, groups;
@@ -50,7 +51,6 @@ kv_group_new(struct kv *kv, size_t max_batch)
 	g->kv = kv;
 	g->max_batch = max_batch == 0 ? KV_GROUP_DEFAULT : max_batch;
 	pthread_mutex_init(&g->mu, NULL);
-	pthread_cond_init(&g->cond, NULL);
 	return g;
 }
 
@@ -62,7 +62,6 @@ kv_group_free(struct kv_group **gp)
 	if (g == NULL)
 		return;
 	pthread_mutex_destroy(&g->mu);
-	pthread_cond_destroy(&g->cond);
 	free(g);
 	*gp = NULL;
 }
@@ -87,18 +86,24 @@ group_txn(struct kv_txn *t, void *arg, struct buf *err)
 	return 0;
 }
 
-/* run_group - the members from batch on; results into each */
+/*
+ * run_group - the members from batch on; results into each.  A group
+ * that commits whole leaves *ticket_r for kv_wait_durable (its members'
+ * results are 0 until then); one that fails is run again member by
+ * member, each waiting for its own commit.
+ */
 static void
-run_group(struct kv_group *g, struct kv_member *batch)
+run_group(struct kv_group *g, struct kv_member *batch, uint64_t *ticket_r)
 {
 	struct buf err = BUF_INIT(0);
 
+	*ticket_r = 0;
 	if (batch->next == NULL) {	/* alone: no isolation pass needed */
-		batch->result = kv_run(g->kv, KV_WRITE, batch->fn, batch->arg,
-		    &batch->err);
+		batch->result = kv_run_nowait(g->kv, batch->fn, batch->arg,
+		    ticket_r, &batch->err);
 		return;
 	}
-	if (kv_run(g->kv, KV_WRITE, group_txn, batch, &err) == 0) {
+	if (kv_run_nowait(g->kv, group_txn, batch, ticket_r, &err) == 0) {
 		for (struct kv_member *m = batch; m != NULL; m = m->next)
 			m->result = 0;
 	} else {
@@ -121,7 +126,9 @@ kv_group_run(struct kv_group *g, kv_txn_fn *fn, void *arg, struct buf *err)
 	me.arg = arg;
 	buf_init(&me.err, 0);
 	me.result = -1;
+	me.taken = false;
 	me.done = false;
+	pthread_cond_init(&me.cond, NULL);
 
 	pthread_mutex_lock(&g->mu);
 	g->calls++;
@@ -132,17 +139,21 @@ kv_group_run(struct kv_group *g, kv_txn_fn *fn, void *arg, struct buf *err)
 	g->tail = &me;
 	while (!me.done) {
 		struct kv_member *batch, *last;
+		uint64_t ticket;
 		size_t n = 1;
 
-		if (g->leading) {
-			pthread_cond_wait(&g->cond, &g->mu);
+		/* a taken member waits for its leader; me is queued else */
+		if (g->leading || me.taken) {
+			pthread_cond_wait(&me.cond, &g->mu);
 			continue;
 		}
 		/* lead: take up to max_batch from the head of the queue */
 		g->leading = true;
 		batch = last = g->head;
+		batch->taken = true;
 		while (n < g->max_batch && last->next != NULL) {
 			last = last->next;
+			last->taken = true;
 			n++;
 		}
 		g->head = last->next;
@@ -151,18 +162,39 @@ kv_group_run(struct kv_group *g, kv_txn_fn *fn, void *arg, struct buf *err)
 		last->next = NULL;
 		pthread_mutex_unlock(&g->mu);
 
-		run_group(g, batch);
+		run_group(g, batch, &ticket);
 
+		/* the next group may run while this one's commit syncs */
 		pthread_mutex_lock(&g->mu);
 		g->groups++;
+		g->leading = false;
+		if (g->head != NULL)		/* it leads the next group */
+			pthread_cond_signal(&g->head->cond);
+		pthread_mutex_unlock(&g->mu);
+		if (ticket != 0) {
+			struct buf serr = BUF_INIT(0);
+
+			if (kv_wait_durable(g->kv, ticket, &serr) < 0)
+				for (struct kv_member *m = batch; m != NULL;
+				    m = m->next) {
+					m->result = -1;
+					buf_reset(&m->err);
+					buf_addf(&m->err, "%s",
+					    buf_cstr(&serr));
+				}
+			buf_free(&serr);
+		}
+
+		pthread_mutex_lock(&g->mu);
 		for (struct kv_member *m = batch, *next; m != NULL; m = next) {
 			next = m->next;		/* m may go once done */
 			m->done = true;
+			if (m != &me)
+				pthread_cond_signal(&m->cond);
 		}
-		g->leading = false;
-		pthread_cond_broadcast(&g->cond);
 	}
 	pthread_mutex_unlock(&g->mu);
+	pthread_cond_destroy(&me.cond);
 	if (me.result < 0)
 		buf_addf(err, "%s", buf_cstr(&me.err));
 	buf_free(&me.err);

@@ -114,10 +114,16 @@ add_addrs(struct buf *out, const struct mime_addr_list *l)
 	}
 }
 
-/* index_parts - the fts_parts of m, texts in m->fields or m->info */
-static void
-index_parts(struct store_msg *m)
+/*
+ * index_terms - m's term list for the index: subject, addresses, text;
+ * built here, outside the filing transaction
+ */
+static int
+index_terms(struct store *st, struct store_msg *m, struct buf *err)
 {
+	struct fts_part parts[8];
+	size_t nparts = 0;
+	struct buf addrs = BUF_INIT(0);	/* backing text of addresses */
 	const struct mime_headers *h = &m->info->hdr;
 	const struct mime_addr_list *lists[] = { &h->from, &h->to, &h->cc,
 		&h->bcc };
@@ -125,23 +131,26 @@ index_parts(struct store_msg *m)
 		FTS_BCC };
 	size_t off[4], end[4];
 
-	m->nparts = 0;
 	if (h->subject != NULL)
-		m->parts[m->nparts++] = (struct fts_part){ FTS_SUBJECT,
-			h->subject, strlen(h->subject) };
+		parts[nparts++] = (struct fts_part){ FTS_SUBJECT, h->subject,
+			strlen(h->subject) };
 	/* addresses first into one buffer, pointers taken once it is done */
 	for (size_t i = 0; i < 4; i++) {
-		off[i] = m->fields.len;
-		add_addrs(&m->fields, lists[i]);
-		end[i] = m->fields.len;
+		off[i] = addrs.len;
+		add_addrs(&addrs, lists[i]);
+		end[i] = addrs.len;
 	}
 	for (size_t i = 0; i < 4; i++)
 		if (end[i] > off[i])
-			m->parts[m->nparts++] = (struct fts_part){ fields[i],
-				m->fields.data + off[i], end[i] - off[i] };
+			parts[nparts++] = (struct fts_part){ fields[i],
+				addrs.data + off[i], end[i] - off[i] };
 	if (m->info->text_len > 0)
-		m->parts[m->nparts++] = (struct fts_part){ FTS_BODY,
-			m->info->text, m->info->text_len };
+		parts[nparts++] = (struct fts_part){ FTS_BODY, m->info->text,
+			m->info->text_len };
+	m->terms = fts_terms_new(st->fts, &(struct fts_doc){ parts, nparts },
+	    err);
+	buf_free(&addrs);
+	return m->terms != NULL ? 0 : -1;
 }
 
 int
@@ -154,7 +163,6 @@ store_msg_prepare(struct store *st, const void *data, size_t len,
 
 	memset(m, 0, sizeof(*m));
 	buf_init(&m->mime, 0);
-	buf_init(&m->fields, 0);
 	/* kept until the release: a kv pin reads the content at filing */
 	m->fixed = crlf_copy(data, len, &flen);
 	if (m->fixed != NULL) {
@@ -168,10 +176,11 @@ store_msg_prepare(struct store *st, const void *data, size_t len,
 			buf_addf(err, "message metadata too large to store");
 		goto out;
 	}
+	if (index_terms(st, m, err) < 0)
+		goto out;
 	/* last: a failure after it would leave an orphan file */
 	if (blob_put_pinned(st->blobs, p, len, &m->blob, &m->pin, err) < 0)
 		goto out;
-	index_parts(m);
 	ret = 0;
 out:
 	if (ret < 0)
@@ -212,8 +221,8 @@ store_msg_add_txn(struct store *st, struct kv_txn *t, struct fts_batch *fts,
 		return r;
 	if ((r = blob_ref_pinned_txn(st->blobs, t, m->pin, err)) < 0)
 		return r;
-	if (fts != NULL && (r = fts_batch_index(fts, a->acct, added.email,
-	    &(struct fts_doc){ m->parts, m->nparts }, err)) < 0)
+	if (fts != NULL && (r = fts_batch_index_terms(fts, a->acct,
+	    added.email, m->terms, err)) < 0)
 		return r;
 	if (added_r != NULL)
 		*added_r = added;
@@ -229,7 +238,7 @@ store_msg_release(struct store *st, struct store_msg *m)
 	m->fixed = NULL;
 	mime_info_free(&m->info);
 	buf_free(&m->mime);
-	buf_free(&m->fields);
+	fts_terms_free(&m->terms);
 }
 
 struct append_op {

@@ -72,9 +72,7 @@ struct store_msg {
 	uint64_t size;			/* bytes stored (after CRLF fixing) */
 	struct mime_info *info;		/* owned */
 	struct buf mime;		/* mime_info_encode() bytes */
-	struct fts_part parts[8];	/* what the index gets */
-	size_t nparts;
-	struct buf fields;		/* backing text of parts (addresses) */
+	struct fts_terms *terms;	/* what the index gets */
 	struct blob_pin *pin;		/* from prepare to release */
 	unsigned char *fixed;		/* the CRLF-fixed copy, if made */
 };

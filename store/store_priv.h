@@ -72,6 +72,13 @@ struct kv_ops {
 	    struct buf *err);
 	/* commit ends t whatever it returns; abort ends it too */
 	int (*commit)(struct kv_txn *t, struct buf *err);
+	/*
+	 * optional (with durable): commit a write transaction without
+	 * waiting until it is durable; durable(ticket) waits for that
+	 */
+	int (*commit_nowait)(struct kv_txn *t, uint64_t *ticket_r,
+	    struct buf *err);
+	int (*durable)(struct kv *kv, uint64_t ticket, struct buf *err);
 	void (*abort)(struct kv_txn *t);
 	/* get: 1 with *val_r valid until the next call on t, 0 if absent */
 	int (*get)(struct kv_txn *t, const void *key, size_t klen,
@@ -117,6 +124,39 @@ void kv_wlock_init(struct kv_wlock *w);
 void kv_wlock_destroy(struct kv_wlock *w);
 int kv_wlock_acquire(struct kv_wlock *w, struct buf *err) WARN_UNUSED;
 void kv_wlock_release(struct kv_wlock *w);
+
+/*
+ * kv_sync - durability after the writer lock, shared by syncs.  A backend
+ * commits without syncing its log while it holds the writer lock, takes
+ * a sequence number (kv_sync_committed, still under the lock), releases
+ * the lock, and then waits in kv_sync_wait until a sync that started
+ * after its commit has finished.  One thread syncs at a time, for every
+ * commit made before it started; the others wait for it, so the next
+ * writers fill the log while it syncs (group commit without holding the
+ * lock across the fsync).  Correct for logs that recover a prefix: a
+ * later commit can be durable only with every earlier one (SQLite's WAL
+ * and RocksDB's WAL are checksummed in sequence).  A failed sync fails
+ * its waiters that it covered; each of them reports the commit's outcome
+ * as unknown (-1), the others sync again.
+ */
+typedef int kv_sync_fn(void *arg, struct buf *err);
+
+struct kv_sync {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	uint64_t committed;	/* commits made, not necessarily durable */
+	uint64_t synced;	/* the first `synced` commits are durable */
+	uint64_t failed;	/* the commits covered by the last failed sync */
+	bool running;		/* a thread is in fn */
+	kv_sync_fn *fn;
+	void *arg;
+};
+
+void kv_sync_init(struct kv_sync *ks, kv_sync_fn *fn, void *arg);
+void kv_sync_destroy(struct kv_sync *ks);
+uint64_t kv_sync_committed(struct kv_sync *ks);
+int kv_sync_wait(struct kv_sync *ks, uint64_t seq, struct buf *err)
+    WARN_UNUSED;
 
 /* kv_unbounded_end - KV_KEY_MAX + 1 bytes of 0xff: above every valid key */
 extern const unsigned char kv_unbounded_end[KV_KEY_MAX + 1];
