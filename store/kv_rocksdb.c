@@ -13,8 +13,13 @@
  * optimistic commit-time check therefore never fires, and KV_CONFLICT
  * (RocksDB's Busy/TryAgain) would only appear if something else wrote to
  * the DB.  Serialising costs throughput only when write transactions
- * are long, and ours are short.  Commits use WriteOptions.sync: the WAL
- * is fsync'ed before kv_commit returns.
+ * are long, and ours are short.  Durability: a commit writes the WAL
+ * without syncing it (WriteOptions.sync off) under the writer lock, then,
+ * after releasing it, waits for a SyncWAL begun after the commit
+ * (kv_sync in store_priv.h: one sync at a time covers every commit
+ * before it, and the next writers work meanwhile); kv_commit returns
+ * after that.  RocksDB's WAL recovery (point in time) keeps a prefix, so
+ * a synced commit survives a crash with every commit before it.
  *
  * Readers: a read transaction takes a RocksDB snapshot at kv_begin and
  * reads through ReadOptions pointing at it; readers never wait.  Read
@@ -89,6 +94,7 @@ struct kv_rocksdb {
 	rocksdb_t *db;			/* the base DB */
 	bool read_only;
 	struct kv_wlock wlock;
+	struct kv_sync sync;		/* SyncWAL after the writer lock */
 	struct rdb_txn *wtxn;		/* the writer's object, reused */
 	pthread_mutex_t mu;		/* guards free_txns */
 	struct rdb_txn *free_txns;
@@ -181,9 +187,26 @@ rdb_close(struct kv *kv)
 	rocksdb_optimistictransaction_options_destroy(r->oto);
 	rocksdb_writeoptions_destroy(r->wo);
 	rocksdb_options_destroy(r->opts);
+	kv_sync_destroy(&r->sync);
 	kv_wlock_destroy(&r->wlock);
 	pthread_mutex_destroy(&r->mu);
 	free(r);
+}
+
+/* rdb_sync - kv_sync_fn: the WAL to disk */
+static int
+rdb_sync(void *arg, struct buf *err)
+{
+	struct kv_rocksdb *r = arg;
+	char *e = NULL;
+
+	rocksdb_flush_wal(r->db, 1, &e);
+	if (e != NULL) {
+		buf_addf(err, "rocksdb: sync the WAL: %s", e);
+		rocksdb_free(e);
+		return -1;
+	}
+	return 0;
 }
 
 static int
@@ -201,10 +224,11 @@ rdb_open(const struct kv_options *opt, const char *arg, struct kv **kv_r,
 	r->read_only = opt->read_only;
 	pthread_mutex_init(&r->mu, NULL);
 	kv_wlock_init(&r->wlock);
+	kv_sync_init(&r->sync, rdb_sync, r);
 	r->opts = rocksdb_options_create();
 	rocksdb_options_set_create_if_missing(r->opts, !opt->read_only);
 	r->wo = rocksdb_writeoptions_create();
-	rocksdb_writeoptions_set_sync(r->wo, 1);	/* durable commit */
+	rocksdb_writeoptions_set_sync(r->wo, 0);	/* rdb_sync after */
 	r->oto = rocksdb_optimistictransaction_options_create();
 	if (opt->read_only) {
 		r->db = rocksdb_open_for_read_only(r->opts, opt->path, 0, &e);
@@ -304,22 +328,46 @@ rdb_rollback(struct rdb_txn *t)
 	}
 }
 
+/* rdb_commit_nowait - commit; a write's ticket is its kv_sync sequence */
 static int
-rdb_commit(struct kv_txn *base, struct buf *err)
+rdb_commit_nowait(struct kv_txn *base, uint64_t *ticket_r, struct buf *err)
 {
 	struct rdb_txn *t = (struct rdb_txn *)base;
 	char *e = NULL;
 	int r = 0;
 
+	*ticket_r = 0;
 	if (base->mode == KV_WRITE) {
 		rocksdb_transaction_commit(t->txn, &e);
 		if (e != NULL) {
 			r = rdb_fail("commit", e, err);
 			rdb_rollback(t);
+		} else {
+			*ticket_r = kv_sync_committed(&t->r->sync);
 		}
 	}
 	rdb_end(t);
 	return r;
+}
+
+static int
+rdb_durable(struct kv *kv, uint64_t ticket, struct buf *err)
+{
+	struct kv_rocksdb *r = (struct kv_rocksdb *)kv;
+
+	return kv_sync_wait(&r->sync, ticket, err);
+}
+
+static int
+rdb_commit(struct kv_txn *base, struct buf *err)
+{
+	struct kv *kv = base->kv;	/* base is the next writer's after */
+	uint64_t ticket = 0;
+	int r = rdb_commit_nowait(base, &ticket, err);
+
+	if (r != 0)
+		return r;
+	return ticket != 0 ? rdb_durable(kv, ticket, err) : 0;
 }
 
 static void
@@ -595,6 +643,8 @@ const struct kv_ops kv_rocksdb_ops = {
 	.close = rdb_close,
 	.begin = rdb_begin,
 	.commit = rdb_commit,
+	.commit_nowait = rdb_commit_nowait,
+	.durable = rdb_durable,
 	.abort = rdb_abort,
 	.get = rdb_get,
 	.put = rdb_put,

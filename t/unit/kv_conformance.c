@@ -941,6 +941,143 @@ test_group_commit(void **state)
 	buf_free(&v);
 }
 
+static int
+nowait_fn(struct kv_txn *t, void *arg, struct buf *err)
+{
+	(void)arg;
+	return kv_put(t, S("nw2"), S("two"), err);
+}
+
+/*
+ * kv_commit_nowait: committed (seen by the next transaction) when it
+ * returns, durable once kv_wait_durable returns; tickets may be waited
+ * for in any order, twice, or not at all; reads have none
+ */
+static void
+test_commit_nowait(void **state)
+{
+	struct kvc *c = *state;
+	struct kv_txn *t = begin(c, KV_WRITE);
+	uint64_t t1, t2, t3;
+
+	put(c, t, S("nw1"), S("one"));
+	ok(kv_commit_nowait(&t, &t1, &c->err), &c->err);
+	assert_null(t);
+	t = begin(c, KV_READ);
+	expect(c, t, S("nw1"), S("one"));
+	ok(kv_commit_nowait(&t, &t2, &c->err), &c->err);
+	assert_int_equal(t2, 0);
+	ok(kv_run_nowait(c->kv, nowait_fn, NULL, &t2, &c->err), &c->err);
+	t = begin(c, KV_WRITE);
+	put(c, t, S("nw3"), S("three"));
+	ok(kv_commit_nowait(&t, &t3, &c->err), &c->err);
+	ok(kv_wait_durable(c->kv, t3, &c->err), &c->err);
+	ok(kv_wait_durable(c->kv, t1, &c->err), &c->err);
+	ok(kv_wait_durable(c->kv, t1, &c->err), &c->err);
+	ok(kv_wait_durable(c->kv, t2, &c->err), &c->err);
+	ok(kv_wait_durable(c->kv, 0, &c->err), &c->err);
+	/* after an argument error the transaction commits as usual */
+	t = begin(c, KV_WRITE);
+	put(c, t, S("nw4"), S("four"));
+	assert_int_equal(kv_add(t, S("nw1"), 1, NULL, &c->err), -1);
+	buf_reset(&c->err);
+	ok(kv_commit_nowait(&t, &t1, &c->err), &c->err);
+	ok(kv_wait_durable(c->kv, t1, &c->err), &c->err);
+	t = begin(c, KV_READ);
+	expect(c, t, S("nw2"), S("two"));
+	expect(c, t, S("nw3"), S("three"));
+	expect(c, t, S("nw4"), S("four"));
+	commit(c, &t);
+}
+
+/* ---- kv_sync (store_priv.h), with a sync function of the test's ---- */
+
+struct fsync_fake {
+	atomic_int calls;
+	atomic_int fail;	/* fail the next sync */
+};
+
+static int
+fake_sync(void *arg, struct buf *err)
+{
+	struct fsync_fake *f = arg;
+
+	atomic_fetch_add(&f->calls, 1);
+	usleep(500);			/* commits pile up meanwhile */
+	if (atomic_exchange(&f->fail, 0) != 0) {
+		buf_addf(err, "fake sync failed");
+		return -1;
+	}
+	return 0;
+}
+
+struct sync_run {
+	struct kv_sync *ks;
+	atomic_int errors;
+};
+
+static void *
+sync_committer(void *arg)
+{
+	struct sync_run *r = arg;
+	struct buf err = BUF_INIT(0);
+
+	for (int i = 0; i < 200; i++)
+		if (kv_sync_wait(r->ks, kv_sync_committed(r->ks), &err) < 0)
+			atomic_fetch_add(&r->errors, 1);
+	buf_free(&err);
+	return NULL;
+}
+
+/*
+ * every commit waits for a sync that began after it; one sync covers
+ * many commits; a failed sync fails the commits it covered only
+ */
+static void
+test_kv_sync(void **state)
+{
+	struct fsync_fake f;
+	struct kv_sync ks;
+	struct sync_run r = { .ks = &ks };
+	pthread_t th[8];
+	struct buf err = BUF_INIT(0);
+	uint64_t s1, s2;
+
+	(void)state;
+	atomic_init(&f.calls, 0);
+	atomic_init(&f.fail, 0);
+	atomic_init(&r.errors, 0);
+	kv_sync_init(&ks, fake_sync, &f);
+	for (int i = 0; i < 8; i++)
+		assert_int_equal(pthread_create(&th[i], NULL, sync_committer,
+		    &r), 0);
+	for (int i = 0; i < 8; i++)
+		pthread_join(th[i], NULL);
+	assert_int_equal(atomic_load(&r.errors), 0);
+	assert_int_equal(ks.committed, 1600);
+	assert_int_equal(ks.synced, 1600);
+	assert_true(atomic_load(&f.calls) < 1600);
+	print_message("kv_sync: 1600 commits from 8 threads, %d syncs\n",
+	    atomic_load(&f.calls));
+
+	/* already durable: no sync */
+	f.calls = 0;
+	assert_int_equal(kv_sync_wait(&ks, 5, &err), 0);
+	assert_int_equal(atomic_load(&f.calls), 0);
+	/* a failed sync: its commit's outcome is unknown; the next is fine */
+	s1 = kv_sync_committed(&ks);
+	f.fail = 1;
+	assert_int_equal(kv_sync_wait(&ks, s1, &err), -1);
+	assert_string_equal(buf_cstr(&err), "fake sync failed");
+	s2 = kv_sync_committed(&ks);
+	buf_reset(&err);
+	assert_int_equal(kv_sync_wait(&ks, s2, &err), 0);
+	assert_int_equal(kv_sync_wait(&ks, s1, &err), 0);	/* covered */
+	assert_int_equal(err.len, 0);
+	kv_sync_destroy(&ks);
+	buf_free(&err);
+}
+
 static void
 next_is(struct kvc *c, struct kv_iter *it, const char *key, const char *val)
 {
@@ -1463,6 +1600,8 @@ kv_conformance_run(const char *backend)
 		KVT(test_snapshot),
 		KVT(test_concurrent_writers),
 		KVT(test_group_commit),
+		KVT(test_commit_nowait),
+		KVT(test_kv_sync),
 		KVT(test_iter_writes),
 		KVT(test_durability),
 		KVT(test_crash),
