@@ -294,7 +294,6 @@ sq_open(const struct kv_options *opt, const char *arg, struct kv **kv_r,
 {
 	struct kv_sqlite *s;
 	struct sq_conn *c = NULL;
-	struct buf wal = BUF_INIT(0);
 
 	if (arg != NULL) {
 		buf_addf(err, "kv_open: the sqlite backend takes no argument");
@@ -306,14 +305,15 @@ sq_open(const struct kv_options *opt, const char *arg, struct kv **kv_r,
 	pthread_mutex_init(&s->mu, NULL);
 	pthread_cond_init(&s->ckpt_cv, NULL);
 	kv_wlock_init(&s->wlock);
-	buf_addf(&wal, "%s-wal", opt->path);
-	s->wal = buf_steal(&wal, NULL);
 	kv_sync_init(&s->sync, sq_wal_sync, s);
 	if (sq_conn_open(s, &c, err) < 0 || sq_setup(c, err) < 0) {
 		sq_conn_close(c);
 		sq_close(&s->base);
 		return -1;
 	}
+	/* SQLite's absolute name: a later chdir changes nothing */
+	s->wal = xstrdup(sqlite3_filename_wal(sqlite3_db_filename(c->db,
+	    "main")));
 	s->idle = c;
 	s->n_idle = 1;
 	*kv_r = &s->base;
