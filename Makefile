@@ -21,18 +21,20 @@ SANFLAGS :=
 endif
 
 PKGS    := libevent libevent_openssl libevent_pthreads openssl libconfig \
-	   sqlite3 rocksdb gmime-3.0 libargon2 libxcrypt
+	   sqlite3 rocksdb gmime-3.0 libargon2 libxcrypt hiredis libunbound \
+	   opendkim milter
 WARN    := -Wall -Wextra -Wformat=2 -Wshadow -Wvla -Wimplicit-fallthrough \
 	   -Wno-unused-parameter -Werror
 # Recursive (=) on purpose: pkg-config runs after the deps step installed it.
 CFLAGS  = -std=gnu11 -O2 -g $(WARN) $(SANFLAGS) -D_GNU_SOURCE -I. \
 	  -MMD -MP $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-# libroaring and libstemmer ship no pkg-config file: linked by name.
+# libroaring, libstemmer, libspf2 and OpenDMARC ship no pkg-config file:
+# linked by name.
 LDLIBS  = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lroaring -lstemmer \
-	  -lcrypto -lpthread
+	  -lspf2 -lopendmarc -lcrypto -lpthread
 LDFLAGS = $(SANFLAGS)
 
-MODULES := common queue mta store directory delivery
+MODULES := common queue mta store directory delivery lookup filters
 LIB_SRC := $(foreach m,$(MODULES),$(wildcard $(m)/*.c))
 CLI_SRC := $(wildcard cli/*.c)
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)

@@ -345,6 +345,8 @@ type_text(const struct config_key *k)
 		return "a string";	/* err_choices lists them */
 	case CONFIG_T_STRLIST:
 		return "a list of strings, like [ \"a\", \"b\" ]";
+	case CONFIG_T_SCORE:
+		return "a number, like 6 or 4.5";
 	}
 	return "?";
 }
@@ -493,6 +495,23 @@ set_value(struct config_errs *e, const config_setting_t *s,
 	case CONFIG_T_STRLIST:
 		set_strlist(e, s, what, k, f);
 		return;
+	case CONFIG_T_SCORE: {
+		double d;
+
+		if (t == CONFIG_TYPE_FLOAT)
+			d = config_setting_get_float(s);
+		else if (t == CONFIG_TYPE_INT || t == CONFIG_TYPE_INT64)
+			d = (double)config_setting_get_int64(s);
+		else
+			break;
+		if (!(d >= (double)k->min && d <= (double)k->max))
+			err_at(e, s, "%s: %g is out of range (%llu..%llu)",
+			    what, d, (unsigned long long)k->min,
+			    (unsigned long long)k->max);
+		else
+			*(double *)f = d;
+		return;
+	}
 	case CONFIG_T_BOOL:
 		if (t != CONFIG_TYPE_BOOL)
 			break;
@@ -558,6 +577,17 @@ set_text(const struct config_key *k, void *f)
 		ASSERT(i >= 0);
 		*(int *)f = i;
 		return;
+	case CONFIG_T_SCORE: {
+		char *end;
+		double d = strtod(k->def, &end);
+
+		if (end == k->def || *end != '\0' || d < (double)k->min ||
+		    d > (double)k->max)
+			PANIC("config: bad default \"%s\" for %s", k->def,
+			    k->name);
+		*(double *)f = d;
+		return;
+	}
 	case CONFIG_T_STRLIST:
 		l = f;
 		l->v = xcalloc(strlen(k->def) / 2 + 2, sizeof(*l->v));

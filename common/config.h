@@ -104,6 +104,42 @@ struct config_lmtp {
 	struct strlist listen;	/* default none: LMTP off */
 };
 
+enum filter_fail { FILTER_FAIL_ACCEPT, FILTER_FAIL_TEMPFAIL,
+	FILTER_FAIL_REJECT };
+
+struct config_filters {
+	struct strlist stages;	/* in order; default none yet */
+	struct strlist trusted_networks;	/* CIDRs: inbound checks skipped */
+	bool trust_loopback;	/* default true */
+	bool lmtp;		/* run on LMTP too (default false) */
+	uint64_t max_scan_size;	/* default 2M: bigger: header only */
+	unsigned stage_timeout;	/* seconds per stage per step, 30 */
+	enum filter_fail fail_before_data;	/* default tempfail */
+	enum filter_fail fail_at_data;		/* default accept */
+	double reject_score;	/* 15 */
+	double junk_score;	/* 6 */
+	double add_header_score;	/* 6: X-Spam-Flag: YES */
+	double greylist_score;	/* 4: greylisting on doubt */
+};
+
+enum lookup_backend_kind { LOOKUP_KV, LOOKUP_MEMORY, LOOKUP_REDIS };
+
+struct config_lookup {
+	enum lookup_backend_kind backend;	/* "kv" (default) */
+	uint64_t memory_max;	/* memory backend budget, 64M */
+	char *redis_host;	/* "127.0.0.1" */
+	unsigned redis_port;	/* 6379 */
+	unsigned redis_db;	/* 0 */
+	char *redis_password;	/* "" = none */
+	unsigned redis_timeout;	/* seconds, 2 */
+};
+
+struct config_dns {
+	struct strlist servers;	/* "127.0.0.1@5353"; [] = resolv.conf */
+	unsigned timeout;	/* seconds per query, 5 */
+	char *trust_anchor;	/* DNSSEC root key file; "" = no validation */
+};
+
 struct config {
 	char *path;		/* file it came from; NULL for defaults */
 	struct config_server server;
@@ -114,6 +150,9 @@ struct config {
 	struct config_store store;
 	struct config_delivery delivery;
 	struct config_lmtp lmtp;
+	struct config_filters filters;
+	struct config_lookup lookup;
+	struct config_dns dns;
 };
 
 /*

@@ -20,6 +20,7 @@ enum config_type {
 	CONFIG_T_DURATION,	/* unsigned, seconds */
 	CONFIG_T_ENUM,		/* an enum (int-sized): index into choices */
 	CONFIG_T_STRLIST,	/* struct strlist */
+	CONFIG_T_SCORE,		/* double: a spam score; min/max whole */
 };
 
 /* config_check_fn - extra test of a string or list element; NULL when

@@ -96,6 +96,16 @@ config_format_value(const struct config_key *k, const void *f,
 	case CONFIG_T_ENUM:
 		config_format_string(k->choices[*(const int *)f], out);
 		break;
+	case CONFIG_T_SCORE: {
+		/* always with a point: libconfig reads 6 as an integer */
+		double d = *(const double *)f;
+
+		if (d == (double)(long long)d)
+			buf_addf(out, "%.1f", d);
+		else
+			buf_addf(out, "%g", d);
+		break;
+	}
 	case CONFIG_T_STRLIST: {
 		const struct strlist *l = f;
 

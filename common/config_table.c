@@ -365,6 +365,127 @@ static const struct config_key lmtp_keys[] = {
 	  "or a socket in a directory only the MTA can search." },
 };
 
+static const char *
+check_cidr(const char *s)
+{
+	struct netaddr_cidr c;
+	const char *error;
+
+	return netaddr_cidr_parse(s, &c, &error) < 0 ? error : NULL;
+}
+
+static const char *
+check_dns_server(const char *s)
+{
+	struct netaddr_cidr c;
+	const char *error, *at = strchr(s, '@');
+	char host[64];
+	size_t n = at != NULL ? (size_t)(at - s) : strlen(s);
+
+	if (n == 0 || n >= sizeof(host))
+		return "expected an IP address, optionally with @port";
+	memcpy(host, s, n);
+	host[n] = '\0';
+	if (strchr(host, '/') != NULL || netaddr_cidr_parse(host, &c,
+	    &error) < 0)
+		return "expected a numeric IP address, optionally with @port";
+	if (at != NULL) {
+		unsigned port = 0;
+		const char *p = at + 1;
+
+		if (*p == '\0')
+			return "empty port after @";
+		for (; *p != '\0'; p++) {
+			if (*p < '0' || *p > '9' || port > 65535)
+				return "bad port after @";
+			port = port * 10 + (unsigned)(*p - '0');
+		}
+		if (port == 0 || port > 65535)
+			return "port out of range (1..65535)";
+	}
+	return NULL;
+}
+
+static const char *const fail_names[] = { "accept", "tempfail", "reject",
+	NULL };
+
+static const struct config_key filters_keys[] = {
+	{ "stages", CONFIG_T_STRLIST, "", 0, 0, OFF(filters.stages), NULL,
+	  check_nonempty, NULL,
+	  "Filter stages, run in this order for every inbound message." },
+	{ "trusted_networks", CONFIG_T_STRLIST, "", 0, 0,
+	  OFF(filters.trusted_networks), NULL, check_cidr, NULL,
+	  "Clients (CIDR) whose mail skips the inbound spam checks." },
+	{ "trust_loopback", CONFIG_T_BOOL, "true", 0, 0,
+	  OFF(filters.trust_loopback), NULL, NULL, NULL,
+	  "Treat 127.0.0.0/8 and ::1 as trusted networks." },
+	{ "lmtp", CONFIG_T_BOOL, "false", 0, 0, OFF(filters.lmtp), NULL,
+	  NULL, NULL,
+	  "Run the stages on LMTP too (off: the MTA in front filtered)." },
+	{ "max_scan_size", CONFIG_T_SIZE, "2M", 64 * KIB, 1024 * KIB * KIB,
+	  OFF(filters.max_scan_size), NULL, NULL, NULL,
+	  "Bigger messages are not scanned by the data step." },
+	{ "stage_timeout", CONFIG_T_DURATION, "30s", 1, HOUR,
+	  OFF(filters.stage_timeout), NULL, NULL, NULL,
+	  "Time a stage may take for one step before it counts as failed." },
+	{ "fail_before_data", CONFIG_T_ENUM, "tempfail", 0, 0,
+	  OFF(filters.fail_before_data), fail_names, NULL, NULL,
+	  "A stage that fails before DATA: tempfail (451), accept, reject." },
+	{ "fail_at_data", CONFIG_T_ENUM, "accept", 0, 0,
+	  OFF(filters.fail_at_data), fail_names, NULL, NULL,
+	  "A stage that fails at DATA: accept (with a symbol), tempfail, "
+	  "reject." },
+	{ "reject_score", CONFIG_T_SCORE, "15", 0, 1000,
+	  OFF(filters.reject_score), NULL, NULL, NULL,
+	  "Spam score from which a message is refused (550 5.7.1)." },
+	{ "junk_score", CONFIG_T_SCORE, "6", 0, 1000,
+	  OFF(filters.junk_score), NULL, NULL, NULL,
+	  "Spam score from which a message is delivered into Junk." },
+	{ "add_header_score", CONFIG_T_SCORE, "6", 0, 1000,
+	  OFF(filters.add_header_score), NULL, NULL, NULL,
+	  "Spam score from which a message gets X-Spam-Flag: YES." },
+	{ "greylist_score", CONFIG_T_SCORE, "4", 0, 1000,
+	  OFF(filters.greylist_score), NULL, NULL, NULL,
+	  "Spam score from which the greylist stage greylists (on doubt)." },
+};
+
+static const char *const lookup_names[] = { "kv", "memory", "redis",
+	NULL };
+
+static const struct config_key lookup_keys[] = {
+	{ "backend", CONFIG_T_ENUM, "kv", 0, 0, OFF(lookup.backend),
+	  lookup_names, NULL, NULL,
+	  "Filter state: kv (the data store), memory, or redis." },
+	{ "memory_max", CONFIG_T_SIZE, "64M", KIB, 64 * GIB,
+	  OFF(lookup.memory_max), NULL, NULL, NULL,
+	  "memory: the most it may hold before evicting." },
+	{ "redis_host", CONFIG_T_STRING, "127.0.0.1", 0, 0,
+	  OFF(lookup.redis_host), NULL, check_nonempty, NULL,
+	  "redis: the server's address." },
+	{ "redis_port", CONFIG_T_UINT, "6379", 1, 65535,
+	  OFF(lookup.redis_port), NULL, NULL, NULL, "redis: its port." },
+	{ "redis_db", CONFIG_T_UINT, "0", 0, 65535, OFF(lookup.redis_db),
+	  NULL, NULL, NULL, "redis: the database number (SELECT)." },
+	{ "redis_password", CONFIG_T_STRING, "", 0, 0,
+	  OFF(lookup.redis_password), NULL, NULL, NULL,
+	  "redis: AUTH password; \"\" = none." },
+	{ "redis_timeout", CONFIG_T_DURATION, "2s", 1, MINUTE,
+	  OFF(lookup.redis_timeout), NULL, NULL, NULL,
+	  "redis: connect and command timeout." },
+};
+
+static const struct config_key dns_keys[] = {
+	{ "servers", CONFIG_T_STRLIST, "", 0, 0, OFF(dns.servers), NULL,
+	  check_dns_server, NULL,
+	  "Resolvers to ask (\"127.0.0.1\", \"::1@5353\"); [] = "
+	  "/etc/resolv.conf." },
+	{ "timeout", CONFIG_T_DURATION, "5s", 1, MINUTE, OFF(dns.timeout),
+	  NULL, NULL, NULL, "Time one query may take." },
+	{ "trust_anchor", CONFIG_T_STRING, "", 0, 0, OFF(dns.trust_anchor),
+	  NULL, NULL, NULL,
+	  "DNSSEC root trust anchor file (DANE); \"\" = no validation." },
+};
+
 const struct config_group config_groups[] = {
 	{ "server", KEYS(server_keys), "The process: names, paths, threads." },
 	{ "log", KEYS(log_keys), "Logging." },
@@ -377,6 +498,12 @@ const struct config_group config_groups[] = {
 	{ "delivery", KEYS(delivery_keys), "Local delivery into mailboxes." },
 	{ "lmtp", KEYS(lmtp_keys), "The LMTP server: another MTA hands "
 	  "local mail straight to the mailboxes." },
+	{ "filters", KEYS(filters_keys), "The anti-spam pipeline: stages, "
+	  "trusted clients, score thresholds." },
+	{ "lookup", KEYS(lookup_keys), "The lookup store: greylisting, "
+	  "reputation, Bayes and rate-limit state." },
+	{ "dns", KEYS(dns_keys), "The DNS resolver (SPF, DKIM, DMARC, "
+	  "DNSBL, iprev)." },
 };
 const size_t config_ngroups = ARRAY_SIZE(config_groups);
 

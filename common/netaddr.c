@@ -183,3 +183,96 @@ netaddr_is_loopback(const struct sockaddr *sa)
 	}
 	return sa->sa_family == AF_UNIX;	/* on this machine too */
 }
+
+size_t
+netaddr_ip_bytes(const struct sockaddr *sa, unsigned char out[16])
+{
+	if (sa->sa_family == AF_INET) {
+		memcpy(out, &((const struct sockaddr_in *)sa)->sin_addr, 4);
+		return 4;
+	}
+	if (sa->sa_family == AF_INET6) {
+		const struct in6_addr *a =
+		    &((const struct sockaddr_in6 *)sa)->sin6_addr;
+
+		if (IN6_IS_ADDR_V4MAPPED(a)) {
+			memcpy(out, a->s6_addr + 12, 4);
+			return 4;
+		}
+		memcpy(out, a->s6_addr, 16);
+		return 16;
+	}
+	return 0;
+}
+
+int
+netaddr_cidr_parse(const char *s, struct netaddr_cidr *r,
+    const char **error_r)
+{
+	char host[INET6_ADDRSTRLEN];
+	const char *slash = strchr(s, '/');
+	size_t hlen = slash != NULL ? (size_t)(slash - s) : strlen(s);
+	unsigned max, prefix = 0;
+
+	memset(r, 0, sizeof(*r));
+	if (hlen == 0 || hlen >= sizeof(host)) {
+		*error_r = "not an address or network";
+		return -1;
+	}
+	memcpy(host, s, hlen);
+	host[hlen] = '\0';
+	if (inet_pton(AF_INET, host, r->addr) == 1) {
+		r->family = AF_INET;
+		max = 32;
+	} else if (inet_pton(AF_INET6, host, r->addr) == 1) {
+		r->family = AF_INET6;
+		max = 128;
+	} else {
+		*error_r = "not a numeric IPv4 or IPv6 address";
+		return -1;
+	}
+	if (slash == NULL) {
+		prefix = max;
+	} else {
+		const char *p = slash + 1;
+
+		if (*p == '\0') {
+			*error_r = "empty prefix length after /";
+			return -1;
+		}
+		for (; *p != '\0'; p++) {
+			if (*p < '0' || *p > '9' || prefix > max) {
+				*error_r = "bad prefix length";
+				return -1;
+			}
+			prefix = prefix * 10 + (unsigned)(*p - '0');
+		}
+		if (prefix > max) {
+			*error_r = "prefix length too long for the address";
+			return -1;
+		}
+	}
+	r->prefix = prefix;
+	/* clear the host bits, so that matching compares whole bytes */
+	for (unsigned bit = prefix; bit < max; bit++)
+		r->addr[bit / 8] &= (unsigned char)~(0x80u >> (bit % 8));
+	return 0;
+}
+
+bool
+netaddr_cidr_match(const struct netaddr_cidr *c, const struct sockaddr *sa)
+{
+	unsigned char a[16];
+	size_t n = netaddr_ip_bytes(sa, a);
+	unsigned full, rest;
+
+	if (n != (c->family == AF_INET ? 4u : 16u) || n == 0)
+		return false;
+	full = c->prefix / 8;
+	rest = c->prefix % 8;
+	if (memcmp(a, c->addr, full) != 0)
+		return false;
+	if (rest == 0)
+		return true;
+	return (a[full] & (unsigned char)(0xff00u >> rest)) == c->addr[full];
+}

@@ -34,4 +34,27 @@ unsigned netaddr_port(const struct sockaddr *sa);
  * UNIX socket peers (this machine) */
 bool netaddr_is_loopback(const struct sockaddr *sa);
 
+/*
+ * A network in CIDR form: "192.0.2.0/24", "2001:db8::/32", or a single
+ * address ("192.0.2.1" = /32, "::1" = /128).  IPv4-mapped IPv6 peers
+ * match IPv4 networks.
+ */
+struct netaddr_cidr {
+	int family;			/* AF_INET or AF_INET6 */
+	unsigned char addr[16];		/* network byte order, host bits 0 */
+	unsigned prefix;
+};
+
+/* netaddr_cidr_parse - -1 with *error_r (static text) on bad input */
+int netaddr_cidr_parse(const char *s, struct netaddr_cidr *r,
+    const char **error_r) WARN_UNUSED;
+/* netaddr_cidr_match - whether sa (IPv4/IPv6) is inside c */
+bool netaddr_cidr_match(const struct netaddr_cidr *c,
+    const struct sockaddr *sa);
+/*
+ * netaddr_ip_bytes - the address of sa as 4 (IPv4, also for a v4-mapped
+ * IPv6) or 16 bytes; 0 for other families
+ */
+size_t netaddr_ip_bytes(const struct sockaddr *sa, unsigned char out[16]);
+
 #endif

@@ -181,6 +181,73 @@ test_sockaddrs(void **state)
 	assert_true(netaddr_is_loopback(&sa_unix));
 }
 
+/* sa_of - a sockaddr for a numeric address (test helper) */
+static struct sockaddr_storage
+sa_of(const char *ip)
+{
+	struct sockaddr_storage ss;
+
+	memset(&ss, 0, sizeof(ss));
+	if (strchr(ip, ':') == NULL) {
+		struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
+
+		sin->sin_family = AF_INET;
+		assert_int_equal(inet_pton(AF_INET, ip, &sin->sin_addr), 1);
+	} else {
+		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
+
+		sin6->sin6_family = AF_INET6;
+		assert_int_equal(inet_pton(AF_INET6, ip, &sin6->sin6_addr), 1);
+	}
+	return ss;
+}
+
+static bool
+in_net(const char *net, const char *ip)
+{
+	struct netaddr_cidr c;
+	struct sockaddr_storage ss = sa_of(ip);
+	const char *error = NULL;
+
+	assert_int_equal(netaddr_cidr_parse(net, &c, &error), 0);
+	return netaddr_cidr_match(&c, (struct sockaddr *)&ss);
+}
+
+static void
+test_cidr(void **state)
+{
+	static const char *const bad[] = { "", "/24", "10.0.0.0/", "10.0.0.0/33",
+		"10.0.0.0/2x", "::/129", "example.org", "10.0.0.0/24/1",
+		"10.0.0", "10.0.0.0/-1" };
+	struct netaddr_cidr c;
+	const char *error;
+
+	(void)state;
+	assert_true(in_net("10.0.0.0/8", "10.200.3.4"));
+	assert_false(in_net("10.0.0.0/8", "11.0.0.1"));
+	assert_true(in_net("192.0.2.128/25", "192.0.2.200"));
+	assert_false(in_net("192.0.2.128/25", "192.0.2.127"));
+	assert_true(in_net("192.0.2.77/24", "192.0.2.1"));	/* host bits */
+	assert_true(in_net("192.0.2.1", "192.0.2.1"));
+	assert_false(in_net("192.0.2.1", "192.0.2.2"));
+	assert_true(in_net("0.0.0.0/0", "203.0.113.9"));
+	assert_false(in_net("0.0.0.0/0", "2001:db8::1"));
+	assert_true(in_net("2001:db8::/32", "2001:db8:ffff::1"));
+	assert_false(in_net("2001:db8::/32", "2001:db9::1"));
+	assert_true(in_net("2001:db8::/33", "2001:db8:7fff::1"));
+	assert_false(in_net("2001:db8::/33", "2001:db8:8000::1"));
+	assert_true(in_net("::1", "::1"));
+	/* a v4-mapped peer is its IPv4 address */
+	assert_true(in_net("127.0.0.0/8", "::ffff:127.0.0.1"));
+	assert_false(in_net("::ffff:0:0/96", "::ffff:127.0.0.1"));
+	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
+		error = NULL;
+		if (netaddr_cidr_parse(bad[i], &c, &error) == 0)
+			fail_msg("\"%s\" parsed", bad[i]);
+		assert_non_null(error);
+	}
+}
+
 int
 main(void)
 {
@@ -188,6 +255,7 @@ main(void)
 		cmocka_unit_test(test_parse_listen),
 		cmocka_unit_test(test_error_texts),
 		cmocka_unit_test(test_sockaddrs),
+		cmocka_unit_test(test_cidr),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
