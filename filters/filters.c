@@ -1,0 +1,904 @@
+/*
+ * filters.c - the pipeline: stages in configured order, their time
+ * budgets and failure policy, the score thresholds, and the header
+ * fields the pipeline adds (filter.h and filters.h are the contract).
+ *
+ * A step walks the stages in order and stops at the first verdict that is
+ * not CONTINUE.  ACCEPT from a stage marks the transaction accepted: the
+ * later stages are skipped until filters_txn_end.  A stage that returns
+ * FILTER_ERROR, or that took longer than its budget (filters.stage_timeout
+ * per call; the stage must bound its own waits by filter_deadline_ms, the
+ * pipeline cannot interrupt it), gets the failure policy: before DATA
+ * filters.fail_before_data (tempfail by default: 451 4.7.1), at DATA
+ * filters.fail_at_data (accept by default, with the symbol <STAGE>_FAIL
+ * at score 0, so that a broken filter costs no mail).
+ *
+ * The data step: the header is split into fields (at most
+ * FILTER_HEADERS_MAX; the rest count as body for the stages), then each
+ * stage gets either data() or the milter sequence header()... eoh()
+ * body()... eom().  Then, unless a stage accepted or discarded, the score
+ * is compared with the thresholds: reject_score refuses (550 5.7.1),
+ * every stage's scored() runs (greylisting on doubt), junk_score sets
+ * the junk flag; finally every stage's verdict() learns the outcome.
+ *
+ * Headers (filters_apply): the fields the stages added, then
+ * Authentication-Results (RFC 8601: our hostname as authserv-id, the
+ * stages' method clauses or "none"), X-Spam-Status (score, the
+ * add_header threshold, the symbols) and, over add_header_score,
+ * X-Spam-Flag: YES, inserted after our Received field.  Fields a client
+ * sent that would pass for ours are removed: Authentication-Results with
+ * our authserv-id (RFC 8601 section 5), X-Spam-Status and X-Spam-Flag.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "common/log.h"
+#include "common/xalloc.h"
+#include "filters/filters.h"
+
+#define FILTERS_SVC "filter"
+#define FOLD_AT 76		/* X-Spam-Status continuation lines */
+
+struct stage {
+	const struct filter_stage_ops *ops;
+	void *state;
+};
+
+struct filters {
+	struct filter_env env;
+	const struct config_filters *fc;
+	struct stage stages[FILTER_STAGES_MAX];
+	size_t nstages;
+	struct netaddr_cidr *trusted;
+	size_t ntrusted;
+};
+
+struct filter_session {
+	struct filters *f;
+	struct filter_conn conn;
+	struct filter_msg m;
+	size_t rcpt_cap;
+	struct buf hdrtext;	/* NUL-separated copies behind m.hdrs */
+	bool scanned;		/* filters_data ran for this transaction */
+};
+
+/* ---- helpers for stages ---- */
+
+void
+filter_symbol(struct filter_msg *m, const char *name, double score)
+{
+	m->score += score;
+	if (m->nsyms >= FILTER_SYMBOLS_MAX)
+		return;
+	snprintf(m->syms[m->nsyms].name, sizeof(m->syms[0].name), "%s",
+	    name);
+	m->syms[m->nsyms].score = score;
+	m->nsyms++;
+}
+
+void
+filter_ar(struct filter_msg *m, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (m->ar.len > 0)
+		buf_add_str(&m->ar, ";\r\n\t");
+	va_start(ap, fmt);
+	if (buf_vprintf(&m->ar, fmt, ap) < 0)
+		PANIC("filter_ar: limited buffer");
+	va_end(ap);
+}
+
+static void
+add_edit(struct filter_msg *m, enum filter_edit_kind kind, const char *name,
+    unsigned index, const char *value)
+{
+	struct filter_edit *e;
+
+	if (m->nedits >= FILTER_EDITS_MAX) {
+		log_warn(FILTERS_SVC, "%s: more than %u header edits: "
+		    "ignoring %s", m->qid, FILTER_EDITS_MAX, name);
+		return;
+	}
+	m->edits = xreallocarray(m->edits, m->nedits + 1, sizeof(*m->edits));
+	e = &m->edits[m->nedits++];
+	e->kind = kind;
+	e->name = xstrdup(name);
+	e->index = index;
+	e->value = value != NULL ? xstrdup(value) : NULL;
+}
+
+void
+filter_header_add(struct filter_msg *m, const char *name, const char *value)
+{
+	add_edit(m, FILTER_EDIT_ADD, name, 0, value);
+}
+
+void
+filter_header_change(struct filter_msg *m, const char *name, unsigned index,
+    const char *value)
+{
+	add_edit(m, FILTER_EDIT_CHANGE, name, index, value);
+}
+
+const struct filter_header *
+filter_header_get(const struct filter_msg *m, const char *name)
+{
+	for (size_t i = 0; i < m->nhdrs; i++)
+		if (strcasecmp(m->hdrs[i].name, name) == 0)
+			return &m->hdrs[i];
+	return NULL;
+}
+
+void
+filter_reply_set(struct filter_reply *r, int code, const char *ecode,
+    const char *fmt, ...)
+{
+	va_list ap;
+
+	r->code = code;
+	snprintf(r->ecode, sizeof(r->ecode), "%s", ecode);
+	va_start(ap, fmt);
+	vsnprintf(r->text, sizeof(r->text), fmt, ap);
+	va_end(ap);
+	/* a reply line must not break the protocol */
+	for (char *p = r->text; *p != '\0'; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			*p = ' ';
+}
+
+unsigned
+filter_deadline_ms(const struct filter_msg *m)
+{
+	uint64_t now = clock_mono_us();
+
+	if (m->deadline_us <= now + 1000)
+		return 1;
+	return (unsigned)((m->deadline_us - now) / 1000);
+}
+
+int64_t
+filter_now(const struct filter_msg *m)
+{
+	const struct filter_env *env = &m->session->f->env;
+
+	return env->now != NULL ? env->now(env->now_arg) :
+	    (int64_t)time(NULL);
+}
+
+const char *
+filter_action_name(enum filter_action a)
+{
+	static const char *const names[] = { "continue", "accept", "reject",
+		"tempfail", "discard", "quarantine", "error" };
+
+	return (unsigned)a < ARRAY_SIZE(names) ? names[a] : "?";
+}
+
+/* ---- the pipeline ---- */
+
+int
+filters_new(const struct filter_env *env,
+    const struct filter_stage_ops *const *registry, size_t n,
+    struct filters **f_r, struct buf *err)
+{
+	const struct config_filters *fc = &env->cfg->filters;
+	struct filters *f = xcalloc(1, sizeof(*f));
+
+	*f_r = NULL;
+	f->env = *env;
+	f->fc = fc;
+	if (fc->stages.n > FILTER_STAGES_MAX) {
+		buf_addf(err, "filters.stages: more than %d stages",
+		    FILTER_STAGES_MAX);
+		goto fail;
+	}
+	f->trusted = xcalloc(fc->trusted_networks.n + 1, sizeof(*f->trusted));
+	for (size_t i = 0; i < fc->trusted_networks.n; i++) {
+		const char *error;
+
+		if (netaddr_cidr_parse(fc->trusted_networks.v[i],
+		    &f->trusted[i], &error) < 0) {
+			buf_addf(err, "filters.trusted_networks: %s: %s",
+			    fc->trusted_networks.v[i], error);
+			goto fail;
+		}
+		f->ntrusted++;
+	}
+	for (size_t i = 0; i < fc->stages.n; i++) {
+		const char *name = fc->stages.v[i];
+		const struct filter_stage_ops *ops = NULL;
+
+		for (size_t j = 0; j < n && ops == NULL; j++)
+			if (strcmp(registry[j]->name, name) == 0)
+				ops = registry[j];
+		if (ops == NULL) {
+			buf_addf(err, "filters.stages: unknown stage \"%s\"",
+			    name);
+			goto fail;
+		}
+		for (size_t j = 0; j < f->nstages; j++)
+			if (f->stages[j].ops == ops) {
+				buf_addf(err, "filters.stages: \"%s\" listed "
+				    "twice", name);
+				goto fail;
+			}
+		if (ops->init != NULL && ops->init(&f->env,
+		    &f->stages[f->nstages].state, err) < 0) {
+			buf_addf(err, " (stage %s)", name);
+			goto fail;
+		}
+		f->stages[f->nstages++].ops = ops;
+	}
+	*f_r = f;
+	return 0;
+fail:
+	filters_free(&f);
+	return -1;
+}
+
+void
+filters_free(struct filters **fp)
+{
+	struct filters *f = *fp;
+
+	if (f == NULL)
+		return;
+	for (size_t i = f->nstages; i-- > 0;)
+		if (f->stages[i].ops->free != NULL)
+			f->stages[i].ops->free(f->stages[i].state);
+	free(f->trusted);
+	free(f);
+	*fp = NULL;
+}
+
+size_t
+filters_stage_count(const struct filters *f)
+{
+	return f->nstages;
+}
+
+uint64_t
+filters_max_scan(const struct filters *f)
+{
+	return f->fc->max_scan_size;
+}
+
+/* ---- sessions ---- */
+
+static void
+msg_init(struct filter_session *s)
+{
+	struct filter_msg *m = &s->m;
+
+	memset(m, 0, sizeof(*m));
+	m->conn = &s->conn;
+	m->qid = "";
+	m->session = s;
+	buf_init(&m->ar, 0);
+}
+
+struct filter_session *
+filters_session_new(struct filters *f, const struct sockaddr *peer,
+    socklen_t peerlen, const char *listener)
+{
+	struct filter_session *s = xcalloc(1, sizeof(*s));
+	struct filter_conn *c = &s->conn;
+
+	s->f = f;
+	if (peerlen > sizeof(c->addr.ss))
+		peerlen = sizeof(c->addr.ss);
+	memcpy(&c->addr.ss, peer, peerlen);
+	c->addr.len = peerlen;
+	netaddr_ip(peer, c->ip);
+	c->listener = listener;
+	c->loopback = netaddr_is_loopback(peer);
+	c->trusted = c->loopback && f->fc->trust_loopback;
+	for (size_t i = 0; i < f->ntrusted && !c->trusted; i++)
+		c->trusted = netaddr_cidr_match(&f->trusted[i], peer);
+	buf_init(&s->hdrtext, 0);
+	msg_init(s);
+	return s;
+}
+
+void
+filters_session_free(struct filter_session **sp)
+{
+	struct filter_session *s = *sp;
+
+	if (s == NULL)
+		return;
+	filters_txn_end(s);
+	buf_free(&s->m.ar);
+	free(s->conn.helo);
+	free(s->conn.ptr);
+	free(s->conn.auth_user);
+	buf_free(&s->hdrtext);
+	free(s);
+	*sp = NULL;
+}
+
+void
+filters_session_tls(struct filter_session *s, bool on)
+{
+	s->conn.tls = on;
+}
+
+void
+filters_session_auth(struct filter_session *s, const char *user)
+{
+	free(s->conn.auth_user);
+	s->conn.auth_user = user != NULL ? xstrdup(user) : NULL;
+	if (user != NULL)
+		s->conn.trusted = true;
+}
+
+struct filter_conn *
+filters_session_conn(struct filter_session *s)
+{
+	return &s->conn;
+}
+
+struct filter_msg *
+filters_msg(struct filter_session *s)
+{
+	return &s->m;
+}
+
+bool
+filters_junk(const struct filter_session *s)
+{
+	return s->m.junk;
+}
+
+void
+filters_txn_end(struct filter_session *s)
+{
+	struct filter_msg *m = &s->m;
+	struct buf ar = m->ar;
+
+	for (size_t i = 0; i < s->f->nstages; i++) {
+		const struct filter_stage_ops *ops = s->f->stages[i].ops;
+
+		if (m->stage_data[i] != NULL && ops->txn_end != NULL)
+			ops->txn_end(s->f->stages[i].state, m,
+			    m->stage_data[i]);
+	}
+	free(m->sender);
+	for (size_t i = 0; i < m->nrcpts; i++)
+		free(m->rcpts[i]);
+	free(m->rcpts);
+	for (size_t i = 0; i < m->nedits; i++) {
+		free(m->edits[i].name);
+		free(m->edits[i].value);
+	}
+	free(m->edits);
+	free(m->hdrs);
+	buf_reset(&s->hdrtext);
+	s->rcpt_cap = 0;
+	s->scanned = false;
+	buf_reset(&ar);		/* keep the allocation */
+	msg_init(s);
+	buf_free(&m->ar);
+	m->ar = ar;
+}
+
+/* ---- running the stages ---- */
+
+/* the policy for a failed stage at this step */
+static enum filter_action
+failure(struct filter_session *s, size_t i, enum filter_step step,
+    const char *why, struct filter_reply *r)
+{
+	const struct config_filters *fc = s->f->fc;
+	const char *name = s->f->stages[i].ops->name;
+	enum filter_fail policy = step == FILTER_STEP_DATA ?
+	    fc->fail_at_data : fc->fail_before_data;
+	char sym[FILTER_SYMBOL_NAME_MAX];
+	size_t k;
+
+	log_warn(FILTERS_SVC, "%s: stage %s failed (%s) from %s: %s",
+	    s->m.qid[0] != '\0' ? s->m.qid : "NOQUEUE", name, why,
+	    s->conn.ip, policy == FILTER_FAIL_ACCEPT ? "going on" :
+	    policy == FILTER_FAIL_TEMPFAIL ? "tempfail" : "reject");
+	switch (policy) {
+	case FILTER_FAIL_ACCEPT:
+		for (k = 0; name[k] != '\0' && k < sizeof(sym) - 6; k++)
+			sym[k] = (char)(name[k] >= 'a' && name[k] <= 'z' ?
+			    name[k] - 'a' + 'A' : name[k] == '-' ? '_' :
+			    name[k]);
+		memcpy(sym + k, "_FAIL", 6);
+		filter_symbol(&s->m, sym, 0.0);
+		return FILTER_CONTINUE;
+	case FILTER_FAIL_TEMPFAIL:
+		filter_reply_set(r, 451, "4.7.1", "Temporary filter failure; "
+		    "try again later");
+		return FILTER_TEMPFAIL;
+	case FILTER_FAIL_REJECT:
+		filter_reply_set(r, 550, "5.7.1", "Message refused by the "
+		    "filter policy");
+		return FILTER_REJECT;
+	}
+	return FILTER_CONTINUE;
+}
+
+/* milter - the header/eoh/body/eom sequence of one stage */
+static enum filter_action
+milter(const struct filter_stage_ops *ops, void *state, struct filter_msg *m,
+    struct filter_reply *r)
+{
+	enum filter_action a = FILTER_CONTINUE;
+
+	for (size_t i = 0; ops->header != NULL && i < m->nhdrs; i++)
+		if ((a = ops->header(state, m, &m->hdrs[i], r)) !=
+		    FILTER_CONTINUE)
+			return a;
+	if (ops->eoh != NULL && (a = ops->eoh(state, m, r)) != FILTER_CONTINUE)
+		return a;
+	for (size_t off = m->body_off; ops->body != NULL && off < m->len;) {
+		size_t n = m->len - off;
+
+		if (n > FILTER_BODY_CHUNK)
+			n = FILTER_BODY_CHUNK;
+		if ((a = ops->body(state, m, m->data + off, n, r)) !=
+		    FILTER_CONTINUE)
+			return a;
+		off += n;
+	}
+	if (ops->eom != NULL)
+		a = ops->eom(state, m, r);
+	return a;
+}
+
+static enum filter_action
+call(struct filter_session *s, size_t i, enum filter_step step,
+    struct filter_reply *r)
+{
+	const struct filter_stage_ops *ops = s->f->stages[i].ops;
+	void *st = s->f->stages[i].state;
+	struct filter_msg *m = &s->m;
+
+	switch (step) {
+	case FILTER_STEP_CONNECT:
+		return ops->connect != NULL ? ops->connect(st, m, r) :
+		    FILTER_CONTINUE;
+	case FILTER_STEP_HELO:
+		return ops->helo != NULL ? ops->helo(st, m, r) :
+		    FILTER_CONTINUE;
+	case FILTER_STEP_MAIL:
+		return ops->mail != NULL ? ops->mail(st, m, r) :
+		    FILTER_CONTINUE;
+	case FILTER_STEP_RCPT:
+		return ops->rcpt != NULL ? ops->rcpt(st, m, r) :
+		    FILTER_CONTINUE;
+	case FILTER_STEP_DATA:
+		if (ops->data != NULL)
+			return ops->data(st, m, r);
+		return milter(ops, st, m, r);
+	}
+	return FILTER_CONTINUE;
+}
+
+/* run - step through the stages; the first verdict that is not CONTINUE */
+static enum filter_action
+run(struct filter_session *s, enum filter_step step, struct filter_reply *r)
+{
+	struct filter_msg *m = &s->m;
+	uint64_t budget = (uint64_t)s->f->fc->stage_timeout * 1000000;
+
+	for (size_t i = 0; i < s->f->nstages && !m->accepted; i++) {
+		const struct filter_stage_ops *ops = s->f->stages[i].ops;
+		uint64_t t0, took;
+		enum filter_action a;
+
+		if (ops->inbound_only && s->conn.trusted)
+			continue;
+		memset(r, 0, sizeof(*r));
+		t0 = clock_mono_us();
+		m->deadline_us = t0 + budget;
+		a = call(s, i, step, r);
+		took = clock_mono_us() - t0;
+		if (a != FILTER_ERROR && took > budget) {
+			char why[64];
+
+			snprintf(why, sizeof(why), "took %llu ms",
+			    (unsigned long long)(took / 1000));
+			a = failure(s, i, step, why, r);
+		} else if (a == FILTER_ERROR) {
+			a = failure(s, i, step, "error", r);
+		}
+		switch (a) {
+		case FILTER_CONTINUE:
+		case FILTER_ERROR:	/* not returned by failure() */
+			continue;
+		case FILTER_ACCEPT:
+			m->accepted = true;
+			return FILTER_ACCEPT;
+		case FILTER_REJECT:
+			if (r->code < 500 || r->code > 599)
+				filter_reply_set(r, 550, "5.7.1",
+				    "Message refused by policy");
+			log_info(FILTERS_SVC, "%s: %s refused by %s from %s: "
+			    "%d %s %s", m->qid[0] != '\0' ? m->qid : "NOQUEUE",
+			    step == FILTER_STEP_DATA ? "message" :
+			    step == FILTER_STEP_RCPT ? "recipient" : "client",
+			    ops->name, s->conn.ip, r->code, r->ecode, r->text);
+			return a;
+		case FILTER_TEMPFAIL:
+			if (r->code < 400 || r->code > 499)
+				filter_reply_set(r, 451, "4.7.1",
+				    "Try again later");
+			log_info(FILTERS_SVC, "%s: %s deferred by %s from %s: "
+			    "%d %s %s", m->qid[0] != '\0' ? m->qid : "NOQUEUE",
+			    step == FILTER_STEP_DATA ? "message" :
+			    step == FILTER_STEP_RCPT ? "recipient" : "client",
+			    ops->name, s->conn.ip, r->code, r->ecode, r->text);
+			return a;
+		case FILTER_DISCARD:
+			m->discard = true;
+			m->accepted = true;
+			log_info(FILTERS_SVC, "%s: discarded by %s",
+			    m->qid[0] != '\0' ? m->qid : "NOQUEUE", ops->name);
+			return FILTER_ACCEPT;
+		case FILTER_QUARANTINE:
+			m->junk = true;
+			continue;
+		}
+	}
+	return m->accepted ? FILTER_ACCEPT : FILTER_CONTINUE;
+}
+
+enum filter_action
+filters_connect(struct filter_session *s, struct filter_reply *r)
+{
+	return run(s, FILTER_STEP_CONNECT, r);
+}
+
+enum filter_action
+filters_helo(struct filter_session *s, const char *helo,
+    struct filter_reply *r)
+{
+	free(s->conn.helo);
+	s->conn.helo = xstrdup(helo);
+	return run(s, FILTER_STEP_HELO, r);
+}
+
+enum filter_action
+filters_mail(struct filter_session *s, const char *qid, const char *sender,
+    struct filter_reply *r)
+{
+	struct filter_msg *m = &s->m;
+
+	free(m->sender);
+	m->sender = xstrdup(sender);
+	m->qid = qid != NULL ? qid : "";
+	return run(s, FILTER_STEP_MAIL, r);
+}
+
+enum filter_action
+filters_rcpt(struct filter_session *s, const char *rcpt,
+    struct filter_reply *r)
+{
+	struct filter_msg *m = &s->m;
+	enum filter_action a;
+
+	if (m->nrcpts == s->rcpt_cap) {
+		s->rcpt_cap = s->rcpt_cap == 0 ? 8 : s->rcpt_cap * 2;
+		m->rcpts = xreallocarray(m->rcpts, s->rcpt_cap,
+		    sizeof(*m->rcpts));
+	}
+	m->rcpts[m->nrcpts++] = xstrdup(rcpt);
+	a = run(s, FILTER_STEP_RCPT, r);
+	if (a == FILTER_REJECT || a == FILTER_TEMPFAIL)
+		free(m->rcpts[--m->nrcpts]);
+	return a;
+}
+
+/* field_end - the end of the header field starting at p (after its CRLF
+ * and continuation lines), or NULL when the header ends before it */
+static const unsigned char *
+field_end(const unsigned char *p, const unsigned char *end)
+{
+	while (p < end) {
+		const unsigned char *nl = memchr(p, '\n', (size_t)(end - p));
+
+		if (nl == NULL)
+			return end;
+		p = nl + 1;
+		if (p >= end || (*p != ' ' && *p != '\t'))
+			return p;
+	}
+	return end;
+}
+
+/* parse_header - m->hdrs and m->body_off from m->data */
+static void
+parse_header(struct filter_session *s)
+{
+	struct filter_msg *m = &s->m;
+	const unsigned char *p = m->data, *end = m->data + m->len;
+	size_t cap = 0;
+	struct { size_t name, value; } *offs = NULL;
+
+	buf_reset(&s->hdrtext);
+	while (p < end && m->nhdrs < FILTER_HEADERS_MAX) {
+		const unsigned char *colon, *fe, *ve;
+
+		if (*p == '\r' || *p == '\n') {		/* the blank line */
+			p += (*p == '\r' && p + 1 < end && p[1] == '\n') ? 2 :
+			    1;
+			break;
+		}
+		fe = field_end(p, end);
+		colon = memchr(p, ':', (size_t)(fe - p));
+		if (colon == NULL)	/* not a field: the body starts here */
+			break;
+		ve = fe;
+		if (ve > colon + 1 && ve[-1] == '\n')
+			ve--;
+		if (ve > colon + 1 && ve[-1] == '\r')
+			ve--;
+		if (m->nhdrs == cap) {
+			cap = cap == 0 ? 32 : cap * 2;
+			offs = xreallocarray(offs, cap, sizeof(*offs));
+		}
+		offs[m->nhdrs].name = s->hdrtext.len;
+		buf_add(&s->hdrtext, p, (size_t)(colon - p));
+		buf_add(&s->hdrtext, "", 1);
+		offs[m->nhdrs].value = s->hdrtext.len;
+		buf_add(&s->hdrtext, colon + 1, (size_t)(ve - colon - 1));
+		buf_add(&s->hdrtext, "", 1);
+		m->nhdrs++;
+		p = fe;
+	}
+	m->body_off = (size_t)(p - m->data);
+	/* pointers only now: the buffer has stopped moving */
+	m->hdrs = xcalloc(m->nhdrs + 1, sizeof(*m->hdrs));
+	for (size_t i = 0; i < m->nhdrs; i++) {
+		m->hdrs[i].name = (const char *)s->hdrtext.data + offs[i].name;
+		m->hdrs[i].value = (const char *)s->hdrtext.data +
+		    offs[i].value;
+	}
+	free(offs);
+}
+
+static void
+log_result(struct filter_session *s, enum filter_action a)
+{
+	struct filter_msg *m = &s->m;
+	struct buf syms = BUF_INIT(0);
+
+	for (size_t i = 0; i < m->nsyms; i++)
+		buf_addf(&syms, "%s%s=%.1f", i == 0 ? "" : ",",
+		    m->syms[i].name, m->syms[i].score);
+	log_info(FILTERS_SVC, "%s: from=<%s>, client=%s, score=%.2f, "
+	    "action=%s%s, symbols=%s", m->qid[0] != '\0' ? m->qid : "NOQUEUE",
+	    m->sender != NULL ? m->sender : "", s->conn.ip, m->score,
+	    m->discard ? "discard" : filter_action_name(a),
+	    m->junk ? " (junk)" : "", syms.len > 0 ? buf_cstr(&syms) : "-");
+	buf_free(&syms);
+}
+
+enum filter_action
+filters_data(struct filter_session *s, const unsigned char *msg, size_t len,
+    bool truncated, struct filter_reply *r)
+{
+	struct filter_msg *m = &s->m;
+	const struct config_filters *fc = s->f->fc;
+	enum filter_action a;
+	uint64_t budget = (uint64_t)fc->stage_timeout * 1000000;
+
+	m->data = msg;
+	m->len = len;
+	m->truncated = truncated;
+	parse_header(s);
+	s->scanned = true;
+	if (truncated) {
+		/* the stages would judge half a message: only the header */
+		m->len = m->body_off;
+		filter_symbol(m, "TOO_LARGE_TO_SCAN", 0.0);
+	}
+	a = run(s, FILTER_STEP_DATA, r);
+	if (a == FILTER_REJECT || a == FILTER_TEMPFAIL)
+		goto out;
+	if (!m->accepted && m->score >= fc->reject_score) {
+		filter_reply_set(r, 550, "5.7.1", "Message refused as spam "
+		    "(score %.1f)", m->score);
+		a = FILTER_REJECT;
+		goto out;
+	}
+	for (size_t i = 0; i < s->f->nstages && !m->accepted; i++) {
+		const struct filter_stage_ops *ops = s->f->stages[i].ops;
+
+		if (ops->scored == NULL || (ops->inbound_only &&
+		    s->conn.trusted))
+			continue;
+		memset(r, 0, sizeof(*r));
+		m->deadline_us = clock_mono_us() + budget;
+		a = ops->scored(s->f->stages[i].state, m, r);
+		if (a == FILTER_ERROR)
+			a = failure(s, i, FILTER_STEP_DATA, "error", r);
+		if (a == FILTER_REJECT || a == FILTER_TEMPFAIL) {
+			if (r->code == 0)
+				filter_reply_set(r, a == FILTER_REJECT ? 550 :
+				    451, a == FILTER_REJECT ? "5.7.1" : "4.7.1",
+				    "Try again later");
+			goto out;
+		}
+	}
+	if (!m->accepted && m->score >= fc->junk_score)
+		m->junk = true;
+	a = m->discard ? FILTER_DISCARD : m->junk ? FILTER_QUARANTINE :
+	    FILTER_CONTINUE;
+out:
+	m->spam = a == FILTER_REJECT ? m->score >= fc->reject_score :
+	    m->score >= fc->junk_score;
+	log_result(s, a);
+	for (size_t i = 0; i < s->f->nstages; i++) {
+		const struct filter_stage_ops *ops = s->f->stages[i].ops;
+
+		if (ops->verdict != NULL && !(ops->inbound_only &&
+		    s->conn.trusted))
+			ops->verdict(s->f->stages[i].state, m, a);
+	}
+	return a;
+}
+
+/* ---- the header fields ---- */
+
+/* fold - name: value with continuation lines at about FOLD_AT columns,
+ * breaking only at the spaces given as break points in value */
+static void
+add_field(struct buf *out, const char *name, const char *value)
+{
+	size_t col = strlen(name) + 2;
+	const char *p = value;
+
+	buf_addf(out, "%s:", name);
+	while (*p != '\0') {
+		const char *sp = strchr(p + 1, ' ');
+		size_t n = sp != NULL ? (size_t)(sp - p) : strlen(p);
+
+		if (col + n > FOLD_AT && col > strlen(name) + 2 && *p == ' ') {
+			buf_add_str(out, "\r\n\t");
+			p++;
+			n--;
+			col = 8;
+		}
+		buf_add(out, p, n);
+		col += n;
+		p += n;
+	}
+	buf_add_str(out, "\r\n");
+}
+
+void
+filters_headers(struct filter_session *s, struct buf *out)
+{
+	struct filter_msg *m = &s->m;
+	const struct config_filters *fc = s->f->fc;
+	const char *host = s->f->env.cfg->server.hostname;
+	struct buf v = BUF_INIT(0);
+	bool spam = m->score >= fc->add_header_score;
+
+	for (size_t i = 0; i < m->nedits; i++)
+		if (m->edits[i].kind == FILTER_EDIT_ADD &&
+		    m->edits[i].value != NULL)
+			buf_addf(out, "%s:%s%s\r\n", m->edits[i].name,
+			    m->edits[i].value[0] == ' ' ? "" : " ",
+			    m->edits[i].value);
+	buf_addf(out, "Authentication-Results: %s;", host);
+	if (m->ar.len > 0)
+		buf_addf(out, "\r\n\t%s\r\n", buf_cstr(&m->ar));
+	else
+		buf_add_str(out, " none\r\n");
+	buf_addf(&v, " %s, score=%.1f required=%.1f tests=", spam ? "Yes" :
+	    "No", m->score, fc->add_header_score);
+	if (m->nsyms == 0)
+		buf_add_str(&v, "none");
+	for (size_t i = 0; i < m->nsyms; i++)
+		buf_addf(&v, "%s%s=%.1f", i == 0 ? "" : ", ", m->syms[i].name,
+		    m->syms[i].score);
+	add_field(out, "X-Spam-Status", buf_cstr(&v));
+	if (spam)
+		buf_add_str(out, "X-Spam-Flag: YES\r\n");
+	buf_free(&v);
+}
+
+/* ours - a field a client sent that would pass for one of ours */
+static bool
+ours(const struct filter_session *s, const unsigned char *p, size_t n)
+{
+	static const char ar[] = "authentication-results:";
+	const char *host = s->f->env.cfg->server.hostname;
+	size_t hl = strlen(host);
+
+	if ((n >= 14 && strncasecmp((const char *)p, "x-spam-status:", 14) ==
+	    0) || (n >= 12 && strncasecmp((const char *)p, "x-spam-flag:",
+	    12) == 0))
+		return true;
+	if (n < sizeof(ar) - 1 || strncasecmp((const char *)p, ar,
+	    sizeof(ar) - 1) != 0)
+		return false;
+	p += sizeof(ar) - 1;
+	n -= sizeof(ar) - 1;
+	while (n > 0 && (*p == ' ' || *p == '\t' || *p == '\r' ||
+	    *p == '\n')) {
+		p++;
+		n--;
+	}
+	/* the authserv-id, then ';', white space or a version number */
+	return n > hl && strncasecmp((const char *)p, host, hl) == 0 &&
+	    (p[hl] == ';' || p[hl] == ' ' || p[hl] == '\t' || p[hl] == '\r');
+}
+
+/* edit_for - the CHANGE edit for the k-th (1-based) field called name */
+static const struct filter_edit *
+edit_for(const struct filter_msg *m, const unsigned char *p, size_t namelen,
+    unsigned k)
+{
+	const struct filter_edit *e = NULL;
+
+	for (size_t i = 0; i < m->nedits; i++)
+		if (m->edits[i].kind == FILTER_EDIT_CHANGE &&
+		    m->edits[i].index == k &&
+		    strlen(m->edits[i].name) == namelen &&
+		    strncasecmp(m->edits[i].name, (const char *)p, namelen) ==
+		    0)
+			e = &m->edits[i];	/* the last one wins */
+	return e;
+}
+
+void
+filters_apply(struct filter_session *s, const unsigned char *msg, size_t len,
+    size_t at, struct buf *out)
+{
+	struct filter_msg *m = &s->m;
+	const unsigned char *p = msg, *end = msg + len;
+	size_t hdr_end = s->scanned ? m->body_off : 0;
+
+	ASSERT(at <= len);
+	buf_add(out, msg, at);
+	filters_headers(s, out);
+	p = msg + at;
+	/* the client's fields: ours removed, the stages' changes applied */
+	while (p < msg + hdr_end && p < end && *p != '\r' && *p != '\n') {
+		const unsigned char *fe = field_end(p, end);
+		const unsigned char *colon = memchr(p, ':', (size_t)(fe - p));
+		size_t namelen = colon != NULL ? (size_t)(colon - p) : 0;
+		const struct filter_edit *e = NULL;
+
+		if (colon == NULL)
+			break;
+		if (m->nedits > 0) {
+			unsigned k = 0;
+
+			/* which occurrence of this name it is, from the top */
+			for (const unsigned char *q = msg; q < p;) {
+				const unsigned char *qe = field_end(q, end);
+
+				if ((size_t)(qe - q) > namelen &&
+				    q[namelen] == ':' && strncasecmp(
+				    (const char *)q, (const char *)p, namelen) ==
+				    0)
+					k++;
+				q = qe;
+			}
+			e = edit_for(m, p, namelen, k + 1);
+		}
+		if (e != NULL) {
+			if (e->value != NULL)
+				buf_addf(out, "%.*s:%s%s\r\n", (int)namelen,
+				    (const char *)p, e->value[0] == ' ' ? "" :
+				    " ", e->value);
+		} else if (!ours(s, p, (size_t)(fe - p))) {
+			buf_add(out, p, (size_t)(fe - p));
+		}
+		p = fe;
+	}
+	buf_add(out, p, (size_t)(end - p));
+}

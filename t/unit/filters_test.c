@@ -1,0 +1,560 @@
+/*
+ * filters_test.c - the pipeline (filters/filters.c) with stages defined
+ * here to drive it: order and early stop, ACCEPT skipping the rest,
+ * inbound-only stages skipped for trusted clients, the failure policy
+ * (error and time budget, before and at DATA), the score thresholds and
+ * the scored/verdict hooks, the milter sequence (every header, eoh, the
+ * body in chunks, eom), a refused recipient left out of the envelope,
+ * and the header fields: Authentication-Results, X-Spam-Status folding,
+ * X-Spam-Flag, forged fields of ours removed, a stage's change and
+ * deletion applied to the right occurrence.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "filters/filters.h"
+#include "t/unit/unit_tmpdir.h"
+
+/* ---- stages for the test: their behaviour is set per test ---- */
+
+struct probe {
+	const char *name;
+	enum filter_action connect, rcpt, data;
+	double score;			/* added at data */
+	const char *sym;
+	unsigned sleep_ms;		/* at data */
+	unsigned calls, headers, eohs, eoms, verdicts, scored;
+	size_t body_bytes;
+	enum filter_action last_verdict;
+	enum filter_action on_scored;
+};
+
+static struct probe probes[3];
+
+static int
+probe_init(const struct filter_env *env, void **state_r, struct buf *err)
+{
+	(void)env;
+	(void)err;
+	for (size_t i = 0; i < 3; i++)
+		if (probes[i].name == NULL)
+			break;
+	*state_r = NULL;
+	return 0;
+}
+
+static struct probe *
+me(const char *name)
+{
+	for (size_t i = 0; i < 3; i++)
+		if (probes[i].name != NULL && strcmp(probes[i].name, name) == 0)
+			return &probes[i];
+	fail_msg("no probe %s", name);
+	return NULL;
+}
+
+#define PROBE_STEP(stage, fn, field)					\
+static enum filter_action						\
+fn(void *st, struct filter_msg *m, struct filter_reply *r)		\
+{									\
+	struct probe *p = me(stage);					\
+									\
+	(void)st;							\
+	(void)m;							\
+	p->calls++;							\
+	if (p->field == FILTER_REJECT)					\
+		filter_reply_set(r, 554, "5.7.1", "go away %s", stage);	\
+	return p->field;						\
+}
+
+PROBE_STEP("a", a_connect, connect)
+PROBE_STEP("b", b_connect, connect)
+PROBE_STEP("a", a_rcpt, rcpt)
+
+static enum filter_action
+data_step(const char *stage, struct filter_msg *m, struct filter_reply *r)
+{
+	struct probe *p = me(stage);
+
+	p->calls++;
+	if (p->sleep_ms > 0)
+		usleep(p->sleep_ms * 1000);
+	if (p->sym != NULL)
+		filter_symbol(m, p->sym, p->score);
+	(void)r;
+	return p->data;
+}
+
+static enum filter_action
+a_data(void *st, struct filter_msg *m, struct filter_reply *r)
+{
+	(void)st;
+	filter_ar(m, "spf=pass smtp.mailfrom=%s", m->sender);
+	filter_header_add(m, "X-Probe", "a was here");
+	return data_step("a", m, r);
+}
+
+static enum filter_action
+b_data(void *st, struct filter_msg *m, struct filter_reply *r)
+{
+	(void)st;
+	return data_step("b", m, r);
+}
+
+/* c: the milter-style callbacks */
+static enum filter_action
+c_header(void *st, struct filter_msg *m, const struct filter_header *h,
+    struct filter_reply *r)
+{
+	(void)st;
+	(void)r;
+	me("c")->headers++;
+	if (strcmp(h->name, "Subject") == 0 && strstr(h->value, "change"))
+		filter_header_change(m, "Subject", 1, " changed");
+	if (strcmp(h->name, "X-Drop") == 0)
+		filter_header_change(m, "X-Drop", 2, NULL);
+	return FILTER_CONTINUE;
+}
+
+static enum filter_action
+c_eoh(void *st, struct filter_msg *m, struct filter_reply *r)
+{
+	(void)st;
+	(void)m;
+	(void)r;
+	me("c")->eohs++;
+	return FILTER_CONTINUE;
+}
+
+static enum filter_action
+c_body(void *st, struct filter_msg *m, const unsigned char *chunk, size_t len,
+    struct filter_reply *r)
+{
+	(void)st;
+	(void)m;
+	(void)r;
+	(void)chunk;
+	assert_true(len <= FILTER_BODY_CHUNK);
+	me("c")->body_bytes += len;
+	return FILTER_CONTINUE;
+}
+
+static enum filter_action
+c_eom(void *st, struct filter_msg *m, struct filter_reply *r)
+{
+	(void)st;
+	(void)r;
+	me("c")->eoms++;
+	return data_step("c", m, r);
+}
+
+static enum filter_action
+c_scored(void *st, struct filter_msg *m, struct filter_reply *r)
+{
+	struct probe *p = me("c");
+
+	(void)st;
+	(void)m;
+	p->scored++;
+	if (p->on_scored == FILTER_TEMPFAIL)
+		filter_reply_set(r, 451, "4.7.1", "greylisted");
+	return p->on_scored;
+}
+
+static void
+verdict(const char *stage, enum filter_action final)
+{
+	me(stage)->verdicts++;
+	me(stage)->last_verdict = final;
+}
+
+static void
+a_verdict(void *st, struct filter_msg *m, enum filter_action final)
+{
+	(void)st;
+	(void)m;
+	verdict("a", final);
+}
+
+static void
+c_verdict(void *st, struct filter_msg *m, enum filter_action final)
+{
+	(void)st;
+	(void)m;
+	verdict("c", final);
+}
+
+static const struct filter_stage_ops stage_a = {
+	.name = "a", .init = probe_init, .connect = a_connect,
+	.rcpt = a_rcpt, .data = a_data, .verdict = a_verdict,
+};
+static const struct filter_stage_ops stage_b = {
+	.name = "b", .inbound_only = true, .connect = b_connect,
+	.data = b_data,
+};
+static const struct filter_stage_ops stage_c = {
+	.name = "c", .header = c_header, .eoh = c_eoh, .body = c_body,
+	.eom = c_eom, .scored = c_scored, .verdict = c_verdict,
+};
+static const struct filter_stage_ops *const registry[] = {
+	&stage_a, &stage_b, &stage_c,
+};
+
+/* ---- fixture ---- */
+
+struct fx {
+	struct config *cfg;
+	struct filters *f;
+	struct filter_session *s;
+	struct filter_reply r;
+	struct buf out, err;
+};
+
+static struct fx fx;
+
+static void
+setup_with(const char *extra, const char *peer)
+{
+	FILE *fp = fopen("t.conf", "w");
+	struct filter_env env;
+	struct sockaddr_in sin;
+
+	assert_non_null(fp);
+	fprintf(fp, "server = { hostname = \"mx.test.example\"; };\n"
+	    "filters = { %s stage_timeout = 1; trust_loopback = false; %s "
+	    "};\n", strstr(extra, "stages") != NULL ? "" :
+	    "stages = [\"a\", \"b\", \"c\"];", extra);
+	fclose(fp);
+	memset(&fx, 0, sizeof(fx));
+	memset(probes, 0, sizeof(probes));
+	probes[0].name = "a";
+	probes[1].name = "b";
+	probes[2].name = "c";
+	buf_init(&fx.err, 0);
+	buf_init(&fx.out, 0);
+	if (config_load("t.conf", &fx.cfg, &fx.err) < 0)
+		fail_msg("config: %s", buf_cstr(&fx.err));
+	memset(&env, 0, sizeof(env));
+	env.cfg = fx.cfg;
+	if (filters_new(&env, registry, ARRAY_SIZE(registry), &fx.f,
+	    &fx.err) < 0)
+		fail_msg("filters_new: %s", buf_cstr(&fx.err));
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	assert_int_equal(inet_pton(AF_INET, peer, &sin.sin_addr), 1);
+	fx.s = filters_session_new(fx.f, (struct sockaddr *)&sin,
+	    sizeof(sin), "smtp");
+}
+
+static int
+teardown(void **state)
+{
+	(void)state;
+	filters_session_free(&fx.s);
+	filters_free(&fx.f);
+	config_free(&fx.cfg);
+	buf_free(&fx.out);
+	buf_free(&fx.err);
+	return 0;
+}
+
+static const char message[] =
+    "Received: from x by mx.test.example; Mon, 30 Nov 2026 00:00:00 +0000\r\n"
+    "Authentication-Results: mx.test.example; spf=pass forged\r\n"
+    "Authentication-Results: other.example; dkim=pass\r\n"
+    "X-Spam-Flag: YES\r\n"
+    "Subject: please change\r\n"
+    "X-Drop: one\r\n"
+    "X-Drop: two\r\n"
+    "  folded two\r\n"
+    "From: <s@example.net>\r\n"
+    "\r\n"
+    "body line\r\n";
+
+static enum filter_action
+deliver(const char *msg, size_t len)
+{
+	enum filter_action a;
+
+	/* ACCEPT (after a stage accepted) lets the transaction go on too */
+	assert_true(filters_mail(fx.s, "QID1", "s@example.net", &fx.r) <=
+	    FILTER_ACCEPT);
+	assert_true(filters_rcpt(fx.s, "u@example.org", &fx.r) <=
+	    FILTER_ACCEPT);
+	a = filters_data(fx.s, (const unsigned char *)msg, len, false, &fx.r);
+	buf_reset(&fx.out);
+	filters_apply(fx.s, (const unsigned char *)msg, len,
+	    (size_t)(strstr(msg, "\r\n") + 2 - msg), &fx.out);
+	return a;
+}
+
+/* ---- tests ---- */
+
+static void
+test_order_and_accept(void **state)
+{
+	(void)state;
+	setup_with("", "192.0.2.1");
+	probes[0].connect = FILTER_CONTINUE;
+	probes[1].connect = FILTER_REJECT;
+	assert_int_equal(filters_connect(fx.s, &fx.r), FILTER_REJECT);
+	assert_int_equal(fx.r.code, 554);
+	assert_string_equal(fx.r.text, "go away b");
+	assert_int_equal(probes[0].calls, 1);
+	assert_int_equal(probes[1].calls, 1);
+	/* ACCEPT from a: b and c are skipped for the whole transaction */
+	probes[0].connect = FILTER_ACCEPT;
+	assert_int_equal(filters_connect(fx.s, &fx.r), FILTER_ACCEPT);
+	assert_int_equal(probes[1].calls, 1);
+	probes[1].data = FILTER_REJECT;
+	assert_int_equal(deliver(message, sizeof(message) - 1),
+	    FILTER_CONTINUE);
+	assert_int_equal(probes[1].calls, 1);
+	assert_int_equal(probes[2].eoms, 0);
+	filters_txn_end(fx.s);
+	/* a new transaction runs everyone again */
+	assert_int_equal(deliver(message, sizeof(message) - 1),
+	    FILTER_REJECT);
+	assert_int_equal(fx.r.code, 550);	/* data: a 5xx made 550 */
+	assert_int_equal(probes[1].calls, 2);
+	teardown(NULL);
+}
+
+static void
+test_trusted_skips_inbound(void **state)
+{
+	(void)state;
+	setup_with("trusted_networks = [\"192.0.2.0/24\"];", "192.0.2.9");
+	probes[1].connect = FILTER_REJECT;
+	assert_true(filters_session_conn(fx.s)->trusted);
+	assert_int_equal(filters_connect(fx.s, &fx.r), FILTER_CONTINUE);
+	assert_int_equal(probes[1].calls, 0);
+	assert_int_equal(probes[0].calls, 1);
+	teardown(NULL);
+	setup_with("trusted_networks = [\"192.0.2.0/24\"];", "198.51.100.9");
+	probes[1].connect = FILTER_REJECT;
+	assert_false(filters_session_conn(fx.s)->trusted);
+	assert_int_equal(filters_connect(fx.s, &fx.r), FILTER_REJECT);
+	/* authentication makes a client trusted */
+	filters_session_auth(fx.s, "alice@example.org");
+	assert_int_equal(filters_connect(fx.s, &fx.r), FILTER_CONTINUE);
+	teardown(NULL);
+}
+
+static void
+test_failure_policy(void **state)
+{
+	(void)state;
+	setup_with("", "192.0.2.1");
+	/* before DATA: tempfail by default */
+	probes[0].connect = FILTER_ERROR;
+	assert_int_equal(filters_connect(fx.s, &fx.r), FILTER_TEMPFAIL);
+	assert_int_equal(fx.r.code, 451);
+	assert_string_equal(fx.r.ecode, "4.7.1");
+	/* at DATA: accept with a symbol; a stage over its budget too */
+	probes[0].data = FILTER_ERROR;
+	probes[1].sleep_ms = 1100;
+	probes[1].data = FILTER_REJECT;		/* too late to count */
+	assert_int_equal(deliver(message, sizeof(message) - 1),
+	    FILTER_CONTINUE);
+	assert_non_null(strstr(buf_cstr(&fx.out), "A_FAIL=0.0"));
+	assert_non_null(strstr(buf_cstr(&fx.out), "B_FAIL=0.0"));
+	assert_int_equal(probes[2].eoms, 1);
+	teardown(NULL);
+	setup_with("fail_at_data = \"tempfail\"; fail_before_data = "
+	    "\"accept\";", "192.0.2.1");
+	probes[0].connect = FILTER_ERROR;
+	assert_int_equal(filters_connect(fx.s, &fx.r), FILTER_CONTINUE);
+	probes[0].data = FILTER_ERROR;
+	assert_int_equal(deliver(message, sizeof(message) - 1),
+	    FILTER_TEMPFAIL);
+	assert_int_equal(fx.r.code, 451);
+	assert_int_equal(probes[2].eoms, 0);
+	teardown(NULL);
+}
+
+static void
+test_thresholds(void **state)
+{
+	(void)state;
+	setup_with("reject_score = 10.0; junk_score = 5.0; add_header_score = "
+	    "3; greylist_score = 2;", "192.0.2.1");
+	probes[1].sym = "B_SAYS";
+	probes[1].score = 3.5;
+	assert_int_equal(deliver(message, sizeof(message) - 1),
+	    FILTER_CONTINUE);
+	assert_false(filters_junk(fx.s));
+	assert_non_null(strstr(buf_cstr(&fx.out), "X-Spam-Flag: YES\r\n"));
+	assert_non_null(strstr(buf_cstr(&fx.out),
+	    "X-Spam-Status: Yes, score=3.5 required=3.0 tests=B_SAYS=3.5\r\n"));
+	assert_int_equal(probes[2].scored, 1);
+	assert_int_equal(probes[0].last_verdict, FILTER_CONTINUE);
+	filters_txn_end(fx.s);
+	/* junk */
+	probes[1].score = 6;
+	assert_int_equal(deliver(message, sizeof(message) - 1),
+	    FILTER_QUARANTINE);
+	assert_true(filters_junk(fx.s));
+	assert_true(filters_msg(fx.s)->spam);
+	assert_int_equal(probes[2].last_verdict, FILTER_QUARANTINE);
+	filters_txn_end(fx.s);
+	/* scored() may defer (greylisting on doubt) */
+	probes[1].score = 2.5;
+	probes[2].on_scored = FILTER_TEMPFAIL;
+	assert_int_equal(deliver(message, sizeof(message) - 1),
+	    FILTER_TEMPFAIL);
+	assert_string_equal(fx.r.text, "greylisted");
+	filters_txn_end(fx.s);
+	/* reject: scored() is not asked */
+	probes[1].score = 12;
+	probes[2].scored = 0;
+	assert_int_equal(deliver(message, sizeof(message) - 1),
+	    FILTER_REJECT);
+	assert_int_equal(fx.r.code, 550);
+	assert_string_equal(fx.r.ecode, "5.7.1");
+	assert_int_equal(probes[2].scored, 0);
+	assert_int_equal(probes[0].last_verdict, FILTER_REJECT);
+	assert_true(filters_msg(fx.s)->spam);
+	teardown(NULL);
+}
+
+static void
+test_milter_sequence_and_rcpt(void **state)
+{
+	char *big;
+	size_t hl = sizeof(message) - 1 - strlen("body line\r\n");
+	size_t blen = 3 * FILTER_BODY_CHUNK + 10;
+
+	(void)state;
+	setup_with("", "192.0.2.1");
+	big = malloc(hl + blen);
+	memcpy(big, message, hl);
+	memset(big + hl, 'x', blen);
+	assert_int_equal(deliver(big, hl + blen), FILTER_CONTINUE);
+	assert_int_equal(probes[2].headers, 8);
+	assert_int_equal(filters_msg(fx.s)->nhdrs, 8);
+	assert_int_equal(probes[2].eohs, 1);
+	assert_int_equal(probes[2].eoms, 1);
+	assert_int_equal(probes[2].body_bytes, blen);
+	assert_string_equal(filter_header_get(filters_msg(fx.s),
+	    "x-drop")->value, " one");
+	filters_txn_end(fx.s);
+	free(big);
+	/* a refused recipient does not stay in the envelope */
+	assert_int_equal(filters_mail(fx.s, "Q2", "", &fx.r),
+	    FILTER_CONTINUE);
+	probes[0].rcpt = FILTER_REJECT;
+	assert_int_equal(filters_rcpt(fx.s, "no@example.org", &fx.r),
+	    FILTER_REJECT);
+	probes[0].rcpt = FILTER_CONTINUE;
+	assert_int_equal(filters_rcpt(fx.s, "yes@example.org", &fx.r),
+	    FILTER_CONTINUE);
+	assert_int_equal(filters_msg(fx.s)->nrcpts, 1);
+	assert_string_equal(filters_msg(fx.s)->rcpts[0], "yes@example.org");
+	teardown(NULL);
+}
+
+static void
+test_headers(void **state)
+{
+	const char *o, *body;
+
+	(void)state;
+	setup_with("", "192.0.2.1");
+	for (int i = 0; i < 12; i++)
+		filter_symbol(filters_msg(fx.s), "A_RATHER_LONG_SYMBOL_NAME",
+		    0.1);
+	assert_int_equal(deliver(message, sizeof(message) - 1),
+	    FILTER_CONTINUE);
+	o = buf_cstr(&fx.out);
+	/* our Received stays first, our fields follow it */
+	assert_true(strncmp(o, "Received: from x by mx.test.example;", 36) ==
+	    0);
+	assert_non_null(strstr(o, "\r\nX-Probe: a was here\r\n"
+	    "Authentication-Results: mx.test.example;\r\n"
+	    "\tspf=pass smtp.mailfrom=s@example.net\r\n"));
+	/* forged fields of ours are gone, others' stay */
+	assert_null(strstr(o, "forged"));
+	assert_non_null(strstr(o, "Authentication-Results: other.example; "
+	    "dkim=pass\r\n"));
+	assert_null(strstr(o, "X-Spam-Flag"));
+	/* X-Spam-Status folded, no line over 78 */
+	for (const char *l = o; (body = strstr(l, "\r\n")) != NULL &&
+	    body != l; l = body + 2)
+		assert_true(body - l <= 78);
+	/* the changes: Subject replaced, the second X-Drop deleted */
+	assert_non_null(strstr(o, "\r\nSubject: changed\r\n"));
+	assert_non_null(strstr(o, "\r\nX-Drop: one\r\n"));
+	assert_null(strstr(o, "two"));
+	assert_non_null(strstr(o, "From: <s@example.net>\r\n\r\nbody line\r\n"));
+	filters_txn_end(fx.s);
+	/* no results: "none" */
+	probes[0].data = FILTER_CONTINUE;
+	teardown(NULL);
+	setup_with("stages = [\"b\"];", "192.0.2.1");
+	assert_int_equal(deliver(message, sizeof(message) - 1),
+	    FILTER_CONTINUE);
+	assert_non_null(strstr(buf_cstr(&fx.out),
+	    "Authentication-Results: mx.test.example; none\r\n"
+	    "X-Spam-Status: No, score=0.0 required=6.0 tests=none\r\n"));
+	teardown(NULL);
+}
+
+static void
+test_config_errors(void **state)
+{
+	FILE *fp;
+	struct filter_env env;
+
+	(void)state;
+	memset(&fx, 0, sizeof(fx));
+	buf_init(&fx.err, 0);
+	fp = fopen("t.conf", "w");
+	fprintf(fp, "filters = { stages = [\"a\", \"nope\"]; };\n");
+	fclose(fp);
+	assert_int_equal(config_load("t.conf", &fx.cfg, &fx.err), 0);
+	memset(&env, 0, sizeof(env));
+	env.cfg = fx.cfg;
+	assert_int_equal(filters_new(&env, registry, ARRAY_SIZE(registry),
+	    &fx.f, &fx.err), -1);
+	assert_non_null(strstr(buf_cstr(&fx.err), "unknown stage \"nope\""));
+	config_free(&fx.cfg);
+	buf_reset(&fx.err);
+	fp = fopen("t.conf", "w");
+	fprintf(fp, "filters = { stages = [\"a\", \"a\"]; };\n");
+	fclose(fp);
+	assert_int_equal(config_load("t.conf", &fx.cfg, &fx.err), 0);
+	env.cfg = fx.cfg;
+	assert_int_equal(filters_new(&env, registry, ARRAY_SIZE(registry),
+	    &fx.f, &fx.err), -1);
+	assert_non_null(strstr(buf_cstr(&fx.err), "listed twice"));
+	config_free(&fx.cfg);
+	buf_free(&fx.err);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_order_and_accept),
+		cmocka_unit_test(test_trusted_skips_inbound),
+		cmocka_unit_test(test_failure_policy),
+		cmocka_unit_test(test_thresholds),
+		cmocka_unit_test(test_milter_sequence_and_rcpt),
+		cmocka_unit_test(test_headers),
+		cmocka_unit_test(test_config_errors),
+	};
+
+	return cmocka_run_group_tests(tests, unit_tmpdir_setup,
+	    unit_tmpdir_teardown);
+}
