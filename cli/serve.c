@@ -32,6 +32,9 @@
 #include "common/xalloc.h"
 #include "delivery/delivery.h"
 #include "directory/directory.h"
+#include "filters/filters.h"
+#include "filters/stages.h"
+#include "store/mime.h"
 #include "mta/smtpd.h"
 #include "queue/queue.h"
 #include "store/store.h"
@@ -337,6 +340,31 @@ dispatch(void *arg, struct qmgr_job *job)
 	jobs_submit(arg, NULL, delivery_work, NULL, job);
 }
 
+/*
+ * message_text - filter_env.text: the readable text of a message for the
+ * content classifiers, from the same MIME code the store uses (decoded,
+ * UTF-8, HTML stripped)
+ */
+static int
+message_text(void *arg, const unsigned char *msg, size_t len,
+    struct buf *out)
+{
+	struct mime_info *info = NULL;
+	struct buf err = BUF_INIT(0);
+
+	(void)arg;
+	if (mime_parse(msg, len, NULL, &info, &err) < 0) {
+		buf_free(&err);
+		return -1;
+	}
+	if (info->hdr.subject != NULL)
+		buf_addf(out, "%s\n", info->hdr.subject);
+	buf_add(out, info->text, info->text_len);
+	mime_info_free(&info);
+	buf_free(&err);
+	return 0;
+}
+
 int
 cli_serve(const struct config *cfg, int argc, char **argv)
 {
@@ -356,6 +384,8 @@ cli_serve(const struct config *cfg, int argc, char **argv)
 	struct delivery *delivery;
 	struct transport local;
 	struct serve_ctx sc;
+	struct filter_env fenv;
+	struct filters *filters;
 	SSL_CTX *tls = NULL;
 	const char *error;
 	sigset_t sigs;
@@ -465,8 +495,21 @@ cli_serve(const struct config *cfg, int argc, char **argv)
 	if (qmgr_start(qm, &error) < 0)
 		log_fatal(SVC, "queue manager: %s", error);
 
+	memset(&fenv, 0, sizeof(fenv));
+	fenv.cfg = cfg;
+	fenv.text = message_text;
+	if (filters_new(&fenv, filters_builtin, filters_nbuiltin, &filters,
+	    &err) < 0)
+		log_fatal(SVC, "filters: %s", buf_cstr(&err));
+	if (cfg->filters.stages.n > 0)
+		log_info(SVC, "filters: %zu stages", filters_stage_count(
+		    filters));
+
 	smtpd = smtpd_new(cfg, jobs, tls, spool, on_queued, qm);
 	smtpd_set_rcpt_check(smtpd, rcpt_check, &sc);
+	/* no stage: no pipeline, and messages pass untouched */
+	if (filters_stage_count(filters) > 0)
+		smtpd_set_filters(smtpd, filters, "smtp");
 	if (!is_held(cfg, local.name))
 		smtpd_set_direct(smtpd, direct_deliver, &sc);
 	for (size_t i = 0; i < cfg->smtp.listen.n; i++) {
@@ -477,6 +520,8 @@ cli_serve(const struct config *cfg, int argc, char **argv)
 	lmtpd = smtpd_new(cfg, jobs, tls, spool, NULL, NULL);
 	smtpd_set_rcpt_check(lmtpd, rcpt_check, &sc);
 	smtpd_set_lmtp(lmtpd, lmtp_deliver, &sc);
+	if (cfg->filters.lmtp && filters_stage_count(filters) > 0)
+		smtpd_set_filters(lmtpd, filters, "lmtp");
 	for (size_t i = 0; i < cfg->lmtp.listen.n; i++) {
 		listener_start(lmtp_listeners[i], smtpd_accept, lmtpd);
 		log_info(SVC, "lmtp listening on %s",
@@ -517,6 +562,7 @@ cli_serve(const struct config *cfg, int argc, char **argv)
 	free(lmtp_listeners);
 	smtpd_free(&smtpd);
 	smtpd_free(&lmtpd);
+	filters_free(&filters);
 	delivery_free(&delivery);
 	directory_free(&dir);
 	store_close(&store);

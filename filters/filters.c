@@ -27,7 +27,9 @@
  * add_header threshold, the symbols) and, over add_header_score,
  * X-Spam-Flag: YES, inserted after our Received field.  Fields a client
  * sent that would pass for ours are removed: Authentication-Results with
- * our authserv-id (RFC 8601 section 5), X-Spam-Status and X-Spam-Flag.
+ * our authserv-id (RFC 8601 section 5), X-Spam-Status, X-Spam-Flag and
+ * X-Postern-Spam.  A message over junk_score gets "X-Postern-Spam: junk",
+ * which the delivery agent honours by filing it into Junk.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -260,6 +262,36 @@ size_t
 filters_stage_count(const struct filters *f)
 {
 	return f->nstages;
+}
+
+bool
+filters_wants(const struct filters *f, enum filter_step step)
+{
+	for (size_t i = 0; i < f->nstages; i++) {
+		const struct filter_stage_ops *ops = f->stages[i].ops;
+
+		switch (step) {
+		case FILTER_STEP_CONNECT:
+			if (ops->connect != NULL)
+				return true;
+			break;
+		case FILTER_STEP_HELO:
+			if (ops->helo != NULL)
+				return true;
+			break;
+		case FILTER_STEP_MAIL:
+			if (ops->mail != NULL)
+				return true;
+			break;
+		case FILTER_STEP_RCPT:
+			if (ops->rcpt != NULL)
+				return true;
+			break;
+		case FILTER_STEP_DATA:
+			return true;
+		}
+	}
+	return step == FILTER_STEP_DATA;
 }
 
 uint64_t
@@ -806,6 +838,8 @@ filters_headers(struct filter_session *s, struct buf *out)
 	add_field(out, "X-Spam-Status", buf_cstr(&v));
 	if (spam)
 		buf_add_str(out, "X-Spam-Flag: YES\r\n");
+	if (m->junk)
+		buf_add_str(out, FILTERS_JUNK_FIELD ": junk\r\n");
 	buf_free(&v);
 }
 
@@ -817,9 +851,12 @@ ours(const struct filter_session *s, const unsigned char *p, size_t n)
 	const char *host = s->f->env.cfg->server.hostname;
 	size_t hl = strlen(host);
 
+	static const char junk[] = FILTERS_JUNK_FIELD ":";
+
 	if ((n >= 14 && strncasecmp((const char *)p, "x-spam-status:", 14) ==
 	    0) || (n >= 12 && strncasecmp((const char *)p, "x-spam-flag:",
-	    12) == 0))
+	    12) == 0) || (n >= sizeof(junk) - 1 && strncasecmp(
+	    (const char *)p, junk, sizeof(junk) - 1) == 0))
 		return true;
 	if (n < sizeof(ar) - 1 || strncasecmp((const char *)p, ar,
 	    sizeof(ar) - 1) != 0)

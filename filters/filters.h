@@ -16,6 +16,9 @@
 struct lookup;
 struct dns;
 
+/* the field that tells the delivery agent to file into Junk */
+#define FILTERS_JUNK_FIELD "X-Postern-Spam"
+
 /* what stages may use; everything outlives the pipeline */
 struct filter_env {
 	const struct config *cfg;
@@ -42,7 +45,9 @@ struct filter_session;
  * filters_new - the pipeline of env->cfg->filters.stages, looked up by
  * name in registry (n entries); each stage's init runs here.  -1 with err
  * (an unknown stage, a stage whose init failed).  An empty stage list
- * gives a pipeline that only adds the headers.
+ * gives a pipeline that runs nothing but would still add the header
+ * fields; `postern serve` attaches no pipeline then, so that messages pass
+ * untouched.
  */
 int filters_new(const struct filter_env *env,
     const struct filter_stage_ops *const *registry, size_t n,
@@ -50,6 +55,12 @@ int filters_new(const struct filter_env *env,
 void filters_free(struct filters **f);
 /* filters_stage_count - stages configured (0: nothing to run) */
 size_t filters_stage_count(const struct filters *f);
+/*
+ * filters_wants - whether a stage has something to do at step (the data
+ * step always runs: it adds the header fields).  A step no stage wants
+ * does no I/O and may be called on any thread.
+ */
+bool filters_wants(const struct filters *f, enum filter_step step);
 /* filters_max_scan - messages up to this size go through the data step */
 uint64_t filters_max_scan(const struct filters *f);
 

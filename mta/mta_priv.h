@@ -19,6 +19,7 @@
 #include "common/config.h"
 #include "common/loop.h"
 #include "common/netaddr.h"
+#include "filters/filters.h"
 #include "mta/smtp_data.h"
 #include "mta/smtp_parse.h"
 #include "mta/smtpd.h"
@@ -49,6 +50,9 @@ struct smtpd {
 	void *lmtp_arg;
 	smtpd_lmtp_fn *direct;		/* SMTP: deliver before queueing */
 	void *direct_arg;
+	struct filters *filters;	/* the anti-spam pipeline, or NULL */
+	const char *listener;		/* its name for the stages */
+	size_t flush_at;		/* content kept in memory up to this */
 
 	pthread_mutex_t mu;	/* guards the counters and list below */
 	unsigned nsessions;
@@ -95,6 +99,12 @@ struct smtpd_txn {
 	struct buf content;		/* not yet in the spool file */
 	struct spool_file *file;	/* created at the first flush */
 
+	size_t received_len;		/* our Received field, first */
+	/* the pipeline's answer at RCPT and at the end of the data */
+	enum filter_action faction;
+	struct filter_reply freply;
+	bool discard;			/* accepted, then dropped */
+
 	/* job results */
 	int job_status;
 	char job_error[256];
@@ -126,6 +136,9 @@ struct smtpd_session {
 	bool dead;		/* client gone; free when the job is done */
 	unsigned nerrors;
 	struct smtpd_txn txn;
+	struct filter_session *fs;	/* with srv->filters */
+	enum filter_action faction;	/* connect, HELO, MAIL: the answer */
+	struct filter_reply freply;
 
 	/* per-command counters for the disconnect line */
 	unsigned n_ehlo, n_helo, n_mail, n_rcpt, n_data, n_bdat, n_rset,

@@ -57,10 +57,21 @@ smtpd_new(const struct config *cfg, struct jobs *jobs, SSL_CTX *tls,
 	pthread_mutex_init(&s->mu, NULL);
 	s->nbuckets = 1024;
 	s->ip_buckets = xcalloc(s->nbuckets, sizeof(*s->ip_buckets));
+	s->flush_at = SMTPD_FLUSH_AT;
 	return s;
 }
 
 static void session_free(struct smtpd_session *s);
+
+void
+smtpd_set_filters(struct smtpd *s, struct filters *f, const char *listener)
+{
+	uint64_t scan = filters_max_scan(f);
+
+	s->filters = f;
+	s->listener = listener;
+	s->flush_at = scan > SMTPD_FLUSH_AT ? (size_t)scan : SMTPD_FLUSH_AT;
+}
 
 void
 smtpd_set_rcpt_check(struct smtpd *s, smtpd_rcpt_fn *fn, void *arg)
@@ -225,6 +236,50 @@ setup_bev(struct smtpd_session *s)
 	bufferevent_enable(s->bev, EV_READ | EV_WRITE);
 }
 
+static void
+greet(struct smtpd_session *s)
+{
+	smtpd_reply(s, 220, NULL, "%s %s", s->cfg->server.hostname,
+	    s->cfg->smtp.banner);
+}
+
+static void
+connect_work(void *arg)
+{
+	struct smtpd_session *s = arg;
+
+	s->faction = filters_connect(s->fs, &s->freply);
+}
+
+/*
+ * connect_done - greet, or refuse: 554 and close (RFC 5321 3.1 lets the
+ * server wait for QUIT; we do not keep a refused client around), 421 for
+ * a temporary refusal
+ */
+static void
+connect_done(void *arg)
+{
+	struct smtpd_session *s = arg;
+	const struct filter_reply *r = &s->freply;
+
+	s->busy = false;
+	if (!s->dead && (s->faction == FILTER_REJECT ||
+	    s->faction == FILTER_TEMPFAIL)) {
+		bool perm = s->faction == FILTER_REJECT;
+
+		log_info(SMTPD_SVC, "NOQUEUE: reject: CONNECT from "
+		    "unknown[%s]: %d %s %s", s->ip, perm ? 554 : 421, r->ecode,
+		    r->text);
+		smtpd_reply(s, perm ? 554 : 421, r->ecode, "%s %s",
+		    s->cfg->server.hostname, r->text);
+		smtpd_close(s);		/* may free s */
+		return;
+	}
+	if (!s->dead)
+		greet(s);
+	smtpd_resume(s);
+}
+
 void
 smtpd_accept(struct loop *l, evutil_socket_t fd, const struct sockaddr *peer,
     socklen_t peerlen, void *arg)
@@ -270,8 +325,15 @@ smtpd_accept(struct loop *l, evutil_socket_t fd, const struct sockaddr *peer,
 	session_link(srv, s);
 	log_info(SMTPD_SVC, "connect from unknown[%s]:%u", s->ip, s->port);
 	setup_bev(s);
-	smtpd_reply(s, 220, NULL, "%s %s", s->cfg->server.hostname,
-	    s->cfg->smtp.banner);
+	if (srv->filters != NULL) {
+		s->fs = filters_session_new(srv->filters, peer, peerlen,
+		    srv->listener);
+		if (filters_wants(srv->filters, FILTER_STEP_CONNECT)) {
+			smtpd_run_job(s, connect_work, connect_done);
+			return;
+		}
+	}
+	greet(s);
 }
 
 static void
@@ -313,6 +375,7 @@ session_free(struct smtpd_session *s)
 	smtpd_txn_reset(s);
 	buf_free(&s->txn.content);
 	free(s->txn.rcpts);
+	filters_session_free(&s->fs);
 	free(s->helo);
 	conn_release(s->srv, s, s->ip);
 	free(s);
@@ -573,6 +636,8 @@ tls_established(struct smtpd_session *s)
 	SSL *ssl = bufferevent_openssl_get_ssl(s->bev);
 
 	s->tls_active = true;
+	if (s->fs != NULL)
+		filters_session_tls(s->fs, true);
 	tls_describe(ssl, s->tls_info, sizeof(s->tls_info));
 	log_info(SMTPD_SVC, "Anonymous TLS connection established from "
 	    "unknown[%s]: %s", s->ip, s->tls_info);

@@ -76,6 +76,21 @@ void smtpd_set_lmtp(struct smtpd *s, smtpd_lmtp_fn *deliver, void *arg);
  */
 void smtpd_set_direct(struct smtpd *s, smtpd_lmtp_fn *deliver, void *arg);
 
+/*
+ * The anti-spam pipeline (optional; filters/filters.h).  Every session
+ * gets a filter session (the client is named listener to the stages);
+ * connect, HELO, MAIL and RCPT run the stages that want them on a worker
+ * before the reply, and a message that ends in memory goes through the
+ * data step before it is delivered or queued: a refusal is the reply to
+ * DATA, DISCARD answers 250 and drops it, and otherwise the message is
+ * stored with the pipeline's header fields.  Content is kept in memory up
+ * to filters.max_scan_size; a bigger message (flushed to the spool while
+ * it arrives) is queued unscanned.  Before the first session.
+ */
+struct filters;
+void smtpd_set_filters(struct smtpd *s, struct filters *f,
+    const char *listener);
+
 /* smtpd_accept - the listen_accept_fn of SMTP listeners; arg is smtpd */
 void smtpd_accept(struct loop *l, evutil_socket_t fd,
     const struct sockaddr *peer, socklen_t peerlen, void *arg);

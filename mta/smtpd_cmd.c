@@ -64,6 +64,11 @@ smtpd_txn_reset(struct smtpd_session *s)
 	t->bdat_fail_code = 0;
 	t->bdat_fail_text = NULL;
 	t->qid[0] = '\0';
+	t->discard = false;
+	t->faction = FILTER_CONTINUE;
+	t->received_len = 0;
+	if (s->fs != NULL)
+		filters_txn_end(s->fs);
 }
 
 /* params_text - "KEY=VALUE KEY" as received, for the envelope */
@@ -86,17 +91,31 @@ params_text(const struct smtp_cmd *cmd)
 	return buf_steal(&b, NULL);
 }
 
+static void log_reject(struct smtpd_session *s, const char *stage, int code,
+    const char *ecode, const char *text, const char *to);
+
+/* filter_refused - the pipeline's 4xx/5xx for a command, logged */
+static bool
+filter_refused(struct smtpd_session *s, const char *stage,
+    enum filter_action a, const struct filter_reply *r, const char *to)
+{
+	if (a != FILTER_REJECT && a != FILTER_TEMPFAIL)
+		return false;
+	log_reject(s, stage, r->code, r->ecode, r->text, to);
+	if (to != NULL)
+		smtpd_error(s, r->code, r->ecode, "<%s>: %s", to, r->text);
+	else
+		smtpd_error(s, r->code, r->ecode, "%s", r->text);
+	return true;
+}
+
 static void
-cmd_helo(struct smtpd_session *s, const struct smtp_cmd *cmd, bool ehlo)
+helo_reply(struct smtpd_session *s)
 {
 	struct evbuffer *out;
 	const char *host = s->cfg->server.hostname;
 
-	free(s->helo);
-	s->helo = str_dup(cmd->domain);
-	s->esmtp = ehlo;
-	smtpd_txn_reset(s);	/* RFC 5321 4.1.4: EHLO implies RSET */
-	if (!ehlo) {
+	if (!s->esmtp) {
 		smtpd_reply(s, 250, NULL, "%s", host);
 		return;
 	}
@@ -114,6 +133,49 @@ cmd_helo(struct smtpd_session *s, const struct smtp_cmd *cmd, bool ehlo)
 }
 
 static void
+helo_work(void *arg)
+{
+	struct smtpd_session *s = arg;
+
+	s->faction = filters_helo(s->fs, s->helo, &s->freply);
+}
+
+static void
+helo_done(void *arg)
+{
+	struct smtpd_session *s = arg;
+
+	s->busy = false;
+	if (!s->dead) {
+		if (filter_refused(s, s->esmtp ? "EHLO" : "HELO", s->faction,
+		    &s->freply, NULL)) {
+			free(s->helo);		/* HELO again, or nothing */
+			s->helo = NULL;
+		} else {
+			helo_reply(s);
+		}
+	}
+	smtpd_resume(s);
+}
+
+static void
+cmd_helo(struct smtpd_session *s, const struct smtp_cmd *cmd, bool ehlo)
+{
+	free(s->helo);
+	s->helo = str_dup(cmd->domain);
+	s->esmtp = ehlo;
+	smtpd_txn_reset(s);	/* RFC 5321 4.1.4: EHLO implies RSET */
+	if (s->fs != NULL) {
+		if (filters_wants(s->srv->filters, FILTER_STEP_HELO)) {
+			smtpd_run_job(s, helo_work, helo_done);
+			return;
+		}
+		(void)filters_helo(s->fs, s->helo, &s->freply);
+	}
+	helo_reply(s);
+}
+
+static void
 log_reject(struct smtpd_session *s, const char *stage, int code,
     const char *ecode, const char *text, const char *to)
 {
@@ -124,6 +186,30 @@ log_reject(struct smtpd_session *s, const char *stage, int code,
 	    to != NULL ? " to=<" : "", to != NULL ? to : "",
 	    to != NULL ? ">" : "", s->esmtp ? "ESMTP" : "SMTP",
 	    s->helo != NULL ? s->helo : "");
+}
+
+static void
+mail_work(void *arg)
+{
+	struct smtpd_session *s = arg;
+
+	s->faction = filters_mail(s->fs, s->txn.qid, s->txn.sender,
+	    &s->freply);
+}
+
+static void
+mail_done(void *arg)
+{
+	struct smtpd_session *s = arg;
+
+	s->busy = false;
+	if (!s->dead) {
+		if (filter_refused(s, "MAIL", s->faction, &s->freply, NULL))
+			smtpd_txn_reset(s);
+		else
+			smtpd_reply(s, 250, "2.1.0", "Ok");
+	}
+	smtpd_resume(s);
 }
 
 static void
@@ -160,6 +246,13 @@ cmd_mail(struct smtpd_session *s, const struct smtp_cmd *cmd)
 	queue_id_new(t->qid);
 	log_info(SMTPD_SVC, "%s: client=unknown[%s]:%u", t->qid, s->ip,
 	    s->port);
+	if (s->fs != NULL) {
+		if (filters_wants(s->srv->filters, FILTER_STEP_MAIL)) {
+			smtpd_run_job(s, mail_work, mail_done);
+			return;
+		}
+		(void)filters_mail(s->fs, t->qid, t->sender, &s->freply);
+	}
 	smtpd_reply(s, 250, "2.1.0", "Ok");
 }
 
@@ -199,8 +292,12 @@ rcpt_check_work(void *arg)
 	struct smtpd_session *s = arg;
 	struct smtpd_txn *t = &s->txn;
 
-	t->verdict = s->srv->rcpt_check(s->srv->rcpt_arg, t->pending.addr,
+	t->verdict = s->srv->rcpt_check == NULL ? SMTPD_RCPT_OK :
+	    s->srv->rcpt_check(s->srv->rcpt_arg, t->pending.addr,
 	    t->size_hint);
+	t->faction = FILTER_CONTINUE;
+	if (t->verdict == SMTPD_RCPT_OK && s->fs != NULL)
+		t->faction = filters_rcpt(s->fs, t->pending.addr, &t->freply);
 }
 
 static void
@@ -216,6 +313,8 @@ rcpt_check_done(void *arg)
 	t->pending.addr = t->pending.params = NULL;
 	switch (t->verdict) {
 	case SMTPD_RCPT_OK:
+		if (filter_refused(s, "RCPT", t->faction, &t->freply, addr))
+			break;
 		rcpt_add(s, addr, params);
 		addr = params = NULL;
 		break;
@@ -271,19 +370,26 @@ cmd_rcpt(struct smtpd_session *s, const struct smtp_cmd *cmd)
 		return;
 	}
 	/* <Postmaster> without a domain is always taken (RFC 5321 4.5.1) */
-	if (s->srv->rcpt_check != NULL && !cmd->path.is_postmaster) {
-		t->pending.addr = addr;
-		t->pending.params = params_text(cmd);
-		smtpd_run_job(s, rcpt_check_work, rcpt_check_done);
+	if (cmd->path.is_postmaster) {
+		rcpt_add(s, addr, params_text(cmd));
 		return;
 	}
-	if (!cmd->path.is_postmaster &&
+	if (s->srv->rcpt_check == NULL &&
 	    !is_local_domain(s->cfg, cmd->path.domain)) {
 		log_reject(s, "RCPT", 554, "5.7.1", "Relay access denied", addr);
 		smtpd_error(s, 554, "5.7.1", "<%s>: Relay access denied", addr);
 		free(addr);
 		return;
 	}
+	if (s->srv->rcpt_check != NULL || (s->fs != NULL &&
+	    filters_wants(s->srv->filters, FILTER_STEP_RCPT))) {
+		t->pending.addr = addr;
+		t->pending.params = params_text(cmd);
+		smtpd_run_job(s, rcpt_check_work, rcpt_check_done);
+		return;
+	}
+	if (s->fs != NULL)
+		(void)filters_rcpt(s->fs, addr, &t->freply);
 	rcpt_add(s, addr, params_text(cmd));
 }
 

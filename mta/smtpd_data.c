@@ -59,6 +59,7 @@ content_start(struct smtpd_session *s, enum smtp_data_mode mode)
 	    s->cfg->smtp.max_message_size);
 	buf_reset(&t->content);
 	add_received(s);
+	t->received_len = t->content.len;
 	t->data_started = true;
 	t->job_status = 0;
 }
@@ -170,7 +171,19 @@ end_done(void *arg)
 	struct smtpd_txn *t = &s->txn;
 
 	s->busy = false;
-	if (t->job_status == 0) {
+	if (t->faction == FILTER_REJECT || t->faction == FILTER_TEMPFAIL) {
+		const struct filter_reply *r = &t->freply;
+
+		log_info(SMTPD_SVC, "%s: reject: %s from unknown[%s]: %d %s %s; "
+		    "from=<%s>", t->qid, t->bdat ? "BDAT" : "DATA", s->ip,
+		    r->code, r->ecode, r->text, t->sender);
+		smtpd_error(s, r->code, r->ecode, "%s", r->text);
+	} else if (t->discard) {
+		log_info(SMTPD_SVC, "%s: from=<%s>, size=%llu, nrcpt=%zu, "
+		    "discarded by the filters", t->qid, t->sender,
+		    (unsigned long long)t->scan.size, t->nrcpt);
+		smtpd_reply(s, 250, "2.0.0", "Ok: queued as %s", t->qid);
+	} else if (t->job_status == 0) {
 		log_info(SMTPD_SVC, "%s: from=<%s>, size=%llu, nrcpt=%zu, "
 		    "proto=%s, helo=<%s>%s", t->qid, t->sender,
 		    (unsigned long long)t->scan.size, t->nrcpt + t->ndirect,
@@ -202,12 +215,53 @@ committed(void *arg, int status, const char *error)
 	loop_post(s->loop, end_done, s);
 }
 
+/*
+ * filter_data - the pipeline's data step, on a worker, for a message in
+ * memory: true when the message is done with (refused, deferred,
+ * discarded: t->faction/t->discard say which); otherwise t->content is
+ * the message with the pipeline's header fields.  A message flushed to
+ * the spool while it arrived (over filters.max_scan_size) is passed on
+ * unscanned.
+ */
+static bool
+filter_data(struct smtpd_session *s)
+{
+	struct smtpd_txn *t = &s->txn;
+	struct buf out = BUF_INIT(0);
+
+	t->faction = FILTER_CONTINUE;
+	if (s->fs == NULL || t->job_status < 0)
+		return false;
+	if (t->file != NULL) {
+		log_info(SMTPD_SVC, "%s: not scanned: bigger than "
+		    "filters.max_scan_size", t->qid);
+		return false;
+	}
+	t->faction = filters_data(s->fs, t->content.data, t->content.len,
+	    false, &t->freply);
+	if (t->faction == FILTER_REJECT || t->faction == FILTER_TEMPFAIL)
+		return true;
+	if (t->faction == FILTER_DISCARD) {
+		t->discard = true;
+		return true;
+	}
+	filters_apply(s->fs, t->content.data, t->content.len,
+	    t->received_len, &out);
+	buf_free(&t->content);
+	t->content = out;
+	return false;
+}
+
 static void
 end_work(void *arg)
 {
 	struct smtpd_session *s = arg;
 	struct spool_file *f;
 
+	if (filter_data(s)) {
+		loop_post(s->loop, end_done, s);
+		return;
+	}
 	if (s->txn.job_status < 0 || spool_write(s) < 0) {
 		loop_post(s->loop, end_done, s);
 		return;
@@ -256,15 +310,34 @@ lmtp_work(void *arg)
 	struct smtpd_session *s = arg;
 	struct smtpd_txn *t = &s->txn;
 
+	bool done;
+
 	t->lmtp_replies = xcalloc(t->nrcpt, sizeof(*t->lmtp_replies));
+	done = filter_data(s);
 	for (size_t i = 0; i < t->nrcpt; i++) {
-		t->lmtp_replies[i].addr = t->rcpts[i].addr;
-		t->lmtp_replies[i].code = 451;
-		(void)snprintf(t->lmtp_replies[i].ecode,
-		    sizeof(t->lmtp_replies[i].ecode), "4.3.0");
-		(void)snprintf(t->lmtp_replies[i].text,
-		    sizeof(t->lmtp_replies[i].text), "delivery not attempted");
+		struct smtpd_lmtp_rcpt *r = &t->lmtp_replies[i];
+
+		r->addr = t->rcpts[i].addr;
+		if (done && t->discard) {	/* one reply per recipient */
+			r->code = 250;
+			(void)snprintf(r->ecode, sizeof(r->ecode), "2.0.0");
+			(void)snprintf(r->text, sizeof(r->text), "Ok: "
+			    "discarded");
+		} else if (done) {
+			r->code = t->freply.code;
+			(void)snprintf(r->ecode, sizeof(r->ecode), "%s",
+			    t->freply.ecode);
+			(void)snprintf(r->text, sizeof(r->text), "%.*s",
+			    (int)sizeof(r->text) - 1, t->freply.text);
+		} else {
+			r->code = 451;
+			(void)snprintf(r->ecode, sizeof(r->ecode), "4.3.0");
+			(void)snprintf(r->text, sizeof(r->text), "delivery "
+			    "not attempted");
+		}
 	}
+	if (done)
+		return;
 	s->srv->lmtp(s->srv->lmtp_arg, t->qid, t->sender, t->content.data,
 	    t->content.len, t->lmtp_replies, t->nrcpt);
 }
@@ -306,6 +379,11 @@ direct_work(void *arg)
 	size_t keep = 0;
 	struct spool_file *f;
 
+	if (filter_data(s)) {
+		free(r);
+		loop_post(s->loop, end_done, s);
+		return;
+	}
 	for (size_t i = 0; i < t->nrcpt; i++) {
 		r[i].addr = t->rcpts[i].addr;
 		r[i].code = 451;
@@ -486,7 +564,7 @@ smtpd_data_input(struct smtpd_session *s, const unsigned char *in,
 			buf_reset(&t->content);	/* write failed: 451 at end */
 		if (r == PARSE_OK)
 			data_end(s);
-		else if (t->content.len >= SMTPD_FLUSH_AT &&
+		else if (t->content.len >= s->srv->flush_at &&
 		    s->srv->lmtp == NULL)
 			smtpd_run_job(s, flush_work, flush_done);
 		return used;
@@ -504,7 +582,7 @@ smtpd_data_input(struct smtpd_session *s, const unsigned char *in,
 	t->bdat_left -= used;
 	if (t->bdat_left == 0)
 		bdat_chunk_end(s);
-	else if (t->content.len >= SMTPD_FLUSH_AT && s->srv->lmtp == NULL)
+	else if (t->content.len >= s->srv->flush_at && s->srv->lmtp == NULL)
 		smtpd_run_job(s, flush_work, flush_done);
 	return used;
 }
