@@ -28,6 +28,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "common/log.h"
@@ -380,6 +381,7 @@ struct deliver_op {
 	struct delivery *d;
 	const char *idem_id;
 	struct store_msg *m;
+	bool junk;		/* marked by the filters: into Junk */
 	struct delivery_rcpt *rcpts;
 	struct resolved *res;
 	size_t n;
@@ -389,6 +391,37 @@ struct deliver_op {
 	uint32_t merge_due[8];	/* accounts whose index wants a merge */
 	size_t nmerge_due;
 };
+
+/*
+ * marked_junk - the message header holds the filters' junk mark
+ * (FILTERS_JUNK_FIELD: "X-Postern-Spam: junk"); the SMTP server removes
+ * the field from what clients send before it adds its own
+ */
+static bool
+marked_junk(const void *msg, size_t len)
+{
+	static const char name[] = "x-postern-spam:";
+	const char *p = msg, *end = p + len;
+
+	while (p < end && *p != '\r' && *p != '\n') {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		const char *le = nl != NULL ? nl : end;
+
+		if ((size_t)(le - p) > sizeof(name) - 1 &&
+		    strncasecmp(p, name, sizeof(name) - 1) == 0) {
+			const char *v = p + sizeof(name) - 1;
+
+			while (v < le && (*v == ' ' || *v == '\t'))
+				v++;
+			if (le - v >= 4 && strncasecmp(v, "junk", 4) == 0)
+				return true;
+		}
+		if (nl == NULL)
+			break;
+		p = nl + 1;
+	}
+	return false;
+}
 
 /* file_rcpt - every account of recipient i, or STORE_OVER_QUOTA */
 static int
@@ -417,11 +450,11 @@ file_rcpt(struct deliver_op *op, struct kv_txn *t, struct fts_batch *b,
 		if ((r = mail_ensure_defaults_txn(t, res->t[j].acct,
 		    err)) < 0)
 			return r;
-		r = mail_mailbox_find_txn(t, res->t[j].acct, 0, "INBOX",
-		    &inbox, err);
+		r = mail_mailbox_find_txn(t, res->t[j].acct, 0, op->junk ?
+		    "Junk" : "INBOX", &inbox, err);
 		if (r == 0) {
-			buf_addf(err, "account %u has no INBOX",
-			    res->t[j].acct);
+			buf_addf(err, "account %u has no %s", res->t[j].acct,
+			    op->junk ? "Junk" : "INBOX");
 			r = -1;
 		}
 		if (r < 0)
@@ -591,8 +624,9 @@ delivery_message(struct delivery *d, const char *idem_id, const char *sender,
 	struct resolved *res = xcalloc(n, sizeof(*res));
 	bool *done_before = xcalloc(n, sizeof(bool));
 	bool *over_quota = xcalloc(n, sizeof(bool));
-	struct deliver_op op = { d, idem_id, NULL, rcpts, res, n,
-		done_before, over_quota, { 0 }, 0 };
+	struct deliver_op op = { .d = d, .idem_id = idem_id, .rcpts = rcpts,
+		.res = res, .n = n, .done_before = done_before,
+		.over_quota = over_quota };
 	struct store_msg m;
 	struct buf err = BUF_INIT(0);
 	size_t todo = 0;
@@ -615,6 +649,7 @@ delivery_message(struct delivery *d, const char *idem_id, const char *sender,
 		goto out;
 	}
 	op.m = &m;
+	op.junk = marked_junk(msg, len);
 	if (kv_group_run(d->group, deliver_txn, &op, &err) < 0) {
 		for (size_t i = 0; i < n; i++)
 			if (res[i].todo)

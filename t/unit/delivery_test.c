@@ -97,13 +97,13 @@ count_msg(void *arg, const struct mail_msg *msg)
 	return 0;
 }
 
-/* inbox_count - messages in acct's INBOX (0 when it has none yet) */
+/* box_count - messages in acct's top-level mailbox name (0: none yet) */
 static size_t
-inbox_count(struct fx *fx, uint32_t acct)
+box_count(struct fx *fx, uint32_t acct, const char *name)
 {
 	uint32_t inbox;
 	size_t n = 0;
-	int r = mail_mailbox_find(fx->st->mail, acct, 0, "INBOX", &inbox,
+	int r = mail_mailbox_find(fx->st->mail, acct, 0, name, &inbox,
 	    &fx->err);
 
 	assert_true(r >= 0);
@@ -112,6 +112,12 @@ inbox_count(struct fx *fx, uint32_t acct)
 	assert_int_equal(mail_msg_list(fx->st->mail, acct, inbox, 1,
 	    count_msg, &n, &fx->err), 0);
 	return n;
+}
+
+static size_t
+inbox_count(struct fx *fx, uint32_t acct)
+{
+	return box_count(fx, acct, "INBOX");
 }
 
 static void
@@ -470,6 +476,41 @@ group_teardown(void **state)
 	return unit_tmpdir_teardown(state);
 }
 
+/* the filters' junk mark files into Junk; only in the header counts */
+static void
+test_junk(void **state)
+{
+	static const char junk[] =
+	    "Received: from x by mx.example.org\r\n"
+	    "x-postern-spam:  Junk\r\n"
+	    "Subject: cheap pills\r\n"
+	    "\r\n"
+	    "buy now\r\n";
+	static const char body_only[] =
+	    "Subject: about headers\r\n"
+	    "\r\n"
+	    "X-Postern-Spam: junk\r\n";
+	struct fx *fx = *state;
+	struct delivery_rcpt rc;
+	size_t inbox = inbox_count(fx, fx->alice), jb;
+
+	jb = box_count(fx, fx->alice, "Junk");
+	memset(&rc, 0, sizeof(rc));
+	rc.addr = "alice@example.org";
+	delivery_message(fx->d, "QJ1", "s@example.net", junk,
+	    sizeof(junk) - 1, &rc, 1);
+	assert_int_equal(rc.status, TRANSPORT_OK);
+	assert_int_equal(box_count(fx, fx->alice, "Junk"), jb + 1);
+	assert_int_equal(inbox_count(fx, fx->alice), inbox);
+	memset(&rc, 0, sizeof(rc));
+	rc.addr = "alice@example.org";
+	delivery_message(fx->d, "QJ2", "s@example.net", body_only,
+	    sizeof(body_only) - 1, &rc, 1);
+	assert_int_equal(rc.status, TRANSPORT_OK);
+	assert_int_equal(box_count(fx, fx->alice, "Junk"), jb + 1);
+	assert_int_equal(inbox_count(fx, fx->alice), inbox + 1);
+}
+
 int
 main(void)
 {
@@ -482,6 +523,7 @@ main(void)
 		cmocka_unit_test(test_expunge),
 		cmocka_unit_test(test_forward),
 		cmocka_unit_test(test_prune),
+		cmocka_unit_test(test_junk),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
