@@ -504,10 +504,9 @@ set_value(struct config_errs *e, const config_setting_t *s,
 			d = (double)config_setting_get_int64(s);
 		else
 			break;
-		if (!(d >= (double)k->min && d <= (double)k->max))
-			err_at(e, s, "%s: %g is out of range (%llu..%llu)",
-			    what, d, (unsigned long long)k->min,
-			    (unsigned long long)k->max);
+		if (!(d >= -CONFIG_SCORE_MAX && d <= CONFIG_SCORE_MAX))
+			err_at(e, s, "%s: %g is out of range (%g..%g)", what,
+			    d, -CONFIG_SCORE_MAX, CONFIG_SCORE_MAX);
 		else
 			*(double *)f = d;
 		return;
@@ -581,8 +580,8 @@ set_text(const struct config_key *k, void *f)
 		char *end;
 		double d = strtod(k->def, &end);
 
-		if (end == k->def || *end != '\0' || d < (double)k->min ||
-		    d > (double)k->max)
+		if (end == k->def || *end != '\0' || d < -CONFIG_SCORE_MAX ||
+		    d > CONFIG_SCORE_MAX)
 			PANIC("config: bad default \"%s\" for %s", k->def,
 			    k->name);
 		*(double *)f = d;

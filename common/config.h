@@ -122,6 +122,66 @@ struct config_filters {
 	double greylist_score;	/* 4: greylisting on doubt */
 };
 
+/* scores of the built-in stages: added to the message's spam score */
+struct config_spf {
+	double fail, softfail, neutral, none, pass, permerror;
+	bool helo;		/* also check the HELO identity */
+	bool reject_fail;	/* -all fail: 550 5.7.23 at MAIL */
+};
+
+struct config_dkim {
+	double fail;		/* a signature that does not verify */
+	double pass;		/* a valid signature (usually < 0) */
+	double none;		/* no signature */
+};
+
+struct config_dmarc {
+	double fail, pass;
+	bool reject;		/* honour p=reject: 550 5.7.1 */
+	bool quarantine;	/* honour p=quarantine: into Junk */
+	char *public_suffix_list;	/* for organizational domains */
+};
+
+struct config_iprev {
+	double fail;		/* no PTR, or it does not confirm */
+};
+
+struct config_dnsbl {
+	struct strlist zones;	/* "zone=score" (negative: a DNSWL) */
+};
+
+enum greylist_mode { GREYLIST_DOUBT, GREYLIST_ALWAYS };
+
+struct config_greylist {
+	enum greylist_mode mode;	/* "doubt" (default) | "always" */
+	unsigned delay;		/* seconds before a retry passes, 5m */
+	unsigned retry_window;	/* a retry must come within, 1d */
+	unsigned pass_ttl;	/* a passed triplet is remembered, 30d */
+	unsigned whitelist_after;	/* passes that whitelist a client, 5 */
+	unsigned whitelist_ttl;	/* seconds, 30d */
+};
+
+struct config_reputation {
+	double weight;		/* score added per point of bad average */
+	unsigned half_life;	/* seconds of decay, 7d */
+	unsigned min_samples;	/* before it counts, 3 */
+};
+
+struct config_ratelimit {
+	unsigned per_ip;	/* messages per client IP per window; 0 off */
+	unsigned per_sender;	/* per authenticated sender; 0 off */
+	unsigned window;	/* seconds, 1h */
+};
+
+struct config_bayes {
+	double spam_score;	/* added at probability 1.0, scaled */
+	double ham_score;	/* added at probability 0.0 (negative) */
+	unsigned min_learned;	/* spam and ham each, before it judges */
+	double autolearn_spam;	/* learn as spam at this score or more */
+	double autolearn_ham;	/* learn as ham at this score or less */
+	bool per_user;		/* also a token set per recipient */
+};
+
 enum lookup_backend_kind { LOOKUP_KV, LOOKUP_MEMORY, LOOKUP_REDIS };
 
 struct config_lookup {
@@ -151,6 +211,15 @@ struct config {
 	struct config_delivery delivery;
 	struct config_lmtp lmtp;
 	struct config_filters filters;
+	struct config_spf spf;
+	struct config_dkim dkim;
+	struct config_dmarc dmarc;
+	struct config_iprev iprev;
+	struct config_dnsbl dnsbl;
+	struct config_greylist greylist;
+	struct config_reputation reputation;
+	struct config_ratelimit ratelimit;
+	struct config_bayes bayes;
 	struct config_lookup lookup;
 	struct config_dns dns;
 };

@@ -20,8 +20,11 @@ enum config_type {
 	CONFIG_T_DURATION,	/* unsigned, seconds */
 	CONFIG_T_ENUM,		/* an enum (int-sized): index into choices */
 	CONFIG_T_STRLIST,	/* struct strlist */
-	CONFIG_T_SCORE,		/* double: a spam score; min/max whole */
+	CONFIG_T_SCORE,		/* double: a spam score, in +-CONFIG_SCORE_MAX
+				   (min and max unused) */
 };
+
+#define CONFIG_SCORE_MAX 1000.0
 
 /* config_check_fn - extra test of a string or list element; NULL when
  * fine, else a static text that ends the message "group.key: ..." */

@@ -14,6 +14,7 @@
  */
 #include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -449,6 +450,146 @@ static const struct config_key filters_keys[] = {
 	  "Spam score from which the greylist stage greylists (on doubt)." },
 };
 
+#define SCORE(grp, key, def, doc) { key, CONFIG_T_SCORE, def, 0, 100,	\
+	OFF(grp), NULL, NULL, NULL, doc }
+
+static const struct config_key spf_keys[] = {
+	SCORE(spf.fail, "fail", "3", "Score of an SPF fail (-all)."),
+	SCORE(spf.softfail, "softfail", "1", "Score of an SPF softfail."),
+	SCORE(spf.neutral, "neutral", "0", "Score of an SPF neutral."),
+	SCORE(spf.none, "none", "0", "Score when the domain has no SPF."),
+	SCORE(spf.permerror, "permerror", "0.5",
+	    "Score of a broken SPF record."),
+	{ "pass", CONFIG_T_SCORE, "0", 0, 0, OFF(spf.pass), NULL, NULL, NULL,
+	  "Score of an SPF pass (0: a pass proves little by itself)." },
+	{ "helo", CONFIG_T_BOOL, "true", 0, 0, OFF(spf.helo), NULL, NULL,
+	  NULL, "Also check the HELO name (RFC 7208 2.3)." },
+	{ "reject_fail", CONFIG_T_BOOL, "false", 0, 0, OFF(spf.reject_fail),
+	  NULL, NULL, NULL,
+	  "Refuse MAIL FROM on an SPF fail (550 5.7.23) instead of "
+	  "scoring it." },
+};
+
+static const struct config_key dkim_keys[] = {
+	SCORE(dkim.fail, "fail", "2", "Score of a signature that fails."),
+	SCORE(dkim.none, "none", "0", "Score of an unsigned message."),
+	{ "pass", CONFIG_T_SCORE, "0", 0, 0, OFF(dkim.pass), NULL, NULL, NULL,
+	  "Score of a valid signature." },
+};
+
+static const struct config_key dmarc_keys[] = {
+	SCORE(dmarc.fail, "fail", "3", "Score of a DMARC fail (no policy "
+	    "applied)."),
+	{ "pass", CONFIG_T_SCORE, "0", 0, 0, OFF(dmarc.pass), NULL, NULL,
+	  NULL, "Score of a DMARC pass." },
+	{ "reject", CONFIG_T_BOOL, "true", 0, 0, OFF(dmarc.reject), NULL,
+	  NULL, NULL, "Honour p=reject: refuse the message (550 5.7.1)." },
+	{ "quarantine", CONFIG_T_BOOL, "true", 0, 0, OFF(dmarc.quarantine),
+	  NULL, NULL, NULL, "Honour p=quarantine: deliver into Junk." },
+	{ "public_suffix_list", CONFIG_T_STRING,
+	  "/usr/share/publicsuffix/public_suffix_list.dat", 0, 0,
+	  OFF(dmarc.public_suffix_list), NULL, check_nonempty, NULL,
+	  "The Public Suffix List, for organizational domains." },
+};
+
+static const struct config_key iprev_keys[] = {
+	SCORE(iprev.fail, "fail", "1", "Score of a client without a "
+	    "forward-confirmed reverse name."),
+};
+
+static const char *
+check_dnsbl_zone(const char *s)
+{
+	const char *eq = strchr(s, '=');
+	char *end;
+	struct buf z = BUF_INIT(0);
+	const char *why;
+
+	if (eq == NULL)
+		return "expected zone=score, e.g. \"zen.example.org=5\"";
+	buf_add(&z, s, (size_t)(eq - s));
+	why = config_check_domain(buf_cstr(&z));
+	buf_free(&z);
+	if (why != NULL)
+		return why;
+	(void)strtod(eq + 1, &end);
+	if (end == eq + 1 || *end != '\0')
+		return "the score after = is not a number";
+	return NULL;
+}
+
+static const struct config_key dnsbl_keys[] = {
+	{ "zones", CONFIG_T_STRLIST, "", 0, 0, OFF(dnsbl.zones), NULL,
+	  check_dnsbl_zone, NULL,
+	  "DNS lists to ask about the client: \"zone=score\" (a negative "
+	  "score makes it a whitelist)." },
+};
+
+static const char *const greylist_names[] = { "doubt", "always", NULL };
+
+static const struct config_key greylist_keys[] = {
+	{ "mode", CONFIG_T_ENUM, "doubt", 0, 0, OFF(greylist.mode),
+	  greylist_names, NULL, NULL,
+	  "doubt: only messages over filters.greylist_score; always: every "
+	  "new (client, sender, recipient) at RCPT." },
+	{ "delay", CONFIG_T_DURATION, "5m", 1, DAY, OFF(greylist.delay),
+	  NULL, NULL, NULL, "Time before a retry is let through." },
+	{ "retry_window", CONFIG_T_DURATION, "1d", 1, 30 * DAY,
+	  OFF(greylist.retry_window), NULL, NULL, NULL,
+	  "A retry must come within this time, else it starts over." },
+	{ "pass_ttl", CONFIG_T_DURATION, "30d", 1, 365 * DAY,
+	  OFF(greylist.pass_ttl), NULL, NULL, NULL,
+	  "How long a triplet that passed is remembered." },
+	{ "whitelist_after", CONFIG_T_UINT, "5", 0, 1000000,
+	  OFF(greylist.whitelist_after), NULL, NULL, NULL,
+	  "Passed triplets after which a client is no longer greylisted "
+	  "(0: never)." },
+	{ "whitelist_ttl", CONFIG_T_DURATION, "30d", 1, 365 * DAY,
+	  OFF(greylist.whitelist_ttl), NULL, NULL, NULL,
+	  "How long a whitelisted client stays so without new mail." },
+};
+
+static const struct config_key reputation_keys[] = {
+	SCORE(reputation.weight, "weight", "1",
+	    "Score added per point of a sender's bad average."),
+	{ "half_life", CONFIG_T_DURATION, "7d", HOUR, 365 * DAY,
+	  OFF(reputation.half_life), NULL, NULL, NULL,
+	  "Past verdicts count half after this time." },
+	{ "min_samples", CONFIG_T_UINT, "3", 1, 100000,
+	  OFF(reputation.min_samples), NULL, NULL, NULL,
+	  "Messages seen before a reputation counts." },
+};
+
+static const struct config_key ratelimit_keys[] = {
+	{ "per_ip", CONFIG_T_UINT, "0", 0, 100000000, OFF(ratelimit.per_ip),
+	  NULL, NULL, NULL,
+	  "Messages a client IP may send per window; 0 = no limit." },
+	{ "per_sender", CONFIG_T_UINT, "0", 0, 100000000,
+	  OFF(ratelimit.per_sender), NULL, NULL, NULL,
+	  "Messages an authenticated sender may send per window; 0 = no "
+	  "limit." },
+	{ "window", CONFIG_T_DURATION, "1h", 1, 30 * DAY,
+	  OFF(ratelimit.window), NULL, NULL, NULL, "The rate window." },
+};
+
+static const struct config_key bayes_keys[] = {
+	SCORE(bayes.spam_score, "spam_score", "5",
+	    "Score added at spam probability 1.0 (scaled down to 0.5)."),
+	{ "ham_score", CONFIG_T_SCORE, "-2", 0, 0, OFF(bayes.ham_score), NULL,
+	  NULL, NULL, "Score added at probability 0.0 (scaled up to 0.5)." },
+	{ "min_learned", CONFIG_T_UINT, "200", 0, 100000000,
+	  OFF(bayes.min_learned), NULL, NULL, NULL,
+	  "Spam and ham messages each learned before it judges." },
+	SCORE(bayes.autolearn_spam, "autolearn_spam", "12",
+	    "Learn as spam a message scored this or more."),
+	{ "autolearn_ham", CONFIG_T_SCORE, "-1", 0, 0,
+	  OFF(bayes.autolearn_ham), NULL, NULL, NULL,
+	  "Learn as ham a message scored this or less." },
+	{ "per_user", CONFIG_T_BOOL, "false", 0, 0, OFF(bayes.per_user),
+	  NULL, NULL, NULL,
+	  "Also keep a token set per recipient, over the global one." },
+};
+
 static const char *const lookup_names[] = { "kv", "memory", "redis",
 	NULL };
 
@@ -500,6 +641,20 @@ const struct config_group config_groups[] = {
 	  "local mail straight to the mailboxes." },
 	{ "filters", KEYS(filters_keys), "The anti-spam pipeline: stages, "
 	  "trusted clients, score thresholds." },
+	{ "spf", KEYS(spf_keys), "The spf stage (RFC 7208)." },
+	{ "dkim", KEYS(dkim_keys), "The dkim stage: signature verification "
+	  "(RFC 6376, 8463)." },
+	{ "dmarc", KEYS(dmarc_keys), "The dmarc stage (RFC 7489)." },
+	{ "iprev", KEYS(iprev_keys), "The iprev stage: the client's "
+	  "reverse DNS (RFC 8601 3)." },
+	{ "dnsbl", KEYS(dnsbl_keys), "The dnsbl stage: DNS block and allow "
+	  "lists." },
+	{ "greylist", KEYS(greylist_keys), "The greylist stage." },
+	{ "reputation", KEYS(reputation_keys), "The reputation stage: past "
+	  "scores of the client, its network and the sender domains." },
+	{ "ratelimit", KEYS(ratelimit_keys), "The ratelimit stage." },
+	{ "bayes", KEYS(bayes_keys), "The bayes stage: the statistical "
+	  "classifier." },
 	{ "lookup", KEYS(lookup_keys), "The lookup store: greylisting, "
 	  "reputation, Bayes and rate-limit state." },
 	{ "dns", KEYS(dns_keys), "The DNS resolver (SPF, DKIM, DMARC, "
