@@ -120,6 +120,8 @@ struct filter_conn {
 	bool tls;
 	bool loopback;
 	bool trusted;			/* trusted network or authenticated */
+	/* per-stage per-connection state: see filter_conn_data_set */
+	void *stage_conn[FILTER_STAGES_MAX];
 };
 
 struct filter_header {
@@ -184,8 +186,48 @@ struct filter_msg {
 
 	/* the pipeline's */
 	uint64_t deadline_us;		/* of the running stage */
+	size_t cur;			/* the running stage's index */
 	struct filter_session *session;
 };
+
+/*
+ * A stage's own state per transaction and per connection.  The running
+ * stage reads and sets its slots with these (they index by m->cur);
+ * txn_end(data) frees the transaction's at the end of every transaction,
+ * conn_end(data) the connection's when the session ends.
+ */
+static inline void *
+filter_data_get(const struct filter_msg *m)
+{
+	return m->stage_data[m->cur];
+}
+
+static inline void
+filter_data_set(struct filter_msg *m, void *data)
+{
+	m->stage_data[m->cur] = data;
+}
+
+static inline void *
+filter_conn_data_get(const struct filter_msg *m)
+{
+	return m->conn->stage_conn[m->cur];
+}
+
+static inline void
+filter_conn_data_set(struct filter_msg *m, void *data)
+{
+	m->conn->stage_conn[m->cur] = data;
+}
+
+struct filter_stage_ops;
+/*
+ * filter_stage_data - the transaction data of another stage of the
+ * pipeline (DMARC reads SPF's and DKIM's results); NULL when that stage
+ * is not in the pipeline or has set none
+ */
+void *filter_stage_data(const struct filter_msg *m,
+    const struct filter_stage_ops *ops);
 
 /* ---- what stages use ---- */
 
@@ -253,8 +295,10 @@ struct filter_stage_ops {
 	/* verdict - after the data step, the final outcome (learning) */
 	void (*verdict)(void *state, struct filter_msg *m,
 	    enum filter_action final);
-	/* txn_end - free m->stage_data[i]; called for every transaction */
+	/* txn_end - free the transaction's data (filter_data_set) */
 	void (*txn_end)(void *state, struct filter_msg *m, void *data);
+	/* conn_end - free the connection's data (filter_conn_data_set) */
+	void (*conn_end)(void *state, struct filter_conn *c, void *data);
 };
 
 #endif

@@ -127,6 +127,18 @@ filter_header_change(struct filter_msg *m, const char *name, unsigned index,
 	add_edit(m, FILTER_EDIT_CHANGE, name, index, value);
 }
 
+void *
+filter_stage_data(const struct filter_msg *m,
+    const struct filter_stage_ops *ops)
+{
+	const struct filters *f = m->session->f;
+
+	for (size_t i = 0; i < f->nstages; i++)
+		if (f->stages[i].ops == ops)
+			return m->stage_data[i];
+	return NULL;
+}
+
 const struct filter_header *
 filter_header_get(const struct filter_msg *m, const char *name)
 {
@@ -345,6 +357,13 @@ filters_session_free(struct filter_session **sp)
 	if (s == NULL)
 		return;
 	filters_txn_end(s);
+	for (size_t i = 0; i < s->f->nstages; i++) {
+		const struct filter_stage_ops *ops = s->f->stages[i].ops;
+
+		if (s->conn.stage_conn[i] != NULL && ops->conn_end != NULL)
+			ops->conn_end(s->f->stages[i].state, &s->conn,
+			    s->conn.stage_conn[i]);
+	}
 	buf_free(&s->m.ar);
 	free(s->conn.helo);
 	free(s->conn.ptr);
@@ -396,9 +415,11 @@ filters_txn_end(struct filter_session *s)
 	for (size_t i = 0; i < s->f->nstages; i++) {
 		const struct filter_stage_ops *ops = s->f->stages[i].ops;
 
-		if (m->stage_data[i] != NULL && ops->txn_end != NULL)
+		if (m->stage_data[i] != NULL && ops->txn_end != NULL) {
+			m->cur = i;
 			ops->txn_end(s->f->stages[i].state, m,
 			    m->stage_data[i]);
+		}
 	}
 	free(m->sender);
 	for (size_t i = 0; i < m->nrcpts; i++)
@@ -532,6 +553,7 @@ run(struct filter_session *s, enum filter_step step, struct filter_reply *r)
 		memset(r, 0, sizeof(*r));
 		t0 = clock_mono_us();
 		m->deadline_us = t0 + budget;
+		m->cur = i;
 		a = call(s, i, step, r);
 		took = clock_mono_us() - t0;
 		if (a != FILTER_ERROR && took > budget) {
@@ -751,6 +773,7 @@ filters_data(struct filter_session *s, const unsigned char *msg, size_t len,
 			continue;
 		memset(r, 0, sizeof(*r));
 		m->deadline_us = clock_mono_us() + budget;
+		m->cur = i;
 		a = ops->scored(s->f->stages[i].state, m, r);
 		if (a == FILTER_ERROR)
 			a = failure(s, i, FILTER_STEP_DATA, "error", r);
@@ -774,8 +797,10 @@ out:
 		const struct filter_stage_ops *ops = s->f->stages[i].ops;
 
 		if (ops->verdict != NULL && !(ops->inbound_only &&
-		    s->conn.trusted))
+		    s->conn.trusted)) {
+			m->cur = i;
 			ops->verdict(s->f->stages[i].state, m, a);
+		}
 	}
 	return a;
 }
