@@ -182,6 +182,12 @@ struct config_bayes {
 	bool per_user;		/* also a token set per recipient */
 };
 
+struct config_milter {
+	/* "NAME=SOCKET[,timeout=30s][,fail=accept|tempfail|reject]", each
+	   run where filters.stages says "milter:NAME" */
+	struct strlist servers;
+};
+
 enum lookup_backend_kind { LOOKUP_KV, LOOKUP_MEMORY, LOOKUP_REDIS };
 
 struct config_lookup {
@@ -220,6 +226,7 @@ struct config {
 	struct config_reputation reputation;
 	struct config_ratelimit ratelimit;
 	struct config_bayes bayes;
+	struct config_milter milter;
 	struct config_lookup lookup;
 	struct config_dns dns;
 };

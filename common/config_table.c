@@ -590,6 +590,34 @@ static const struct config_key bayes_keys[] = {
 	  "Also keep a token set per recipient, over the global one." },
 };
 
+static const char *
+check_milter(const char *s)
+{
+	const char *eq = strchr(s, '=');
+
+	if (eq == NULL || eq == s)
+		return "expected NAME=SOCKET[,timeout=DURATION][,fail=ACTION]";
+	for (const char *p = s; p < eq; p++)
+		if (!is_ascii_alnum((unsigned char)*p) && *p != '-' &&
+		    *p != '_')
+			return "a milter name is letters, digits, '-' and '_'";
+	if (strncmp(eq + 1, "inet:", 5) != 0 &&
+	    strncmp(eq + 1, "inet6:", 6) != 0 &&
+	    strncmp(eq + 1, "unix:", 5) != 0 &&
+	    strncmp(eq + 1, "local:", 6) != 0)
+		return "the socket is inet:PORT@IP, inet6:PORT@IP or "
+		    "unix:/path";
+	return NULL;
+}
+
+static const struct config_key milter_keys[] = {
+	{ "servers", CONFIG_T_STRLIST, "", 0, 0, OFF(milter.servers), NULL,
+	  check_milter, NULL,
+	  "External milters: \"NAME=inet:8891@127.0.0.1,timeout=30s,"
+	  "fail=accept\"; list \"milter:NAME\" in filters.stages to run "
+	  "one." },
+};
+
 static const char *const lookup_names[] = { "kv", "memory", "redis",
 	NULL };
 
@@ -655,6 +683,7 @@ const struct config_group config_groups[] = {
 	{ "ratelimit", KEYS(ratelimit_keys), "The ratelimit stage." },
 	{ "bayes", KEYS(bayes_keys), "The bayes stage: the statistical "
 	  "classifier." },
+	{ "milter", KEYS(milter_keys), "External milters run as stages." },
 	{ "lookup", KEYS(lookup_keys), "The lookup store: greylisting, "
 	  "reputation, Bayes and rate-limit state." },
 	{ "dns", KEYS(dns_keys), "The DNS resolver (SPF, DKIM, DMARC, "

@@ -41,6 +41,7 @@
 #include "common/log.h"
 #include "common/xalloc.h"
 #include "filters/filters.h"
+#include "filters/milter.h"
 
 #define FILTERS_SVC "filter"
 #define FOLD_AT 76		/* X-Spam-Status continuation lines */
@@ -48,6 +49,8 @@
 struct stage {
 	const struct filter_stage_ops *ops;
 	void *state;
+	const char *name;	/* ops->name, or "milter:NAME" */
+	int fail;		/* its own fail action, or -1 */
 };
 
 struct filters {
@@ -195,6 +198,31 @@ filter_action_name(enum filter_action a)
 
 /* ---- the pipeline ---- */
 
+/* milter_stage - the stage of "milter:NAME" from milter.servers */
+static int
+milter_stage(const struct config *cfg, const char *name, struct stage *st,
+    struct buf *err)
+{
+	const struct strlist *l = &cfg->milter.servers;
+	size_t nl = strlen(name + 7);
+	struct milter_conf *mc;
+
+	for (size_t i = 0; i < l->n; i++) {
+		if (strncmp(l->v[i], name + 7, nl) != 0 || l->v[i][nl] != '=')
+			continue;
+		if (milter_conf_parse(l->v[i], cfg, &mc, err) < 0)
+			return -1;
+		st->ops = &filter_stage_milter;
+		st->state = mc;
+		st->name = milter_conf_name(mc);
+		st->fail = milter_conf_fail(mc);
+		return 0;
+	}
+	buf_addf(err, "filters.stages: %s: no such milter in milter.servers",
+	    name);
+	return -1;
+}
+
 int
 filters_new(const struct filter_env *env,
     const struct filter_stage_ops *const *registry, size_t n,
@@ -226,7 +254,20 @@ filters_new(const struct filter_env *env,
 	for (size_t i = 0; i < fc->stages.n; i++) {
 		const char *name = fc->stages.v[i];
 		const struct filter_stage_ops *ops = NULL;
+		struct stage *st = &f->stages[f->nstages];
 
+		for (size_t j = 0; j < f->nstages; j++)
+			if (strcmp(f->stages[j].name, name) == 0) {
+				buf_addf(err, "filters.stages: \"%s\" listed "
+				    "twice", name);
+				goto fail;
+			}
+		if (strncmp(name, "milter:", 7) == 0) {
+			if (milter_stage(env->cfg, name, st, err) < 0)
+				goto fail;
+			f->nstages++;
+			continue;
+		}
 		for (size_t j = 0; j < n && ops == NULL; j++)
 			if (strcmp(registry[j]->name, name) == 0)
 				ops = registry[j];
@@ -235,18 +276,15 @@ filters_new(const struct filter_env *env,
 			    name);
 			goto fail;
 		}
-		for (size_t j = 0; j < f->nstages; j++)
-			if (f->stages[j].ops == ops) {
-				buf_addf(err, "filters.stages: \"%s\" listed "
-				    "twice", name);
-				goto fail;
-			}
-		if (ops->init != NULL && ops->init(&f->env,
-		    &f->stages[f->nstages].state, err) < 0) {
+		if (ops->init != NULL && ops->init(&f->env, &st->state,
+		    err) < 0) {
 			buf_addf(err, " (stage %s)", name);
 			goto fail;
 		}
-		f->stages[f->nstages++].ops = ops;
+		st->ops = ops;
+		st->name = ops->name;
+		st->fail = -1;
+		f->nstages++;
 	}
 	*f_r = f;
 	return 0;
@@ -400,6 +438,18 @@ filters_msg(struct filter_session *s)
 	return &s->m;
 }
 
+void **
+filters_stage_data(const struct filter_msg *m,
+    const struct filter_stage_ops *ops)
+{
+	const struct filters *f = m->session->f;
+
+	for (size_t i = 0; i < f->nstages; i++)
+		if (f->stages[i].ops == ops)	/* stage_data is m's own */
+			return (void **)&m->stage_data[i];
+	return NULL;
+}
+
 bool
 filters_junk(const struct filter_session *s)
 {
@@ -448,9 +498,11 @@ failure(struct filter_session *s, size_t i, enum filter_step step,
     const char *why, struct filter_reply *r)
 {
 	const struct config_filters *fc = s->f->fc;
-	const char *name = s->f->stages[i].ops->name;
-	enum filter_fail policy = step == FILTER_STEP_DATA ?
-	    fc->fail_at_data : fc->fail_before_data;
+	const char *name = s->f->stages[i].name;
+	enum filter_fail policy = s->f->stages[i].fail >= 0 ?
+	    (enum filter_fail)s->f->stages[i].fail :
+	    step == FILTER_STEP_DATA ? fc->fail_at_data :
+	    fc->fail_before_data;
 	char sym[FILTER_SYMBOL_NAME_MAX];
 	size_t k;
 
@@ -462,8 +514,8 @@ failure(struct filter_session *s, size_t i, enum filter_step step,
 	case FILTER_FAIL_ACCEPT:
 		for (k = 0; name[k] != '\0' && k < sizeof(sym) - 6; k++)
 			sym[k] = (char)(name[k] >= 'a' && name[k] <= 'z' ?
-			    name[k] - 'a' + 'A' : name[k] == '-' ? '_' :
-			    name[k]);
+			    name[k] - 'a' + 'A' : name[k] == '-' ||
+			    name[k] == ':' ? '_' : name[k]);
 		memcpy(sym + k, "_FAIL", 6);
 		filter_symbol(&s->m, sym, 0.0);
 		return FILTER_CONTINUE;
@@ -580,7 +632,8 @@ run(struct filter_session *s, enum filter_step step, struct filter_reply *r)
 			    "%d %s %s", m->qid[0] != '\0' ? m->qid : "NOQUEUE",
 			    step == FILTER_STEP_DATA ? "message" :
 			    step == FILTER_STEP_RCPT ? "recipient" : "client",
-			    ops->name, s->conn.ip, r->code, r->ecode, r->text);
+			    s->f->stages[i].name, s->conn.ip, r->code, r->ecode,
+			    r->text);
 			return a;
 		case FILTER_TEMPFAIL:
 			if (r->code < 400 || r->code > 499)
@@ -590,13 +643,15 @@ run(struct filter_session *s, enum filter_step step, struct filter_reply *r)
 			    "%d %s %s", m->qid[0] != '\0' ? m->qid : "NOQUEUE",
 			    step == FILTER_STEP_DATA ? "message" :
 			    step == FILTER_STEP_RCPT ? "recipient" : "client",
-			    ops->name, s->conn.ip, r->code, r->ecode, r->text);
+			    s->f->stages[i].name, s->conn.ip, r->code, r->ecode,
+			    r->text);
 			return a;
 		case FILTER_DISCARD:
 			m->discard = true;
 			m->accepted = true;
 			log_info(FILTERS_SVC, "%s: discarded by %s",
-			    m->qid[0] != '\0' ? m->qid : "NOQUEUE", ops->name);
+			    m->qid[0] != '\0' ? m->qid : "NOQUEUE",
+			    s->f->stages[i].name);
 			return FILTER_ACCEPT;
 		case FILTER_QUARANTINE:
 			m->junk = true;

@@ -101,7 +101,8 @@ queue = {{
             try:
                 with socket.create_connection(("127.0.0.1", self.port), 0.2) as s:
                     s.settimeout(5)
-                    if s.recv(512).startswith(b"220"):
+                    # any greeting: a filter may refuse clients (421/554)
+                    if re.match(rb"[245]\d\d[ -]", s.recv(512)):
                         return
             except OSError:
                 time.sleep(0.05)
