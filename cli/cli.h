@@ -21,12 +21,36 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include <pthread.h>
+
 #include "common/buf.h"
 #include "common/config.h"
+#include "filters/filters.h"
 #include "store/blob.h"
 
 struct directory;
 struct store;
+struct kv;
+
+/*
+ * The anti-spam pipeline with what its stages use (cli_filters.c),
+ * shared by serve and milter.  kv: the data store, for the lookup
+ * store's kv backend; it must outlive cf.  -1 with err.
+ */
+struct cli_filters {
+	struct lookup *lookup;
+	struct dns *dns;
+	struct filters *filters;
+	struct filter_env env;
+	/* the sweeper of expired lookup keys (kv backend) */
+	pthread_t sweep;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	bool sweeping, stop;
+};
+int cli_filters_open(const struct config *cfg, struct kv *kv,
+    struct cli_filters *cf, struct buf *err) WARN_UNUSED;
+void cli_filters_close(struct cli_filters *cf);
 
 /* config_path: the -c argument or NULL (embedded defaults) */
 int cli_config(const char *config_path, int argc, char **argv);

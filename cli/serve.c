@@ -33,8 +33,6 @@
 #include "delivery/delivery.h"
 #include "directory/directory.h"
 #include "filters/filters.h"
-#include "filters/stages.h"
-#include "store/mime.h"
 #include "mta/smtpd.h"
 #include "queue/queue.h"
 #include "store/store.h"
@@ -340,31 +338,6 @@ dispatch(void *arg, struct qmgr_job *job)
 	jobs_submit(arg, NULL, delivery_work, NULL, job);
 }
 
-/*
- * message_text - filter_env.text: the readable text of a message for the
- * content classifiers, from the same MIME code the store uses (decoded,
- * UTF-8, HTML stripped)
- */
-static int
-message_text(void *arg, const unsigned char *msg, size_t len,
-    struct buf *out)
-{
-	struct mime_info *info = NULL;
-	struct buf err = BUF_INIT(0);
-
-	(void)arg;
-	if (mime_parse(msg, len, NULL, &info, &err) < 0) {
-		buf_free(&err);
-		return -1;
-	}
-	if (info->hdr.subject != NULL)
-		buf_addf(out, "%s\n", info->hdr.subject);
-	buf_add(out, info->text, info->text_len);
-	mime_info_free(&info);
-	buf_free(&err);
-	return 0;
-}
-
 int
 cli_serve(const struct config *cfg, int argc, char **argv)
 {
@@ -384,7 +357,7 @@ cli_serve(const struct config *cfg, int argc, char **argv)
 	struct delivery *delivery;
 	struct transport local;
 	struct serve_ctx sc;
-	struct filter_env fenv;
+	struct cli_filters cf;
 	struct filters *filters;
 	SSL_CTX *tls = NULL;
 	const char *error;
@@ -495,12 +468,9 @@ cli_serve(const struct config *cfg, int argc, char **argv)
 	if (qmgr_start(qm, &error) < 0)
 		log_fatal(SVC, "queue manager: %s", error);
 
-	memset(&fenv, 0, sizeof(fenv));
-	fenv.cfg = cfg;
-	fenv.text = message_text;
-	if (filters_new(&fenv, filters_builtin, filters_nbuiltin, &filters,
-	    &err) < 0)
+	if (cli_filters_open(cfg, store->kv, &cf, &err) < 0)
 		log_fatal(SVC, "filters: %s", buf_cstr(&err));
+	filters = cf.filters;
 	if (cfg->filters.stages.n > 0)
 		log_info(SVC, "filters: %zu stages", filters_stage_count(
 		    filters));
@@ -562,7 +532,7 @@ cli_serve(const struct config *cfg, int argc, char **argv)
 	free(lmtp_listeners);
 	smtpd_free(&smtpd);
 	smtpd_free(&lmtpd);
-	filters_free(&filters);
+	cli_filters_close(&cf);
 	delivery_free(&delivery);
 	directory_free(&dir);
 	store_close(&store);

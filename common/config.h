@@ -204,6 +204,8 @@ struct config_dns {
 	struct strlist servers;	/* "127.0.0.1@5353"; [] = resolv.conf */
 	unsigned timeout;	/* seconds per query, 5 */
 	char *trust_anchor;	/* DNSSEC root key file; "" = no validation */
+	bool forward_special_zones;	/* ask servers about test., private
+					   reverse zones, ... (default off) */
 };
 
 struct config {

@@ -625,7 +625,7 @@ static const struct config_key lookup_keys[] = {
 	{ "backend", CONFIG_T_ENUM, "kv", 0, 0, OFF(lookup.backend),
 	  lookup_names, NULL, NULL,
 	  "Filter state: kv (the data store), memory, or redis." },
-	{ "memory_max", CONFIG_T_SIZE, "64M", KIB, 64 * GIB,
+	{ "memory_max", CONFIG_T_SIZE, "64M", 128 * KIB, 64 * GIB,
 	  OFF(lookup.memory_max), NULL, NULL, NULL,
 	  "memory: the most it may hold before evicting." },
 	{ "redis_host", CONFIG_T_STRING, "127.0.0.1", 0, 0,
@@ -653,6 +653,11 @@ static const struct config_key dns_keys[] = {
 	{ "trust_anchor", CONFIG_T_STRING, "", 0, 0, OFF(dns.trust_anchor),
 	  NULL, NULL, NULL,
 	  "DNSSEC root trust anchor file (DANE); \"\" = no validation." },
+	{ "forward_special_zones", CONFIG_T_BOOL, "false", 0, 0,
+	  OFF(dns.forward_special_zones), NULL, NULL, NULL,
+	  "Ask the servers about special-use names too (test., private "
+	  "and documentation reverse zones): a resolver serving internal "
+	  "zones." },
 };
 
 const struct config_group config_groups[] = {
