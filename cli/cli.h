@@ -2,6 +2,7 @@
  * cli.h - the `postern` command's subcommands.
  *
  *   postern [-c FILE] serve
+ *   postern [-c FILE] milter                              (cli_milter.c)
  *   postern [-c FILE] queue list | show ID | delete ID... | flush
  *   postern [-c FILE] config check [FILE] | show [--defaults|--changed] | sample
  *   postern [-c FILE] domain ... | user ... | alias ...   (cli_dir.c)
@@ -9,6 +10,7 @@
  *                                                         (cli_import.c)
  *   postern [-c FILE] mailbox list USER | mail list USER [MAILBOX] |
  *                     mail show USER MAILBOX UID         (cli_mail.c)
+ *   postern [-c FILE] spam train|forget|classify|stats      (cli_spam.c)
  *
  * main() parses the global options and dispatches; argv[0] of each
  * handler is the subcommand's name.  Handlers return the process exit
@@ -56,6 +58,8 @@ void cli_filters_close(struct cli_filters *cf);
 int cli_config(const char *config_path, int argc, char **argv);
 int cli_queue(const struct config *cfg, int argc, char **argv);
 int cli_serve(const struct config *cfg, int argc, char **argv);
+/* milter: the pipeline served over the milter protocol */
+int cli_milter(const struct config *cfg, int argc, char **argv);
 /* domain, user, alias */
 int cli_dir(const struct config *cfg, int argc, char **argv);
 
@@ -63,6 +67,8 @@ int cli_dir(const struct config *cfg, int argc, char **argv);
 int cli_import(const struct config *cfg, int argc, char **argv);
 /* mailbox list, mail list | show */
 int cli_mail(const struct config *cfg, int argc, char **argv);
+/* spam train | forget | classify | stats (cli_spam.c) */
+int cli_spam(const struct config *cfg, int argc, char **argv);
 
 /*
  * cli_store_open - become server.user, make data_dir, open the store of

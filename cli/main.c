@@ -3,7 +3,7 @@
  *
  *   postern [-c FILE] serve | queue ... | config ... | domain ... |
  *                     user ... | alias ... | import ... | mailbox ... |
- *                     mail ...
+ *                     mail ... | spam ...
  *
  * Without -c the embedded defaults apply (ARCHITECTURE.md,
  * "Configuration"): data under ./var, SMTP on port 25.
@@ -24,6 +24,8 @@ usage(FILE *f)
 	fputs("usage: postern [-c FILE] COMMAND [ARGS]\n"
 	    "commands:\n"
 	    "  serve                         run the server\n"
+	    "  milter                        serve the filters to another MTA "
+	    "(milter)\n"
 	    "  queue list                    list queued messages\n"
 	    "  queue show ID                 envelope, status and content\n"
 	    "  queue delete ID...            remove messages from the queue\n"
@@ -47,7 +49,17 @@ usage(FILE *f)
 	    "  mailbox list USER             mailboxes and their counts\n"
 	    "  mail list USER [MAILBOX]      UID, flags, size, date, From, "
 	    "Subject\n"
-	    "  mail show USER MAILBOX UID    the raw message\n",
+	    "  mail show USER MAILBOX UID    the raw message\n"
+	    "  spam train [--user ADDR] (--spam PATH | --ham PATH)...\n"
+	    "  spam forget [--user ADDR] (--spam PATH | --ham PATH)...\n"
+	    "                                teach or unteach the Bayes "
+	    "classifier\n"
+	    "                                (PATH: message, mbox, Maildir "
+	    "or directory)\n"
+	    "  spam classify [--user ADDR] [--top N] PATH...\n"
+	    "                                verdict, probability, top "
+	    "tokens\n"
+	    "  spam stats [--user ADDR]      messages learned, tokens\n",
 	    f);
 }
 
@@ -94,8 +106,9 @@ main(int argc, char **argv)
 	if (strcmp(argv[0], "config") == 0)
 		return cli_config(path, argc, argv);
 	if (strcmp(argv[0], "serve") != 0 && strcmp(argv[0], "queue") != 0 &&
+	    strcmp(argv[0], "milter") != 0 &&
 	    !is_dir_command(argv[0]) && strcmp(argv[0], "import") != 0 &&
-	    !is_mail_command(argv[0])) {
+	    !is_mail_command(argv[0]) && strcmp(argv[0], "spam") != 0) {
 		fprintf(stderr, "postern: unknown command \"%s\"\n", argv[0]);
 		usage(stderr);
 		return 2;
@@ -108,12 +121,16 @@ main(int argc, char **argv)
 	buf_free(&errors);
 	if (strcmp(argv[0], "serve") == 0)
 		rc = cli_serve(cfg, argc, argv);
+	else if (strcmp(argv[0], "milter") == 0)
+		rc = cli_milter(cfg, argc, argv);
 	else if (is_dir_command(argv[0]))
 		rc = cli_dir(cfg, argc, argv);
 	else if (strcmp(argv[0], "import") == 0)
 		rc = cli_import(cfg, argc, argv);
 	else if (is_mail_command(argv[0]))
 		rc = cli_mail(cfg, argc, argv);
+	else if (strcmp(argv[0], "spam") == 0)
+		rc = cli_spam(cfg, argc, argv);
 	else
 		rc = cli_queue(cfg, argc, argv);
 	config_free(&cfg);

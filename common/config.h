@@ -186,6 +186,7 @@ struct config_milter {
 	/* "NAME=SOCKET[,timeout=30s][,fail=accept|tempfail|reject]", each
 	   run where filters.stages says "milter:NAME" */
 	struct strlist servers;
+	char *listen;		/* `postern milter`: "inet:8890@127.0.0.1" */
 };
 
 enum lookup_backend_kind { LOOKUP_KV, LOOKUP_MEMORY, LOOKUP_REDIS };

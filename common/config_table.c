@@ -610,12 +610,28 @@ check_milter(const char *s)
 	return NULL;
 }
 
+static const char *
+check_milter_listen(const char *s)
+{
+	struct buf b = BUF_INIT(0);
+	const char *why;
+
+	buf_addf(&b, "x=%s", s);
+	why = check_milter(buf_cstr(&b));
+	buf_free(&b);
+	return why;
+}
+
 static const struct config_key milter_keys[] = {
 	{ "servers", CONFIG_T_STRLIST, "", 0, 0, OFF(milter.servers), NULL,
 	  check_milter, NULL,
 	  "External milters: \"NAME=inet:8891@127.0.0.1,timeout=30s,"
 	  "fail=accept\"; list \"milter:NAME\" in filters.stages to run "
 	  "one." },
+	{ "listen", CONFIG_T_STRING, "inet:8890@127.0.0.1", 0, 0,
+	  OFF(milter.listen), NULL, check_milter_listen, NULL,
+	  "Where `postern milter` serves the pipeline to another MTA: "
+	  "inet:PORT@IP, inet6:PORT@IP or unix:/path." },
 };
 
 static const char *const lookup_names[] = { "kv", "memory", "redis",

@@ -925,6 +925,22 @@ filters_headers(struct filter_session *s, struct buf *out)
 
 /* ours - a field a client sent that would pass for one of ours */
 static bool
+ours(const struct filter_session *s, const unsigned char *p, size_t n);
+
+bool
+filters_is_ours(const struct filter_session *s, const char *name,
+    const char *value)
+{
+	struct buf f = BUF_INIT(0);
+	bool r;
+
+	buf_addf(&f, "%s:%s", name, value);
+	r = ours(s, f.data, f.len);
+	buf_free(&f);
+	return r;
+}
+
+static bool
 ours(const struct filter_session *s, const unsigned char *p, size_t n)
 {
 	static const char ar[] = "authentication-results:";

@@ -107,11 +107,29 @@ enum filter_action filters_data(struct filter_session *s,
  */
 void filters_apply(struct filter_session *s, const unsigned char *msg,
     size_t len, size_t at, struct buf *out);
+/*
+ * filters_is_ours - a field of the message that filters_apply would drop
+ * as a forgery of ours (Authentication-Results with our authserv-id,
+ * X-Spam-Status, X-Spam-Flag, the junk mark)
+ */
+bool filters_is_ours(const struct filter_session *s, const char *name,
+    const char *value);
 /* filters_headers - only the fields filters_apply would insert */
 void filters_headers(struct filter_session *s, struct buf *out);
 bool filters_junk(const struct filter_session *s);
 /* filters_msg - the transaction's message (tests, the milter server) */
 struct filter_msg *filters_msg(struct filter_session *s);
+/*
+ * filters_stage_data - the slot of m->stage_data that belongs to the stage
+ * whose ops are ops (compared by address), or NULL when that stage is not
+ * in this pipeline.  A stage reads and sets its per-transaction state
+ * through it (filter.h does not tell a stage its index), and one stage may
+ * read another's published state this way (the DMARC stage reads the SPF
+ * result, see stage_spf.h).  What the slot holds is freed by the owning
+ * stage's txn_end.
+ */
+void **filters_stage_data(const struct filter_msg *m,
+    const struct filter_stage_ops *ops);
 /* filters_txn_end - the transaction is over (RSET, 250, reject, QUIT) */
 void filters_txn_end(struct filter_session *s);
 

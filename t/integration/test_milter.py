@@ -220,3 +220,139 @@ def test_unknown_milter_refuses_to_start(postern_factory):
 filters = { stages = ["milter:nope"]; };
 """)
     assert p is None
+
+
+# ---- `postern milter`: our pipeline served to another MTA ----
+
+MILTERTEST = "/usr/bin/miltertest"
+
+
+class MilterServer:
+    """`postern milter` on a loopback port, with its own data dir."""
+
+    def __init__(self, extra=""):
+        self.dir = tempfile.mkdtemp(prefix="postern-milter-")
+        os.chmod(self.dir, 0o755)
+        self.port = free_port()
+        self.conf = os.path.join(self.dir, "p.conf")
+        with open(self.conf, "w") as f:
+            f.write(f"""
+server = {{ data_dir = "{self.dir}/var"; hostname = "milter.test.example"; }};
+milter = {{ listen = "inet:{self.port}@127.0.0.1"; }};
+log = {{ level = "debug"; }};
+{extra}
+""")
+        self.logf = open(os.path.join(self.dir, "log"), "wb")
+        self.proc = subprocess.Popen([BIN, "-c", self.conf, "milter"],
+                                     stdout=self.logf, stderr=self.logf)
+        deadline = time.time() + 10
+        while time.time() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", self.port),
+                                         0.2).close()
+                return
+            except OSError:
+                if self.proc.poll() is not None:
+                    break
+                time.sleep(0.05)
+        raise RuntimeError("postern milter did not start:\n" + self.log())
+
+    def log(self):
+        with open(os.path.join(self.dir, "log"), "rb") as f:
+            return f.read().decode("utf-8", "replace")
+
+    def stop(self):
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            rc = self.proc.wait(15)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            rc = None
+        self.logf.close()
+        log = self.log()
+        shutil.rmtree(self.dir, ignore_errors=True)
+        return rc, log
+
+
+@pytest.fixture
+def milter_server():
+    servers = []
+
+    def make(extra=""):
+        s = MilterServer(extra)
+        servers.append(s)
+        return s
+    yield make
+    for s in servers:
+        rc, log = s.stop()
+        assert "ERROR: AddressSanitizer" not in log, log[-3000:]
+        assert "runtime error:" not in log, log[-3000:]
+
+
+MILTERTEST_SCRIPT = """
+conn = mt.connect("inet:%(port)d@127.0.0.1")
+if conn == nil then error "connect failed" end
+if mt.conninfo(conn, "client.example", "192.0.2.7") ~= nil then
+  error "conninfo failed" end
+if mt.getreply(conn) ~= SMFIR_CONTINUE then error "connect reply" end
+if mt.helo(conn, "client.example") ~= nil then error "helo failed" end
+if mt.getreply(conn) ~= SMFIR_CONTINUE then error "helo reply" end
+mt.macro(conn, SMFIC_MAIL, "i", "QID7")
+if mt.mailfrom(conn, "<alice@example.org>") ~= nil then error "mail" end
+if mt.getreply(conn) ~= SMFIR_CONTINUE then error "mail reply" end
+if mt.rcptto(conn, "<bob@example.net>") ~= nil then error "rcpt" end
+if mt.getreply(conn) ~= SMFIR_CONTINUE then error "rcpt reply" end
+if mt.header(conn, "From", "alice@example.org") ~= nil then error "hdr" end
+if mt.getreply(conn) ~= SMFIR_CONTINUE then error "hdr reply" end
+if mt.header(conn, "X-Spam-Flag", "YES") ~= nil then error "hdr2" end
+if mt.getreply(conn) ~= SMFIR_CONTINUE then error "hdr2 reply" end
+if mt.header(conn, "Subject", "via miltertest") ~= nil then error "hdr3" end
+if mt.getreply(conn) ~= SMFIR_CONTINUE then error "hdr3 reply" end
+if mt.eoh(conn) ~= nil then error "eoh" end
+if mt.getreply(conn) ~= SMFIR_CONTINUE then error "eoh reply" end
+if mt.bodystring(conn, "hello\\r\\n") ~= nil then error "body" end
+if mt.getreply(conn) ~= SMFIR_CONTINUE then error "body reply" end
+if mt.eom(conn) ~= nil then error "eom" end
+if mt.getreply(conn) ~= SMFIR_CONTINUE then error "eom reply" end
+if not mt.eom_check(conn, MT_HDRINSERT, "Authentication-Results") then
+  error "no Authentication-Results inserted" end
+if not mt.eom_check(conn, MT_HDRINSERT, "X-Spam-Status") then
+  error "no X-Spam-Status inserted" end
+if not mt.eom_check(conn, MT_HDRDELETE, "X-Spam-Flag") then
+  error "the forged X-Spam-Flag was not deleted" end
+mt.disconnect(conn)
+mt.echo("miltertest: all checks passed")
+"""
+
+
+def test_postern_milter_with_miltertest(milter_server):
+    """Debian's miltertest drives `postern milter` as Postfix would."""
+    if not os.access(MILTERTEST, os.X_OK):
+        pytest.skip("miltertest not installed")
+    m = milter_server()
+    script = os.path.join(m.dir, "t.lua")
+    with open(script, "w") as f:
+        f.write(MILTERTEST_SCRIPT % {"port": m.port})
+    r = subprocess.run([MILTERTEST, "-s", script], capture_output=True,
+                       text=True, timeout=60)
+    assert r.returncode == 0, r.stdout + r.stderr + m.log()[-2000:]
+    assert "all checks passed" in r.stdout + r.stderr
+    assert "QID7: from=<alice@example.org>, client=192.0.2.7" in m.log()
+
+
+def test_our_client_against_postern_milter(postern_factory, milter_server):
+    """Postern's own milter client drives `postern milter`: the fields
+    the milter inserted (with its own authserv-id) reach the mailbox."""
+    m = milter_server()
+    p = postern_factory(deliver=True, directory=False, extra_conf=f"""
+filters = {{ stages = ["milter:pm"]; }};
+milter = {{ servers = ["pm=inet:{m.port}@127.0.0.1,timeout=10s"]; }};
+""")
+    setup_dir(p)
+    with smtplib.SMTP("127.0.0.1", p.port, timeout=20) as s:
+        s.sendmail("alice@example.org", ["alice@test.example"], MESSAGE)
+    raw = show_first(p, "alice@test.example")
+    assert b"Authentication-Results: milter.test.example; none" in raw, \
+        raw[:2000]
+    assert b"Authentication-Results: mx.test.example; none" in raw
+    assert raw.count(b"X-Spam-Status: No") == 2
