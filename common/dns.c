@@ -249,7 +249,8 @@ dns_ctx_make(const struct dns *d, struct ub_ctx **ctx_r, struct buf *err)
 	 */
 	if ((rc = ub_ctx_zone_remove(ctx, "postern.invalid.")) != 0)
 		return dns_ub_fail(ctx, "libunbound set-up failed",
-		    d->ta_file != NULL ? "(trust anchor file?)" : NULL, rc, err);
+		    d->ta_file != NULL ? "(trust anchor file?)" : NULL, rc,
+		    err);
 	if (d->forward_special && dns_unblock_special(ctx, 1, err) < 0) {
 		ub_ctx_delete(ctx);
 		return -1;
@@ -576,6 +577,8 @@ dns_copy_rr(const struct dns *d, const struct ub_result *res, uint16_t type,
 {
 	size_t n = 0, i;
 
+	if (res->data == NULL || res->len == NULL)
+		return;
 	while (res->data[n] != NULL && n < d->max_records)
 		n++;
 	if (n > d->max_records - r->nrr)
@@ -780,12 +783,12 @@ dns_addrs(struct dns *d, const char *name, int family, struct dns_result *r,
 	int rc;
 
 	dns_result_init(r);
+	if (dns_name_check(name, err) < 0)
+		return -1;
 	if (family != AF_INET && family != AF_INET6 && family != AF_UNSPEC) {
 		buf_addf(err, "%s: address family %d refused", name, family);
 		return -1;
 	}
-	if (dns_name_check(name, err) < 0)
-		return -1;
 	if (family != AF_INET6)
 		q[n++].type = DNS_T_A;
 	if (family != AF_INET)

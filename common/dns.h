@@ -4,18 +4,22 @@
  * Every lookup of the server goes through here: TXT for SPF/DKIM/DMARC,
  * A/AAAA and MX for delivery, PTR for iprev, DNSBL names, TLSA (raw rdata)
  * for DANE.  One struct dns is made at start-up and shared by every job
- * thread; its calls block (they belong in jobs, never on an I/O thread)
- * and each returns within the configured timeout, whatever the network
- * does.
+ * thread; its calls block (they belong in jobs, never on an I/O thread),
+ * any number of threads may call them at once, and each returns within
+ * the configured timeout whatever the network does.  The resolver runs a
+ * libunbound thread of its own: make it after any fork (daemonising), and
+ * free it only when no lookup is running.  Caching is libunbound's,
+ * shared by all threads; answers are validated when a trust anchor is set.
  *
- * Results.  A lookup fills a caller-owned struct dns_result; the caller
- * releases it with dns_result_free() whatever the call returned.  Every
- * lookup returns
+ * Results.  A lookup fills a caller-owned struct dns_result, always (also
+ * when it fails before asking anything); the caller releases it with
+ * dns_result_free() whatever the call returned.  Every lookup returns
  *    0   a definitive answer: status DNS_OK, DNS_NXDOMAIN or DNS_NODATA;
  *   -1   no definitive answer: DNS_SERVFAIL or DNS_TIMEOUT (temporary:
  *        defer, 4xx, SPF temperror) or DNS_ERROR (the question itself
  *        was bad, e.g. an empty label: permanent for that name); one line
- *        of text is appended to err.
+ *        of text is appended to err ("mx.example/MX: timed out after
+ *        5000 ms").
  * dns_status_is_temporary() says which failures are worth retrying.
  *
  * DNSSEC.  With a trust anchor file, answers are validated: secure says
@@ -24,16 +28,17 @@
  * DNS_SERVFAIL with bogus set and the validator's reason in why_bogus.
  * Without a trust anchor, secure and bogus are always false.
  *
- * Limits (deliberate, documented): query names of at most DNS_NAME_MAX
- * characters with labels of 1..63; at most opt->max_records records kept
- * per answer (the rest dropped, truncated set); TXT text of at most
- * opt->txt_max bytes per answer (records that would pass it dropped,
- * truncated set).  Callers that need the complete set (SPF: "exactly one
- * v=spf1 record") must treat truncated as an error of their own.
- * Malformed records (bad rdata, names that are not host names) are
- * skipped and counted in malformed; if none of the records of an answer
- * is usable the answer becomes DNS_SERVFAIL ("malformed reply"), as
- * Postfix does.
+ * Limits, deliberate: a query name of at most DNS_NAME_MAX characters
+ * with labels of 1..63 is sent, anything else refused (DNS_ERROR).  Of an
+ * answer, at most opt->max_records records are kept (the rest dropped,
+ * truncated set), and at most opt->txt_max bytes of TXT text (a record
+ * that would pass it is dropped whole, never cut: truncated set).
+ * Callers that need the complete set (SPF: "exactly one v=spf1 record")
+ * must treat truncated as an error of their own.  Malformed records (bad
+ * rdata, MX/PTR names that are not host names) are skipped and counted in
+ * malformed.  If no record of an answer is usable (malformed or over a
+ * limit) the answer becomes DNS_SERVFAIL ("no usable record"), a
+ * temporary failure, as Postfix treats a malformed reply.
  */
 #ifndef POSTERN_DNS_H
 #define POSTERN_DNS_H
@@ -84,8 +89,9 @@ struct dns_options {
 	size_t nforwarders;
 	const char *resolv_conf;	/* NULL: /etc/resolv.conf */
 	unsigned timeout_ms;		/* per lookup; 0: the default */
-	/* DS or DNSKEY records in zone-file format (unbound-anchor's
-	 * output works); NULL: no validation */
+	/* DS or DNSKEY records in zone-file format, read once (not kept up
+	 * to date as RFC 5011 would; unbound-anchor's root.key works);
+	 * NULL: no validation */
 	const char *trust_anchor_file;
 	bool no_cache;		/* never answer from cache (tests) */
 	/*
@@ -149,13 +155,15 @@ struct dns_mx {
 
 struct dns_result {
 	enum dns_status status;
-	int rcode;		/* RCODE of the answer; -1 when there was none */
+	int rcode;		/* RCODE of the answer; -1 if there was none */
 	bool secure;		/* DNSSEC-validated (trust anchor set) */
 	bool bogus;		/* DNSSEC validation failed: status SERVFAIL */
 	bool truncated;		/* records dropped over max_records/txt_max */
 	bool null_mx;		/* dns_mx: a null MX (RFC 7505), nmx == 0 */
 	unsigned malformed;	/* records skipped as malformed */
-	uint32_t ttl;		/* seconds; the lowest of the answers */
+	uint32_t ttl;		/* seconds, as libunbound reports it (counts
+				 * down in the cache; 0 with no_cache); the
+				 * lowest of the answers */
 	char *canonname;	/* the name after CNAMEs, when it differs */
 	char *why_bogus;	/* the validator's reason, when bogus */
 
@@ -191,7 +199,10 @@ int dns_new(const struct dns_options *opt, struct dns **d_r,
 void dns_free(struct dns **d);
 /*
  * dns_flush - forget every cached answer (a new libunbound context).
- * Waits for running lookups to finish and holds new ones meanwhile.
+ * Waits for running lookups to finish and holds new ones meanwhile (their
+ * timeout runs).  -1 (the old context kept) if a new one cannot be made.
+ * Also the cure after a libunbound failure ("resolver failure: error in
+ * pipe communication"), which otherwise fails every lookup.
  */
 int dns_flush(struct dns *d, struct buf *err) WARN_UNUSED;
 

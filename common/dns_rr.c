@@ -5,9 +5,10 @@
  *
  * No I/O and no state: bytes and limits in, text or -1 out, so each is
  * table-tested and fuzzable.  The dns_parse_* functions turn the raw
- * records of a result into its typed arrays with those parsers.  The rdata comes from libunbound with names
- * already decompressed; a compression pointer is therefore malformed here
- * (it could only point outside the rdata).  Names read from answers must
+ * records of a result into its typed arrays with those parsers.  The
+ * rdata comes from libunbound with names already decompressed; a
+ * compression pointer is therefore malformed here (it could only point
+ * outside the rdata).  Names read from answers must
  * be host names (letters, digits, '-', '_'): an MX or PTR name with a
  * space, a dot inside a label or a control character cannot be a mail
  * host, and refusing it here keeps such bytes out of logs and headers.
@@ -335,6 +336,8 @@ dns_parse_txt(struct dns_result *r, size_t txt_max)
 {
 	size_t i, used = 0;
 
+	for (i = 0; i < r->ntxt; i++)
+		used += r->txt[i].len;
 	r->txt = xreallocarray(r->txt, r->ntxt + r->nrr + 1, sizeof(*r->txt));
 	for (i = 0; i < r->nrr; i++) {
 		struct buf t = BUF_INIT(0);
@@ -345,7 +348,7 @@ dns_parse_txt(struct dns_result *r, size_t txt_max)
 			r->malformed++;
 			continue;
 		}
-		if (t.len > txt_max - used) {
+		if (used > txt_max || t.len > txt_max - used) {
 			/* dropped whole: half a DKIM key is worse than none */
 			r->truncated = true;
 			buf_free(&t);
@@ -394,7 +397,7 @@ dns_parse_mx(struct dns_result *r)
 	if (r->nmx == 0 && nnull == 1)
 		r->null_mx = true;
 	else
-		r->malformed += (unsigned)nnull;	/* "." beside real MXs */
+		r->malformed += (unsigned)nnull; /* "." beside real MXs */
 	return r->nmx;
 }
 
