@@ -384,3 +384,82 @@ store_expunge(struct store *st, uint32_t acct, uint32_t mbox, uint32_t uid,
 	store_reap_finish(&rp, ret == 0);
 	return ret < 0 ? -1 : op.found;
 }
+
+/* ---- moves that train the spam classifier ---- */
+
+void
+store_set_junk_hook(struct store *st, store_junk_fn *fn, void *arg)
+{
+	st->junk_fn = fn;
+	st->junk_arg = arg;
+}
+
+static enum mail_role
+role_of(struct store *st, uint32_t acct, uint32_t mbox, struct buf *err)
+{
+	struct mail_mailbox mb;
+	enum mail_role role = MAIL_ROLE_NONE;
+
+	memset(&mb, 0, sizeof(mb));
+	if (mail_mailbox_get(st->mail, acct, mbox, &mb, err) == 1)
+		role = mb.role;
+	mail_mailbox_clear(&mb);
+	return role;
+}
+
+/* junk_train - tell the hook about a message that crossed Junk's border */
+static void
+junk_train(struct store *st, uint32_t acct, uint32_t email, bool spam)
+{
+	struct mail_email em;
+	struct buf msg = BUF_INIT(0), err = BUF_INIT(0);
+
+	memset(&em, 0, sizeof(em));
+	if (mail_email_get(st->mail, acct, email, &em, &err) == 1 &&
+	    blob_get(st->blobs, &em.blob, 0, em.size, &msg, &err) == 1)
+		st->junk_fn(st->junk_arg, acct, msg.data, msg.len, spam);
+	mail_email_clear(&em);
+	buf_free(&msg);
+	buf_free(&err);
+}
+
+static int
+move_or_copy(struct store *st, bool move, uint32_t acct, uint32_t mbox,
+    uint32_t uid, uint32_t dst, struct mail_added *a, struct buf *err)
+{
+	struct mail_added added;
+	enum mail_role from = MAIL_ROLE_NONE, to = MAIL_ROLE_NONE;
+	int r;
+
+	if (a == NULL)
+		a = &added;
+	if (st->junk_fn != NULL && mbox != dst) {
+		from = role_of(st, acct, mbox, err);
+		to = role_of(st, acct, dst, err);
+	}
+	r = move ? mail_msg_move(st->mail, acct, mbox, uid, dst, a, err) :
+	    mail_msg_copy(st->mail, acct, mbox, uid, dst, a, err);
+	if (r != 1 || a->existed || st->junk_fn == NULL)
+		return r;
+	/* out of Junk into Trash is throwing spam away, not "not spam" */
+	if (to == MAIL_ROLE_JUNK && from != MAIL_ROLE_JUNK)
+		junk_train(st, acct, a->email, true);
+	else if (from == MAIL_ROLE_JUNK && to != MAIL_ROLE_JUNK &&
+	    to != MAIL_ROLE_TRASH && move)
+		junk_train(st, acct, a->email, false);
+	return r;
+}
+
+int
+store_msg_move(struct store *st, uint32_t acct, uint32_t mbox, uint32_t uid,
+    uint32_t dst, struct mail_added *a, struct buf *err)
+{
+	return move_or_copy(st, true, acct, mbox, uid, dst, a, err);
+}
+
+int
+store_msg_copy(struct store *st, uint32_t acct, uint32_t mbox, uint32_t uid,
+    uint32_t dst, struct mail_added *a, struct buf *err)
+{
+	return move_or_copy(st, false, acct, mbox, uid, dst, a, err);
+}

@@ -50,11 +50,23 @@
 #include "store/mail.h"
 #include "store/mime.h"
 
+/*
+ * store_junk_fn - a message went into a mailbox with the Junk role
+ * (spam true) or out of one into another that is not Trash (spam
+ * false): its content, to train the spam classifier (cli/serve gives the
+ * filters' Bayes training here).  Called after the commit, on the
+ * caller's thread; a failure is the hook's to log, never the move's.
+ */
+typedef void store_junk_fn(void *arg, uint32_t acct, const void *msg,
+    size_t len, bool spam);
+
 struct store {
 	struct kv *kv;
 	struct blob_store *blobs;
 	struct mail *mail;
 	struct fts *fts;
+	store_junk_fn *junk_fn;		/* store_set_junk_hook */
+	void *junk_arg;
 };
 
 /*
@@ -154,6 +166,23 @@ int store_removed_txn(void *arg, struct kv_txn *t,
 /* store_reap_finish - reap when committed (failures are logged: orphans,
  * never errors); frees rp's list */
 void store_reap_finish(struct store_reap *rp, bool committed);
+
+/* store_set_junk_hook - before the store is shared between threads */
+void store_set_junk_hook(struct store *st, store_junk_fn *fn, void *arg);
+
+/*
+ * store_msg_move, store_msg_copy - IMAP MOVE and COPY (JMAP changing an
+ * email's mailboxes) of (mbox, uid) into dst, as mail_msg_move/copy, and
+ * then the Junk hook when the message crossed into or out of Junk: what
+ * the access servers call so that moving mail trains the classifier.
+ * 1 done, 0 no such message, -1 with err.
+ */
+int store_msg_move(struct store *st, uint32_t acct, uint32_t mbox,
+    uint32_t uid, uint32_t dst, struct mail_added *a, struct buf *err)
+    WARN_UNUSED;
+int store_msg_copy(struct store *st, uint32_t acct, uint32_t mbox,
+    uint32_t uid, uint32_t dst, struct mail_added *a, struct buf *err)
+    WARN_UNUSED;
 
 /*
  * store_expunge - remove the message (mbox, uid) in a transaction of its

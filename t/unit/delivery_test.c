@@ -511,6 +511,81 @@ test_junk(void **state)
 	assert_int_equal(inbox_count(fx, fx->alice), inbox + 1);
 }
 
+struct trained {
+	unsigned n, spam;
+	uint32_t acct;
+	bool has_subject;
+};
+
+static void
+train_hook(void *arg, uint32_t acct, const void *msg, size_t len, bool spam)
+{
+	struct trained *t = arg;
+
+	t->n++;
+	t->spam += spam;
+	t->acct = acct;
+	t->has_subject = memmem(msg, len, "quarterly invoice", 17) != NULL;
+}
+
+static uint32_t
+mbox_id(struct fx *fx, uint32_t acct, const char *name)
+{
+	uint32_t id = 0;
+
+	assert_int_equal(mail_mailbox_find(fx->st->mail, acct, 0, name, &id,
+	    &fx->err), 1);
+	return id;
+}
+
+/* moving into or out of Junk reaches the training hook, with the content */
+static void
+test_junk_training(void **state)
+{
+	struct fx *fx = *state;
+	struct trained t = { 0, 0, 0, false };
+	struct delivery_rcpt rc;
+	uint32_t inbox, junk, trash, archive, uid = 0;
+	struct mail_added a;
+
+	store_set_junk_hook(fx->st, train_hook, &t);
+	deliver1(fx, "QT1", 0, "bob@example.org", &rc);
+	assert_int_equal(rc.status, TRANSPORT_OK);
+	inbox = mbox_id(fx, fx->bob, "INBOX");
+	junk = mbox_id(fx, fx->bob, "Junk");
+	trash = mbox_id(fx, fx->bob, "Trash");
+	archive = mbox_id(fx, fx->bob, "Archive");
+	assert_int_equal(mail_msg_list(fx->st->mail, fx->bob, inbox, 1,
+	    last_uid, &uid, &fx->err), 0);
+	/* into Junk: spam, with the message */
+	assert_int_equal(store_msg_move(fx->st, fx->bob, inbox, uid, junk, &a,
+	    &fx->err), 1);
+	assert_int_equal(t.n, 1);
+	assert_int_equal(t.spam, 1);
+	assert_int_equal(t.acct, fx->bob);
+	assert_true(t.has_subject);
+	/* back into INBOX: not spam */
+	assert_int_equal(store_msg_move(fx->st, fx->bob, junk, a.uid, inbox,
+	    &a, &fx->err), 1);
+	assert_int_equal(t.n, 2);
+	assert_int_equal(t.spam, 1);
+	/* a copy elsewhere: nothing to learn */
+	assert_int_equal(store_msg_copy(fx->st, fx->bob, inbox, a.uid, archive,
+	    NULL, &fx->err), 1);
+	assert_int_equal(t.n, 2);
+	/* Junk to Trash is throwing spam away, not a ham verdict */
+	assert_int_equal(store_msg_move(fx->st, fx->bob, inbox, a.uid, junk,
+	    &a, &fx->err), 1);
+	assert_int_equal(store_msg_move(fx->st, fx->bob, junk, a.uid, trash,
+	    &a, &fx->err), 1);
+	assert_int_equal(t.n, 3);
+	assert_int_equal(t.spam, 2);
+	/* no such message */
+	assert_int_equal(store_msg_move(fx->st, fx->bob, junk, 9999, inbox,
+	    &a, &fx->err), 0);
+	store_set_junk_hook(fx->st, NULL, NULL);
+}
+
 int
 main(void)
 {
@@ -524,6 +599,7 @@ main(void)
 		cmocka_unit_test(test_forward),
 		cmocka_unit_test(test_prune),
 		cmocka_unit_test(test_junk),
+		cmocka_unit_test(test_junk_training),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
