@@ -50,7 +50,7 @@
  * FILTER_ERROR (the stage failed: its store is down, its milter hung up)
  * or that overran its budget gets the stage's failure action instead of
  * its verdict: by default a tempfail (451 4.7.1) before DATA and, at the
- * data step, "accept" with the symbol <STAGE>_FAIL (score 0) so that a
+ * data step, "accept" with the symbol <STAGE>_ERROR (score 0) so that a
  * broken filter never loses mail; configurable per stage (fail_action =
  * "accept" | "tempfail" | "reject").  Every failure is logged.
  *

@@ -10,7 +10,7 @@
  * per call; the stage must bound its own waits by filter_deadline_ms, the
  * pipeline cannot interrupt it), gets the failure policy: before DATA
  * filters.fail_before_data (tempfail by default: 451 4.7.1), at DATA
- * filters.fail_at_data (accept by default, with the symbol <STAGE>_FAIL
+ * filters.fail_at_data (accept by default, with the symbol <STAGE>_ERROR
  * at score 0, so that a broken filter costs no mail).
  *
  * The data step: the header is split into fields (at most
@@ -512,11 +512,12 @@ failure(struct filter_session *s, size_t i, enum filter_step step,
 	    policy == FILTER_FAIL_TEMPFAIL ? "tempfail" : "reject");
 	switch (policy) {
 	case FILTER_FAIL_ACCEPT:
-		for (k = 0; name[k] != '\0' && k < sizeof(sym) - 6; k++)
+		for (k = 0; name[k] != '\0' && k < sizeof(sym) - 7; k++)
 			sym[k] = (char)(name[k] >= 'a' && name[k] <= 'z' ?
 			    name[k] - 'a' + 'A' : name[k] == '-' ||
 			    name[k] == ':' ? '_' : name[k]);
-		memcpy(sym + k, "_FAIL", 6);
+		/* not _FAIL: DKIM_FAIL and others are real results */
+		memcpy(sym + k, "_ERROR", 7);
 		filter_symbol(&s->m, sym, 0.0);
 		return FILTER_CONTINUE;
 	case FILTER_FAIL_TEMPFAIL:

@@ -562,29 +562,6 @@ out:
 	return rc;
 }
 
-static enum filter_action
-dkim_data(void *state, struct filter_msg *m, struct filter_reply *r)
-{
-	struct dkim_stage *st = state;
-	struct dkim_msg *dm;
-	const char *id = m->qid[0] != '\0' ? m->qid : "NOQUEUE";
-
-	(void)r;
-	if (m->truncated) {
-		log_info(DKIM_SVC, "%s: dkim: not verified: message too large "
-		    "to scan", id);
-		return FILTER_CONTINUE;
-	}
-	dm = xcalloc(1, sizeof(*dm));
-	dm->st = st;
-	dm->m = m;
-	filter_data_set(m, dm);
-	if (verify(dm, id) < 0)
-		return FILTER_ERROR;
-	conclude(dm);
-	return FILTER_CONTINUE;
-}
-
 static void
 dkim_txn_end(void *state, struct filter_msg *m, void *data)
 {
@@ -603,6 +580,31 @@ dkim_txn_end(void *state, struct filter_msg *m, void *data)
 		free(dm->keys[i].text);
 	}
 	free(dm);
+}
+
+static enum filter_action
+dkim_data(void *state, struct filter_msg *m, struct filter_reply *r)
+{
+	struct dkim_stage *st = state;
+	struct dkim_msg *dm;
+	const char *id = m->qid[0] != '\0' ? m->qid : "NOQUEUE";
+
+	(void)r;
+	if (m->truncated) {
+		log_info(DKIM_SVC, "%s: dkim: not verified: message too large "
+		    "to scan", id);
+		return FILTER_CONTINUE;
+	}
+	dm = xcalloc(1, sizeof(*dm));
+	dm->st = st;
+	dm->m = m;
+	if (verify(dm, id) < 0) {
+		dkim_txn_end(st, m, dm);	/* no results: none to read */
+		return FILTER_ERROR;
+	}
+	filter_data_set(m, dm);
+	conclude(dm);
+	return FILTER_CONTINUE;
 }
 
 static int

@@ -56,8 +56,8 @@ struct stage_dkim_results {
 /*
  * stage_dkim_results - what the dkim stage found in this transaction's
  * message; NULL when the stage is not in the pipeline, did not run (a
- * trusted client, a message too large to scan) or runs later.  Valid
- * until filters_txn_end.
+ * trusted client, a message too large to scan), failed (libopendkim
+ * itself did) or runs later.  Valid until filters_txn_end.
  */
 const struct stage_dkim_results *stage_dkim_results(
     const struct filter_msg *m);

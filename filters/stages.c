@@ -10,6 +10,7 @@ extern const struct filter_stage_ops filter_stage_iprev;
 extern const struct filter_stage_ops filter_stage_dnsbl;
 extern const struct filter_stage_ops filter_stage_spf;
 extern const struct filter_stage_ops filter_stage_dkim;
+extern const struct filter_stage_ops filter_stage_dmarc;
 extern const struct filter_stage_ops filter_stage_greylist;
 extern const struct filter_stage_ops filter_stage_reputation;
 extern const struct filter_stage_ops filter_stage_ratelimit;
@@ -19,6 +20,7 @@ const struct filter_stage_ops *const filters_builtin[] = {
 	&filter_stage_dnsbl,
 	&filter_stage_spf,
 	&filter_stage_dkim,
+	&filter_stage_dmarc,
 	&filter_stage_greylist,
 	&filter_stage_reputation,
 	&filter_stage_ratelimit,

@@ -207,7 +207,7 @@ milter = {{ servers = ["bad=inet:{m.port}@127.0.0.1,timeout=1s,fail=accept"]; }}
         with smtplib.SMTP("127.0.0.1", p.port, timeout=10) as s:
             s.sendmail("alice@example.org", ["alice@test.example"], MESSAGE)
         raw = show_first(p, "alice@test.example")
-        assert b"MILTER_BAD_FAIL=0.0" in raw
+        assert b"MILTER_BAD_ERROR=0.0" in raw
         assert b"Authentication-Results:" in raw
     finally:
         m.close()

@@ -2,9 +2,10 @@
  * dkim_fx.h - DKIM keys and signatures for the tests of the dkim and
  * dmarc stages: an RSA key made by opendkim-genkey (the tool postmasters
  * use, so its record format is what we parse), an Ed25519 key made with
- * OpenSSL (RFC 8463: the record's p= is the raw 32-byte public key), and
- * signing with libopendkim's own signer.  Header-only, since each unit
- * test is its own program.
+ * OpenSSL (RFC 8463: the record's p= is the raw 32-byte public key),
+ * signing with libopendkim's own signer, and what both tests look at
+ * afterwards (symbols, the b= tag, the dnsmasq query log).  Header-only,
+ * since each unit test is its own program; include cmocka.h first.
  */
 #ifndef POSTERN_DKIM_FX_H
 #define POSTERN_DKIM_FX_H
@@ -20,6 +21,7 @@
 #include <opendkim/dkim.h>
 
 #include "common/buf.h"
+#include "filters/filter.h"
 
 #define DKIMFX_GENKEY "/usr/sbin/opendkim-genkey"
 
@@ -29,8 +31,11 @@
  * leaks the key that dkim_privkey_load() read.  That is the test's
  * signer, not the stages (they only verify, and verification frees its
  * keys), so exactly that leak is suppressed; full stacks are needed for
- * the suppression to see dkim_privkey_load under OpenSSL's frames.
+ * the suppression to see dkim_privkey_load under OpenSSL's frames
+ * (slower: a test that signs with Ed25519 asks for it by defining
+ * DKIMFX_ED25519 before including this file).
  */
+#ifdef DKIMFX_ED25519
 const char *__lsan_default_suppressions(void);
 const char *__asan_default_options(void);
 
@@ -45,20 +50,21 @@ __asan_default_options(void)
 {
 	return "fast_unwind_on_malloc=0";
 }
+#endif
 
 struct dkimfx_key {
 	struct buf priv;	/* PEM */
 	struct buf record;	/* the TXT record: "v=DKIM1; ... p=..." */
 };
 
-static void
+static inline void
 dkimfx_key_free(struct dkimfx_key *k)
 {
 	buf_free(&k->priv);
 	buf_free(&k->record);
 }
 
-static int
+static inline int
 dkimfx_read(const char *path, struct buf *out)
 {
 	FILE *f = fopen(path, "r");
@@ -78,7 +84,7 @@ dkimfx_read(const char *path, struct buf *out)
  * dir; the record is the quoted strings of <selector>.txt joined.
  * -1 when the tool fails.
  */
-static int
+static inline int
 dkimfx_genkey_rsa(const char *dir, const char *domain, const char *selector,
     unsigned bits, struct dkimfx_key *k)
 {
@@ -118,8 +124,9 @@ dkimfx_genkey_rsa(const char *dir, const char *domain, const char *selector,
 	return k->record.len > 0 ? 0 : -1;
 }
 
-/* dkimfx_genkey_ed25519 - a fresh Ed25519 key and its k=ed25519 record */
-static int
+/* dkimfx_genkey_ed25519 - a fresh Ed25519 key and its k=ed25519 record
+ * (see DKIMFX_ED25519 above) */
+static inline int
 dkimfx_genkey_ed25519(struct dkimfx_key *k)
 {
 	EVP_PKEY_CTX *c = EVP_PKEY_CTX_new_id(EVP_PKEY_ED25519, NULL);
@@ -159,7 +166,7 @@ out:
  * header field signed, CRLF folding) followed by msg.  alg is
  * DKIM_SIGN_RSASHA256, DKIM_SIGN_ED25519SHA256 or DKIM_SIGN_RSASHA1.
  */
-static int
+static inline int
 dkimfx_sign(DKIM_LIB *lib, const struct dkimfx_key *k, const char *domain,
     const char *selector, dkim_alg_t alg, const char *msg, struct buf *out)
 {
@@ -197,7 +204,7 @@ out:
 
 /* dkimfx_b8 - the first 8 characters of the b= tag of the first
  * DKIM-Signature in msg, white space removed */
-static void
+static inline void
 dkimfx_b8(const char *msg, char out[9])
 {
 	const char *p = strstr(msg, "DKIM-Signature:");
@@ -227,6 +234,70 @@ dkimfx_b8(const char *msg, char out[9])
 			out[n++] = *p;
 	}
 	out[n] = '\0';
+}
+
+/* dkimfx_has_sym - whether the message got symbol name */
+static inline bool
+dkimfx_has_sym(const struct filter_msg *m, const char *name)
+{
+	for (size_t i = 0; i < m->nsyms; i++)
+		if (strcmp(m->syms[i].name, name) == 0)
+			return true;
+	return false;
+}
+
+/* dkimfx_sym - the score of symbol name; the test fails without it */
+static inline double
+dkimfx_sym(const struct filter_msg *m, const char *name)
+{
+	for (size_t i = 0; i < m->nsyms; i++)
+		if (strcmp(m->syms[i].name, name) == 0)
+			return m->syms[i].score;
+	fail_msg("no symbol %s", name);
+	return 0;
+}
+
+/* dkimfx_replace - out is in with the first from replaced by to */
+static inline void
+dkimfx_replace(const char *in, const char *from, const char *to,
+    struct buf *out)
+{
+	const char *p = strstr(in, from);
+
+	assert_non_null(p);
+	buf_reset(out);
+	buf_add(out, in, (size_t)(p - in));
+	buf_add_str(out, to);
+	buf_add_str(out, p + strlen(from));
+}
+
+/* dkimfx_b_tag - where the value of the b= tag starts in msg */
+static inline const char *
+dkimfx_b_tag(const char *msg)
+{
+	for (const char *p = msg + 1; *p != '\0'; p++)
+		if (p[0] == 'b' && p[1] == '=' && (p[-1] == ' ' ||
+		    p[-1] == '\t'))
+			return p + 2;
+	fail_msg("no b= in %s", msg);
+	return NULL;
+}
+
+/* dkimfx_queries - the TXT queries for name in a dnsmasq query log */
+static inline int
+dkimfx_queries(const char *log, const char *name)
+{
+	struct buf text = BUF_INIT(0), want = BUF_INIT(0);
+	int n = 0;
+
+	assert_int_equal(dkimfx_read(log, &text), 0);
+	buf_addf(&want, "query[TXT] %s ", name);
+	for (const char *p = buf_cstr(&text); (p = strstr(p,
+	    buf_cstr(&want))) != NULL; p++)
+		n++;
+	buf_free(&text);
+	buf_free(&want);
+	return n;
 }
 
 #endif

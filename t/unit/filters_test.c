@@ -367,8 +367,8 @@ test_failure_policy(void **state)
 	probes[1].data = FILTER_REJECT;		/* too late to count */
 	assert_int_equal(deliver(message, sizeof(message) - 1),
 	    FILTER_CONTINUE);
-	assert_non_null(strstr(buf_cstr(&fx.out), "A_FAIL=0.0"));
-	assert_non_null(strstr(buf_cstr(&fx.out), "B_FAIL=0.0"));
+	assert_non_null(strstr(buf_cstr(&fx.out), "A_ERROR=0.0"));
+	assert_non_null(strstr(buf_cstr(&fx.out), "B_ERROR=0.0"));
 	assert_int_equal(probes[2].eoms, 1);
 	teardown(NULL);
 	setup_with("fail_at_data = \"tempfail\"; fail_before_data = "

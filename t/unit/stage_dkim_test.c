@@ -11,7 +11,8 @@
  * 512-bit key (policy), garbage in DKIM-Signature fields (a defined
  * result each, values quoted in Authentication-Results, never a header
  * injection), the cap on signatures and the one lookup per key, a
- * message too large to scan, the symbols and their scores, the exact
+ * message too large to scan, several threads verifying at once through
+ * one pipeline, the symbols and their scores, the exact
  * Authentication-Results clauses, and init without a resolver.
  */
 #include <stdarg.h>
@@ -31,6 +32,7 @@
 #include "common/dns.h"
 #include "filters/filters.h"
 #include "filters/stage_dkim.h"
+#define DKIMFX_ED25519		/* signs with Ed25519: see dkim_fx.h */
 #include "t/unit/dkim_fx.h"
 #include "t/unit/dns_fixture.h"
 #include "t/unit/unit_tmpdir.h"
@@ -80,19 +82,6 @@ sign(const struct dkimfx_key *k, const char *domain, const char *selector,
 		fail_msg("cannot sign with %s/%s", domain, selector);
 }
 
-/* replace - out is in with the first from replaced by to */
-static void
-replace(const char *in, const char *from, const char *to, struct buf *out)
-{
-	const char *p = strstr(in, from);
-
-	assert_non_null(p);
-	buf_reset(out);
-	buf_add(out, in, (size_t)(p - in));
-	buf_add_str(out, to);
-	buf_add_str(out, p + strlen(from));
-}
-
 static void
 run_msg(struct run *rn, const char *msg, bool truncated)
 {
@@ -135,26 +124,6 @@ done(struct run *rn)
 	buf_free(&rn->hdr);
 }
 
-/* sym - the score of symbol name, or fail the test if it is absent */
-static double
-sym(const struct run *rn, const char *name)
-{
-	for (size_t i = 0; i < rn->m->nsyms; i++)
-		if (strcmp(rn->m->syms[i].name, name) == 0)
-			return rn->m->syms[i].score;
-	fail_msg("no symbol %s", name);
-	return 0;
-}
-
-static bool
-has_sym(const struct run *rn, const char *name)
-{
-	for (size_t i = 0; i < rn->m->nsyms; i++)
-		if (strcmp(rn->m->syms[i].name, name) == 0)
-			return true;
-	return false;
-}
-
 /* has_ar - the Authentication-Results field holds this whole clause */
 static void
 has_ar(const struct run *rn, const char *clause)
@@ -188,18 +157,6 @@ has_ar_start(const struct run *rn, const char *start)
 		fail_msg("no clause \"%s ...\" in:\n%s", start,
 		    buf_cstr(&rn->hdr));
 	buf_free(&want);
-}
-
-/* b_tag - where the b= tag's value starts in a signed message */
-static const char *
-b_tag(const char *msg)
-{
-	for (const char *p = msg + 1; *p != '\0'; p++)
-		if (p[0] == 'b' && p[1] == '=' && (p[-1] == ' ' ||
-		    p[-1] == '\t'))
-			return p + 2;
-	fail_msg("no b= in %s", msg);
-	return NULL;
 }
 
 /* pass_clause - "dkim=pass header.d=... header.b=..." for msg's first
@@ -343,9 +300,9 @@ test_rsa_pass(void **state)
 	assert_null(rn.res->sigs[0].reason);
 	pass_clause(buf_cstr(&s), "example.org", "sel", "rsa-sha256", &want);
 	has_ar(&rn, buf_cstr(&want));
-	assert_true(sym(&rn, "DKIM_PASS") == -0.5);
-	assert_false(has_sym(&rn, "DKIM_FAIL"));
-	assert_false(has_sym(&rn, "DKIM_NONE"));
+	assert_true(dkimfx_sym(rn.m, "DKIM_PASS") == -0.5);
+	assert_false(dkimfx_has_sym(rn.m, "DKIM_FAIL"));
+	assert_false(dkimfx_has_sym(rn.m, "DKIM_NONE"));
 	done(&rn);
 	buf_free(&s);
 	buf_free(&want);
@@ -366,7 +323,7 @@ test_ed25519_pass(void **state)
 	pass_clause(buf_cstr(&s), "example.org", "ed", "ed25519-sha256",
 	    &want);
 	has_ar(&rn, buf_cstr(&want));
-	assert_true(sym(&rn, "DKIM_PASS") == -0.5);
+	assert_true(dkimfx_sym(rn.m, "DKIM_PASS") == -0.5);
 	done(&rn);
 	buf_free(&s);
 	buf_free(&want);
@@ -387,7 +344,7 @@ test_two_signatures(void **state)
 	sign(&g.ed, "example.org", "ed", DKIM_SIGN_ED25519SHA256, message,
 	    &ed);
 	/* the Ed25519 field, its b= changed, before the RSA-signed message */
-	b = b_tag(buf_cstr(&ed));
+	b = dkimfx_b_tag(buf_cstr(&ed));
 	buf_add(&broken, ed.data, (size_t)(b - (const char *)ed.data));
 	buf_add_str(&broken, b[0] == 'A' ? "B" : "A");
 	buf_add_str(&broken, b + 1);
@@ -405,8 +362,8 @@ test_two_signatures(void **state)
 	pass_clause(buf_cstr(&rsa), "example.org", "sel", "rsa-sha256", &want);
 	has_ar(&rn, buf_cstr(&want));
 	/* a pass next to a failure: only DKIM_PASS */
-	assert_true(sym(&rn, "DKIM_PASS") == -0.5);
-	assert_false(has_sym(&rn, "DKIM_FAIL"));
+	assert_true(dkimfx_sym(rn.m, "DKIM_PASS") == -0.5);
+	assert_false(dkimfx_has_sym(rn.m, "DKIM_FAIL"));
 	done(&rn);
 	/* both valid: the Ed25519 field signs over the RSA one */
 	sign(&g.ed, "example.org", "ed", DKIM_SIGN_ED25519SHA256,
@@ -434,7 +391,8 @@ test_tampered(void **state)
 
 	(void)state;
 	sign(&g.rsa, "example.org", "sel", DKIM_SIGN_RSASHA256, message, &s);
-	replace(buf_cstr(&s), "Subject: DKIM test", "Subject: DKIM tEst", &t);
+	dkimfx_replace(buf_cstr(&s), "Subject: DKIM test",
+	    "Subject: DKIM tEst", &t);
 	run(&rn, buf_cstr(&t));
 	assert_int_equal(rn.res->nsigs, 1);
 	assert_int_equal(rn.res->sigs[0].result, STAGE_DKIM_FAIL);
@@ -442,17 +400,18 @@ test_tampered(void **state)
 	    "signature verification failed");
 	has_ar_start(&rn, "dkim=fail reason=\"signature verification failed\" "
 	    "header.d=example.org header.s=sel header.a=rsa-sha256");
-	assert_true(sym(&rn, "DKIM_FAIL") == 2.5);
-	assert_false(has_sym(&rn, "DKIM_PASS"));
+	assert_true(dkimfx_sym(rn.m, "DKIM_FAIL") == 2.5);
+	assert_false(dkimfx_has_sym(rn.m, "DKIM_PASS"));
 	done(&rn);
-	replace(buf_cstr(&s), "the body.", "the b0dy.", &t);
+	dkimfx_replace(buf_cstr(&s), "the body.", "the b0dy.", &t);
 	run(&rn, buf_cstr(&t));
 	assert_int_equal(rn.res->sigs[0].result, STAGE_DKIM_FAIL);
 	assert_string_equal(rn.res->sigs[0].reason, "body hash mismatch");
-	assert_true(sym(&rn, "DKIM_FAIL") == 2.5);
+	assert_true(dkimfx_sym(rn.m, "DKIM_FAIL") == 2.5);
 	done(&rn);
 	/* an added header field that is not signed changes nothing */
-	replace(buf_cstr(&s), "\r\nFrom:", "\r\nX-Added: yes\r\nFrom:", &t);
+	dkimfx_replace(buf_cstr(&s), "\r\nFrom:",
+	    "\r\nX-Added: yes\r\nFrom:", &t);
 	run(&rn, buf_cstr(&t));
 	assert_int_equal(rn.res->sigs[0].result, STAGE_DKIM_PASS);
 	done(&rn);
@@ -469,9 +428,9 @@ test_unsigned(void **state)
 	run(&rn, message);
 	assert_int_equal(rn.res->nsigs, 0);
 	has_ar(&rn, "dkim=none");
-	assert_true(sym(&rn, "DKIM_NONE") == 0.25);
-	assert_false(has_sym(&rn, "DKIM_PASS"));
-	assert_false(has_sym(&rn, "DKIM_FAIL"));
+	assert_true(dkimfx_sym(rn.m, "DKIM_NONE") == 0.25);
+	assert_false(dkimfx_has_sym(rn.m, "DKIM_PASS"));
+	assert_false(dkimfx_has_sym(rn.m, "DKIM_FAIL"));
 	done(&rn);
 }
 
@@ -510,9 +469,9 @@ test_key_records(void **state)
 		    "header.d=example.org header.s=%s header.a=rsa-sha256",
 		    rn.res->sigs[0].reason, cases[i].selector);
 		assert_non_null(strstr(buf_cstr(&rn.hdr), buf_cstr(&want)));
-		assert_true(sym(&rn, "DKIM_PERMERROR") == 0.0);
-		assert_false(has_sym(&rn, "DKIM_FAIL"));
-		assert_false(has_sym(&rn, "DKIM_PASS"));
+		assert_true(dkimfx_sym(rn.m, "DKIM_PERMERROR") == 0.0);
+		assert_false(dkimfx_has_sym(rn.m, "DKIM_FAIL"));
+		assert_false(dkimfx_has_sym(rn.m, "DKIM_PASS"));
 		done(&rn);
 	}
 	buf_free(&s);
@@ -545,9 +504,9 @@ test_dns_failures(void **state)
 	assert_int_equal(rn.res->sigs[0].result, STAGE_DKIM_TEMPERROR);
 	has_ar_start(&rn, "dkim=temperror reason=\"key lookup failed\" "
 	    "header.d=servfail.test header.s=sel header.a=rsa-sha256");
-	assert_true(sym(&rn, "DKIM_TEMPERROR") == 0.0);
-	assert_false(has_sym(&rn, "DKIM_FAIL"));
-	assert_false(has_sym(&rn, "DKIM_PERMERROR"));
+	assert_true(dkimfx_sym(rn.m, "DKIM_TEMPERROR") == 0.0);
+	assert_false(dkimfx_has_sym(rn.m, "DKIM_FAIL"));
+	assert_false(dkimfx_has_sym(rn.m, "DKIM_PERMERROR"));
 	done(&rn);
 	/* the SERVFAIL signature over a good one: both judged */
 	sign(&g.rsa, "example.org", "sel", DKIM_SIGN_RSASHA256, message, &t);
@@ -557,8 +516,8 @@ test_dns_failures(void **state)
 	assert_int_equal(rn.res->nsigs, 2);
 	assert_int_equal(rn.res->sigs[0].result, STAGE_DKIM_TEMPERROR);
 	assert_int_equal(rn.res->sigs[1].result, STAGE_DKIM_PASS);
-	assert_true(has_sym(&rn, "DKIM_PASS"));
-	assert_false(has_sym(&rn, "DKIM_TEMPERROR"));
+	assert_true(dkimfx_has_sym(rn.m, "DKIM_PASS"));
+	assert_false(dkimfx_has_sym(rn.m, "DKIM_TEMPERROR"));
 	done(&rn);
 	/* no answer at all: bounded by the resolver's timeout */
 	sign(&g.rsa, DNSFIX_TIMEOUT_ZONE, "sel", DKIM_SIGN_RSASHA256, message,
@@ -567,7 +526,7 @@ test_dns_failures(void **state)
 	run(&rn, buf_cstr(&s));
 	assert_true(now_ms() - t0 < 3 * DNS_TIMEOUT_MS);
 	assert_int_equal(rn.res->sigs[0].result, STAGE_DKIM_TEMPERROR);
-	assert_true(has_sym(&rn, "DKIM_TEMPERROR"));
+	assert_true(dkimfx_has_sym(rn.m, "DKIM_TEMPERROR"));
 	done(&rn);
 	buf_free(&s);
 	buf_free(&t);
@@ -588,14 +547,14 @@ test_policy(void **state)
 	assert_string_equal(rn.res->sigs[0].reason, "rsa-sha1 not accepted");
 	has_ar_start(&rn, "dkim=policy reason=\"rsa-sha1 not accepted\" "
 	    "header.d=example.org header.s=sha1 header.a=rsa-sha1");
-	assert_false(has_sym(&rn, "DKIM_PASS"));
-	assert_true(has_sym(&rn, "DKIM_PERMERROR"));
+	assert_false(dkimfx_has_sym(rn.m, "DKIM_PASS"));
+	assert_true(dkimfx_has_sym(rn.m, "DKIM_PERMERROR"));
 	done(&rn);
 	sign(&g.small, "example.org", "small", DKIM_SIGN_RSASHA256, message,
 	    &s);
 	run(&rn, buf_cstr(&s));
 	assert_int_equal(rn.res->sigs[0].result, STAGE_DKIM_POLICY);
-	assert_false(has_sym(&rn, "DKIM_PASS"));
+	assert_false(dkimfx_has_sym(rn.m, "DKIM_PASS"));
 	done(&rn);
 	buf_free(&s);
 }
@@ -638,7 +597,8 @@ test_garbage(void **state)
 		  STAGE_DKIM_POLICY },
 		/* what must be quoted or replaced in the header */
 		{ "DKIM-Signature: v=1; a=rsa\"sha256; d=ex(am)ple.org; "
-		  "s=se\"l\\; h=from; bh=AAAA; b=A/A=A+AA", STAGE_DKIM_PERMERROR },
+		  "s=se\"l\\; h=from; bh=AAAA; b=A/A=A+AA",
+		  STAGE_DKIM_PERMERROR },
 		{ "DKIM-Signature: v=1; a=rsa-sha256; d=ex\xc3\xa4mple.org; "
 		  "s=s\x01l; h=from; bh=AAAA; b=AAAA", STAGE_DKIM_PERMERROR },
 		{ "DKIM-Signature: v=1; a=rsa-sha256; d=nowhere.test; "
@@ -661,7 +621,7 @@ test_garbage(void **state)
 			    rn.res->sigs[0].reason,
 			    stage_dkim_result_name(cases[i].want));
 		assert_non_null(rn.res->sigs[0].reason);
-		assert_false(has_sym(&rn, "DKIM_PASS"));
+		assert_false(dkimfx_has_sym(rn.m, "DKIM_PASS"));
 		/* the field: one line per clause, printable ASCII only */
 		h = strstr(buf_cstr(&rn.hdr), "Authentication-Results:");
 		end = strstr(h, "\r\nX-Spam-Status:");
@@ -687,31 +647,13 @@ test_garbage(void **state)
 	buf_free(&msg);
 }
 
-/* queries - how many queries for name dnsmasq has logged so far */
-static int
-queries(const char *name)
-{
-	struct buf log = BUF_INIT(0), want = BUF_INIT(0);
-	char path[128];
-	int n = 0;
-
-	snprintf(path, sizeof(path), "%s/dnsmasq.log", g.fx.dir);
-	assert_int_equal(dkimfx_read(path, &log), 0);
-	buf_addf(&want, "query[TXT] %s ", name);
-	for (const char *p = buf_cstr(&log); (p = strstr(p,
-	    buf_cstr(&want))) != NULL; p++)
-		n++;
-	buf_free(&log);
-	buf_free(&want);
-	return n;
-}
-
 /* at most STAGE_DKIM_SIGS_MAX signatures; one key lookup per key */
 static void
 test_many_signatures(void **state)
 {
 	struct buf s = BUF_INIT(0), many = BUF_INIT(0);
 	const char *from;
+	char log[128];
 	struct run rn;
 	int n;
 
@@ -721,9 +663,11 @@ test_many_signatures(void **state)
 	for (int i = 0; i < STAGE_DKIM_SIGS_MAX + 2; i++)
 		buf_add(&many, s.data, (size_t)(from - (const char *)s.data));
 	buf_add_str(&many, from);
-	n = queries("sel._domainkey.example.org");
+	snprintf(log, sizeof(log), "%s/dnsmasq.log", g.fx.dir);
+	n = dkimfx_queries(log, "sel._domainkey.example.org");
 	run(&rn, buf_cstr(&many));
-	assert_int_equal(queries("sel._domainkey.example.org"), n + 1);
+	assert_int_equal(dkimfx_queries(log, "sel._domainkey.example.org"),
+	    n + 1);
 	assert_int_equal(rn.res->nsigs, STAGE_DKIM_SIGS_MAX);
 	assert_int_equal(rn.res->nignored, 2);
 	for (size_t i = 0; i < rn.res->nsigs; i++)
@@ -745,8 +689,8 @@ test_truncated(void **state)
 	run_msg(&rn, buf_cstr(&s), true);
 	assert_int_equal(rn.a, FILTER_CONTINUE);
 	assert_null(rn.res);
-	assert_false(has_sym(&rn, "DKIM_PASS"));
-	assert_false(has_sym(&rn, "DKIM_FAIL"));
+	assert_false(dkimfx_has_sym(rn.m, "DKIM_PASS"));
+	assert_false(dkimfx_has_sym(rn.m, "DKIM_FAIL"));
 	assert_null(strstr(buf_cstr(&rn.hdr), "dkim="));
 	done(&rn);
 	buf_free(&s);
@@ -773,6 +717,51 @@ test_second_transaction(void **state)
 	assert_int_equal(stage_dkim_results(filters_msg(rn.s))->nsigs, 0);
 	done(&rn);
 	buf_free(&s);
+}
+
+/* one pipeline, several threads at once (the server's job pool): the
+ * shared DKIM_LIB, one DKIM handle per message */
+#define THREADS 4
+#define PER_THREAD 6
+
+static void *
+verifier(void *arg)
+{
+	const struct buf *msgs = arg;
+	struct run rn;
+	intptr_t bad = 0;
+
+	for (int i = 0; i < PER_THREAD; i++) {
+		run_msg(&rn, buf_cstr(&msgs[i % 2]), false);
+		if (rn.res == NULL || rn.res->nsigs != 1 ||
+		    rn.res->sigs[0].result != STAGE_DKIM_PASS)
+			bad++;
+		done(&rn);
+	}
+	return (void *)bad;
+}
+
+static void
+test_threads(void **state)
+{
+	struct buf msgs[2] = { BUF_INIT(0), BUF_INIT(0) };
+	pthread_t t[THREADS];
+	void *bad;
+
+	(void)state;
+	sign(&g.rsa, "example.org", "sel", DKIM_SIGN_RSASHA256, message,
+	    &msgs[0]);
+	sign(&g.ed, "example.org", "ed", DKIM_SIGN_ED25519SHA256, message,
+	    &msgs[1]);
+	for (int i = 0; i < THREADS; i++)
+		assert_int_equal(pthread_create(&t[i], NULL, verifier, msgs),
+		    0);
+	for (int i = 0; i < THREADS; i++) {
+		assert_int_equal(pthread_join(t[i], &bad), 0);
+		assert_null(bad);
+	}
+	buf_free(&msgs[0]);
+	buf_free(&msgs[1]);
 }
 
 static void
@@ -812,6 +801,7 @@ main(void)
 		cmocka_unit_test(test_many_signatures),
 		cmocka_unit_test(test_truncated),
 		cmocka_unit_test(test_second_transaction),
+		cmocka_unit_test(test_threads),
 		cmocka_unit_test(test_init_needs_dns),
 	};
 
