@@ -174,3 +174,26 @@ def test_dkim_signed_message(postern_factory, dns_server, tmp_path):
     bad = raw(p, "alice@test.example", "INBOX", r[1].split()[0])
     assert b"dkim=pass header.d=sender.test header.s=sel" in good, good[:2000]
     assert b"dkim=fail" in bad, bad[:2000]
+
+
+def test_dmarc_reject(postern_factory, dns_server):
+    """From: a domain with p=reject, neither SPF (another envelope
+    domain) nor DKIM aligned: refused at the end of DATA; an aligned
+    envelope passes."""
+    dns_server.restart('txt-record=_dmarc.strict.test,"v=DMARC1; p=reject"\n'
+                       'txt-record=strict.test,"v=spf1 ip4:127.0.0.1 -all"\n'
+                       'txt-record=other.test,"v=spf1 ip4:127.0.0.1 -all"\n')
+    p = postern_factory(deliver=True, directory=False, extra_conf=conf(
+        dns_server, ["spf", "dkim", "dmarc"]))
+    setup_dir(p)
+    with smtplib.SMTP("127.0.0.1", p.port, timeout=20) as s:
+        s.ehlo("client.test")
+        assert s.mail("x@other.test")[0] == 250
+        assert s.rcpt("alice@test.example")[0] == 250
+        code, text = s.data(message("boss@strict.test", "spoofed"))
+        assert code == 550 and b"DMARC" in text, (code, text)
+        s.sendmail("x@strict.test", ["alice@test.example"],
+                   message("boss@strict.test", "aligned"))
+    (row,) = rows(p, "alice@test.example")
+    m = raw(p, "alice@test.example", "INBOX", row.split()[0])
+    assert b"dmarc=pass" in m and b"header.from=strict.test" in m, m[:2000]
