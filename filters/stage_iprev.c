@@ -193,17 +193,22 @@ iprev_run(const struct iprev_state *st, struct filter_msg *m)
 	return res;
 }
 
+/*
+ * iprev_connect - the check, once per connection: its result is kept
+ * with the connection (filter_conn_data), so the transactions after it
+ * (EHLO resets the first) reuse it; only a temporary error is asked again
+ * at the data step
+ */
 static enum filter_action
 iprev_connect(void *state, struct filter_msg *m, struct filter_reply *r)
 {
-	void **slot = filters_stage_data(m, &filter_stage_iprev);
-	struct iprev_txn *t;
+	struct iprev_txn *t = filter_conn_data_get(m);
 
 	(void)r;
-	ASSERT(slot != NULL);
-	t = *slot;
-	if (t == NULL)
-		*slot = t = xcalloc(1, sizeof(*t));
+	if (t == NULL) {
+		t = xcalloc(1, sizeof(*t));
+		filter_conn_data_set(m, t);
+	}
 	t->res = iprev_run(state, m);
 	return FILTER_CONTINUE;
 }
@@ -212,20 +217,23 @@ static enum filter_action
 iprev_data(void *state, struct filter_msg *m, struct filter_reply *r)
 {
 	const struct iprev_state *st = state;
-	void **slot = filters_stage_data(m, &filter_stage_iprev);
-	const struct iprev_txn *t;
+	struct iprev_txn *t = filter_conn_data_get(m);
 	enum iprev_res res;
 	const char *q;
 
 	(void)r;
-	ASSERT(slot != NULL);
-	t = *slot;
-	if (t != NULL)
+	if (t != NULL && t->res != IPREV_TEMPERROR) {
 		res = t->res;
-	else if (m->conn->ptr != NULL)	/* confirmed earlier on */
+	} else if (m->conn->ptr != NULL) {	/* confirmed earlier on */
 		res = IPREV_PASS;
-	else
+	} else {
 		res = iprev_run(st, m);
+		if (t == NULL) {
+			t = xcalloc(1, sizeof(*t));
+			filter_conn_data_set(m, t);
+		}
+		t->res = res;
+	}
 	q = strchr(m->conn->ip, ':') != NULL ? "\"" : "";
 	switch (res) {
 	case IPREV_PASS:
@@ -248,10 +256,10 @@ iprev_data(void *state, struct filter_msg *m, struct filter_reply *r)
 }
 
 static void
-iprev_txn_end(void *state, struct filter_msg *m, void *data)
+iprev_conn_end(void *state, struct filter_conn *c, void *data)
 {
 	(void)state;
-	(void)m;
+	(void)c;
 	free(data);
 }
 
@@ -262,5 +270,5 @@ const struct filter_stage_ops filter_stage_iprev = {
 	.free = iprev_free,
 	.connect = iprev_connect,
 	.data = iprev_data,
-	.txn_end = iprev_txn_end,
+	.conn_end = iprev_conn_end,
 };
