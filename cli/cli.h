@@ -44,6 +44,7 @@ struct cli_filters {
 	struct dns *dns;
 	struct filters *filters;
 	struct filter_env env;
+	struct bayes *bayes;		/* for the Junk training hook */
 	/* the sweeper of expired lookup keys (kv backend) */
 	pthread_t sweep;
 	pthread_mutex_t mu;

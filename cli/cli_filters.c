@@ -3,7 +3,8 @@
  * milter` build it: the lookup store of cfg->lookup (the data store for
  * "kv", which the caller opened), the resolver of cfg->dns, the text
  * extractor (store/mime.h, the same decoding the mailbox store uses),
- * the pipeline of cfg->filters.stages over the built-in stages, and a
+ * the pipeline of cfg->filters.stages over the built-in stages, the
+ * Bayes classifier for training by moves into and out of Junk, and a
  * sweeper thread that deletes expired lookup keys of the kv backend once
  * a minute (Redis and the memory backend expire by themselves).
  */
@@ -15,6 +16,7 @@
 #include "cli/cli.h"
 #include "common/dns.h"
 #include "common/log.h"
+#include "filters/bayes.h"
 #include "filters/stages.h"
 #include "lookup/lookup.h"
 #include "store/mime.h"
@@ -125,6 +127,16 @@ cli_filters_open(const struct config *cfg, struct kv *kv,
 	if (filters_new(&cf->env, filters_builtin, filters_nbuiltin,
 	    &cf->filters, err) < 0)
 		goto fail;
+	{
+		struct bayes_options bo;
+
+		memset(&bo, 0, sizeof(bo));
+		bo.lookup = cf->lookup;
+		bo.min_learned = cfg->bayes.min_learned;
+		bo.per_user = cfg->bayes.per_user;
+		bo.text = message_text;
+		cf->bayes = bayes_new(&bo);
+	}
 	if (cfg->lookup.backend == LOOKUP_KV) {
 		if (pthread_create(&cf->sweep, NULL, sweeper, cf) != 0) {
 			buf_addf(err, "filters: cannot start the sweeper "
@@ -150,6 +162,7 @@ cli_filters_close(struct cli_filters *cf)
 		pthread_join(cf->sweep, NULL);
 		cf->sweeping = false;
 	}
+	bayes_free(&cf->bayes);
 	filters_free(&cf->filters);
 	dns_free(&cf->dns);
 	lookup_close(&cf->lookup);

@@ -108,7 +108,7 @@ main(int argc, char **argv)
 	if (strcmp(argv[0], "serve") != 0 && strcmp(argv[0], "queue") != 0 &&
 	    strcmp(argv[0], "milter") != 0 &&
 	    !is_dir_command(argv[0]) && strcmp(argv[0], "import") != 0 &&
-	    !is_mail_command(argv[0])) {
+	    !is_mail_command(argv[0]) && strcmp(argv[0], "spam") != 0) {
 		fprintf(stderr, "postern: unknown command \"%s\"\n", argv[0]);
 		usage(stderr);
 		return 2;
@@ -129,6 +129,8 @@ main(int argc, char **argv)
 		rc = cli_import(cfg, argc, argv);
 	else if (is_mail_command(argv[0]))
 		rc = cli_mail(cfg, argc, argv);
+	else if (strcmp(argv[0], "spam") == 0)
+		rc = cli_spam(cfg, argc, argv);
 	else
 		rc = cli_queue(cfg, argc, argv);
 	config_free(&cfg);

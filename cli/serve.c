@@ -32,6 +32,7 @@
 #include "common/xalloc.h"
 #include "delivery/delivery.h"
 #include "directory/directory.h"
+#include "filters/bayes.h"
 #include "filters/filters.h"
 #include "mta/smtpd.h"
 #include "queue/queue.h"
@@ -338,6 +339,32 @@ dispatch(void *arg, struct qmgr_job *job)
 	jobs_submit(arg, NULL, delivery_work, NULL, job);
 }
 
+struct junk_ctx {
+	struct directory *dir;
+	struct bayes *bayes;
+};
+
+/*
+ * junk_train - store_junk_fn: a message moved into or out of Junk
+ * trains the classifier, globally and (bayes.per_user) for the account
+ */
+static void
+junk_train(void *arg, uint32_t acct, const void *msg, size_t len, bool spam)
+{
+	struct junk_ctx *jc = arg;
+	struct dir_account a;
+	struct buf err = BUF_INIT(0);
+
+	memset(&a, 0, sizeof(a));
+	if (dir_user_get_id(jc->dir, acct, &a, &err) != 1 ||
+	    bayes_train_message(jc->bayes, a.name, msg, len, spam, true,
+	    &err) < 0)
+		log_warn(SVC, "training on a move %s Junk: %s", spam ? "into" :
+		    "out of", err.len > 0 ? buf_cstr(&err) : "no account");
+	dir_account_clear(&a);
+	buf_free(&err);
+}
+
 int
 cli_serve(const struct config *cfg, int argc, char **argv)
 {
@@ -358,6 +385,7 @@ cli_serve(const struct config *cfg, int argc, char **argv)
 	struct transport local;
 	struct serve_ctx sc;
 	struct cli_filters cf;
+	struct junk_ctx jc;
 	struct filters *filters;
 	SSL_CTX *tls = NULL;
 	const char *error;
@@ -471,6 +499,8 @@ cli_serve(const struct config *cfg, int argc, char **argv)
 	if (cli_filters_open(cfg, store->kv, &cf, &err) < 0)
 		log_fatal(SVC, "filters: %s", buf_cstr(&err));
 	filters = cf.filters;
+	jc = (struct junk_ctx){ dir, cf.bayes };
+	store_set_junk_hook(store, junk_train, &jc);
 	if (cfg->filters.stages.n > 0)
 		log_info(SVC, "filters: %zu stages", filters_stage_count(
 		    filters));

@@ -14,6 +14,7 @@ extern const struct filter_stage_ops filter_stage_dmarc;
 extern const struct filter_stage_ops filter_stage_greylist;
 extern const struct filter_stage_ops filter_stage_reputation;
 extern const struct filter_stage_ops filter_stage_ratelimit;
+extern const struct filter_stage_ops filter_stage_bayes;
 
 const struct filter_stage_ops *const filters_builtin[] = {
 	&filter_stage_iprev,
@@ -24,5 +25,6 @@ const struct filter_stage_ops *const filters_builtin[] = {
 	&filter_stage_greylist,
 	&filter_stage_reputation,
 	&filter_stage_ratelimit,
+	&filter_stage_bayes,
 };
 const size_t filters_nbuiltin = ARRAY_SIZE(filters_builtin);

@@ -541,14 +541,14 @@ test_lookup_failure(void **state)
 	setup("failinject", "fail_before_data = \"accept\";", ALWAYS);
 	kv_failinject_set(gx.kv, KV_FI_ALL, 1, -1);
 	assert_int_equal(try_rcpt(IP1, FROM1, RCPT1), FILTER_CONTINUE);
-	assert_true(has_sym("GREYLIST_FAIL"));
+	assert_true(has_sym("GREYLIST_ERROR"));
 	teardown();
-	/* at data (doubt mode): accepted with GREYLIST_FAIL by default */
+	/* at data (doubt mode): accepted with GREYLIST_ERROR by default */
 	setup("failinject", "", "");
 	kv_failinject_set(gx.kv, KV_FI_ALL, 1, -1);
 	assert_int_equal(try_data(IP1, FROM1, a, 1, 5), FILTER_CONTINUE);
 	assert_true(kv_failinject_fired(gx.kv));
-	assert_true(has_sym("GREYLIST_FAIL"));
+	assert_true(has_sym("GREYLIST_ERROR"));
 	assert_false(has_sym("GREYLIST_PASS"));
 	teardown();
 	/* ... or deferred with fail_at_data = tempfail */

@@ -636,7 +636,7 @@ test_lookup_failure(void **state)
 	kv_failinject_set(rx.kv, KV_FI_ALL, 1, -1);
 	assert_int_equal(deliver(SPAMMER, SPAMMER_FROM, NULL, 5),
 	    FILTER_CONTINUE);
-	assert_true(sym("REPUTATION_FAIL", NULL));
+	assert_true(sym("REPUTATION_ERROR", NULL));
 	assert_false(sym("REPUTATION_IP", NULL));
 	/* the learning write fails: logged, nothing applied */
 	kv_failinject_set(rx.kv, KV_FI_PUT, 1, -1);

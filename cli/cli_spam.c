@@ -1,0 +1,802 @@
+/*
+ * cli_spam.c - `postern spam`: train, test and inspect the Bayes
+ * classifier (filters/bayes.h) from the command line.
+ *
+ *   postern spam train [--user ADDR] (--spam PATH | --ham PATH)...
+ *   postern spam forget [--user ADDR] (--spam PATH | --ham PATH)...
+ *   postern spam classify [--user ADDR] [--top N] PATH...
+ *   postern spam stats [--user ADDR]
+ *
+ * PATH is one message file, an mbox (a file starting with "From "; each
+ * "From " line starts a message, ">From " lines lose one '>' as mboxrd
+ * says), a Maildir (a directory with cur/ or new/: the files of both) or
+ * a directory of message files (each may be an mbox; subdirectories
+ * are not entered).  Files are taken in name order.  --user works on
+ * that user's token set instead of the global one.
+ *
+ * train learns each message as the class given; one learned as the
+ * other class before is moved (relearned), one learned so before is
+ * counted as "already" and left: training twice is harmless.  forget
+ * unlearns messages learned as the class given.  classify prints, per
+ * message, the verdict, the probability, the score the bayes stage
+ * would add and the top clues.  Progress goes to stderr every
+ * SPAM_PROGRESS messages, the summary to stdout.
+ *
+ * Threads: train and forget hand the messages the main thread reads to
+ * a few workers (twice the cores, at most SPAM_WORKERS_MAX), through a
+ * queue bounded in messages and bytes, so that parsing and the store's
+ * commits of several messages overlap (the kv store groups concurrent
+ * commits into one sync).  The order of learning does not change the
+ * counts; duplicates in the input meet at the message's marker.
+ * classify runs on the main thread, so its output keeps the input order.
+ *
+ * The lookup store is the configured one (lookup group), opened with no
+ * namespace prefix, as the server does: "kv" is the data store
+ * (store.backend and store.path), "redis" the Redis server, "memory"
+ * is refused (that state lives and dies with the server process).
+ * SQLite can be shared with a running server.  RocksDB admits one
+ * process: classify and stats open it read-only (which works next to a
+ * running server, showing the state as of the start of the command);
+ * train and forget need it for writing and, while the server holds it,
+ * fail with a message saying so: stop the server, or keep the lookup
+ * state in Redis.
+ *
+ * The text of each message comes from store/mime.h as the server's
+ * filter_env.text gives it (decoded, UTF-8, HTML stripped), so the CLI
+ * and the bayes stage see the same tokens.  Exit status: 0, 1 when a
+ * path or a message failed (the rest is still done; a lookup store error
+ * stops at once), 2 for usage errors.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+#include "common/xalloc.h"
+#include "filters/bayes.h"
+#include "lookup/lookup.h"
+#include "store/kv.h"
+#include "store/mime.h"
+
+#define SPAM_PROGRESS 1000		/* messages between progress lines */
+#define SPAM_MSG_MAX (64u << 20)	/* bigger messages are skipped */
+#define SPAM_TOP_DEFAULT 10u
+#define SPAM_QUEUE 64			/* messages read ahead */
+#define SPAM_QUEUE_BYTES (64u << 20)	/* bytes read ahead (one at least) */
+#define SPAM_WORKERS_MAX 8
+
+enum spam_cmd { CMD_TRAIN, CMD_FORGET, CMD_CLASSIFY, CMD_STATS };
+
+struct spam_path {
+	const char *path;
+	enum bayes_class cls;
+};
+
+/* a message on its way from the reader to a worker */
+struct spam_job {
+	char *label;
+	enum bayes_class cls;
+	unsigned char *msg;
+	size_t len;
+};
+
+struct spam;
+
+/* what one thread needs to handle a message */
+struct spam_worker {
+	struct spam *s;
+	struct bayes_tokens tok;
+	struct buf text;
+	pthread_t thread;
+};
+
+struct spam {
+	const struct config *cfg;
+	enum spam_cmd cmd;
+	const char *user;
+	unsigned top;
+	struct kv *kv;
+	struct lookup *l;
+	struct bayes *b;
+	struct spam_worker main;	/* classify, and without threads */
+	atomic_bool fatal;	/* the lookup store failed: stop */
+	/* the reader hands train and forget work to the workers */
+	struct spam_worker *workers;
+	size_t nworkers;
+	struct spam_job queue[SPAM_QUEUE];
+	size_t qhead, qlen, qbytes;
+	bool closed;
+	pthread_cond_t not_empty, not_full;
+	/* under mu: the queue and everything below */
+	pthread_mutex_t mu;
+	bool failed;		/* a path or a message failed */
+	bool given[2];		/* classes named by --spam, --ham */
+	uint64_t done[2][BAYES_NOT_LEARNED + 1];	/* [class][outcome] */
+	uint64_t nmsg, verdicts[BAYES_VERDICT_SPAM + 1];
+	uint64_t t0;
+};
+
+static int
+usage(void)
+{
+	fprintf(stderr, "usage: postern spam train [--user ADDR] "
+	    "(--spam PATH | --ham PATH)...\n"
+	    "       postern spam forget [--user ADDR] "
+	    "(--spam PATH | --ham PATH)...\n"
+	    "       postern spam classify [--user ADDR] [--top N] PATH...\n"
+	    "       postern spam stats [--user ADDR]\n"
+	    "PATH: a message file, an mbox, a Maildir (cur/, new/) or a "
+	    "directory of message files\n");
+	return 2;
+}
+
+/* ---- the lookup store ---- */
+
+static int
+open_lookup(struct spam *s)
+{
+	const struct config *cfg = s->cfg;
+	const struct config_lookup *lc = &cfg->lookup;
+	struct lookup_options lo;
+	struct buf err = BUF_INIT(0);
+	bool rocks = cfg->store.backend == STORE_ROCKSDB;
+	bool write = s->cmd == CMD_TRAIN || s->cmd == CMD_FORGET;
+
+	memset(&lo, 0, sizeof(lo));
+	switch (lc->backend) {
+	case LOOKUP_MEMORY:
+		fprintf(stderr, "postern: lookup.backend is \"memory\": the "
+		    "Bayes state lives inside the running server only; "
+		    "`postern spam` needs \"kv\" or \"redis\"\n");
+		return -1;
+	case LOOKUP_REDIS:
+		lo.backend = "redis";
+		lo.redis_host = lc->redis_host;
+		lo.redis_port = (uint16_t)lc->redis_port;
+		lo.redis_db = lc->redis_db;
+		lo.redis_password = lc->redis_password[0] != '\0' ?
+		    lc->redis_password : NULL;
+		lo.redis_timeout_ms = lc->redis_timeout * 1000;
+		break;
+	case LOOKUP_KV: {
+		struct kv_options ko = { rocks ? "rocksdb" : "sqlite",
+		    cfg->store.path, rocks && !write };
+
+		if (ko.read_only)
+			cli_become_user(cfg, false);
+		else if (cli_data_dir(cfg) < 0)
+			return -1;
+		if (kv_open(&ko, &s->kv, &err) < 0) {
+			fprintf(stderr, "postern: data store %s: %s\n",
+			    cfg->store.path, buf_cstr(&err));
+			if (rocks && write)
+				fprintf(stderr, "postern: RocksDB admits one "
+				    "process: if `postern serve` is running, "
+				    "stop it to train, or keep the lookup "
+				    "state in Redis (lookup.backend = "
+				    "\"redis\")\n");
+			buf_free(&err);
+			return -1;
+		}
+		lo.backend = "kv";
+		lo.kv = s->kv;
+		break;
+	}
+	}
+	if (lookup_open(&lo, &s->l, &err) < 0) {
+		fprintf(stderr, "postern: lookup store: %s\n", buf_cstr(&err));
+		buf_free(&err);
+		kv_close(&s->kv);
+		return -1;
+	}
+	buf_free(&err);
+	return 0;
+}
+
+/* ---- one message ---- */
+
+/* message_text - as cli_filters.c gives filter_env.text */
+static int
+message_text(const unsigned char *msg, size_t len, struct buf *out)
+{
+	struct mime_info *info = NULL;
+	struct buf err = BUF_INIT(0);
+
+	if (mime_parse(msg, len, NULL, &info, &err) < 0) {
+		buf_free(&err);
+		return -1;
+	}
+	if (info->hdr.subject != NULL)
+		buf_addf(out, "%s\n", info->hdr.subject);
+	buf_add(out, info->text, info->text_len);
+	mime_info_free(&info);
+	buf_free(&err);
+	return 0;
+}
+
+/* progress - after a message learned or forgotten; under mu */
+static void
+progress(struct spam *s)
+{
+	double secs;
+
+	if (++s->nmsg % SPAM_PROGRESS != 0)
+		return;
+	secs = (double)(clock_mono_us() - s->t0) / 1e6;
+	fprintf(stderr, "postern spam %s: %llu messages, %.0f/s\n",
+	    s->cmd == CMD_TRAIN ? "train" : "forget",
+	    (unsigned long long)s->nmsg, secs > 0 ? (double)s->nmsg / secs :
+	    0.0);
+}
+
+static void
+set_failed(struct spam *s)
+{
+	pthread_mutex_lock(&s->mu);
+	s->failed = true;
+	pthread_mutex_unlock(&s->mu);
+}
+
+static void
+print_result(struct spam *s, const char *label, const struct bayes_result *r)
+{
+	const struct config_bayes *bc = &s->cfg->bayes;
+	double score = r->prob > 0.5 ? bc->spam_score * (r->prob - 0.5) * 2 :
+	    bc->ham_score * (0.5 - r->prob) * 2;
+
+	if (r->verdict == BAYES_VERDICT_NONE) {
+		printf("%s: untrained prob=0.500000 (learned %lld spam, %lld "
+		    "ham; %u of each needed)\n", label, (long long)(r->nspam +
+		    r->user_nspam), (long long)(r->nham + r->user_nham),
+		    bc->min_learned);
+		return;
+	}
+	printf("%s: %s prob=%.6f score=%.2f clues=%zu tokens=%zu%s\n", label,
+	    bayes_verdict_name(r->verdict), r->prob, score, r->nclues,
+	    r->ntokens, r->user_used ? " user" : "");
+	for (size_t i = 0; i < r->ntop && i < s->top; i++)
+		printf("  %.4f spam=%lld ham=%lld %s\n", r->top[i].prob,
+		    (long long)r->top[i].spam, (long long)r->top[i].ham,
+		    r->top[i].token);
+}
+
+/* process - one message on the worker's thread */
+static void
+process(struct spam_worker *w, const char *label, enum bayes_class cls,
+    const unsigned char *msg, size_t len)
+{
+	struct spam *s = w->s;
+	struct buf err = BUF_INIT(0);
+	struct bayes_result res;
+	enum bayes_outcome out = BAYES_LEARNED;
+	bool has_text;
+	int rc = 0;
+
+	if (atomic_load(&s->fatal))
+		return;
+	buf_reset(&w->text);
+	has_text = message_text(msg, len, &w->text) == 0;
+	bayes_tokenize(&w->tok, msg, len, has_text ? buf_cstr(&w->text) :
+	    NULL, has_text ? w->text.len : 0);
+	switch (s->cmd) {
+	case CMD_TRAIN:
+		rc = bayes_learn(s->b, &w->tok, s->user, cls, true, 0, &out,
+		    &err);
+		break;
+	case CMD_FORGET:
+		rc = bayes_forget(s->b, &w->tok, s->user, cls, &out, &err);
+		break;
+	case CMD_CLASSIFY:
+		rc = bayes_classify(s->b, &w->tok, s->user, &res, &err);
+		break;
+	case CMD_STATS:
+		break;
+	}
+	pthread_mutex_lock(&s->mu);
+	if (rc < 0) {
+		if (!atomic_exchange(&s->fatal, true))
+			fprintf(stderr, "postern: %s: %s\n", label,
+			    buf_cstr(&err));
+		s->failed = true;
+	} else if (s->cmd == CMD_CLASSIFY) {
+		print_result(s, label, &res);
+		s->verdicts[res.verdict]++;
+		s->nmsg++;
+	} else {
+		s->done[cls][out]++;
+		progress(s);
+	}
+	pthread_mutex_unlock(&s->mu);
+	buf_free(&err);
+}
+
+static void *
+worker(void *arg)
+{
+	struct spam_worker *w = arg;
+	struct spam *s = w->s;
+
+	for (;;) {
+		struct spam_job j;
+
+		pthread_mutex_lock(&s->mu);
+		while (s->qlen == 0 && !s->closed)
+			pthread_cond_wait(&s->not_empty, &s->mu);
+		if (s->qlen == 0) {
+			pthread_mutex_unlock(&s->mu);
+			return NULL;
+		}
+		j = s->queue[s->qhead];
+		s->qhead = (s->qhead + 1) % SPAM_QUEUE;
+		s->qlen--;
+		s->qbytes -= j.len;
+		pthread_cond_signal(&s->not_full);
+		pthread_mutex_unlock(&s->mu);
+		process(w, j.label, j.cls, j.msg, j.len);
+		free(j.label);
+		free(j.msg);
+	}
+}
+
+/*
+ * one_message - classify at once (the output keeps the input's order);
+ * hand training and forgetting to the workers, taking msg's data
+ */
+static void
+one_message(struct spam *s, const char *label, enum bayes_class cls,
+    struct buf *msg)
+{
+	struct spam_job j;
+
+	if (atomic_load(&s->fatal))
+		return;
+	if (s->nworkers == 0) {
+		process(&s->main, label, cls, msg->data, msg->len);
+		return;
+	}
+	j.label = xstrdup(label);
+	j.cls = cls;
+	j.msg = (unsigned char *)buf_steal(msg, &j.len);
+	pthread_mutex_lock(&s->mu);
+	while (s->qlen == SPAM_QUEUE || (s->qlen > 0 &&
+	    j.len > SPAM_QUEUE_BYTES - s->qbytes))
+		pthread_cond_wait(&s->not_full, &s->mu);
+	s->queue[(s->qhead + s->qlen) % SPAM_QUEUE] = j;
+	s->qlen++;
+	s->qbytes += j.len;
+	pthread_cond_signal(&s->not_empty);
+	pthread_mutex_unlock(&s->mu);
+}
+
+/* workers_start - threads for train and forget: a sync per message
+ * costs less when several wait on one (the kv store's group commit) */
+static void
+workers_start(struct spam *s)
+{
+	long n = sysconf(_SC_NPROCESSORS_ONLN) * 2;
+
+	if (s->cmd != CMD_TRAIN && s->cmd != CMD_FORGET)
+		return;
+	n = n < 2 ? 2 : n > SPAM_WORKERS_MAX ? SPAM_WORKERS_MAX : n;
+	s->workers = xcalloc((size_t)n, sizeof(*s->workers));
+	for (long i = 0; i < n; i++) {
+		s->workers[i].s = s;
+		buf_init(&s->workers[i].text, 0);
+		if (pthread_create(&s->workers[i].thread, NULL, worker,
+		    &s->workers[i]) != 0)
+			break;
+		s->nworkers++;
+	}
+}
+
+static void
+workers_stop(struct spam *s)
+{
+	pthread_mutex_lock(&s->mu);
+	s->closed = true;
+	pthread_cond_broadcast(&s->not_empty);
+	pthread_mutex_unlock(&s->mu);
+	for (size_t i = 0; i < s->nworkers; i++)
+		pthread_join(s->workers[i].thread, NULL);
+	for (size_t i = 0; s->workers != NULL && i < s->nworkers; i++) {
+		bayes_tokens_free(&s->workers[i].tok);
+		buf_free(&s->workers[i].text);
+	}
+	free(s->workers);
+	s->workers = NULL;
+	s->nworkers = 0;
+}
+
+/* ---- sources: files, mboxes, directories ---- */
+
+/* mbox_flush - the message collected so far, its last blank line off */
+static void
+mbox_flush(struct spam *s, const char *path, enum bayes_class cls,
+    struct buf *msg, unsigned *nr, bool skip)
+{
+	struct buf label = BUF_INIT(0);
+
+	if (msg->len > 0 && msg->data[msg->len - 1] == '\n')
+		msg->len--;
+	if (msg->len > 0 && msg->data[msg->len - 1] == '\r')
+		msg->len--;
+	if (!skip && msg->len > 0) {
+		buf_addf(&label, "%s:%u", path, ++*nr);
+		one_message(s, buf_cstr(&label), cls, msg);
+	} else if (skip) {
+		fprintf(stderr, "postern: %s: message %u over %u MiB: "
+		    "skipped\n", path, ++*nr, SPAM_MSG_MAX >> 20);
+		set_failed(s);
+	}
+	buf_reset(msg);
+	buf_free(&label);
+}
+
+/* mbox - each "From " line starts a message; mboxrd unquoting */
+static void
+mbox(struct spam *s, const char *path, FILE *f, enum bayes_class cls)
+{
+	struct buf msg = BUF_INIT(0);
+	char *line = NULL;
+	size_t cap = 0;
+	ssize_t got;
+	unsigned nr = 0;
+	bool started = false, skip = false;
+
+	while (!atomic_load(&s->fatal) &&
+	    (got = getline(&line, &cap, f)) > 0) {
+		size_t len = (size_t)got, q = 0;
+		const char *p = line;
+
+		if (len >= 5 && memcmp(p, "From ", 5) == 0) {
+			if (started)
+				mbox_flush(s, path, cls, &msg, &nr, skip);
+			started = true;
+			skip = false;
+			continue;
+		}
+		if (!started || skip)
+			continue;
+		while (q < len && p[q] == '>')
+			q++;
+		/* ">From " and ">>From " lose one '>' (mboxrd) */
+		if (q > 0 && len - q >= 5 && memcmp(p + q, "From ", 5) == 0) {
+			p++;
+			len--;
+		}
+		if (len > SPAM_MSG_MAX - msg.len) {
+			skip = true;
+			continue;
+		}
+		buf_add(&msg, p, len);
+	}
+	if (ferror(f)) {
+		fprintf(stderr, "postern: %s: %s\n", path, strerror(errno));
+		set_failed(s);
+	} else if (started && !atomic_load(&s->fatal)) {
+		mbox_flush(s, path, cls, &msg, &nr, skip);
+	}
+	free(line);
+	buf_free(&msg);
+}
+
+/* file - one message, or an mbox */
+static void
+file(struct spam *s, const char *path, enum bayes_class cls)
+{
+	FILE *f = fopen(path, "rb");
+	struct buf msg = BUF_INIT(0);
+	unsigned char head[5];
+	size_t n;
+	struct stat st;
+
+	if (f == NULL || fstat(fileno(f), &st) < 0) {
+		fprintf(stderr, "postern: %s: %s\n", path, strerror(errno));
+		set_failed(s);
+		if (f != NULL)
+			fclose(f);
+		return;
+	}
+	n = fread(head, 1, sizeof(head), f);
+	if (n == 5 && memcmp(head, "From ", 5) == 0) {
+		rewind(f);
+		mbox(s, path, f, cls);
+		fclose(f);
+		return;
+	}
+	if ((uint64_t)st.st_size > SPAM_MSG_MAX) {
+		fprintf(stderr, "postern: %s: over %u MiB: skipped\n", path,
+		    SPAM_MSG_MAX >> 20);
+		set_failed(s);
+		fclose(f);
+		return;
+	}
+	buf_add(&msg, head, n);
+	for (;;) {
+		unsigned char chunk[65536];
+		size_t got = fread(chunk, 1, sizeof(chunk), f);
+
+		if (got == 0)
+			break;
+		if (got > SPAM_MSG_MAX - msg.len)
+			break;		/* grew while we read: take what fits */
+		buf_add(&msg, chunk, got);
+	}
+	if (ferror(f)) {
+		fprintf(stderr, "postern: %s: %s\n", path, strerror(errno));
+		set_failed(s);
+	} else if (msg.len > 0) {
+		one_message(s, path, cls, &msg);
+	}
+	fclose(f);
+	buf_free(&msg);
+}
+
+static int
+name_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* directory - its regular files (not hidden), in name order */
+static void
+directory(struct spam *s, const char *dir, enum bayes_class cls, bool quiet)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	char **names = NULL;
+	size_t n = 0, cap = 0;
+
+	if (d == NULL) {
+		if (!quiet || errno != ENOENT) {
+			fprintf(stderr, "postern: %s: %s\n", dir,
+			    strerror(errno));
+			set_failed(s);
+		}
+		return;
+	}
+	while ((e = readdir(d)) != NULL) {
+		if (e->d_name[0] == '.')
+			continue;
+		if (n == cap) {
+			cap = cap == 0 ? 64 : cap * 2;
+			names = xreallocarray(names, cap, sizeof(*names));
+		}
+		names[n++] = xstrdup(e->d_name);
+	}
+	closedir(d);
+	qsort(names, n, sizeof(*names), name_cmp);
+	for (size_t i = 0; i < n; i++) {
+		struct buf p = BUF_INIT(0);
+		struct stat st;
+
+		buf_addf(&p, "%s/%s", dir, names[i]);
+		if (!atomic_load(&s->fatal) && stat(buf_cstr(&p), &st) == 0 &&
+		    S_ISREG(st.st_mode))
+			file(s, buf_cstr(&p), cls);
+		buf_free(&p);
+		free(names[i]);
+	}
+	free(names);
+}
+
+static bool
+is_dir(const char *path)
+{
+	struct stat st;
+
+	return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+/* source - whatever PATH is */
+static void
+source(struct spam *s, const char *path, enum bayes_class cls)
+{
+	struct buf cur = BUF_INIT(0), nw = BUF_INIT(0);
+	struct stat st;
+
+	if (stat(path, &st) < 0) {
+		fprintf(stderr, "postern: %s: %s\n", path, strerror(errno));
+		set_failed(s);
+		return;
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		file(s, path, cls);
+		return;
+	}
+	buf_addf(&cur, "%s/cur", path);
+	buf_addf(&nw, "%s/new", path);
+	if (is_dir(buf_cstr(&cur)) || is_dir(buf_cstr(&nw))) {
+		directory(s, buf_cstr(&cur), cls, true);
+		directory(s, buf_cstr(&nw), cls, true);
+	} else {
+		directory(s, path, cls, false);
+	}
+	buf_free(&cur);
+	buf_free(&nw);
+}
+
+/* ---- the subcommands ---- */
+
+static void
+summary(struct spam *s)
+{
+	double secs = (double)(clock_mono_us() - s->t0) / 1e6;
+	const char *cls[2] = { "ham", "spam" };
+
+	if (s->cmd == CMD_CLASSIFY) {
+		printf("classified %llu messages: %llu spam, %llu ham, "
+		    "%llu unsure, %llu untrained in %.2f s (%.0f/s)\n",
+		    (unsigned long long)s->nmsg,
+		    (unsigned long long)s->verdicts[BAYES_VERDICT_SPAM],
+		    (unsigned long long)s->verdicts[BAYES_VERDICT_HAM],
+		    (unsigned long long)s->verdicts[BAYES_VERDICT_UNSURE],
+		    (unsigned long long)s->verdicts[BAYES_VERDICT_NONE], secs,
+		    secs > 0 ? (double)s->nmsg / secs : 0.0);
+		return;
+	}
+	for (int c = 1; c >= 0; c--) {
+		const uint64_t *d = s->done[c];
+
+		if (!s->given[c])
+			continue;
+		if (s->cmd == CMD_TRAIN)
+			printf("%s: %llu learned, %llu relearned, %llu "
+			    "already learned, %llu learned as %s before: left\n",
+			    cls[c], (unsigned long long)d[BAYES_LEARNED],
+			    (unsigned long long)d[BAYES_RELEARNED],
+			    (unsigned long long)d[BAYES_ALREADY],
+			    (unsigned long long)d[BAYES_OTHER], cls[1 - c]);
+		else
+			printf("%s: %llu forgotten, %llu not learned, %llu "
+			    "learned as %s\n", cls[c],
+			    (unsigned long long)d[BAYES_LEARNED],
+			    (unsigned long long)d[BAYES_NOT_LEARNED],
+			    (unsigned long long)d[BAYES_OTHER], cls[1 - c]);
+	}
+	printf("%llu messages in %.2f s (%.0f/s)\n",
+	    (unsigned long long)s->nmsg, secs, secs > 0 ?
+	    (double)s->nmsg / secs : 0.0);
+}
+
+static int
+stats(struct spam *s)
+{
+	struct bayes_stats st;
+	struct buf err = BUF_INIT(0);
+	unsigned min = s->cfg->bayes.min_learned;
+	int rc = 0;
+
+	for (int pass = 0; pass < (s->user != NULL ? 2 : 1); pass++) {
+		const char *user = pass == 0 ? NULL : s->user;
+
+		if (bayes_stats(s->b, user, &st, &err) < 0) {
+			fprintf(stderr, "postern: %s\n", buf_cstr(&err));
+			rc = 1;
+			break;
+		}
+		printf("%s%s%s\n  spam learned: %lld\n  ham learned:  %lld\n"
+		    "  tokens:       %lld\n  judging:      %s (min_learned "
+		    "%u)\n", user == NULL ? "global" : "user ",
+		    user == NULL ? "" : user, ":", (long long)st.nspam,
+		    (long long)st.nham, (long long)(st.ntokens > 0 ?
+		    st.ntokens : 0), st.nspam >= (min > 0 ? min : 1) &&
+		    st.nham >= (min > 0 ? min : 1) ? "yes" : "no", min);
+	}
+	buf_free(&err);
+	return rc;
+}
+
+/* parse - the options and paths after the subcommand */
+static int
+parse(struct spam *s, int argc, char **argv, struct spam_path **paths_r,
+    size_t *n_r)
+{
+	struct spam_path *p = xcalloc((size_t)argc + 1, sizeof(*p));
+	size_t n = 0;
+
+	for (int i = 2; i < argc; i++) {
+		const char *a = argv[i];
+
+		if (strcmp(a, "--user") == 0 && i + 1 < argc) {
+			s->user = argv[++i];
+		} else if (strcmp(a, "--top") == 0 && i + 1 < argc &&
+		    s->cmd == CMD_CLASSIFY) {
+			uint64_t v;
+
+			if (parse_u64(argv[i + 1], strlen(argv[i + 1]),
+			    BAYES_TOP_MAX, &v) < 0) {
+				fprintf(stderr, "postern: --top: 0 to %u\n",
+				    BAYES_TOP_MAX);
+				goto bad;
+			}
+			s->top = (unsigned)v;
+			i++;
+		} else if ((strcmp(a, "--spam") == 0 || strcmp(a, "--ham") ==
+		    0) && i + 1 < argc && (s->cmd == CMD_TRAIN ||
+		    s->cmd == CMD_FORGET)) {
+			p[n].cls = a[2] == 's' ? BAYES_SPAM : BAYES_HAM;
+			s->given[p[n].cls] = true;
+			p[n++].path = argv[++i];
+		} else if (a[0] != '-' && s->cmd == CMD_CLASSIFY) {
+			p[n++].path = a;
+		} else {
+			goto bad;
+		}
+	}
+	if ((n == 0) != (s->cmd == CMD_STATS))
+		goto bad;
+	*paths_r = p;
+	*n_r = n;
+	return 0;
+bad:
+	free(p);
+	return -1;
+}
+
+int
+cli_spam(const struct config *cfg, int argc, char **argv)
+{
+	static const char *const cmds[] = { "train", "forget", "classify",
+		"stats" };
+	struct spam s;
+	struct spam_path *paths = NULL;
+	struct bayes_options bo;
+	size_t n = 0;
+	int rc;
+
+	memset(&s, 0, sizeof(s));
+	s.cfg = cfg;
+	s.top = SPAM_TOP_DEFAULT;
+	s.main.s = &s;
+	atomic_init(&s.fatal, false);
+	if (argc < 2)
+		return usage();
+	for (s.cmd = CMD_TRAIN; s.cmd <= CMD_STATS; s.cmd++)
+		if (strcmp(argv[1], cmds[s.cmd]) == 0)
+			break;
+	if (s.cmd > CMD_STATS || parse(&s, argc, argv, &paths, &n) < 0)
+		return usage();
+	if (open_lookup(&s) < 0) {
+		free(paths);
+		return 1;
+	}
+	memset(&bo, 0, sizeof(bo));
+	bo.lookup = s.l;
+	bo.min_learned = cfg->bayes.min_learned;
+	bo.per_user = cfg->bayes.per_user;
+	s.b = bayes_new(&bo);
+	buf_init(&s.main.text, 0);
+	pthread_mutex_init(&s.mu, NULL);
+	pthread_cond_init(&s.not_empty, NULL);
+	pthread_cond_init(&s.not_full, NULL);
+	s.t0 = clock_mono_us();
+	if (s.cmd == CMD_STATS) {
+		rc = stats(&s);
+	} else {
+		workers_start(&s);
+		for (size_t i = 0; i < n && !atomic_load(&s.fatal); i++)
+			source(&s, paths[i].path, paths[i].cls);
+		workers_stop(&s);
+		if (!atomic_load(&s.fatal))
+			summary(&s);
+		rc = s.failed ? 1 : 0;
+	}
+	fflush(stdout);
+	pthread_cond_destroy(&s.not_empty);
+	pthread_cond_destroy(&s.not_full);
+	pthread_mutex_destroy(&s.mu);
+	bayes_tokens_free(&s.main.tok);
+	buf_free(&s.main.text);
+	bayes_free(&s.b);
+	lookup_close(&s.l);
+	kv_close(&s.kv);
+	free(paths);
+	return rc;
+}
