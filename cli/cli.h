@@ -51,6 +51,14 @@ struct cli_filters {
 	pthread_cond_t cv;
 	bool sweeping, stop;
 };
+/*
+ * cli_message_text - filter_env.text and bayes_text_fn: the readable
+ * text of a message for the content classifiers: the decoded subject,
+ * then the body text (decoded, UTF-8, HTML stripped), as the mailbox
+ * store decodes it (store/mime.h); -1 when it cannot be parsed
+ */
+int cli_message_text(void *arg, const unsigned char *msg, size_t len,
+    struct buf *out);
 int cli_filters_open(const struct config *cfg, struct kv *kv,
     struct cli_filters *cf, struct buf *err) WARN_UNUSED;
 void cli_filters_close(struct cli_filters *cf);

@@ -25,13 +25,8 @@
 #define SWEEP_SECONDS 60
 #define SWEEP_BATCH 1000
 
-/*
- * message_text - filter_env.text: the readable text of a message for the
- * content classifiers: the decoded subject, then the body text (decoded,
- * UTF-8, HTML stripped)
- */
-static int
-message_text(void *arg, const unsigned char *msg, size_t len,
+int
+cli_message_text(void *arg, const unsigned char *msg, size_t len,
     struct buf *out)
 {
 	struct mime_info *info = NULL;
@@ -123,7 +118,7 @@ cli_filters_open(const struct config *cfg, struct kv *kv,
 	cf->env.cfg = cfg;
 	cf->env.lookup = cf->lookup;
 	cf->env.dns = cf->dns;
-	cf->env.text = message_text;
+	cf->env.text = cli_message_text;
 	if (filters_new(&cf->env, filters_builtin, filters_nbuiltin,
 	    &cf->filters, err) < 0)
 		goto fail;
@@ -134,7 +129,7 @@ cli_filters_open(const struct config *cfg, struct kv *kv,
 		bo.lookup = cf->lookup;
 		bo.min_learned = cfg->bayes.min_learned;
 		bo.per_user = cfg->bayes.per_user;
-		bo.text = message_text;
+		bo.text = cli_message_text;
 		cf->bayes = bayes_new(&bo);
 	}
 	if (cfg->lookup.backend == LOOKUP_KV) {

@@ -201,25 +201,6 @@ open_lookup(struct spam *s)
 
 /* ---- one message ---- */
 
-/* message_text - as cli_filters.c gives filter_env.text */
-static int
-message_text(const unsigned char *msg, size_t len, struct buf *out)
-{
-	struct mime_info *info = NULL;
-	struct buf err = BUF_INIT(0);
-
-	if (mime_parse(msg, len, NULL, &info, &err) < 0) {
-		buf_free(&err);
-		return -1;
-	}
-	if (info->hdr.subject != NULL)
-		buf_addf(out, "%s\n", info->hdr.subject);
-	buf_add(out, info->text, info->text_len);
-	mime_info_free(&info);
-	buf_free(&err);
-	return 0;
-}
-
 /* progress - after a message learned or forgotten; under mu */
 static void
 progress(struct spam *s)
@@ -281,7 +262,7 @@ process(struct spam_worker *w, const char *label, enum bayes_class cls,
 	if (atomic_load(&s->fatal))
 		return;
 	buf_reset(&w->text);
-	has_text = message_text(msg, len, &w->text) == 0;
+	has_text = cli_message_text(NULL, msg, len, &w->text) == 0;
 	bayes_tokenize(&w->tok, msg, len, has_text ? buf_cstr(&w->text) :
 	    NULL, has_text ? w->text.len : 0);
 	switch (s->cmd) {

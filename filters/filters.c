@@ -589,6 +589,17 @@ call(struct filter_session *s, size_t i, enum filter_step step,
 	return FILTER_CONTINUE;
 }
 
+static void
+log_refusal(const struct filter_session *s, size_t i, enum filter_step step,
+    const char *what, const struct filter_reply *r)
+{
+	log_info(FILTERS_SVC, "%s: %s %s by %s from %s: %d %s %s",
+	    s->m.qid[0] != '\0' ? s->m.qid : "NOQUEUE",
+	    step == FILTER_STEP_DATA ? "message" :
+	    step == FILTER_STEP_RCPT ? "recipient" : "client", what,
+	    s->f->stages[i].name, s->conn.ip, r->code, r->ecode, r->text);
+}
+
 /* run - step through the stages; the first verdict that is not CONTINUE */
 static enum filter_action
 run(struct filter_session *s, enum filter_step step, struct filter_reply *r)
@@ -629,23 +640,13 @@ run(struct filter_session *s, enum filter_step step, struct filter_reply *r)
 			if (r->code < 500 || r->code > 599)
 				filter_reply_set(r, 550, "5.7.1",
 				    "Message refused by policy");
-			log_info(FILTERS_SVC, "%s: %s refused by %s from %s: "
-			    "%d %s %s", m->qid[0] != '\0' ? m->qid : "NOQUEUE",
-			    step == FILTER_STEP_DATA ? "message" :
-			    step == FILTER_STEP_RCPT ? "recipient" : "client",
-			    s->f->stages[i].name, s->conn.ip, r->code, r->ecode,
-			    r->text);
+			log_refusal(s, i, step, "refused", r);
 			return a;
 		case FILTER_TEMPFAIL:
 			if (r->code < 400 || r->code > 499)
 				filter_reply_set(r, 451, "4.7.1",
 				    "Try again later");
-			log_info(FILTERS_SVC, "%s: %s deferred by %s from %s: "
-			    "%d %s %s", m->qid[0] != '\0' ? m->qid : "NOQUEUE",
-			    step == FILTER_STEP_DATA ? "message" :
-			    step == FILTER_STEP_RCPT ? "recipient" : "client",
-			    s->f->stages[i].name, s->conn.ip, r->code, r->ecode,
-			    r->text);
+			log_refusal(s, i, step, "deferred", r);
 			return a;
 		case FILTER_DISCARD:
 			m->discard = true;
