@@ -346,6 +346,7 @@ dns_parse_txt(struct dns_result *r, size_t txt_max)
 			continue;
 		if (dns_rdata_txt(r->rr[i].data, r->rr[i].len, &t) < 0) {
 			r->malformed++;
+			buf_free(&t);	/* it may hold the strings before */
 			continue;
 		}
 		if (used > txt_max || t.len > txt_max - used) {

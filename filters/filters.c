@@ -736,7 +736,13 @@ parse_header(struct filter_session *s)
 	struct { size_t name, value; } *offs = NULL;
 
 	buf_reset(&s->hdrtext);
-	while (p < end && m->nhdrs < FILTER_HEADERS_MAX) {
+	/*
+	 * The header ends at the blank line, as the store and the delivery
+	 * agent read it: a line without a colon, or fields past the
+	 * FILTER_HEADERS_MAX the stages get, do not end it early (else a
+	 * forged field after them would escape filters_apply).
+	 */
+	while (p < end) {
 		const unsigned char *colon, *fe, *ve;
 
 		if (*p == '\r' || *p == '\n') {		/* the blank line */
@@ -746,8 +752,10 @@ parse_header(struct filter_session *s)
 		}
 		fe = field_end(p, end);
 		colon = memchr(p, ':', (size_t)(fe - p));
-		if (colon == NULL)	/* not a field: the body starts here */
-			break;
+		if (colon == NULL || m->nhdrs >= FILTER_HEADERS_MAX) {
+			p = fe;		/* not given to the stages */
+			continue;
+		}
 		ve = fe;
 		if (ve > colon + 1 && ve[-1] == '\n')
 			ve--;
@@ -942,33 +950,66 @@ filters_is_ours(const struct filter_session *s, const char *name,
 	return r;
 }
 
+/* name_is - the field's name (up to ':', trailing blanks ignored) */
+static bool
+name_is(const unsigned char *p, size_t n, const char *name)
+{
+	const unsigned char *colon = memchr(p, ':', n);
+	size_t len;
+
+	if (colon == NULL)
+		return false;
+	len = (size_t)(colon - p);
+	while (len > 0 && (p[len - 1] == ' ' || p[len - 1] == '\t'))
+		len--;
+	return len == strlen(name) && strncasecmp((const char *)p, name,
+	    len) == 0;
+}
+
+/* skip_cfws - past white space, line breaks and (nested) comments */
+static size_t
+skip_cfws(const unsigned char *p, size_t n, size_t i)
+{
+	unsigned depth = 0;
+
+	for (; i < n; i++) {
+		if (depth > 0 && p[i] == '\\' && i + 1 < n)
+			i++;
+		else if (p[i] == '(')
+			depth++;
+		else if (p[i] == ')' && depth > 0)
+			depth--;
+		else if (depth == 0 && p[i] != ' ' && p[i] != '\t' &&
+		    p[i] != '\r' && p[i] != '\n')
+			break;
+	}
+	return i;
+}
+
 static bool
 ours(const struct filter_session *s, const unsigned char *p, size_t n)
 {
-	static const char ar[] = "authentication-results:";
 	const char *host = s->f->env.cfg->server.hostname;
-	size_t hl = strlen(host);
+	size_t hl = strlen(host), i;
+	bool quoted;
 
-	static const char junk[] = FILTERS_JUNK_FIELD ":";
-
-	if ((n >= 14 && strncasecmp((const char *)p, "x-spam-status:", 14) ==
-	    0) || (n >= 12 && strncasecmp((const char *)p, "x-spam-flag:",
-	    12) == 0) || (n >= sizeof(junk) - 1 && strncasecmp(
-	    (const char *)p, junk, sizeof(junk) - 1) == 0))
+	if (name_is(p, n, "x-spam-status") || name_is(p, n, "x-spam-flag") ||
+	    name_is(p, n, FILTERS_JUNK_FIELD))
 		return true;
-	if (n < sizeof(ar) - 1 || strncasecmp((const char *)p, ar,
-	    sizeof(ar) - 1) != 0)
+	if (!name_is(p, n, "authentication-results"))
 		return false;
-	p += sizeof(ar) - 1;
-	n -= sizeof(ar) - 1;
-	while (n > 0 && (*p == ' ' || *p == '\t' || *p == '\r' ||
-	    *p == '\n')) {
-		p++;
-		n--;
-	}
-	/* the authserv-id, then ';', white space or a version number */
-	return n > hl && strncasecmp((const char *)p, host, hl) == 0 &&
-	    (p[hl] == ';' || p[hl] == ' ' || p[hl] == '\t' || p[hl] == '\r');
+	/* the authserv-id (RFC 8601 2.2: a value, maybe quoted, after CFWS) */
+	i = skip_cfws(p, n, (size_t)((const unsigned char *)memchr(p, ':', n) -
+	    p) + 1);
+	quoted = i < n && p[i] == '"';
+	i += quoted;
+	if (n - i < hl || strncasecmp((const char *)p + i, host, hl) != 0)
+		return false;
+	i += hl;
+	if (quoted)
+		return i < n && p[i] == '"';
+	return i >= n || p[i] == ';' || p[i] == ' ' || p[i] == '\t' ||
+	    p[i] == '\r' || p[i] == '\n' || p[i] == '(';
 }
 
 /* edit_for - the CHANGE edit for the k-th (1-based) field called name */
@@ -997,6 +1038,9 @@ filters_apply(struct filter_session *s, const unsigned char *msg, size_t len,
 	size_t hdr_end = s->scanned ? m->body_off : 0;
 
 	ASSERT(at <= len);
+	/* continuation lines after our Received belong to it, not to ours */
+	while (at < hdr_end && (msg[at] == ' ' || msg[at] == '\t'))
+		at = (size_t)(field_end(msg + at, end) - msg);
 	buf_add(out, msg, at);
 	filters_headers(s, out);
 	p = msg + at;
@@ -1007,8 +1051,15 @@ filters_apply(struct filter_session *s, const unsigned char *msg, size_t len,
 		size_t namelen = colon != NULL ? (size_t)(colon - p) : 0;
 		const struct filter_edit *e = NULL;
 
-		if (colon == NULL)
-			break;
+		if (colon == NULL) {		/* not a field: kept as it is */
+			buf_add(out, p, (size_t)(fe - p));
+			p = fe;
+			continue;
+		}
+		if (ours(s, p, (size_t)(fe - p))) {	/* edits or not */
+			p = fe;
+			continue;
+		}
 		if (m->nedits > 0) {
 			unsigned k = 0;
 
@@ -1030,7 +1081,7 @@ filters_apply(struct filter_session *s, const unsigned char *msg, size_t len,
 				buf_addf(out, "%.*s:%s%s\r\n", (int)namelen,
 				    (const char *)p, e->value[0] == ' ' ? "" :
 				    " ", e->value);
-		} else if (!ours(s, p, (size_t)(fe - p))) {
+		} else {
 			buf_add(out, p, (size_t)(fe - p));
 		}
 		p = fe;

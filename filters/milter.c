@@ -25,6 +25,10 @@
  * Replies map onto filter verdicts: continue, accept, reject (550 5.7.1
  * unless SMFIR_REPLYCODE said otherwise), tempfail (451 4.7.1),
  * discard, quarantine (into Junk); SMFIR_PROGRESS extends the wait.
+ * Reading a reply is pure (milter_reply_parse, fuzzed by
+ * t/fuzz/milter_reply.c); apply_reply then acts on it.  A reply code's
+ * enhanced code is taken only when it is RFC 3463 and of the code's
+ * class: it goes into our SMTP reply as it is.
  *
  * Failures: a milter that cannot be reached, does not answer within its
  * timeout, closes the connection or says something we cannot parse (a
@@ -344,15 +348,14 @@ read_packet(const struct milter_conf *mc, struct mconn *c,
 	return 0;
 }
 
-/* nulstr - the NUL-terminated string at *off in d, or NULL */
+/* nulstr - the NUL-terminated string at *off in d (len bytes), or NULL */
 static const char *
-nulstr(const struct buf *d, size_t *off)
+nulstr(const char *d, size_t len, size_t *off)
 {
-	const char *s = (const char *)d->data + *off;
+	const char *s = d + *off;
 	const void *z;
 
-	if (*off >= d->len ||
-	    (z = memchr(s, '\0', d->len - *off)) == NULL)
+	if (*off >= len || (z = memchr(s, '\0', len - *off)) == NULL)
 		return NULL;
 	*off += (size_t)((const char *)z - s) + 1;
 	return s;
@@ -372,7 +375,8 @@ header_ok(const char *name, const char *value)
 		if ((*p == '\n' && p[1] != ' ' && p[1] != '\t') ||
 		    (*p == '\r' && p[1] != '\n'))
 			return false;
-	return strlen(name) <= 200 && strlen(value) <= 16384;
+	return strlen(name) <= MILTER_HEADER_NAME_MAX &&
+	    strlen(value) <= MILTER_HEADER_VALUE_MAX;
 }
 
 /* crlf - milters fold with bare LF; the stored message has CRLF */
@@ -389,6 +393,156 @@ crlf(const char *v, struct buf *out)
 }
 
 /*
+ * is_ecode - n bytes at t are an RFC 3463 enhanced status code of class
+ * cls ("5.7.1"): the ecode goes into the SMTP reply as it is, so nothing
+ * else may pass (a CR LF in it would end the reply line)
+ */
+static bool
+is_ecode(const char *t, size_t n, char cls)
+{
+	size_t i = 2;
+
+	if (n < 5 || t[0] != cls || t[1] != '.')
+		return false;
+	for (int part = 0; part < 2; part++) {
+		size_t digits = 0;
+
+		for (; i < n && t[i] >= '0' && t[i] <= '9'; i++)
+			digits++;
+		if (digits < 1 || digits > 3)
+			return false;
+		if (part == 0 && (i >= n || t[i++] != '.'))
+			return false;
+	}
+	return i == n;
+}
+
+/* replycode - SMFIR_REPLYCODE "550 5.7.1 text": the code decides reject
+ * or tempfail */
+static int
+replycode(const char *d, size_t len, struct milter_reply *out,
+    const char **why_r)
+{
+	const char *end, *t = d, *sp;
+	int code;
+
+	if (len < 4 || (t[0] != '4' && t[0] != '5') ||
+	    t[1] < '0' || t[1] > '9' || t[2] < '0' || t[2] > '9') {
+		*why_r = "sent a bad reply code";
+		return -1;
+	}
+	/* the text ends at the first NUL, or with the packet */
+	end = memchr(d, '\0', len);
+	if (end == NULL)
+		end = d + len;
+	code = (t[0] - '0') * 100 + (t[1] - '0') * 10 + (t[2] - '0');
+	t += 3;
+	while (t < end && (*t == ' ' || *t == '-'))
+		t++;
+	sp = memchr(t, ' ', (size_t)(end - t));
+	if (sp != NULL && is_ecode(t, (size_t)(sp - t), d[0])) {
+		char ecode[16];
+
+		memcpy(ecode, t, (size_t)(sp - t));
+		ecode[sp - t] = '\0';
+		filter_reply_set(&out->reply, code, ecode, "%.*s",
+		    (int)(end - sp - 1), sp + 1);
+	} else {
+		filter_reply_set(&out->reply, code, code >= 500 ? "5.7.1" :
+		    "4.7.1", "%.*s", (int)(end - t), t);
+	}
+	out->action = code >= 500 ? FILTER_REJECT : FILTER_TEMPFAIL;
+	return 0;
+}
+
+/* header_edit - SMFIR_ADDHEADER "name\0value\0", SMFIR_INSHEADER and
+ * SMFIR_CHGHEADER "index name\0value\0" */
+static int
+header_edit(char cmd, const char *d, size_t len, bool eom,
+    struct milter_reply *out, const char **why_r)
+{
+	size_t off = 0;
+
+	if (!eom) {
+		*why_r = "changed a header before the end of message";
+		return -1;
+	}
+	out->kind = MILTER_REPLY_HEADER;
+	out->op = cmd == SMFIR_ADDHEADER ? MILTER_HEADER_ADD :
+	    cmd == SMFIR_INSHEADER ? MILTER_HEADER_INSERT :
+	    MILTER_HEADER_CHANGE;
+	if (cmd != SMFIR_ADDHEADER) {
+		if (len < 4) {
+			*why_r = "sent a short header change";
+			return -1;
+		}
+		out->index = get32((const unsigned char *)d);
+		off = 4;
+	}
+	if ((out->name = nulstr(d, len, &off)) == NULL ||
+	    (out->value = nulstr(d, len, &off)) == NULL ||
+	    out->name[0] == '\0') {
+		*why_r = "sent a malformed header change";
+		return -1;
+	}
+	if (!header_ok(out->name, out->value)) {
+		*why_r = "sent a header field we cannot store";
+		return -1;
+	}
+	return 0;
+}
+
+int
+milter_reply_parse(char cmd, const unsigned char *data, size_t len,
+    bool eom, struct milter_reply *out, const char **why_r)
+{
+	const char *d = len > 0 ? (const char *)data : "";
+
+	memset(out, 0, sizeof(*out));
+	out->kind = MILTER_REPLY_FINAL;
+	out->action = FILTER_CONTINUE;
+	switch (cmd) {
+	case SMFIR_CONTINUE:
+		return 0;
+	case SMFIR_ACCEPT:
+		out->action = FILTER_ACCEPT;
+		return 0;
+	case SMFIR_REJECT:
+		out->action = FILTER_REJECT;
+		return 0;
+	case SMFIR_TEMPFAIL:
+		out->action = FILTER_TEMPFAIL;
+		return 0;
+	case SMFIR_DISCARD:
+		out->action = FILTER_DISCARD;
+		return 0;
+	case SMFIR_REPLYCODE:
+		return replycode(d, len, out, why_r);
+	case SMFIR_QUARANTINE: {
+		const char *z = memchr(d, '\0', len);
+
+		out->action = FILTER_QUARANTINE;
+		out->reason = d;
+		out->reason_len = z != NULL ? (size_t)(z - d) : len;
+		return 0;
+	}
+	case SMFIR_PROGRESS:
+		out->kind = MILTER_REPLY_PROGRESS;
+		return 0;
+	case SMFIR_SKIP:
+		out->skip_body = true;
+		return 0;
+	case SMFIR_ADDHEADER:
+	case SMFIR_INSHEADER:
+	case SMFIR_CHGHEADER:
+		return header_edit(cmd, d, len, eom, out, why_r);
+	default:
+		*why_r = "sent a reply we cannot apply";
+		return -1;
+	}
+}
+
+/*
  * apply_reply - a final reply (or a modification, at the end of message)
  * to a verdict; 1 when the caller must read on (progress, modification)
  */
@@ -397,110 +551,43 @@ apply_reply(const struct milter_conf *mc, struct mconn *c,
     struct filter_msg *m, char cmd, const struct buf *d, bool eom,
     struct filter_reply *r, enum filter_action *a_r, const char **why)
 {
-	size_t off = 0;
-	const char *name, *value;
+	struct milter_reply mr;
+	struct buf fixed = BUF_INIT(0);
 
-	switch (cmd) {
-	case SMFIR_CONTINUE:
-		*a_r = FILTER_CONTINUE;
-		return 0;
-	case SMFIR_ACCEPT:
-		*a_r = FILTER_ACCEPT;
-		return 0;
-	case SMFIR_REJECT:
-		filter_reply_set(r, 550, "5.7.1", "Message refused by %s",
-		    mc->name + 7);
-		*a_r = FILTER_REJECT;
-		return 0;
-	case SMFIR_TEMPFAIL:
-		filter_reply_set(r, 451, "4.7.1", "Try again later (%s)",
-		    mc->name + 7);
-		*a_r = FILTER_TEMPFAIL;
-		return 0;
-	case SMFIR_DISCARD:
-		*a_r = FILTER_DISCARD;
-		return 0;
-	case SMFIR_REPLYCODE: {
-		/* "550 5.7.1 text": the code decides reject or tempfail */
-		const char *t = (const char *)d->data, *sp;
-		int code;
-
-		if (d->len < 4 || (t[0] != '4' && t[0] != '5') ||
-		    t[1] < '0' || t[1] > '9' || t[2] < '0' || t[2] > '9') {
-			*why = "sent a bad reply code";
-			return -1;
-		}
-		code = (t[0] - '0') * 100 + (t[1] - '0') * 10 + (t[2] - '0');
-		t += 3;
-		while (*t == ' ' || *t == '-')
-			t++;
-		sp = strchr(t, ' ');
-		if (sp != NULL && (t[0] == '4' || t[0] == '5') && t[1] == '.' &&
-		    (size_t)(sp - t) < sizeof(r->ecode)) {
-			char ecode[16];
-
-			memcpy(ecode, t, (size_t)(sp - t));
-			ecode[sp - t] = '\0';
-			filter_reply_set(r, code, ecode, "%s", sp + 1);
-		} else {
-			filter_reply_set(r, code, code >= 500 ? "5.7.1" :
-			    "4.7.1", "%s", t);
-		}
-		*a_r = code >= 500 ? FILTER_REJECT : FILTER_TEMPFAIL;
-		return 0;
-	}
-	case SMFIR_QUARANTINE:
-		*a_r = FILTER_QUARANTINE;
-		log_info(MILTER_SVC, "%s: %s: quarantine: %.200s",
-		    m->qid[0] != '\0' ? m->qid : "NOQUEUE", mc->name,
-		    d->len > 0 ? (const char *)d->data : "");
-		return 0;
-	case SMFIR_PROGRESS:
+	if (milter_reply_parse(cmd, d->data, d->len, eom, &mr, why) < 0)
+		return -1;
+	switch (mr.kind) {
+	case MILTER_REPLY_PROGRESS:
 		return 1;
-	case SMFIR_SKIP:
-		c->skip_body = true;
-		*a_r = FILTER_CONTINUE;
-		return 0;
-	case SMFIR_ADDHEADER:
-	case SMFIR_INSHEADER:
-	case SMFIR_CHGHEADER: {
-		uint32_t index = 0;
-		struct buf fixed = BUF_INIT(0);
-
-		if (!eom) {
-			*why = "changed a header before the end of message";
-			return -1;
-		}
-		if (cmd != SMFIR_ADDHEADER) {
-			if (d->len < 4) {
-				*why = "sent a short header change";
-				return -1;
-			}
-			index = get32(d->data);
-			off = 4;
-		}
-		if ((name = nulstr(d, &off)) == NULL ||
-		    (value = nulstr(d, &off)) == NULL || name[0] == '\0') {
-			*why = "sent a malformed header change";
-			return -1;
-		}
-		if (!header_ok(name, value)) {
-			*why = "sent a header field we cannot store";
-			return -1;
-		}
-		crlf(value, &fixed);
-		if (cmd == SMFIR_CHGHEADER)
-			filter_header_change(m, name, index, value[0] == '\0' ?
-			    NULL : buf_cstr(&fixed));
+	case MILTER_REPLY_HEADER:
+		crlf(mr.value, &fixed);
+		if (mr.op == MILTER_HEADER_CHANGE)
+			filter_header_change(m, mr.name, mr.index,
+			    mr.value[0] == '\0' ? NULL : buf_cstr(&fixed));
 		else
-			filter_header_add(m, name, buf_cstr(&fixed));
+			filter_header_add(m, mr.name, buf_cstr(&fixed));
 		buf_free(&fixed);
 		return 1;
+	case MILTER_REPLY_FINAL:
+		break;
 	}
-	default:
-		*why = "sent a reply we cannot apply";
-		return -1;
-	}
+	if (mr.skip_body)
+		c->skip_body = true;
+	if (mr.reply.code != 0)
+		*r = mr.reply;
+	else if (mr.action == FILTER_REJECT)
+		filter_reply_set(r, 550, "5.7.1", "Message refused by %s",
+		    mc->name + 7);
+	else if (mr.action == FILTER_TEMPFAIL)
+		filter_reply_set(r, 451, "4.7.1", "Try again later (%s)",
+		    mc->name + 7);
+	if (mr.action == FILTER_QUARANTINE)
+		log_info(MILTER_SVC, "%s: %s: quarantine: %.*s",
+		    m->qid[0] != '\0' ? m->qid : "NOQUEUE", mc->name,
+		    (int)(mr.reason_len < 200 ? mr.reason_len : 200),
+		    mr.reason);
+	*a_r = mr.action;
+	return 0;
 }
 
 /*

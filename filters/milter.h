@@ -22,4 +22,59 @@ int milter_conf_fail(const struct milter_conf *mc);
 /* the stage; its state is a struct milter_conf */
 extern const struct filter_stage_ops filter_stage_milter;
 
+/* ---- a milter's replies (pure; fuzzed by t/fuzz/milter_reply.c) ---- */
+
+#define MILTER_HEADER_NAME_MAX 200	/* a field name we accept */
+#define MILTER_HEADER_VALUE_MAX 16384	/* a field value we accept */
+
+enum milter_reply_kind {
+	MILTER_REPLY_FINAL,	/* the answer to the command: action */
+	MILTER_REPLY_PROGRESS,	/* SMFIR_PROGRESS: keep waiting */
+	MILTER_REPLY_HEADER,	/* a header edit (end of message): apply it,
+				   keep reading */
+};
+
+enum milter_header_op {
+	MILTER_HEADER_ADD,	/* SMFIR_ADDHEADER */
+	MILTER_HEADER_INSERT,	/* SMFIR_INSHEADER (applied as an add) */
+	MILTER_HEADER_CHANGE,	/* SMFIR_CHGHEADER; value "" deletes */
+};
+
+/*
+ * struct milter_reply - one reply packet, interpreted.  The views point
+ * into the packet data given to milter_reply_parse and live as long as it.
+ */
+struct milter_reply {
+	enum milter_reply_kind kind;
+	/* FINAL: continue, accept, reject, tempfail, discard, quarantine */
+	enum filter_action action;
+	/* REJECT/TEMPFAIL from SMFIR_REPLYCODE: code 4xx (tempfail) or 5xx
+	 * (reject), an RFC 3463 ecode of the same class, the text without
+	 * control characters; code 0 (SMFIR_REJECT, SMFIR_TEMPFAIL): the
+	 * caller's default reply */
+	struct filter_reply reply;
+	bool skip_body;			/* SMFIR_SKIP (action CONTINUE) */
+	/* QUARANTINE: the reason, up to the first NUL (not terminated) */
+	const char *reason;
+	size_t reason_len;
+	/* HEADER: name and value NUL-terminated inside the data; the name
+	 * 1..MILTER_HEADER_NAME_MAX printable ASCII characters without ':',
+	 * the value at most MILTER_HEADER_VALUE_MAX bytes, every line break
+	 * (LF or CRLF, as milters fold) followed by a space or a tab */
+	enum milter_header_op op;
+	uint32_t index;			/* CHANGE: 1-based occurrence */
+	const char *name;
+	const char *value;
+};
+
+/*
+ * milter_reply_parse - the reply packet cmd with len bytes of data (read
+ * within len only: no terminating NUL needed) into *out.  eom: the reply
+ * is to SMFIC_BODYEOB, the only time header edits are allowed.  -1 with a
+ * reason for the log in *why_r ("sent a bad reply code") when the milter
+ * said something we cannot apply: the caller treats the milter as broken.
+ */
+int milter_reply_parse(char cmd, const unsigned char *data, size_t len,
+    bool eom, struct milter_reply *out, const char **why_r) WARN_UNUSED;
+
 #endif

@@ -510,6 +510,53 @@ test_headers(void **state)
 	teardown(NULL);
 }
 
+/* forged fields of ours are removed wherever they hide (the fuzzer's
+ * finds: after a line without a colon, a blank before the colon, the
+ * authserv-id behind a comment or in quotes, after 1000 fields) */
+static void
+test_forged_fields(void **state)
+{
+	static const char forged[] =
+	    "Received: from x by mx.test.example; Mon, 30 Nov 2026\r\n"
+	    " continued received\r\n"
+	    "no colon on this line\r\n"
+	    "X-Spam-Flag : YES\r\n"
+	    "Authentication-Results: (a comment) mx.test.example; dkim=pass\r\n"
+	    "Authentication-Results: \"mx.test.example\"; spf=pass\r\n"
+	    "Authentication-Results: mx.test.example.evil; keep=1\r\n"
+	    "Subject: s\r\n"
+	    "\r\n"
+	    "body\r\n";
+	struct buf big = BUF_INIT(0);
+	const char *o;
+
+	(void)state;
+	setup_with("stages = [\"b\"];", "192.0.2.1");
+	assert_int_equal(deliver(forged, sizeof(forged) - 1), FILTER_CONTINUE);
+	o = buf_cstr(&fx.out);
+	/* the continuation stays with Received, our block after it */
+	assert_non_null(strstr(o, " continued received\r\n"
+	    "Authentication-Results: mx.test.example; none\r\n"));
+	assert_null(strstr(o, "X-Spam-Flag"));
+	assert_null(strstr(o, "dkim=pass"));
+	assert_null(strstr(o, "spf=pass"));
+	assert_non_null(strstr(o, "mx.test.example.evil; keep=1"));
+	assert_non_null(strstr(o, "no colon on this line\r\n"));
+	assert_non_null(strstr(o, "\r\n\r\nbody\r\n"));
+	filters_txn_end(fx.s);
+	/* past the 1000 fields the stages see */
+	buf_add_str(&big, "Received: from x by y; now\r\n");
+	for (int i = 0; i < FILTER_HEADERS_MAX + 5; i++)
+		buf_addf(&big, "X-Filler-%d: %d\r\n", i, i);
+	buf_add_str(&big, "X-Spam-Status: Yes, score=99\r\n\r\nbody\r\n");
+	assert_int_equal(deliver(buf_cstr(&big), big.len), FILTER_CONTINUE);
+	assert_int_equal(filters_msg(fx.s)->nhdrs, FILTER_HEADERS_MAX);
+	assert_null(strstr(buf_cstr(&fx.out), "score=99"));
+	assert_non_null(strstr(buf_cstr(&fx.out), "\r\n\r\nbody\r\n"));
+	buf_free(&big);
+	teardown(NULL);
+}
+
 static void
 test_config_errors(void **state)
 {
@@ -552,6 +599,7 @@ main(void)
 		cmocka_unit_test(test_thresholds),
 		cmocka_unit_test(test_milter_sequence_and_rcpt),
 		cmocka_unit_test(test_headers),
+		cmocka_unit_test(test_forged_fields),
 		cmocka_unit_test(test_config_errors),
 	};
 
