@@ -19,8 +19,6 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,6 +30,7 @@
 #include "store/mime.h"
 #include "store/store_priv.h"
 #include "t/unit/bayes_fx.h"
+#include "t/unit/stage_fx.h"
 #include "t/unit/unit_tmpdir.h"
 
 #define NEAR(a, b) assert_true((a) - (b) < 1e-9 && (b) - (a) < 1e-9)
@@ -581,58 +580,29 @@ text_fn(void *arg, const unsigned char *msg, size_t len, struct buf *out)
 	return 0;
 }
 
-struct pipe {
-	struct config *cfg;
-	struct filters *f;
-	struct filter_session *s;
-	struct filter_reply r;
-};
-
 static const char *pipe_rcpt = "u@test.example";
 
+/* pipe_open - a pipeline over f's lookup store (p->l stays NULL: p does
+ * not own it), a session */
 static void
-pipe_open(struct fx *f, struct pipe *p, bool per_user)
+pipe_open(struct fx *f, struct sfx *p, bool per_user)
 {
-	FILE *fp = fopen("p.conf", "w");
-	struct filter_env env;
-	struct sockaddr_in sin;
-
-	assert_non_null(fp);
-	fprintf(fp, "server = { hostname = \"mx.test.example\"; };\n"
+	sfx_init(p);
+	p->cfg = sfx_config("server = { hostname = \"mx.test.example\"; };\n"
 	    "filters = { stages = [\"score\", \"bayes\"]; trust_loopback = "
 	    "false; reject_score = 30; junk_score = 6; };\n"
 	    "bayes = { min_learned = 2; spam_score = 4; ham_score = -2; "
 	    "autolearn_spam = 10; autolearn_ham = -1; per_user = %s; };\n",
 	    per_user ? "true" : "false");
-	fclose(fp);
-	memset(p, 0, sizeof(*p));
-	if (config_load("p.conf", &p->cfg, &f->err) < 0)
-		fail_msg("config: %s", buf_cstr(&f->err));
-	memset(&env, 0, sizeof(env));
-	env.cfg = p->cfg;
-	env.lookup = f->l;
-	env.text = text_fn;
-	if (filters_new(&env, registry, ARRAY_SIZE(registry), &p->f,
-	    &f->err) < 0)
-		fail_msg("filters_new: %s", buf_cstr(&f->err));
-	memset(&sin, 0, sizeof(sin));
-	sin.sin_family = AF_INET;
-	assert_int_equal(inet_pton(AF_INET, "192.0.2.7", &sin.sin_addr), 1);
-	p->s = filters_session_new(p->f, (struct sockaddr *)&sin, sizeof(sin),
-	    "smtp");
-}
-
-static void
-pipe_close(struct pipe *p)
-{
-	filters_session_free(&p->s);
-	filters_free(&p->f);
-	config_free(&p->cfg);
+	p->f = sfx_filters(&(struct filter_env){ .cfg = p->cfg,
+	    .lookup = f->l, .text = text_fn }, registry,
+	    ARRAY_SIZE(registry));
+	p->s = sfx_session(p->f, "192.0.2.7", "smtp");
 }
 
 /* deliver - one transaction; the symbol of the bayes stage, or NULL */
 static const struct filter_symbol *
-deliver(struct pipe *p, const char *msg, double score,
+deliver(struct sfx *p, const char *msg, double score,
     enum filter_action *a_r)
 {
 	struct filter_msg *m;
@@ -658,7 +628,7 @@ static void
 test_stage(void **state)
 {
 	struct fx *f = *state;
-	struct pipe p;
+	struct sfx p;
 	struct buf m = BUF_INIT(0), msg = BUF_INIT(0);
 	const struct filter_symbol *sym;
 	enum filter_action a;
@@ -734,7 +704,7 @@ test_stage(void **state)
 	assert_true(sym->score == 0);
 	assert_int_equal(a, FILTER_CONTINUE);
 	filters_txn_end(p.s);
-	pipe_close(&p);
+	sfx_free(&p);
 	buf_free(&m);
 	buf_free(&msg);
 	fx_close(f);
@@ -745,7 +715,7 @@ static void
 test_stage_per_user(void **state)
 {
 	struct fx *f = *state;
-	struct pipe p;
+	struct sfx p;
 	struct buf m = BUF_INIT(0);
 	const struct filter_symbol *sym;
 
@@ -767,7 +737,7 @@ test_stage_per_user(void **state)
 	assert_string_equal(sym->name, "BAYES_SPAM");
 	pipe_rcpt = "u@test.example";
 	filters_txn_end(p.s);
-	pipe_close(&p);
+	sfx_free(&p);
 	buf_free(&m);
 	fx_close(f);
 }
@@ -775,25 +745,13 @@ test_stage_per_user(void **state)
 static void
 test_stage_needs_lookup(void **state)
 {
-	struct config *cfg = NULL;
-	struct filters *fl = NULL;
-	struct filter_env env;
-	struct buf err = BUF_INIT(0);
-	FILE *fp = fopen("n.conf", "w");
+	struct config *cfg;
 
 	(void)state;
-	assert_non_null(fp);
-	fprintf(fp, "filters = { stages = [\"bayes\"]; };\n");
-	fclose(fp);
-	if (config_load("n.conf", &cfg, &err) < 0)
-		fail_msg("config: %s", buf_cstr(&err));
-	memset(&env, 0, sizeof(env));
-	env.cfg = cfg;
-	assert_int_equal(filters_new(&env, registry, ARRAY_SIZE(registry),
-	    &fl, &err), -1);
-	assert_non_null(strstr(buf_cstr(&err), "no lookup store"));
+	cfg = sfx_config("filters = { stages = [\"bayes\"]; };\n");
+	sfx_refused(&(struct filter_env){ .cfg = cfg }, registry,
+	    ARRAY_SIZE(registry), "no lookup store");
 	config_free(&cfg);
-	buf_free(&err);
 }
 
 #define BOTH(fn)							\

@@ -4,8 +4,9 @@
  * use, so its record format is what we parse), an Ed25519 key made with
  * OpenSSL (RFC 8463: the record's p= is the raw 32-byte public key),
  * signing with libopendkim's own signer, and what both tests look at
- * afterwards (symbols, the b= tag, the dnsmasq query log).  Header-only,
- * since each unit test is its own program; include cmocka.h first.
+ * afterwards (the b= tag, the dnsmasq query log; the symbols are
+ * t/unit/stage_fx.h's).  Header-only, since each unit test is its own
+ * program; include cmocka.h first.
  */
 #ifndef POSTERN_DKIM_FX_H
 #define POSTERN_DKIM_FX_H
@@ -21,7 +22,6 @@
 #include <opendkim/dkim.h>
 
 #include "common/buf.h"
-#include "filters/filter.h"
 
 #define DKIMFX_GENKEY "/usr/sbin/opendkim-genkey"
 
@@ -234,27 +234,6 @@ dkimfx_b8(const char *msg, char out[9])
 			out[n++] = *p;
 	}
 	out[n] = '\0';
-}
-
-/* dkimfx_has_sym - whether the message got symbol name */
-static inline bool
-dkimfx_has_sym(const struct filter_msg *m, const char *name)
-{
-	for (size_t i = 0; i < m->nsyms; i++)
-		if (strcmp(m->syms[i].name, name) == 0)
-			return true;
-	return false;
-}
-
-/* dkimfx_sym - the score of symbol name; the test fails without it */
-static inline double
-dkimfx_sym(const struct filter_msg *m, const char *name)
-{
-	for (size_t i = 0; i < m->nsyms; i++)
-		if (strcmp(m->syms[i].name, name) == 0)
-			return m->syms[i].score;
-	fail_msg("no symbol %s", name);
-	return 0;
 }
 
 /* dkimfx_replace - out is in with the first from replaced by to */

@@ -21,20 +21,16 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
-#include "common/dns.h"
 #include "filters/filters.h"
 #include "filters/stage_dkim.h"
 #define DKIMFX_ED25519		/* signs with Ed25519: see dkim_fx.h */
 #include "t/unit/dkim_fx.h"
-#include "t/unit/dns_fixture.h"
+#include "t/unit/stage_fx.h"
 #include "t/unit/unit_tmpdir.h"
 
 #define RECEIVED "Received: from client.example.net (client.example.net " \
@@ -52,13 +48,11 @@ static const char message[] =
     "this is the body.\r\n";
 
 static struct {
-	struct dnsfix fx;
-	struct dns *dns;
+	struct sfx_dns dns;
 	struct config *cfg;
 	struct filters *f;
 	DKIM_LIB *signer;
 	struct dkimfx_key rsa, ed, small;
-	char fwd[32];
 } g;
 
 /* one message through the pipeline */
@@ -85,25 +79,15 @@ sign(const struct dkimfx_key *k, const char *domain, const char *selector,
 static void
 run_msg(struct run *rn, const char *msg, bool truncated)
 {
-	struct sockaddr_in sin;
-
 	memset(rn, 0, sizeof(*rn));
 	buf_init(&rn->msg, 0);
 	buf_init(&rn->hdr, 0);
 	buf_add_str(&rn->msg, RECEIVED);
 	buf_add_str(&rn->msg, msg);
-	memset(&sin, 0, sizeof(sin));
-	sin.sin_family = AF_INET;
-	assert_int_equal(inet_pton(AF_INET, "192.0.2.1", &sin.sin_addr), 1);
-	rn->s = filters_session_new(g.f, (struct sockaddr *)&sin, sizeof(sin),
-	    "smtp");
-	assert_int_equal(filters_mail(rn->s, "QID1", "alice@example.org",
-	    &rn->r), FILTER_CONTINUE);
-	assert_int_equal(filters_rcpt(rn->s, "bob@example.net", &rn->r),
-	    FILTER_CONTINUE);
-	rn->a = filters_data(rn->s, rn->msg.data, rn->msg.len, truncated,
-	    &rn->r);
-	filters_headers(rn->s, &rn->hdr);
+	rn->s = sfx_session(g.f, "192.0.2.1", "smtp");
+	sfx_mail_rcpt(rn->s, "alice@example.org", "bob@example.net", &rn->r);
+	rn->a = sfx_data(rn->s, rn->msg.data, rn->msg.len, truncated, &rn->r,
+	    &rn->hdr);
 	rn->m = filters_msg(rn->s);
 	rn->res = stage_dkim_results(rn->m);
 }
@@ -186,14 +170,10 @@ add_txt(struct buf *conf, const char *name, const char *text)
 static int
 group_setup(void **state)
 {
-	struct buf conf = BUF_INIT(0), rec = BUF_INIT(0), err = BUF_INIT(0);
-	const char *fw[1];
-	struct dns_options o;
-	struct filter_env env;
+	struct buf conf = BUF_INIT(0), rec = BUF_INIT(0);
 	static const struct filter_stage_ops *const reg[] = {
 		&filter_stage_dkim,
 	};
-	FILE *fp;
 	const char *p;
 
 	if (unit_tmpdir_setup(state) < 0)
@@ -220,39 +200,14 @@ group_setup(void **state)
 	add_txt(&conf, "badtype._domainkey.example.org",
 	    "v=DKIM1; k=dsa; p=AAAA");
 	add_txt(&conf, "notdkim._domainkey.example.org", "hello world");
-	if (dnsfix_start(&g.fx, buf_cstr(&conf)) < 0)
+	if (sfx_dns_start(&g.dns, buf_cstr(&conf), DNS_TIMEOUT_MS, true) < 0)
 		return -1;
-	snprintf(g.fwd, sizeof(g.fwd), "%s", g.fx.fwd);
-	fw[0] = g.fwd;
-	memset(&o, 0, sizeof(o));
-	o.forwarders = fw;
-	o.nforwarders = 1;
-	o.timeout_ms = DNS_TIMEOUT_MS;
-	o.no_cache = true;
-	o.forward_special_zones = true;
-	if (dns_new(&o, &g.dns, &err) < 0) {
-		fprintf(stderr, "dns_new: %s\n", buf_cstr(&err));
-		return -1;
-	}
-	fp = fopen("t.conf", "w");
-	if (fp == NULL)
-		return -1;
-	fprintf(fp, "server = { hostname = \"mx.test.example\"; };\n"
+	g.cfg = sfx_config("server = { hostname = \"mx.test.example\"; };\n"
 	    "filters = { stages = [\"dkim\"]; trust_loopback = false; "
 	    "stage_timeout = 20; };\n"
 	    "dkim = { pass = -0.5; fail = 2.5; none = 0.25; };\n");
-	fclose(fp);
-	if (config_load("t.conf", &g.cfg, &err) < 0) {
-		fprintf(stderr, "config: %s\n", buf_cstr(&err));
-		return -1;
-	}
-	memset(&env, 0, sizeof(env));
-	env.cfg = g.cfg;
-	env.dns = g.dns;
-	if (filters_new(&env, reg, ARRAY_SIZE(reg), &g.f, &err) < 0) {
-		fprintf(stderr, "filters_new: %s\n", buf_cstr(&err));
-		return -1;
-	}
+	g.f = sfx_filters(&(struct filter_env){ .cfg = g.cfg,
+	    .dns = g.dns.resolver }, reg, ARRAY_SIZE(reg));
 	g.signer = dkim_init(NULL, NULL);
 	if (g.signer != NULL) {
 		unsigned int bits = 512;	/* let it sign with "small" */
@@ -262,7 +217,6 @@ group_setup(void **state)
 	}
 	buf_free(&conf);
 	buf_free(&rec);
-	buf_free(&err);
 	return g.signer != NULL ? 0 : -1;
 }
 
@@ -273,8 +227,7 @@ group_teardown(void **state)
 		dkim_close(g.signer);
 	filters_free(&g.f);
 	config_free(&g.cfg);
-	dns_free(&g.dns);
-	dnsfix_stop(&g.fx);
+	sfx_dns_stop(&g.dns);
 	dkimfx_key_free(&g.rsa);
 	dkimfx_key_free(&g.ed);
 	dkimfx_key_free(&g.small);
@@ -300,9 +253,9 @@ test_rsa_pass(void **state)
 	assert_null(rn.res->sigs[0].reason);
 	pass_clause(buf_cstr(&s), "example.org", "sel", "rsa-sha256", &want);
 	has_ar(&rn, buf_cstr(&want));
-	assert_true(dkimfx_sym(rn.m, "DKIM_PASS") == -0.5);
-	assert_false(dkimfx_has_sym(rn.m, "DKIM_FAIL"));
-	assert_false(dkimfx_has_sym(rn.m, "DKIM_NONE"));
+	assert_true(sfx_sym(rn.m, "DKIM_PASS") == -0.5);
+	assert_false(sfx_has_sym(rn.m, "DKIM_FAIL"));
+	assert_false(sfx_has_sym(rn.m, "DKIM_NONE"));
 	done(&rn);
 	buf_free(&s);
 	buf_free(&want);
@@ -323,7 +276,7 @@ test_ed25519_pass(void **state)
 	pass_clause(buf_cstr(&s), "example.org", "ed", "ed25519-sha256",
 	    &want);
 	has_ar(&rn, buf_cstr(&want));
-	assert_true(dkimfx_sym(rn.m, "DKIM_PASS") == -0.5);
+	assert_true(sfx_sym(rn.m, "DKIM_PASS") == -0.5);
 	done(&rn);
 	buf_free(&s);
 	buf_free(&want);
@@ -362,8 +315,8 @@ test_two_signatures(void **state)
 	pass_clause(buf_cstr(&rsa), "example.org", "sel", "rsa-sha256", &want);
 	has_ar(&rn, buf_cstr(&want));
 	/* a pass next to a failure: only DKIM_PASS */
-	assert_true(dkimfx_sym(rn.m, "DKIM_PASS") == -0.5);
-	assert_false(dkimfx_has_sym(rn.m, "DKIM_FAIL"));
+	assert_true(sfx_sym(rn.m, "DKIM_PASS") == -0.5);
+	assert_false(sfx_has_sym(rn.m, "DKIM_FAIL"));
 	done(&rn);
 	/* both valid: the Ed25519 field signs over the RSA one */
 	sign(&g.ed, "example.org", "ed", DKIM_SIGN_ED25519SHA256,
@@ -400,14 +353,14 @@ test_tampered(void **state)
 	    "signature verification failed");
 	has_ar_start(&rn, "dkim=fail reason=\"signature verification failed\" "
 	    "header.d=example.org header.s=sel header.a=rsa-sha256");
-	assert_true(dkimfx_sym(rn.m, "DKIM_FAIL") == 2.5);
-	assert_false(dkimfx_has_sym(rn.m, "DKIM_PASS"));
+	assert_true(sfx_sym(rn.m, "DKIM_FAIL") == 2.5);
+	assert_false(sfx_has_sym(rn.m, "DKIM_PASS"));
 	done(&rn);
 	dkimfx_replace(buf_cstr(&s), "the body.", "the b0dy.", &t);
 	run(&rn, buf_cstr(&t));
 	assert_int_equal(rn.res->sigs[0].result, STAGE_DKIM_FAIL);
 	assert_string_equal(rn.res->sigs[0].reason, "body hash mismatch");
-	assert_true(dkimfx_sym(rn.m, "DKIM_FAIL") == 2.5);
+	assert_true(sfx_sym(rn.m, "DKIM_FAIL") == 2.5);
 	done(&rn);
 	/* an added header field that is not signed changes nothing */
 	dkimfx_replace(buf_cstr(&s), "\r\nFrom:",
@@ -428,9 +381,9 @@ test_unsigned(void **state)
 	run(&rn, message);
 	assert_int_equal(rn.res->nsigs, 0);
 	has_ar(&rn, "dkim=none");
-	assert_true(dkimfx_sym(rn.m, "DKIM_NONE") == 0.25);
-	assert_false(dkimfx_has_sym(rn.m, "DKIM_PASS"));
-	assert_false(dkimfx_has_sym(rn.m, "DKIM_FAIL"));
+	assert_true(sfx_sym(rn.m, "DKIM_NONE") == 0.25);
+	assert_false(sfx_has_sym(rn.m, "DKIM_PASS"));
+	assert_false(sfx_has_sym(rn.m, "DKIM_FAIL"));
 	done(&rn);
 }
 
@@ -469,22 +422,13 @@ test_key_records(void **state)
 		    "header.d=example.org header.s=%s header.a=rsa-sha256",
 		    rn.res->sigs[0].reason, cases[i].selector);
 		assert_non_null(strstr(buf_cstr(&rn.hdr), buf_cstr(&want)));
-		assert_true(dkimfx_sym(rn.m, "DKIM_PERMERROR") == 0.0);
-		assert_false(dkimfx_has_sym(rn.m, "DKIM_FAIL"));
-		assert_false(dkimfx_has_sym(rn.m, "DKIM_PASS"));
+		assert_true(sfx_sym(rn.m, "DKIM_PERMERROR") == 0.0);
+		assert_false(sfx_has_sym(rn.m, "DKIM_FAIL"));
+		assert_false(sfx_has_sym(rn.m, "DKIM_PASS"));
 		done(&rn);
 	}
 	buf_free(&s);
 	buf_free(&want);
-}
-
-static uint64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
 /* SERVFAIL and a timeout on the key lookup: temperror, and a good
@@ -504,9 +448,9 @@ test_dns_failures(void **state)
 	assert_int_equal(rn.res->sigs[0].result, STAGE_DKIM_TEMPERROR);
 	has_ar_start(&rn, "dkim=temperror reason=\"key lookup failed\" "
 	    "header.d=servfail.test header.s=sel header.a=rsa-sha256");
-	assert_true(dkimfx_sym(rn.m, "DKIM_TEMPERROR") == 0.0);
-	assert_false(dkimfx_has_sym(rn.m, "DKIM_FAIL"));
-	assert_false(dkimfx_has_sym(rn.m, "DKIM_PERMERROR"));
+	assert_true(sfx_sym(rn.m, "DKIM_TEMPERROR") == 0.0);
+	assert_false(sfx_has_sym(rn.m, "DKIM_FAIL"));
+	assert_false(sfx_has_sym(rn.m, "DKIM_PERMERROR"));
 	done(&rn);
 	/* the SERVFAIL signature over a good one: both judged */
 	sign(&g.rsa, "example.org", "sel", DKIM_SIGN_RSASHA256, message, &t);
@@ -516,17 +460,17 @@ test_dns_failures(void **state)
 	assert_int_equal(rn.res->nsigs, 2);
 	assert_int_equal(rn.res->sigs[0].result, STAGE_DKIM_TEMPERROR);
 	assert_int_equal(rn.res->sigs[1].result, STAGE_DKIM_PASS);
-	assert_true(dkimfx_has_sym(rn.m, "DKIM_PASS"));
-	assert_false(dkimfx_has_sym(rn.m, "DKIM_TEMPERROR"));
+	assert_true(sfx_has_sym(rn.m, "DKIM_PASS"));
+	assert_false(sfx_has_sym(rn.m, "DKIM_TEMPERROR"));
 	done(&rn);
 	/* no answer at all: bounded by the resolver's timeout */
 	sign(&g.rsa, DNSFIX_TIMEOUT_ZONE, "sel", DKIM_SIGN_RSASHA256, message,
 	    &s);
-	t0 = now_ms();
+	t0 = clock_mono_us();
 	run(&rn, buf_cstr(&s));
-	assert_true(now_ms() - t0 < 3 * DNS_TIMEOUT_MS);
+	assert_true(clock_mono_us() - t0 < 3 * DNS_TIMEOUT_MS * 1000);
 	assert_int_equal(rn.res->sigs[0].result, STAGE_DKIM_TEMPERROR);
-	assert_true(dkimfx_has_sym(rn.m, "DKIM_TEMPERROR"));
+	assert_true(sfx_has_sym(rn.m, "DKIM_TEMPERROR"));
 	done(&rn);
 	buf_free(&s);
 	buf_free(&t);
@@ -547,14 +491,14 @@ test_policy(void **state)
 	assert_string_equal(rn.res->sigs[0].reason, "rsa-sha1 not accepted");
 	has_ar_start(&rn, "dkim=policy reason=\"rsa-sha1 not accepted\" "
 	    "header.d=example.org header.s=sha1 header.a=rsa-sha1");
-	assert_false(dkimfx_has_sym(rn.m, "DKIM_PASS"));
-	assert_true(dkimfx_has_sym(rn.m, "DKIM_PERMERROR"));
+	assert_false(sfx_has_sym(rn.m, "DKIM_PASS"));
+	assert_true(sfx_has_sym(rn.m, "DKIM_PERMERROR"));
 	done(&rn);
 	sign(&g.small, "example.org", "small", DKIM_SIGN_RSASHA256, message,
 	    &s);
 	run(&rn, buf_cstr(&s));
 	assert_int_equal(rn.res->sigs[0].result, STAGE_DKIM_POLICY);
-	assert_false(dkimfx_has_sym(rn.m, "DKIM_PASS"));
+	assert_false(sfx_has_sym(rn.m, "DKIM_PASS"));
 	done(&rn);
 	buf_free(&s);
 }
@@ -621,7 +565,7 @@ test_garbage(void **state)
 			    rn.res->sigs[0].reason,
 			    stage_dkim_result_name(cases[i].want));
 		assert_non_null(rn.res->sigs[0].reason);
-		assert_false(dkimfx_has_sym(rn.m, "DKIM_PASS"));
+		assert_false(sfx_has_sym(rn.m, "DKIM_PASS"));
 		/* the field: one line per clause, printable ASCII only */
 		h = strstr(buf_cstr(&rn.hdr), "Authentication-Results:");
 		end = strstr(h, "\r\nX-Spam-Status:");
@@ -663,7 +607,7 @@ test_many_signatures(void **state)
 	for (int i = 0; i < STAGE_DKIM_SIGS_MAX + 2; i++)
 		buf_add(&many, s.data, (size_t)(from - (const char *)s.data));
 	buf_add_str(&many, from);
-	snprintf(log, sizeof(log), "%s/dnsmasq.log", g.fx.dir);
+	snprintf(log, sizeof(log), "%s/dnsmasq.log", g.dns.server.dir);
 	n = dkimfx_queries(log, "sel._domainkey.example.org");
 	run(&rn, buf_cstr(&many));
 	assert_int_equal(dkimfx_queries(log, "sel._domainkey.example.org"),
@@ -689,8 +633,8 @@ test_truncated(void **state)
 	run_msg(&rn, buf_cstr(&s), true);
 	assert_int_equal(rn.a, FILTER_CONTINUE);
 	assert_null(rn.res);
-	assert_false(dkimfx_has_sym(rn.m, "DKIM_PASS"));
-	assert_false(dkimfx_has_sym(rn.m, "DKIM_FAIL"));
+	assert_false(sfx_has_sym(rn.m, "DKIM_PASS"));
+	assert_false(sfx_has_sym(rn.m, "DKIM_FAIL"));
 	assert_null(strstr(buf_cstr(&rn.hdr), "dkim="));
 	done(&rn);
 	buf_free(&s);
@@ -767,20 +711,13 @@ test_threads(void **state)
 static void
 test_init_needs_dns(void **state)
 {
-	struct filter_env env;
-	struct filters *f = NULL;
-	struct buf err = BUF_INIT(0);
 	static const struct filter_stage_ops *const reg[] = {
 		&filter_stage_dkim,
 	};
 
 	(void)state;
-	memset(&env, 0, sizeof(env));
-	env.cfg = g.cfg;
-	assert_int_equal(filters_new(&env, reg, 1, &f, &err), -1);
-	assert_null(f);
-	assert_non_null(strstr(buf_cstr(&err), "resolver"));
-	buf_free(&err);
+	assert_null(sfx_refused(&(struct filter_env){ .cfg = g.cfg }, reg, 1,
+	    "resolver"));
 	assert_string_equal(stage_dkim_result_name(STAGE_DKIM_TEMPERROR),
 	    "temperror");
 }

@@ -20,19 +20,16 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-#include "common/dns.h"
 #include "filters/filters.h"
 #include "filters/stage_dkim.h"
 #include "filters/stage_spf.h"
 #include "t/unit/dkim_fx.h"
-#include "t/unit/dns_fixture.h"
+#include "t/unit/stage_fx.h"
 #include "t/unit/unit_tmpdir.h"
 
 extern const struct filter_stage_ops filter_stage_dmarc;
@@ -66,13 +63,11 @@ static const char *const zone =
     "txt-record=_dmarc.example.biz,\"v=DMARC1; p=reject\"\n";
 
 static struct {
-	struct dnsfix fx;
-	struct dns *dns;
+	struct sfx_dns dns;
 	struct config *cfg;
 	struct filters *f;
 	DKIM_LIB *signer;
 	struct dkimfx_key rsa;
-	char fwd[32];
 } g;
 
 struct run {
@@ -120,60 +115,35 @@ signed_message(const char *from, const char *domain, const char *selector,
 static struct filters *
 pipeline(const char *dmarc_conf, struct config **cfg_r)
 {
-	struct filters *f;
-	struct filter_env env;
-	struct config *cfg = NULL;
-	struct buf err = BUF_INIT(0);
 	static const struct filter_stage_ops *const reg[] = {
 		&filter_stage_spf, &filter_stage_dkim, &filter_stage_dmarc,
 	};
-	FILE *fp = fopen("t.conf", "w");
 
-	assert_non_null(fp);
-	fprintf(fp, "server = { hostname = \"mx.test.example\"; };\n"
+	*cfg_r = sfx_config("server = { hostname = \"mx.test.example\"; };\n"
 	    "filters = { stages = [\"spf\", \"dkim\", \"dmarc\"]; "
 	    "trust_loopback = false; stage_timeout = 20; reject_score = 100; "
 	    "junk_score = 50; add_header_score = 50; };\n"
 	    "spf = { helo = false; reject_fail = false; };\n"
 	    "dmarc = { pass = -1.0; fail = 3.5; %s };\n", dmarc_conf);
-	fclose(fp);
-	if (config_load("t.conf", &cfg, &err) < 0)
-		fail_msg("config: %s", buf_cstr(&err));
-	memset(&env, 0, sizeof(env));
-	env.cfg = cfg;
-	env.dns = g.dns;
-	if (filters_new(&env, reg, ARRAY_SIZE(reg), &f, &err) < 0)
-		fail_msg("filters_new: %s", buf_cstr(&err));
-	buf_free(&err);
-	*cfg_r = cfg;
-	return f;
+	return sfx_filters(&(struct filter_env){ .cfg = *cfg_r,
+	    .dns = g.dns.resolver }, reg, ARRAY_SIZE(reg));
 }
 
 static void
 run_with(struct filters *f, struct run *rn, const char *sender,
     const char *msg, bool truncated)
 {
-	struct sockaddr_in sin;
-
 	memset(rn, 0, sizeof(*rn));
 	buf_init(&rn->msg, 0);
 	buf_init(&rn->hdr, 0);
 	buf_add_str(&rn->msg, RECEIVED);
 	buf_add_str(&rn->msg, msg);
-	memset(&sin, 0, sizeof(sin));
-	sin.sin_family = AF_INET;
-	assert_int_equal(inet_pton(AF_INET, "192.0.2.1", &sin.sin_addr), 1);
-	rn->s = filters_session_new(f, (struct sockaddr *)&sin, sizeof(sin),
-	    "smtp");
+	rn->s = sfx_session(f, "192.0.2.1", "smtp");
 	assert_int_equal(filters_helo(rn->s, "client.example.net", &rn->r),
 	    FILTER_CONTINUE);
-	assert_int_equal(filters_mail(rn->s, "QID1", sender, &rn->r),
-	    FILTER_CONTINUE);
-	assert_int_equal(filters_rcpt(rn->s, "bob@example.edu", &rn->r),
-	    FILTER_CONTINUE);
-	rn->a = filters_data(rn->s, rn->msg.data, rn->msg.len, truncated,
-	    &rn->r);
-	filters_headers(rn->s, &rn->hdr);
+	sfx_mail_rcpt(rn->s, sender, "bob@example.edu", &rn->r);
+	rn->a = sfx_data(rn->s, rn->msg.data, rn->msg.len, truncated, &rn->r,
+	    &rn->hdr);
 	rn->m = filters_msg(rn->s);
 }
 
@@ -208,9 +178,7 @@ dmarc_is(const struct run *rn, const char *clause)
 static int
 group_setup(void **state)
 {
-	struct buf conf = BUF_INIT(0), err = BUF_INIT(0);
-	const char *fw[1];
-	struct dns_options o;
+	struct buf conf = BUF_INIT(0);
 	static const char *const keyed[] = { "example.org", "example.net",
 		"mail.example.net", "example.biz" };
 
@@ -223,23 +191,10 @@ group_setup(void **state)
 	for (size_t i = 0; i < ARRAY_SIZE(keyed); i++)
 		buf_addf(&conf, "txt-record=sel._domainkey.%s,\"%s\"\n",
 		    keyed[i], buf_cstr(&g.rsa.record));
-	if (dnsfix_start(&g.fx, buf_cstr(&conf)) < 0)
+	if (sfx_dns_start(&g.dns, buf_cstr(&conf), 1000, true) < 0)
 		return -1;
-	snprintf(g.fwd, sizeof(g.fwd), "%s", g.fx.fwd);
-	fw[0] = g.fwd;
-	memset(&o, 0, sizeof(o));
-	o.forwarders = fw;
-	o.nforwarders = 1;
-	o.timeout_ms = 1000;
-	o.no_cache = true;
-	o.forward_special_zones = true;
-	if (dns_new(&o, &g.dns, &err) < 0) {
-		fprintf(stderr, "dns_new: %s\n", buf_cstr(&err));
-		return -1;
-	}
 	g.signer = dkim_init(NULL, NULL);
 	buf_free(&conf);
-	buf_free(&err);
 	return g.signer != NULL ? 0 : -1;
 }
 
@@ -249,8 +204,7 @@ group_teardown(void **state)
 	if (g.signer != NULL)
 		dkim_close(g.signer);
 	config_free(&g.cfg);
-	dns_free(&g.dns);
-	dnsfix_stop(&g.fx);
+	sfx_dns_stop(&g.dns);
 	dkimfx_key_free(&g.rsa);
 	return unit_tmpdir_teardown(state);
 }
@@ -289,9 +243,9 @@ test_dkim_aligned_pass(void **state)
 	run(&rn, "bounce@example.com", buf_cstr(&m));
 	assert_int_equal(rn.a, FILTER_CONTINUE);
 	dmarc_is(&rn, "dmarc=pass (p=reject dis=none) header.from=example.org");
-	assert_true(dkimfx_sym(rn.m, "DMARC_PASS") == -1.0);
-	assert_true(dkimfx_has_sym(rn.m, "DKIM_PASS"));
-	assert_true(dkimfx_has_sym(rn.m, "SPF_PASS"));
+	assert_true(sfx_sym(rn.m, "DMARC_PASS") == -1.0);
+	assert_true(sfx_has_sym(rn.m, "DKIM_PASS"));
+	assert_true(sfx_has_sym(rn.m, "SPF_PASS"));
 	done(&rn);
 	buf_free(&m);
 }
@@ -307,8 +261,8 @@ test_spf_aligned_pass(void **state)
 	run(&rn, "alice@example.com", buf_cstr(&m));
 	assert_int_equal(rn.a, FILTER_CONTINUE);
 	dmarc_is(&rn, "dmarc=pass (p=reject dis=none) header.from=example.com");
-	assert_true(dkimfx_has_sym(rn.m, "DMARC_PASS"));
-	assert_true(dkimfx_has_sym(rn.m, "DKIM_NONE"));
+	assert_true(sfx_has_sym(rn.m, "DMARC_PASS"));
+	assert_true(sfx_has_sym(rn.m, "DKIM_NONE"));
 	done(&rn);
 	/* relaxed: MAIL FROM a subdomain of the From domain's */
 	message("alice@quarantine.example.com", &m);
@@ -336,7 +290,7 @@ test_alignment_modes(void **state)
 	/* strict, the same shape: fail, and p=reject */
 	signed_message("alice@news.example.net", "example.net", "sel", &m);
 	run(&rn, "bounce@example.edu", buf_cstr(&m));
-	assert_true(dkimfx_has_sym(rn.m, "DKIM_PASS"));
+	assert_true(sfx_has_sym(rn.m, "DKIM_PASS"));
 	dmarc_is(&rn, "dmarc=fail (p=reject dis=reject) "
 	    "header.from=news.example.net");
 	assert_int_equal(rn.a, FILTER_REJECT);
@@ -345,7 +299,7 @@ test_alignment_modes(void **state)
 	 * which libopendmarc 1.4 alone would call aligned */
 	signed_message("alice@example.net", "mail.example.net", "sel", &m);
 	run(&rn, "bounce@example.edu", buf_cstr(&m));
-	assert_true(dkimfx_has_sym(rn.m, "DKIM_PASS"));
+	assert_true(sfx_has_sym(rn.m, "DKIM_PASS"));
 	dmarc_is(&rn, "dmarc=fail (p=reject dis=reject) "
 	    "header.from=example.net");
 	done(&rn);
@@ -357,7 +311,7 @@ test_alignment_modes(void **state)
 	/* SPF: pass for mail.example.net, From example.net, aspf=s */
 	message("alice@example.net", &m);
 	run(&rn, "bounce@mail.example.net", buf_cstr(&m));
-	assert_true(dkimfx_has_sym(rn.m, "SPF_PASS"));
+	assert_true(sfx_has_sym(rn.m, "SPF_PASS"));
 	dmarc_is(&rn, "dmarc=fail (p=reject dis=reject) "
 	    "header.from=example.net");
 	done(&rn);
@@ -389,13 +343,13 @@ test_reject(void **state)
 	    "example.org");
 	dmarc_is(&rn, "dmarc=fail (p=reject dis=reject) "
 	    "header.from=example.org");
-	assert_true(dkimfx_sym(rn.m, "DMARC_FAIL") == 3.5);
+	assert_true(sfx_sym(rn.m, "DMARC_FAIL") == 3.5);
 	done(&rn);
 	/* a signature that fails is no better */
 	signed_message("Alice <alice@example.org>", "example.org", "sel", &m);
 	memcpy(strstr((char *)m.data, "Hello."), "Jello.", 6);	/* body */
 	run(&rn, "bounce@example.com", buf_cstr(&m));
-	assert_true(dkimfx_has_sym(rn.m, "DKIM_FAIL"));
+	assert_true(sfx_has_sym(rn.m, "DKIM_FAIL"));
 	assert_int_equal(rn.a, FILTER_REJECT);
 	done(&rn);
 	/* dmarc.reject off: only the symbol */
@@ -405,7 +359,7 @@ test_reject(void **state)
 	assert_int_equal(rn.a, FILTER_CONTINUE);
 	assert_false(filters_junk(rn.s));
 	dmarc_is(&rn, "dmarc=fail (p=reject dis=none) header.from=example.org");
-	assert_true(dkimfx_sym(rn.m, "DMARC_FAIL") == 3.5);
+	assert_true(sfx_sym(rn.m, "DMARC_FAIL") == 3.5);
 	done(&rn);
 	filters_free(&f);
 	config_free(&cfg);
@@ -427,7 +381,7 @@ test_quarantine_and_none(void **state)
 	assert_true(filters_junk(rn.s));
 	dmarc_is(&rn, "dmarc=fail (p=quarantine dis=quarantine) "
 	    "header.from=quarantine.example.com");
-	assert_true(dkimfx_has_sym(rn.m, "DMARC_FAIL"));
+	assert_true(sfx_has_sym(rn.m, "DMARC_FAIL"));
 	done(&rn);
 	f = pipeline("quarantine = false;", &cfg);
 	run_with(f, &rn, "bounce@example.org", buf_cstr(&m), false);
@@ -444,7 +398,7 @@ test_quarantine_and_none(void **state)
 	assert_false(filters_junk(rn.s));
 	dmarc_is(&rn, "dmarc=fail (p=none dis=none) "
 	    "header.from=none.example.com");
-	assert_true(dkimfx_sym(rn.m, "DMARC_FAIL") == 3.5);
+	assert_true(sfx_sym(rn.m, "DMARC_FAIL") == 3.5);
 	done(&rn);
 	/* pct=0: p=reject applies to no message, quarantine does */
 	message("alice@pct.example.com", &m);
@@ -483,8 +437,8 @@ test_org_fallback(void **state)
 	run(&rn, "bounce@example.org", buf_cstr(&m));
 	assert_int_equal(rn.a, FILTER_CONTINUE);
 	dmarc_is(&rn, "dmarc=none header.from=mail.example.edu");
-	assert_true(dkimfx_sym(rn.m, "DMARC_NONE") == 0.0);
-	assert_false(dkimfx_has_sym(rn.m, "DMARC_FAIL"));
+	assert_true(sfx_sym(rn.m, "DMARC_NONE") == 0.0);
+	assert_false(sfx_has_sym(rn.m, "DMARC_FAIL"));
 	done(&rn);
 	/* two records: no policy (RFC 7489 6.6.3) */
 	message("alice@multi.example.com", &m);
@@ -511,7 +465,7 @@ test_bad_records(void **state)
 		assert_int_equal(rn.a, FILTER_CONTINUE);
 		assert_non_null(strstr(buf_cstr(&rn.hdr), "\tdmarc=permerror "
 		    "reason=\"bad DMARC record\" header.from="));
-		assert_true(dkimfx_sym(rn.m, "DMARC_PERMERROR") == 0.0);
+		assert_true(sfx_sym(rn.m, "DMARC_PERMERROR") == 0.0);
 		done(&rn);
 	}
 	buf_free(&m);
@@ -530,12 +484,12 @@ test_temperror(void **state)
 	assert_int_equal(rn.a, FILTER_CONTINUE);
 	dmarc_is(&rn, "dmarc=temperror reason=\"policy lookup failed\" "
 	    "header.from=servfail.test");
-	assert_true(dkimfx_sym(rn.m, "DMARC_TEMPERROR") == 0.0);
+	assert_true(sfx_sym(rn.m, "DMARC_TEMPERROR") == 0.0);
 	done(&rn);
 	/* p=reject, but the only aligned signature's key lookup failed */
 	signed_message("alice@example.biz", "example.biz", "gone", &m);
 	run(&rn, "bounce@example.com", buf_cstr(&m));
-	assert_true(dkimfx_has_sym(rn.m, "DKIM_TEMPERROR"));
+	assert_true(sfx_has_sym(rn.m, "DKIM_TEMPERROR"));
 	assert_int_equal(rn.a, FILTER_CONTINUE);
 	dmarc_is(&rn, "dmarc=temperror reason=\"aligned identifier not "
 	    "checked\" header.from=example.biz");
@@ -562,8 +516,8 @@ test_unverified(void **state)
 	assert_int_equal(rn.a, FILTER_CONTINUE);
 	dmarc_is(&rn, "dmarc=none reason=\"DKIM not verified\" "
 	    "header.from=example.org");
-	assert_true(dkimfx_has_sym(rn.m, "DMARC_NONE"));
-	assert_false(dkimfx_has_sym(rn.m, "DMARC_FAIL"));
+	assert_true(sfx_has_sym(rn.m, "DMARC_NONE"));
+	assert_false(sfx_has_sym(rn.m, "DMARC_FAIL"));
 	done(&rn);
 	message("alice@example.com", &m);
 	run_with(g.f, &rn, "alice@example.com", buf_cstr(&m), true);
@@ -623,7 +577,7 @@ test_from_field(void **state)
 			fail_msg("case %zu: want \"%s\" in:\n%s", i,
 			    buf_cstr(&want), buf_cstr(&rn.hdr));
 		if (cases[i].error) {
-			assert_true(dkimfx_has_sym(rn.m, "DMARC_PERMERROR"));
+			assert_true(sfx_has_sym(rn.m, "DMARC_PERMERROR"));
 			assert_int_equal(rn.a, FILTER_CONTINUE);
 		}
 		done(&rn);
@@ -636,39 +590,20 @@ test_from_field(void **state)
 static void
 test_init_errors(void **state)
 {
-	struct filter_env env;
-	struct filters *f = NULL;
-	struct config *cfg = NULL;
-	struct buf err = BUF_INIT(0);
+	struct config *cfg;
 	static const struct filter_stage_ops *const reg[] = {
 		&filter_stage_dmarc,
 	};
-	FILE *fp;
 
 	(void)state;
-	fp = fopen("t2.conf", "w");
-	assert_non_null(fp);
-	fprintf(fp, "filters = { stages = [\"dmarc\"]; };\n");
-	fclose(fp);
-	assert_int_equal(config_load("t2.conf", &cfg, &err), 0);
-	memset(&env, 0, sizeof(env));
-	env.cfg = cfg;
-	assert_int_equal(filters_new(&env, reg, 1, &f, &err), -1);
-	assert_non_null(strstr(buf_cstr(&err), "resolver"));
+	cfg = sfx_config("filters = { stages = [\"dmarc\"]; };\n");
+	sfx_refused(&(struct filter_env){ .cfg = cfg }, reg, 1, "resolver");
 	config_free(&cfg);
-	buf_reset(&err);
-	fp = fopen("t2.conf", "w");
-	assert_non_null(fp);
-	fprintf(fp, "filters = { stages = [\"dmarc\"]; };\n"
+	cfg = sfx_config("filters = { stages = [\"dmarc\"]; };\n"
 	    "dmarc = { public_suffix_list = \"/nonexistent/psl.dat\"; };\n");
-	fclose(fp);
-	assert_int_equal(config_load("t2.conf", &cfg, &err), 0);
-	env.cfg = cfg;
-	env.dns = g.dns;
-	assert_int_equal(filters_new(&env, reg, 1, &f, &err), -1);
-	assert_non_null(strstr(buf_cstr(&err), "/nonexistent/psl.dat"));
+	sfx_refused(&(struct filter_env){ .cfg = cfg,
+	    .dns = g.dns.resolver }, reg, 1, "/nonexistent/psl.dat");
 	config_free(&cfg);
-	buf_free(&err);
 }
 
 int

@@ -13,15 +13,11 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
-#include "common/dns.h"
 #include "filters/filters.h"
-#include "t/unit/dns_fixture.h"
+#include "t/unit/stage_fx.h"
 #include "t/unit/unit_tmpdir.h"
 
 #define V6_99 "9.9.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.8.b.d.0.1.0.0.2"
@@ -37,18 +33,8 @@ static const char records[] =
     "address=/99.2.0.192.a-very-long-list-name-to-cut-short.lists.test/"
     "127.0.0.2\n";
 
-static struct dnsfix dfx;
-static struct dns *dns;
-
-struct fx {
-	struct config *cfg;
-	struct filters *f;
-	struct filter_session *s;
-	struct filter_reply r;
-	struct buf out, err;
-};
-
-static struct fx fx;
+static struct sfx_dns dns;
+static struct sfx fx;
 extern const struct filter_stage_ops filter_stage_dnsbl;
 static const struct filter_stage_ops *const registry[] = {
 	&filter_stage_dnsbl,
@@ -57,110 +43,46 @@ static const struct filter_stage_ops *const registry[] = {
 static int
 group_setup(void **state)
 {
-	const char *fw[1];
-	struct dns_options o;
-	struct buf err = BUF_INIT(0);
-
-	if (unit_tmpdir_setup(state) < 0 || dnsfix_start(&dfx, records) < 0)
-		return -1;
-	fw[0] = dfx.fwd;
-	memset(&o, 0, sizeof(o));
-	o.forwarders = fw;
-	o.nforwarders = 1;
-	o.timeout_ms = 300;
-	o.forward_special_zones = true;
-	if (dns_new(&o, &dns, &err) < 0) {
-		fprintf(stderr, "dns_new: %s\n", buf_cstr(&err));
-		buf_free(&err);
-		return -1;
-	}
-	return 0;
+	return sfx_dns_group_setup(state, &dns, records, 300);
 }
 
 static int
 group_teardown(void **state)
 {
-	(void)dnsfix_restart;	/* the fixture's statics: unused here */
-	dns_free(&dns);
-	dnsfix_stop(&dfx);
-	return unit_tmpdir_teardown(state);
+	return sfx_dns_group_teardown(state, &dns);
 }
 
 /* load - the configuration with dnsbl.zones = [zones] */
 static void
 load(const char *zones, const char *filters_extra)
 {
-	FILE *fp = fopen("t.conf", "w");
-
-	assert_non_null(fp);
-	fprintf(fp, "server = { hostname = \"mx.receiver.test\"; };\n"
+	sfx_init(&fx);
+	fx.cfg = sfx_config("server = { hostname = \"mx.receiver.test\"; };\n"
 	    "filters = { stages = [\"dnsbl\"]; trust_loopback = false; %s };\n"
 	    "dnsbl = { zones = [%s]; };\n", filters_extra, zones);
-	fclose(fp);
-	memset(&fx, 0, sizeof(fx));
-	buf_init(&fx.err, 0);
-	buf_init(&fx.out, 0);
-	if (config_load("t.conf", &fx.cfg, &fx.err) < 0)
-		fail_msg("config: %s", buf_cstr(&fx.err));
 }
 
 static void
 setup(const char *zones, const char *peer, const char *filters_extra)
 {
-	struct filter_env env;
-	struct sockaddr_storage ss;
-	socklen_t sl;
-
 	load(zones, filters_extra);
-	memset(&env, 0, sizeof(env));
-	env.cfg = fx.cfg;
-	env.dns = dns;
-	if (filters_new(&env, registry, ARRAY_SIZE(registry), &fx.f,
-	    &fx.err) < 0)
-		fail_msg("filters_new: %s", buf_cstr(&fx.err));
-	memset(&ss, 0, sizeof(ss));
-	if (strchr(peer, ':') != NULL) {
-		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
-
-		s6->sin6_family = AF_INET6;
-		assert_int_equal(inet_pton(AF_INET6, peer, &s6->sin6_addr), 1);
-		sl = sizeof(*s6);
-	} else {
-		struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
-
-		s4->sin_family = AF_INET;
-		assert_int_equal(inet_pton(AF_INET, peer, &s4->sin_addr), 1);
-		sl = sizeof(*s4);
-	}
-	fx.s = filters_session_new(fx.f, (struct sockaddr *)&ss, sl, "smtp");
+	fx.f = sfx_filters(&(struct filter_env){ .cfg = fx.cfg,
+	    .dns = dns.resolver }, registry, ARRAY_SIZE(registry));
+	fx.s = sfx_session(fx.f, peer, "smtp");
 }
 
 static void
 teardown(void)
 {
-	filters_session_free(&fx.s);
-	filters_free(&fx.f);
-	config_free(&fx.cfg);
-	buf_free(&fx.out);
-	buf_free(&fx.err);
+	sfx_free(&fx);
 }
 
 /* deliver - one message; the verdict of the data step */
 static enum filter_action
 deliver(void)
 {
-	static const char msg[] = "Subject: hi\r\n\r\nbody\r\n";
-	enum filter_action a;
-
-	assert_int_equal(filters_mail(fx.s, "QID1", "s@example.test", &fx.r),
-	    FILTER_CONTINUE);
-	assert_int_equal(filters_rcpt(fx.s, "u@receiver.test", &fx.r),
-	    FILTER_CONTINUE);
-	a = filters_data(fx.s, (const unsigned char *)msg, sizeof(msg) - 1,
-	    false, &fx.r);
-	buf_reset(&fx.out);
-	filters_headers(fx.s, &fx.out);
-	return a;
+	return sfx_deliver(&fx, "s@example.test", "u@receiver.test",
+	    "Subject: hi\r\n\r\nbody\r\n");
 }
 
 /* syms - the message's symbols as "NAME=score,..." */
@@ -284,7 +206,6 @@ test_symbol_names(void **state)
 static void
 test_trusted_and_config(void **state)
 {
-	struct filter_env env;
 	char zone[300];
 
 	(void)state;
@@ -302,21 +223,15 @@ test_trusted_and_config(void **state)
 	    "cccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccc",
 	    "dddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddd");
 	load(zone, "");
-	memset(&env, 0, sizeof(env));
-	env.cfg = fx.cfg;
-	env.dns = dns;
-	assert_int_equal(filters_new(&env, registry, ARRAY_SIZE(registry),
-	    &fx.f, &fx.err), -1);
-	assert_non_null(strstr(buf_cstr(&fx.err), "dnsbl.zones"));
+	sfx_refused(&(struct filter_env){ .cfg = fx.cfg,
+	    .dns = dns.resolver }, registry, ARRAY_SIZE(registry),
+	    "dnsbl.zones");
 	teardown();
 
 	/* no resolver */
 	load("\"bl.test=3\"", "");
-	memset(&env, 0, sizeof(env));
-	env.cfg = fx.cfg;
-	assert_int_equal(filters_new(&env, registry, ARRAY_SIZE(registry),
-	    &fx.f, &fx.err), -1);
-	assert_non_null(strstr(buf_cstr(&fx.err), "no DNS resolver"));
+	sfx_refused(&(struct filter_env){ .cfg = fx.cfg }, registry,
+	    ARRAY_SIZE(registry), "no DNS resolver");
 	teardown();
 }
 

@@ -19,16 +19,13 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "filters/filters.h"
-#include "lookup/lookup.h"
 #include "store/kv.h"
 #include "store/store_priv.h"
+#include "t/unit/stage_fx.h"
 #include "t/unit/unit_tmpdir.h"
 
 extern const struct filter_stage_ops filter_stage_greylist;
@@ -38,52 +35,15 @@ extern const struct filter_stage_ops filter_stage_greylist;
 #define WINDOW 86400
 #define DAY 86400
 
-/* ---- the clock, shared by the pipeline and the lookup store ---- */
-
-static int64_t clock_now = T0;
-
-static int64_t
-test_clock(void *arg)
-{
-	(void)arg;
-	return clock_now;
-}
-
-/* ---- "score": a stage that adds the test's score at data ---- */
-
-static double test_score;
-
-static enum filter_action
-score_data(void *st, struct filter_msg *m, struct filter_reply *r)
-{
-	(void)st;
-	(void)r;
-	filter_symbol(m, "TEST_SCORE", test_score);
-	return FILTER_CONTINUE;
-}
-
-static const struct filter_stage_ops stage_score = {
-	.name = "score", .data = score_data,
-};
-
+/* the clock (sfx_now) is shared by the pipeline and the lookup store;
+ * "score" (sfx_stage_score) adds the test's score at data */
 static const struct filter_stage_ops *const registry[] = {
-	&filter_stage_greylist, &stage_score,
+	&filter_stage_greylist, &sfx_stage_score,
 };
 
 /* ---- fixture ---- */
 
-struct gx {
-	struct kv *kv;
-	struct lookup *l;
-	struct config *cfg;
-	struct filters *f;
-	struct filter_session *s;
-	struct filter_reply r;
-	struct buf err;
-	unsigned seq;
-};
-
-static struct gx gx;
+static struct sfx gx;
 
 /*
  * setup - backend "memory", "sqlite" or "failinject" (failinject over
@@ -94,18 +54,10 @@ static void
 setup(const char *backend, const char *filters_extra,
     const char *greylist_extra)
 {
-	FILE *fp = fopen("t.conf", "w");
-	struct filter_env env;
-	struct lookup_options lo = { .backend = "memory", .now = test_clock };
-	unsigned seq = gx.seq + 1;
-
-	memset(&gx, 0, sizeof(gx));
-	gx.seq = seq;
-	buf_init(&gx.err, 0);
-	clock_now = T0;
-	test_score = 0;
-	assert_non_null(fp);
-	fprintf(fp, "server = { hostname = \"mx.test.example\"; };\n"
+	sfx_init(&gx);
+	sfx_now = T0;
+	sfx_score = 0;
+	gx.cfg = sfx_config("server = { hostname = \"mx.test.example\"; };\n"
 	    "filters = { stages = [\"score\", \"greylist\"]; "
 	    "trust_loopback = false; greylist_score = 4; junk_score = 6; "
 	    "reject_score = 15; %s };\n"
@@ -113,66 +65,23 @@ setup(const char *backend, const char *filters_extra,
 	    "whitelist_ttl = \"10d\"; %s %s };\n", filters_extra, DELAY,
 	    WINDOW, strstr(greylist_extra, "whitelist_after") != NULL ? "" :
 	    "whitelist_after = 2;", greylist_extra);
-	fclose(fp);
-	if (config_load("t.conf", &gx.cfg, &gx.err) < 0)
-		fail_msg("config: %s", buf_cstr(&gx.err));
-	if (strcmp(backend, "memory") != 0) {
-		char path[64];
-		struct kv_options ko = { .backend = strcmp(backend,
-		    "failinject") == 0 ? "failinject:sqlite" : "sqlite",
-		    .path = path };
-
-		snprintf(path, sizeof(path), "lookup%u.db", gx.seq);
-		if (kv_open(&ko, &gx.kv, &gx.err) < 0)
-			fail_msg("kv_open: %s", buf_cstr(&gx.err));
-		lo.backend = "kv";
-		lo.kv = gx.kv;
-	}
-	if (lookup_open(&lo, &gx.l, &gx.err) < 0)
-		fail_msg("lookup_open: %s", buf_cstr(&gx.err));
-	memset(&env, 0, sizeof(env));
-	env.cfg = gx.cfg;
-	env.lookup = gx.l;
-	env.now = test_clock;
-	if (filters_new(&env, registry, ARRAY_SIZE(registry), &gx.f,
-	    &gx.err) < 0)
-		fail_msg("filters_new: %s", buf_cstr(&gx.err));
+	sfx_lookup(&gx, backend);
+	gx.f = sfx_filters(&(struct filter_env){ .cfg = gx.cfg,
+	    .lookup = gx.l, .now = sfx_clock }, registry,
+	    ARRAY_SIZE(registry));
 }
 
 static void
 teardown(void)
 {
-	filters_session_free(&gx.s);
-	filters_free(&gx.f);
-	lookup_close(&gx.l);
-	kv_close(&gx.kv);
-	config_free(&gx.cfg);
-	buf_free(&gx.err);
+	sfx_free(&gx);
 }
 
 /* connect_from - a new connection (the previous one closed) from ip */
 static void
 connect_from(const char *ip)
 {
-	struct sockaddr_storage ss;
-	socklen_t len;
-
-	filters_session_free(&gx.s);
-	memset(&ss, 0, sizeof(ss));
-	if (strchr(ip, ':') != NULL) {
-		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
-
-		sin6->sin6_family = AF_INET6;
-		assert_int_equal(inet_pton(AF_INET6, ip, &sin6->sin6_addr), 1);
-		len = sizeof(*sin6);
-	} else {
-		struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
-
-		sin->sin_family = AF_INET;
-		assert_int_equal(inet_pton(AF_INET, ip, &sin->sin_addr), 1);
-		len = sizeof(*sin);
-	}
-	gx.s = filters_session_new(gx.f, (struct sockaddr *)&ss, len, "smtp");
+	sfx_connect(&gx, ip, "smtp");
 }
 
 /* try_rcpt - from ip: MAIL sender, RCPT rcpt; the verdict of the RCPT */
@@ -200,7 +109,7 @@ try_data(const char *ip, const char *sender, const char *const *rcpts,
 {
 	connect_from(ip);
 	memset(&gx.r, 0, sizeof(gx.r));
-	test_score = score;
+	sfx_score = score;
 	assert_int_equal(filters_mail(gx.s, "QID", sender, &gx.r),
 	    FILTER_CONTINUE);
 	for (size_t i = 0; i < n; i++)
@@ -213,12 +122,7 @@ try_data(const char *ip, const char *sender, const char *const *rcpts,
 static bool
 has_sym(const char *name)
 {
-	const struct filter_msg *m = filters_msg(gx.s);
-
-	for (size_t i = 0; i < m->nsyms; i++)
-		if (strcmp(m->syms[i].name, name) == 0)
-			return true;
-	return false;
+	return sfx_has_sym(filters_msg(gx.s), name);
 }
 
 /* deferred - the last verdict was the greylist's 451, retry in secs */
@@ -252,7 +156,7 @@ static void
 pass(const char *ip, const char *sender, const char *rcpt)
 {
 	assert_deferred(try_rcpt(ip, sender, rcpt), DELAY);
-	clock_now += DELAY;
+	sfx_now += DELAY;
 	assert_passed(try_rcpt(ip, sender, rcpt));
 }
 
@@ -266,12 +170,12 @@ test_first_early_ripe(void **state)
 	assert_int_equal(filters_msg(gx.s)->nrcpts, 0);
 	assert_false(has_sym("GREYLIST_PASS"));
 	/* early retries: deferred for what is left of the first delay */
-	clock_now += 100;
+	sfx_now += 100;
 	assert_deferred(try_rcpt(IP1, FROM1, RCPT1), DELAY - 100);
-	clock_now += DELAY - 100 - 1;
+	sfx_now += DELAY - 100 - 1;
 	assert_deferred(try_rcpt(IP1, FROM1, RCPT1), 1);
 	/* the delay counts from the first attempt, not the last retry */
-	clock_now += 1;
+	sfx_now += 1;
 	assert_passed(try_rcpt(IP1, FROM1, RCPT1));
 	assert_int_equal(filters_msg(gx.s)->nrcpts, 1);
 	teardown();
@@ -282,13 +186,13 @@ test_passed_stays_passed(void **state)
 {
 	setup(*state, "", ALWAYS);
 	pass(IP1, FROM1, RCPT1);
-	clock_now += 20 * DAY;
+	sfx_now += 20 * DAY;
 	assert_passed(try_rcpt(IP1, FROM1, RCPT1));
 	/* used at day 20: remembered for 30 days after that */
-	clock_now += 29 * DAY;
+	sfx_now += 29 * DAY;
 	assert_passed(try_rcpt(IP1, FROM1, RCPT1));
 	/* idle for longer than pass_ttl: starts over */
-	clock_now += 31 * DAY;
+	sfx_now += 31 * DAY;
 	assert_deferred(try_rcpt(IP1, FROM1, RCPT1), DELAY);
 	teardown();
 }
@@ -299,15 +203,15 @@ test_window_expiry(void **state)
 	setup(*state, "", ALWAYS);
 	assert_deferred(try_rcpt(IP1, FROM1, RCPT1), DELAY);
 	/* the last second of the window still passes ... */
-	clock_now += WINDOW;
+	sfx_now += WINDOW;
 	assert_passed(try_rcpt(IP1, FROM1, RCPT1));
 	/* ... one after it starts over, with a new first-seen time */
 	assert_deferred(try_rcpt(IP1, "b@example.net", RCPT1), DELAY);
-	clock_now += WINDOW + 1;
+	sfx_now += WINDOW + 1;
 	assert_deferred(try_rcpt(IP1, "b@example.net", RCPT1), DELAY);
-	clock_now += DELAY - 1;
+	sfx_now += DELAY - 1;
 	assert_deferred(try_rcpt(IP1, "b@example.net", RCPT1), 1);
-	clock_now += 1;
+	sfx_now += 1;
 	assert_passed(try_rcpt(IP1, "b@example.net", RCPT1));
 	teardown();
 }
@@ -320,7 +224,7 @@ test_auto_whitelist(void **state)
 	/* a passed triplet again is no new pass: still one */
 	assert_passed(try_rcpt(IP1, FROM1, "a@example.org"));
 	assert_deferred(try_rcpt(IP1, FROM1, "c@example.org"), DELAY);
-	clock_now += DELAY;
+	sfx_now += DELAY;
 	/* that makes two (whitelist_after): the /24 is whitelisted */
 	assert_passed(try_rcpt(IP1, FROM1, "c@example.org"));
 	assert_passed(try_rcpt("192.0.2.77", "new@example.com",
@@ -328,14 +232,14 @@ test_auto_whitelist(void **state)
 	assert_deferred(try_rcpt("198.51.100.1", "new@example.com",
 	    "z@example.org"), DELAY);
 	/* refreshed by each message: kept while in use ... */
-	clock_now += 9 * DAY;
+	sfx_now += 9 * DAY;
 	assert_passed(try_rcpt("192.0.2.78", "x1@example.com",
 	    "z@example.org"));
-	clock_now += 9 * DAY;
+	sfx_now += 9 * DAY;
 	assert_passed(try_rcpt("192.0.2.79", "x2@example.com",
 	    "z@example.org"));
 	/* ... dropped after whitelist_ttl without one */
-	clock_now += 10 * DAY + 1;
+	sfx_now += 10 * DAY + 1;
 	assert_deferred(try_rcpt("192.0.2.80", "x3@example.com",
 	    "z@example.org"), DELAY);
 	teardown();
@@ -357,7 +261,7 @@ test_v4_24(void **state)
 {
 	setup(*state, "", ALWAYS);
 	assert_deferred(try_rcpt(IP1, FROM1, RCPT1), DELAY);
-	clock_now += DELAY;
+	sfx_now += DELAY;
 	/* a retry from another address of the /24 */
 	assert_passed(try_rcpt("192.0.2.254", FROM1, RCPT1));
 	/* another /24 is another triplet */
@@ -372,7 +276,7 @@ test_v6_64(void **state)
 {
 	setup(*state, "", ALWAYS);
 	assert_deferred(try_rcpt("2001:db8:1:2::1", FROM1, RCPT1), DELAY);
-	clock_now += DELAY;
+	sfx_now += DELAY;
 	assert_passed(try_rcpt("2001:db8:1:2:ffff:ffff:ffff:fffe", FROM1,
 	    RCPT1));
 	assert_deferred(try_rcpt("2001:db8:1:3::1", FROM1, RCPT1), DELAY);
@@ -385,14 +289,14 @@ test_null_sender_and_case(void **state)
 {
 	setup(*state, "", ALWAYS " whitelist_after = 0;");
 	assert_deferred(try_rcpt(IP1, "", RCPT1), DELAY);
-	clock_now += DELAY;
+	sfx_now += DELAY;
 	assert_passed(try_rcpt(IP1, "", RCPT1));
 	/* the null sender is a sender of its own */
 	assert_deferred(try_rcpt(IP1, "x@example.net", RCPT1), DELAY);
 	/* sender and recipient compare without case */
 	assert_deferred(try_rcpt(IP1, "Mixed@Example.NET", "Who@Example.ORG"),
 	    DELAY);
-	clock_now += DELAY;
+	sfx_now += DELAY;
 	assert_passed(try_rcpt(IP1, "mixed@example.net", "who@example.org"));
 	/* spaces and '%' in quoted local parts keep the parts apart */
 	assert_deferred(try_rcpt(IP1, "\"a b\"@example.net", "c@example.org"),
@@ -433,21 +337,21 @@ test_doubt_mode(void **state)
 	/* under greylist_score: not greylisted, nothing recorded */
 	assert_int_equal(try_data(IP1, FROM1, ab, 2, 3.9), FILTER_CONTINUE);
 	assert_false(has_sym("GREYLIST_PASS"));
-	clock_now += DELAY;
+	sfx_now += DELAY;
 	/* at it: the whole message deferred, as new */
 	assert_deferred(try_data(IP1, FROM1, ab, 2, 4.0), DELAY);
-	clock_now += 10;
+	sfx_now += 10;
 	assert_deferred(try_data(IP1, FROM1, ab, 2, 5), DELAY - 10);
-	clock_now += DELAY - 10;
+	sfx_now += DELAY - 10;
 	/* ripe: passes, and marks both recipients (two passes) */
 	assert_passed(try_data(IP1, FROM1, ab, 2, 5));
 	/* one new recipient defers the whole message */
 	assert_deferred(try_data(IP1, FROM1, ac, 2, 5), DELAY);
-	clock_now += DELAY;
+	sfx_now += DELAY;
 	assert_passed(try_data(IP1, FROM1, ac, 2, 5));	/* the third */
 	assert_deferred(try_data("192.0.2.5", "n@example.com", b, 1, 5),
 	    DELAY);
-	clock_now += DELAY;
+	sfx_now += DELAY;
 	assert_passed(try_data("192.0.2.5", "n@example.com", b, 1, 5));
 	/* that was the fourth (whitelist_after): the /24 is whitelisted */
 	assert_passed(try_data("192.0.2.6", "o@example.com", b, 1, 5));
@@ -458,7 +362,7 @@ test_doubt_mode(void **state)
 		const char *bb[] = { "b@example.org", "B@example.org" };
 
 		assert_deferred(try_data(IP1, FROM1, bb, 2, 5), DELAY);
-		clock_now += DELAY;
+		sfx_now += DELAY;
 		assert_passed(try_data(IP1, FROM1, bb, 2, 5));
 		assert_passed(try_data(IP1, FROM1, b, 1, 5.5));
 		/* spam over reject_score is refused, never greylisted */
@@ -483,7 +387,7 @@ test_always_per_rcpt(void **state)
 	assert_string_equal(filters_msg(gx.s)->rcpts[0], "a@example.org");
 	/* the message of the recipient that passed is not greylisted again
 	 * at data, whatever its score */
-	test_score = 5;
+	sfx_score = 5;
 	assert_int_equal(filters_data(gx.s, (const unsigned char *)message,
 	    sizeof(message) - 1, false, &gx.r), FILTER_CONTINUE);
 	teardown();
@@ -502,15 +406,9 @@ test_trusted_skipped(void **state)
 static void
 test_no_lookup_store(void **state)
 {
-	struct filter_env env;
-	struct filters *f = NULL;
-
 	setup(*state, "", "");
-	memset(&env, 0, sizeof(env));
-	env.cfg = gx.cfg;
-	assert_int_equal(filters_new(&env, registry, ARRAY_SIZE(registry),
-	    &f, &gx.err), -1);
-	assert_non_null(strstr(buf_cstr(&gx.err), "no lookup store"));
+	sfx_refused(&(struct filter_env){ .cfg = gx.cfg }, registry,
+	    ARRAY_SIZE(registry), "no lookup store");
 	teardown();
 }
 
@@ -560,26 +458,22 @@ test_lookup_failure(void **state)
 	teardown();
 }
 
-#define BOTH(fn)							\
-	cmocka_unit_test_prestate(fn, (void *)"memory"),		\
-	cmocka_unit_test_prestate(fn, (void *)"sqlite")
-
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		BOTH(test_first_early_ripe),
-		BOTH(test_passed_stays_passed),
-		BOTH(test_window_expiry),
-		BOTH(test_auto_whitelist),
-		BOTH(test_whitelist_off),
-		BOTH(test_v4_24),
-		BOTH(test_v6_64),
-		BOTH(test_null_sender_and_case),
-		BOTH(test_long_addresses),
-		BOTH(test_doubt_mode),
-		BOTH(test_always_per_rcpt),
-		BOTH(test_trusted_skipped),
+		SFX_BOTH_STORES(test_first_early_ripe),
+		SFX_BOTH_STORES(test_passed_stays_passed),
+		SFX_BOTH_STORES(test_window_expiry),
+		SFX_BOTH_STORES(test_auto_whitelist),
+		SFX_BOTH_STORES(test_whitelist_off),
+		SFX_BOTH_STORES(test_v4_24),
+		SFX_BOTH_STORES(test_v6_64),
+		SFX_BOTH_STORES(test_null_sender_and_case),
+		SFX_BOTH_STORES(test_long_addresses),
+		SFX_BOTH_STORES(test_doubt_mode),
+		SFX_BOTH_STORES(test_always_per_rcpt),
+		SFX_BOTH_STORES(test_trusted_skipped),
 		cmocka_unit_test_prestate(test_no_lookup_store,
 		    (void *)"memory"),
 		cmocka_unit_test(test_lookup_failure),

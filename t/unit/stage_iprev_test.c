@@ -13,15 +13,12 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "common/dns.h"
 #include "filters/filters.h"
-#include "t/unit/dns_fixture.h"
+#include "t/unit/stage_fx.h"
 #include "t/unit/unit_tmpdir.h"
 
 static const char records[] =
@@ -40,60 +37,29 @@ static const char records[] =
     "address=/other.test/192.0.2.98\n"
     "address=/good.test/192.0.2.14\n";
 
-static struct dnsfix dfx;
+static struct sfx_dns dnsfx;
 static struct dns *dns, *dead;	/* dead: every query times out */
-
-struct fx {
-	struct config *cfg;
-	struct filters *f;
-	struct filter_session *s;
-	struct filter_reply r;
-	struct buf out, err;
-};
-
-static struct fx fx;
+static struct sfx fx;
 extern const struct filter_stage_ops filter_stage_iprev;
 static const struct filter_stage_ops *const registry[] = {
 	&filter_stage_iprev,
 };
 
-static struct dns *
-mkdns(const char *fwd, unsigned timeout_ms)
-{
-	const char *fw[1] = { fwd };
-	struct dns_options o;
-	struct buf err = BUF_INIT(0);
-	struct dns *d = NULL;
-
-	memset(&o, 0, sizeof(o));
-	o.forwarders = fw;
-	o.nforwarders = 1;
-	o.timeout_ms = timeout_ms;
-	o.forward_special_zones = true;
-	if (dns_new(&o, &d, &err) < 0)
-		fprintf(stderr, "dns_new: %s\n", buf_cstr(&err));
-	buf_free(&err);
-	return d;
-}
-
 static int
 group_setup(void **state)
 {
-	if (unit_tmpdir_setup(state) < 0 || dnsfix_start(&dfx, records) < 0)
+	if (sfx_dns_group_setup(state, &dnsfx, records, 2000) < 0)
 		return -1;
-	dns = mkdns(dfx.fwd, 2000);
-	dead = mkdns(dfx.blackhole_fwd, 300);
-	return dns != NULL && dead != NULL ? 0 : -1;
+	dns = dnsfx.resolver;
+	dead = sfx_resolver(dnsfx.server.blackhole_fwd, 300, false);
+	return dead != NULL ? 0 : -1;
 }
 
 static int
 group_teardown(void **state)
 {
-	(void)dnsfix_restart;	/* the fixture's statics: unused here */
-	dns_free(&dns);
 	dns_free(&dead);
-	dnsfix_stop(&dfx);
-	return unit_tmpdir_teardown(state);
+	return sfx_dns_group_teardown(state, &dnsfx);
 }
 
 /* setup - a pipeline of the iprev stage on resolver d (iprev.fail 1.5),
@@ -101,80 +67,34 @@ group_teardown(void **state)
 static void
 setup(struct dns *d, const char *peer, const char *filters_extra)
 {
-	FILE *fp = fopen("t.conf", "w");
-	struct filter_env env;
-	struct sockaddr_storage ss;
-	socklen_t sl;
-
-	assert_non_null(fp);
-	fprintf(fp, "server = { hostname = \"mx.receiver.test\"; };\n"
+	sfx_init(&fx);
+	fx.cfg = sfx_config("server = { hostname = \"mx.receiver.test\"; };\n"
 	    "filters = { stages = [\"iprev\"]; trust_loopback = false; %s };\n"
 	    "iprev = { fail = 1.5; };\n", filters_extra);
-	fclose(fp);
-	memset(&fx, 0, sizeof(fx));
-	buf_init(&fx.err, 0);
-	buf_init(&fx.out, 0);
-	if (config_load("t.conf", &fx.cfg, &fx.err) < 0)
-		fail_msg("config: %s", buf_cstr(&fx.err));
-	memset(&env, 0, sizeof(env));
-	env.cfg = fx.cfg;
-	env.dns = d;
-	if (filters_new(&env, registry, ARRAY_SIZE(registry), &fx.f,
-	    &fx.err) < 0)
-		fail_msg("filters_new: %s", buf_cstr(&fx.err));
-	memset(&ss, 0, sizeof(ss));
-	if (strchr(peer, ':') != NULL) {
-		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
-
-		s6->sin6_family = AF_INET6;
-		assert_int_equal(inet_pton(AF_INET6, peer, &s6->sin6_addr), 1);
-		sl = sizeof(*s6);
-	} else {
-		struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
-
-		s4->sin_family = AF_INET;
-		assert_int_equal(inet_pton(AF_INET, peer, &s4->sin_addr), 1);
-		sl = sizeof(*s4);
-	}
-	fx.s = filters_session_new(fx.f, (struct sockaddr *)&ss, sl, "smtp");
+	fx.f = sfx_filters(&(struct filter_env){ .cfg = fx.cfg, .dns = d },
+	    registry, ARRAY_SIZE(registry));
+	fx.s = sfx_session(fx.f, peer, "smtp");
 }
 
 static void
 teardown(void)
 {
-	filters_session_free(&fx.s);
-	filters_free(&fx.f);
-	config_free(&fx.cfg);
-	buf_free(&fx.out);
-	buf_free(&fx.err);
+	sfx_free(&fx);
 }
 
 /* deliver - one transaction; fx.out gets the pipeline's header fields */
 static void
 deliver(void)
 {
-	static const char msg[] = "Subject: hi\r\n\r\nbody\r\n";
-
-	assert_int_equal(filters_mail(fx.s, "QID1", "s@example.test", &fx.r),
-	    FILTER_CONTINUE);
-	assert_int_equal(filters_rcpt(fx.s, "u@receiver.test", &fx.r),
-	    FILTER_CONTINUE);
-	(void)filters_data(fx.s, (const unsigned char *)msg, sizeof(msg) - 1,
-	    false, &fx.r);
-	buf_reset(&fx.out);
-	filters_headers(fx.s, &fx.out);
+	(void)sfx_deliver(&fx, "s@example.test", "u@receiver.test",
+	    "Subject: hi\r\n\r\nbody\r\n");
 }
 
-/* sym - the score of symbol name; -1000 when it is not there */
+/* sym - the score of symbol name, or fail */
 static double
 sym(const char *name)
 {
-	const struct filter_msg *m = filters_msg(fx.s);
-
-	for (size_t i = 0; i < m->nsyms; i++)
-		if (strcmp(m->syms[i].name, name) == 0)
-			return m->syms[i].score;
-	return -1000;
+	return sfx_sym(filters_msg(fx.s), name);
 }
 
 static void
@@ -287,8 +207,6 @@ test_transactions(void **state)
 static void
 test_trusted(void **state)
 {
-	struct filter_env env;
-
 	(void)state;
 	setup(dns, "192.0.2.12", "trusted_networks = [\"192.0.2.0/24\"];");
 	assert_int_equal(filters_connect(fx.s, &fx.r), FILTER_CONTINUE);
@@ -299,13 +217,8 @@ test_trusted(void **state)
 
 	/* no resolver: the stage does not start */
 	setup(dns, "192.0.2.12", "");
-	filters_session_free(&fx.s);
-	filters_free(&fx.f);
-	memset(&env, 0, sizeof(env));
-	env.cfg = fx.cfg;
-	assert_int_equal(filters_new(&env, registry, ARRAY_SIZE(registry),
-	    &fx.f, &fx.err), -1);
-	assert_non_null(strstr(buf_cstr(&fx.err), "no DNS resolver"));
+	sfx_refused(&(struct filter_env){ .cfg = fx.cfg }, registry,
+	    ARRAY_SIZE(registry), "no DNS resolver");
 	teardown();
 }
 

@@ -14,16 +14,13 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "filters/filters.h"
-#include "lookup/lookup.h"
 #include "store/kv.h"
 #include "store/store_priv.h"
+#include "t/unit/stage_fx.h"
 #include "t/unit/unit_tmpdir.h"
 
 extern const struct filter_stage_ops filter_stage_ratelimit;
@@ -31,101 +28,42 @@ extern const struct filter_stage_ops filter_stage_ratelimit;
 #define WINDOW 3600
 #define T0 (472222 * (int64_t)WINDOW + 10)	/* 10 s into a window */
 
-static int64_t clock_now = T0;
-
-static int64_t
-test_clock(void *arg)
-{
-	(void)arg;
-	return clock_now;
-}
-
 static const struct filter_stage_ops *const registry[] = {
 	&filter_stage_ratelimit,
 };
 
-struct lx {
-	struct kv *kv;
-	struct lookup *l;
-	struct config *cfg;
-	struct filters *f;
-	struct filter_session *s;
-	struct filter_reply r;
-	struct buf err;
-	unsigned seq;
-};
-
-static struct lx lx;
+static struct sfx lx;
 
 /* setup - backend "memory", "sqlite" or "failinject"; extra goes into
- * the ratelimit group (per_ip 3, per_sender 2 unless it says) */
+ * the ratelimit group (per_ip 3, per_sender 2 unless it says); one clock
+ * (sfx_now) for the pipeline and the store */
 static void
 setup(const char *backend, const char *filters_extra, const char *extra)
 {
-	FILE *fp = fopen("t.conf", "w");
-	struct filter_env env;
-	struct lookup_options lo = { .backend = "memory", .now = test_clock };
-	unsigned seq = lx.seq + 1;
-
-	memset(&lx, 0, sizeof(lx));
-	lx.seq = seq;
-	buf_init(&lx.err, 0);
-	clock_now = T0;
-	assert_non_null(fp);
-	fprintf(fp, "server = { hostname = \"mx.test.example\"; };\n"
+	sfx_init(&lx);
+	sfx_now = T0;
+	lx.cfg = sfx_config("server = { hostname = \"mx.test.example\"; };\n"
 	    "filters = { stages = [\"ratelimit\"]; trust_loopback = false; "
 	    "trusted_networks = [\"10.0.0.0/8\"]; %s };\n"
 	    "ratelimit = { window = %d; %s };\n", filters_extra, WINDOW,
 	    extra[0] != '\0' ? extra : "per_ip = 3; per_sender = 2;");
-	fclose(fp);
-	if (config_load("t.conf", &lx.cfg, &lx.err) < 0)
-		fail_msg("config: %s", buf_cstr(&lx.err));
-	if (strcmp(backend, "memory") != 0) {
-		char path[64];
-		struct kv_options ko = { .backend = strcmp(backend,
-		    "failinject") == 0 ? "failinject:sqlite" : "sqlite",
-		    .path = path };
-
-		snprintf(path, sizeof(path), "rate%u.db", lx.seq);
-		if (kv_open(&ko, &lx.kv, &lx.err) < 0)
-			fail_msg("kv_open: %s", buf_cstr(&lx.err));
-		lo.backend = "kv";
-		lo.kv = lx.kv;
-	}
-	if (lookup_open(&lo, &lx.l, &lx.err) < 0)
-		fail_msg("lookup_open: %s", buf_cstr(&lx.err));
-	memset(&env, 0, sizeof(env));
-	env.cfg = lx.cfg;
-	env.lookup = lx.l;
-	env.now = test_clock;
-	if (filters_new(&env, registry, ARRAY_SIZE(registry), &lx.f,
-	    &lx.err) < 0)
-		fail_msg("filters_new: %s", buf_cstr(&lx.err));
+	sfx_lookup(&lx, backend);
+	lx.f = sfx_filters(&(struct filter_env){ .cfg = lx.cfg,
+	    .lookup = lx.l, .now = sfx_clock }, registry,
+	    ARRAY_SIZE(registry));
 }
 
 static void
 teardown(void)
 {
-	filters_session_free(&lx.s);
-	filters_free(&lx.f);
-	lookup_close(&lx.l);
-	kv_close(&lx.kv);
-	config_free(&lx.cfg);
-	buf_free(&lx.err);
+	sfx_free(&lx);
 }
 
 /* connect_from - a new connection from ip, authenticated as user */
 static void
 connect_from(const char *ip, const char *user)
 {
-	struct sockaddr_in sin;
-
-	filters_session_free(&lx.s);
-	memset(&sin, 0, sizeof(sin));
-	sin.sin_family = AF_INET;
-	assert_int_equal(inet_pton(AF_INET, ip, &sin.sin_addr), 1);
-	lx.s = filters_session_new(lx.f, (struct sockaddr *)&sin,
-	    sizeof(sin), user != NULL ? "submission" : "smtp");
+	sfx_connect(&lx, ip, user != NULL ? "submission" : "smtp");
 	if (user != NULL)
 		filters_session_auth(lx.s, user);
 }
@@ -165,13 +103,13 @@ test_per_ip(void **state)
 	connect_from("192.0.2.2", NULL);
 	assert_int_equal(mail(), FILTER_CONTINUE);
 	/* the next window starts at zero */
-	clock_now += WINDOW;
+	sfx_now += WINDOW;
 	connect_from("192.0.2.1", NULL);
 	for (int i = 0; i < 3; i++)
 		assert_int_equal(mail(), FILTER_CONTINUE);
 	assert_limited(mail());
 	/* and so does the one after it, even with the store's keys gone */
-	clock_now += 5 * WINDOW;
+	sfx_now += 5 * WINDOW;
 	assert_int_equal(mail(), FILTER_CONTINUE);
 	teardown();
 }
@@ -203,7 +141,7 @@ test_per_sender(void **state)
 	/* unauthenticated from the same IP: its own per_ip count */
 	connect_from("192.0.2.1", NULL);
 	assert_int_equal(mail(), FILTER_CONTINUE);
-	clock_now += WINDOW;
+	sfx_now += WINDOW;
 	connect_from("192.0.2.1", "alice@example.org");
 	assert_int_equal(mail(), FILTER_CONTINUE);
 	teardown();
@@ -237,16 +175,16 @@ static void
 test_burst_at_boundary(void **state)
 {
 	setup(*state, "", "");
-	clock_now = (T0 / WINDOW + 1) * WINDOW - 1;
+	sfx_now = (T0 / WINDOW + 1) * WINDOW - 1;
 	connect_from("192.0.2.1", NULL);
 	for (int i = 0; i < 3; i++)
 		assert_int_equal(mail(), FILTER_CONTINUE);
 	assert_limited(mail());
-	clock_now += 1;
+	sfx_now += 1;
 	for (int i = 0; i < 3; i++)
 		assert_int_equal(mail(), FILTER_CONTINUE);
 	assert_limited(mail());
-	clock_now += WINDOW - 1;
+	sfx_now += WINDOW - 1;
 	assert_limited(mail());
 	teardown();
 }
@@ -296,32 +234,22 @@ test_lookup_failure(void **state)
 static void
 test_no_lookup_store(void **state)
 {
-	struct filter_env env;
-	struct filters *f = NULL;
-
 	setup(*state, "", "");
-	memset(&env, 0, sizeof(env));
-	env.cfg = lx.cfg;
-	assert_int_equal(filters_new(&env, registry, ARRAY_SIZE(registry),
-	    &f, &lx.err), -1);
-	assert_non_null(strstr(buf_cstr(&lx.err), "no lookup store"));
+	sfx_refused(&(struct filter_env){ .cfg = lx.cfg }, registry,
+	    ARRAY_SIZE(registry), "no lookup store");
 	teardown();
 }
-
-#define BOTH(fn)							\
-	cmocka_unit_test_prestate(fn, (void *)"memory"),		\
-	cmocka_unit_test_prestate(fn, (void *)"sqlite")
 
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		BOTH(test_per_ip),
-		BOTH(test_trusted_not_per_ip),
-		BOTH(test_per_sender),
-		BOTH(test_off),
-		BOTH(test_burst_at_boundary),
-		BOTH(test_long_login),
+		SFX_BOTH_STORES(test_per_ip),
+		SFX_BOTH_STORES(test_trusted_not_per_ip),
+		SFX_BOTH_STORES(test_per_sender),
+		SFX_BOTH_STORES(test_off),
+		SFX_BOTH_STORES(test_burst_at_boundary),
+		SFX_BOTH_STORES(test_long_login),
 		cmocka_unit_test(test_lookup_failure),
 		cmocka_unit_test_prestate(test_no_lookup_store,
 		    (void *)"memory"),

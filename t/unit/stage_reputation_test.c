@@ -17,20 +17,17 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "common/dns.h"
 #include "filters/filters.h"
 #include "filters/stage_dkim.h"
-#include "lookup/lookup.h"
 #include "store/kv.h"
 #include "store/store_priv.h"
+#define DKIMFX_ED25519		/* signs with Ed25519: see dkim_fx.h */
 #include "t/unit/dkim_fx.h"
-#include "t/unit/dns_fixture.h"
+#include "t/unit/stage_fx.h"
 #include "t/unit/unit_tmpdir.h"
 
 extern const struct filter_stage_ops filter_stage_reputation;
@@ -39,55 +36,17 @@ extern const struct filter_stage_ops filter_stage_reputation;
 #define HALF (7 * 86400)
 #define SPAN (5 * HALF)		/* the stage's epoch (REP_EPOCH) */
 
-static int64_t clock_now = T0;
-
-static int64_t
-test_clock(void *arg)
-{
-	(void)arg;
-	return clock_now;
-}
-
-/* ---- a stage of the test: a score and a verdict ---- */
-
-static double test_score;
-static enum filter_action test_action;	/* what "score" returns */
-static struct dns *test_dns;		/* set: "dkim" runs first */
-
-static enum filter_action
-score_data(void *st, struct filter_msg *m, struct filter_reply *r)
-{
-	(void)st;
-	filter_symbol(m, "TEST_SCORE", test_score);
-	if (test_action == FILTER_REJECT)
-		filter_reply_set(r, 550, "5.7.1", "no");
-	if (test_action == FILTER_TEMPFAIL)
-		filter_reply_set(r, 451, "4.7.1", "later");
-	return test_action;
-}
-
-static const struct filter_stage_ops stage_score = {
-	.name = "score", .data = score_data,
-};
-
+/* the clock (sfx_now) is shared by the pipeline and the store; "score"
+ * (sfx_stage_score), a stage of the test, adds sfx_score and returns
+ * sfx_verdict */
 static const struct filter_stage_ops *const registry[] = {
-	&filter_stage_reputation, &stage_score, &filter_stage_dkim,
+	&filter_stage_reputation, &sfx_stage_score, &filter_stage_dkim,
 };
+static struct dns *test_dns;		/* set: "dkim" runs first */
 
 /* ---- fixture ---- */
 
-struct rx {
-	struct kv *kv;
-	struct lookup *l;
-	struct config *cfg;
-	struct filters *f;
-	struct filter_session *s;
-	struct filter_reply r;
-	struct buf err;
-	unsigned seq;
-};
-
-static struct rx rx;
+static struct sfx rx;
 
 /*
  * setup - backend "memory" or "failinject"; filters_extra goes into
@@ -97,19 +56,11 @@ static struct rx rx;
 static void
 setup(const char *backend, const char *filters_extra, const char *extra)
 {
-	FILE *fp = fopen("t.conf", "w");
-	struct filter_env env;
-	struct lookup_options lo = { .backend = "memory", .now = test_clock };
-	unsigned seq = rx.seq + 1;
-
-	memset(&rx, 0, sizeof(rx));
-	rx.seq = seq;
-	buf_init(&rx.err, 0);
-	clock_now = T0;
-	test_score = 0;
-	test_action = FILTER_CONTINUE;
-	assert_non_null(fp);
-	fprintf(fp, "server = { hostname = \"mx.test.example\"; };\n"
+	sfx_init(&rx);
+	sfx_now = T0;
+	sfx_score = 0;
+	sfx_verdict = FILTER_CONTINUE;
+	rx.cfg = sfx_config("server = { hostname = \"mx.test.example\"; };\n"
 	    "filters = { stages = [%s\"score\", \"reputation\"]; "
 	    "trust_loopback = false; stage_timeout = 20; %s %s };\n"
 	    "dkim = { pass = 0.0; fail = 0.0; none = 0.0; };\n"
@@ -119,65 +70,16 @@ setup(const char *backend, const char *filters_extra, const char *extra)
 	    "junk_score = 50; reject_score = 60;", filters_extra,
 	    strstr(extra, "min_samples") != NULL ? "" : "min_samples = 3;",
 	    extra);
-	fclose(fp);
-	if (config_load("t.conf", &rx.cfg, &rx.err) < 0)
-		fail_msg("config: %s", buf_cstr(&rx.err));
-	if (strcmp(backend, "failinject") == 0) {
-		char path[64];
-		struct kv_options ko = { .backend = "failinject:sqlite",
-		    .path = path };
-
-		snprintf(path, sizeof(path), "rep%u.db", rx.seq);
-		if (kv_open(&ko, &rx.kv, &rx.err) < 0)
-			fail_msg("kv_open: %s", buf_cstr(&rx.err));
-		lo.backend = "kv";
-		lo.kv = rx.kv;
-	}
-	if (lookup_open(&lo, &rx.l, &rx.err) < 0)
-		fail_msg("lookup_open: %s", buf_cstr(&rx.err));
-	memset(&env, 0, sizeof(env));
-	env.cfg = rx.cfg;
-	env.lookup = rx.l;
-	env.dns = test_dns;
-	env.now = test_clock;
-	if (filters_new(&env, registry, ARRAY_SIZE(registry), &rx.f,
-	    &rx.err) < 0)
-		fail_msg("filters_new: %s", buf_cstr(&rx.err));
+	sfx_lookup(&rx, backend);
+	rx.f = sfx_filters(&(struct filter_env){ .cfg = rx.cfg,
+	    .lookup = rx.l, .dns = test_dns, .now = sfx_clock }, registry,
+	    ARRAY_SIZE(registry));
 }
 
 static void
 teardown(void)
 {
-	filters_session_free(&rx.s);
-	filters_free(&rx.f);
-	lookup_close(&rx.l);
-	kv_close(&rx.kv);
-	config_free(&rx.cfg);
-	buf_free(&rx.err);
-}
-
-static void
-connect_from(const char *ip)
-{
-	struct sockaddr_storage ss;
-	socklen_t len;
-
-	filters_session_free(&rx.s);
-	memset(&ss, 0, sizeof(ss));
-	if (strchr(ip, ':') != NULL) {
-		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
-
-		sin6->sin6_family = AF_INET6;
-		assert_int_equal(inet_pton(AF_INET6, ip, &sin6->sin6_addr), 1);
-		len = sizeof(*sin6);
-	} else {
-		struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
-
-		sin->sin_family = AF_INET;
-		assert_int_equal(inet_pton(AF_INET, ip, &sin->sin_addr), 1);
-		len = sizeof(*sin);
-	}
-	rx.s = filters_session_new(rx.f, (struct sockaddr *)&ss, len, "smtp");
+	sfx_free(&rx);
 }
 
 /* deliver_raw - msg (after our Received field) from ip, envelope
@@ -189,17 +91,14 @@ deliver_raw(const char *ip, const char *sender, const char *msg,
 	struct buf b = BUF_INIT(0);
 	enum filter_action a;
 
-	connect_from(ip);
+	sfx_connect(&rx, ip, "smtp");
 	memset(&rx.r, 0, sizeof(rx.r));
-	test_score = score;
-	assert_int_equal(filters_mail(rx.s, "QID", sender, &rx.r),
-	    FILTER_CONTINUE);
-	assert_int_equal(filters_rcpt(rx.s, "u@example.net", &rx.r),
-	    FILTER_CONTINUE);
+	sfx_score = score;
+	sfx_mail_rcpt(rx.s, sender, "u@example.net", &rx.r);
 	buf_add_str(&b, "Received: from x by mx.test.example; "
 	    "Mon, 30 Nov 2026 00:00:00 +0000\r\n");
 	buf_add_str(&b, msg);
-	a = filters_data(rx.s, b.data, b.len, false, &rx.r);
+	a = sfx_data(rx.s, b.data, b.len, false, &rx.r, NULL);
 	buf_free(&b);
 	return a;
 }
@@ -227,15 +126,11 @@ deliver(const char *ip, const char *sender, const char *from, double score)
 static bool
 sym(const char *name, double *score_r)
 {
-	const struct filter_msg *m = filters_msg(rx.s);
+	const struct filter_symbol *y = sfx_find_sym(filters_msg(rx.s), name);
 
-	for (size_t i = 0; i < m->nsyms; i++)
-		if (strcmp(m->syms[i].name, name) == 0) {
-			if (score_r != NULL)
-				*score_r = m->syms[i].score;
-			return true;
-		}
-	return false;
+	if (y != NULL && score_r != NULL)
+		*score_r = y->score;
+	return y != NULL;
 }
 
 static void
@@ -373,7 +268,7 @@ test_decay(void **state)
 	deliver(SPAMMER, SPAMMER_FROM, NULL, 8);	/* weight 4 */
 	assert_sym("REPUTATION_IP", 8);
 	/* a half-life later: the same average, but weight 2.5 < 3 */
-	clock_now += HALF;
+	sfx_now += HALF;
 	deliver(SPAMMER, SPAMMER_FROM, NULL, 8);
 	assert_false(any_reputation());
 	teardown();
@@ -382,17 +277,17 @@ test_decay(void **state)
 	setup("memory", "", "min_samples = 1;");
 	for (int i = 0; i < 4; i++)
 		deliver(SPAMMER, SPAMMER_FROM, NULL, 10);
-	clock_now += 2 * HALF;
+	sfx_now += 2 * HALF;
 	deliver(SPAMMER, SPAMMER_FROM, NULL, 0);
 	assert_sym("REPUTATION_IP", 10);	/* weight 4 / 4 */
-	clock_now += 1;
+	sfx_now += 1;
 	for (int i = 0; i < 2; i++)
 		deliver(SPAMMER, SPAMMER_FROM, NULL, -2);
 	deliver(SPAMMER, SPAMMER_FROM, NULL, 0);
 	/* (4 x 10 / 4 + 0 - 2 x 2) / (4 / 4 + 1 + 2) */
 	assert_sym("REPUTATION_IP", 6.0 / 4.0);
 	/* two epochs on, nothing is left that counts */
-	clock_now += 10 * HALF;
+	sfx_now += 10 * HALF;
 	deliver(SPAMMER, SPAMMER_FROM, NULL, 0);
 	assert_false(any_reputation());
 	teardown();
@@ -406,10 +301,10 @@ test_epoch_boundary(void **state)
 	(void)state;
 	/* just before an epoch starts, then just after: both are read */
 	setup("memory", "", "min_samples = 5;");
-	clock_now = boundary - 100;
+	sfx_now = boundary - 100;
 	for (int i = 0; i < 3; i++)
 		deliver(SPAMMER, SPAMMER_FROM, NULL, 6);
-	clock_now = boundary + 100;
+	sfx_now = boundary + 100;
 	for (int i = 0; i < 3; i++)
 		deliver(SPAMMER, SPAMMER_FROM, NULL, 0);
 	deliver(SPAMMER, SPAMMER_FROM, NULL, 0);
@@ -417,26 +312,26 @@ test_epoch_boundary(void **state)
 	teardown();
 	/* the previous epoch decays like the current one */
 	setup("memory", "", "min_samples = 1;");
-	clock_now = boundary - 100;
+	sfx_now = boundary - 100;
 	deliver(SPAMMER, SPAMMER_FROM, NULL, 6);
-	clock_now += SPAN;	/* the next epoch, five half-lives on */
+	sfx_now += SPAN;	/* the next epoch, five half-lives on */
 	deliver(SPAMMER, SPAMMER_FROM, NULL, 0);
 	assert_false(any_reputation());		/* 1/32 < min_samples */
 	teardown();
 	setup("memory", "", "min_samples = 1;");
-	clock_now = boundary - 100;
+	sfx_now = boundary - 100;
 	for (int i = 0; i < 64; i++)
 		deliver(SPAMMER, SPAMMER_FROM, NULL, 6);
-	clock_now += SPAN;
+	sfx_now += SPAN;
 	deliver(SPAMMER, SPAMMER_FROM, NULL, 0);
 	assert_sym("REPUTATION_IP", 6);		/* 64 / 32 = 2 left */
 	teardown();
 	/* two epochs back is no longer read, even with weight left */
 	setup("memory", "", "min_samples = 1;");
-	clock_now = boundary - 100;
+	sfx_now = boundary - 100;
 	for (int i = 0; i < 64; i++)
 		deliver(SPAMMER, SPAMMER_FROM, NULL, 6);
-	clock_now = boundary + SPAN + 100;
+	sfx_now = boundary + SPAN + 100;
 	deliver(SPAMMER, SPAMMER_FROM, NULL, 0);
 	assert_false(any_reputation());
 	teardown();
@@ -538,10 +433,8 @@ static void
 test_dkim_domain(void **state)
 {
 	struct dkimfx_key key;
-	struct dnsfix fx;
-	struct dns_options o;
-	struct buf conf = BUF_INIT(0), msg = BUF_INIT(0), err = BUF_INIT(0);
-	const char *fw[1];
+	struct sfx_dns dns;
+	struct buf conf = BUF_INIT(0), msg = BUF_INIT(0);
 	DKIM_LIB *signer = dkim_init(NULL, NULL);
 	char *p;
 
@@ -551,16 +444,8 @@ test_dkim_domain(void **state)
 	buf_addf(&conf, "local=/example.org/\n"
 	    "txt-record=ed._domainkey.example.org,\"%s\"\n",
 	    buf_cstr(&key.record));
-	assert_int_equal(dnsfix_start(&fx, buf_cstr(&conf)), 0);
-	fw[0] = fx.fwd;
-	memset(&o, 0, sizeof(o));
-	o.forwarders = fw;
-	o.nforwarders = 1;
-	o.timeout_ms = 2000;
-	o.no_cache = true;
-	o.forward_special_zones = true;
-	if (dns_new(&o, &test_dns, &err) < 0)
-		fail_msg("dns_new: %s", buf_cstr(&err));
+	assert_int_equal(sfx_dns_start(&dns, buf_cstr(&conf), 2000, true), 0);
+	test_dns = dns.resolver;
 	assert_int_equal(dkimfx_sign(signer, &key, "example.org", "ed",
 	    DKIM_SIGN_ED25519SHA256, dkim_message, &msg), 0);
 
@@ -583,13 +468,12 @@ test_dkim_domain(void **state)
 	assert_false(sym("REPUTATION_DKIM", NULL));
 	teardown();
 
-	dns_free(&test_dns);
-	dnsfix_stop(&fx);
+	test_dns = NULL;
+	sfx_dns_stop(&dns);
 	dkim_close(signer);
 	dkimfx_key_free(&key);
 	buf_free(&conf);
 	buf_free(&msg);
-	buf_free(&err);
 }
 
 static void
@@ -599,17 +483,17 @@ test_not_learnt(void **state)
 	setup("memory", "trusted_networks = [\"10.0.0.0/8\"];",
 	    "min_samples = 1;");
 	/* deferred: it will come back */
-	test_action = FILTER_TEMPFAIL;
+	sfx_verdict = FILTER_TEMPFAIL;
 	assert_int_equal(deliver(SPAMMER, SPAMMER_FROM, NULL, 9),
 	    FILTER_TEMPFAIL);
 	/* refused by a stage under reject_score: its score is partial */
-	test_action = FILTER_REJECT;
+	sfx_verdict = FILTER_REJECT;
 	assert_int_equal(deliver(SPAMMER, SPAMMER_FROM, NULL, 9),
 	    FILTER_REJECT);
 	/* accepted by a stage: the score was cut short */
-	test_action = FILTER_ACCEPT;
+	sfx_verdict = FILTER_ACCEPT;
 	deliver(SPAMMER, SPAMMER_FROM, NULL, 9);
-	test_action = FILTER_CONTINUE;
+	sfx_verdict = FILTER_CONTINUE;
 	deliver(SPAMMER, SPAMMER_FROM, NULL, 0);
 	assert_false(any_reputation());
 	/* trusted clients are neither judged nor learnt */
@@ -651,16 +535,10 @@ test_lookup_failure(void **state)
 static void
 test_no_lookup_store(void **state)
 {
-	struct filter_env env;
-	struct filters *f = NULL;
-
 	(void)state;
 	setup("memory", "", "");
-	memset(&env, 0, sizeof(env));
-	env.cfg = rx.cfg;
-	assert_int_equal(filters_new(&env, registry, ARRAY_SIZE(registry),
-	    &f, &rx.err), -1);
-	assert_non_null(strstr(buf_cstr(&rx.err), "no lookup store"));
+	sfx_refused(&(struct filter_env){ .cfg = rx.cfg }, registry,
+	    ARRAY_SIZE(registry), "no lookup store");
 	teardown();
 }
 

@@ -15,16 +15,12 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
-#include "common/dns.h"
 #include "filters/filters.h"
 #include "filters/stage_spf.h"
-#include "t/unit/dns_fixture.h"
+#include "t/unit/stage_fx.h"
 #include "t/unit/unit_tmpdir.h"
 
 static const char records[] =
@@ -92,18 +88,8 @@ static const char records[] =
     /* IPv6 */
     "txt-record=six.test,\"v=spf1 ip6:2001:db8::1 -all\"\n";
 
-static struct dnsfix dfx;
-static struct dns *dns;
-
-struct fx {
-	struct config *cfg;
-	struct filters *f;
-	struct filter_session *s;
-	struct filter_reply r;
-	struct buf out, err;
-};
-
-static struct fx fx;
+static struct sfx_dns dns;
+static struct sfx fx;
 extern const struct filter_stage_ops filter_stage_spf;
 static const struct filter_stage_ops *const registry[] = {
 	&filter_stage_spf,
@@ -112,33 +98,13 @@ static const struct filter_stage_ops *const registry[] = {
 static int
 group_setup(void **state)
 {
-	const char *fw[1];
-	struct dns_options o;
-	struct buf err = BUF_INIT(0);
-
-	if (unit_tmpdir_setup(state) < 0 || dnsfix_start(&dfx, records) < 0)
-		return -1;
-	fw[0] = dfx.fwd;
-	memset(&o, 0, sizeof(o));
-	o.forwarders = fw;
-	o.nforwarders = 1;
-	o.timeout_ms = 400;
-	o.forward_special_zones = true;
-	if (dns_new(&o, &dns, &err) < 0) {
-		fprintf(stderr, "dns_new: %s\n", buf_cstr(&err));
-		buf_free(&err);
-		return -1;
-	}
-	return 0;
+	return sfx_dns_group_setup(state, &dns, records, 400);
 }
 
 static int
 group_teardown(void **state)
 {
-	(void)dnsfix_restart;	/* the fixture's statics: unused here */
-	dns_free(&dns);
-	dnsfix_stop(&dfx);
-	return unit_tmpdir_teardown(state);
+	return sfx_dns_group_teardown(state, &dns);
 }
 
 /* setup - a pipeline of the spf stage with spf = { extra }, a session
@@ -146,53 +112,20 @@ group_teardown(void **state)
 static void
 setup(const char *extra, const char *peer)
 {
-	FILE *fp = fopen("t.conf", "w");
-	struct filter_env env;
-	struct sockaddr_storage ss;
-	socklen_t sl;
-
-	assert_non_null(fp);
-	fprintf(fp, "server = { hostname = \"mx.receiver.test\"; };\n"
+	sfx_init(&fx);
+	fx.cfg = sfx_config("server = { hostname = \"mx.receiver.test\"; };\n"
 	    "filters = { stages = [\"spf\"]; trust_loopback = false; };\n"
 	    "spf = { fail = 3; softfail = 1; neutral = 0.25; none = 0.5; "
 	    "permerror = 0.75; %s };\n", extra);
-	fclose(fp);
-	memset(&fx, 0, sizeof(fx));
-	buf_init(&fx.err, 0);
-	buf_init(&fx.out, 0);
-	if (config_load("t.conf", &fx.cfg, &fx.err) < 0)
-		fail_msg("config: %s", buf_cstr(&fx.err));
-	memset(&env, 0, sizeof(env));
-	env.cfg = fx.cfg;
-	env.dns = dns;
-	if (filters_new(&env, registry, ARRAY_SIZE(registry), &fx.f,
-	    &fx.err) < 0)
-		fail_msg("filters_new: %s", buf_cstr(&fx.err));
-	memset(&ss, 0, sizeof(ss));
-	if (strchr(peer, ':') != NULL) {
-		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
-
-		s6->sin6_family = AF_INET6;
-		assert_int_equal(inet_pton(AF_INET6, peer, &s6->sin6_addr), 1);
-		sl = sizeof(*s6);
-	} else {
-		struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
-
-		s4->sin_family = AF_INET;
-		assert_int_equal(inet_pton(AF_INET, peer, &s4->sin_addr), 1);
-		sl = sizeof(*s4);
-	}
-	fx.s = filters_session_new(fx.f, (struct sockaddr *)&ss, sl, "smtp");
+	fx.f = sfx_filters(&(struct filter_env){ .cfg = fx.cfg,
+	    .dns = dns.resolver }, registry, ARRAY_SIZE(registry));
+	fx.s = sfx_session(fx.f, peer, "smtp");
 }
 
 static void
 teardown(void)
 {
-	filters_session_free(&fx.s);
-	filters_free(&fx.f);
-	config_free(&fx.cfg);
-	buf_free(&fx.out);
-	buf_free(&fx.err);
+	sfx_free(&fx);
 }
 
 /* mail - HELO (when helo != NULL) and MAIL FROM */
@@ -214,23 +147,14 @@ data(void)
 
 	assert_int_equal(filters_rcpt(fx.s, "u@receiver.test", &fx.r),
 	    FILTER_CONTINUE);
-	(void)filters_data(fx.s, (const unsigned char *)msg, sizeof(msg) - 1,
-	    false, &fx.r);
-	buf_reset(&fx.out);
-	filters_headers(fx.s, &fx.out);
+	(void)sfx_data(fx.s, msg, sizeof(msg) - 1, false, &fx.r, &fx.out);
 }
 
-/* has_sym - the score of symbol name, or fail */
+/* sym - the score of symbol name, or fail */
 static double
 sym(const char *name)
 {
-	const struct filter_msg *m = filters_msg(fx.s);
-
-	for (size_t i = 0; i < m->nsyms; i++)
-		if (strcmp(m->syms[i].name, name) == 0)
-			return m->syms[i].score;
-	fail_msg("no symbol %s in %s", name, buf_cstr(&fx.out));
-	return 0;
+	return sfx_sym(filters_msg(fx.s), name);
 }
 
 /* check - one MAIL FROM from 192.0.2.1, its result, symbol and clause */
@@ -461,8 +385,6 @@ test_ipv6(void **state)
 static void
 test_transactions_and_trust(void **state)
 {
-	struct filter_env env;
-
 	(void)state;
 	/* the result is per transaction */
 	setup("helo = false;", "192.0.2.1");
@@ -487,13 +409,8 @@ test_transactions_and_trust(void **state)
 
 	/* no resolver: the stage does not start */
 	setup("", "192.0.2.1");
-	memset(&env, 0, sizeof(env));
-	env.cfg = fx.cfg;
-	filters_session_free(&fx.s);
-	filters_free(&fx.f);
-	assert_int_equal(filters_new(&env, registry, ARRAY_SIZE(registry),
-	    &fx.f, &fx.err), -1);
-	assert_non_null(strstr(buf_cstr(&fx.err), "no DNS resolver"));
+	sfx_refused(&(struct filter_env){ .cfg = fx.cfg }, registry,
+	    ARRAY_SIZE(registry), "no DNS resolver");
 	teardown();
 }
 
