@@ -1012,20 +1012,28 @@ ours(const struct filter_session *s, const unsigned char *p, size_t n)
 	    p[i] == '\r' || p[i] == '\n' || p[i] == '(';
 }
 
-/* edit_for - the CHANGE edit for the k-th (1-based) field called name */
+/*
+ * count_field - one more field called p[0..namelen) (an occurrence,
+ * counted from the top of the header, in seen[i] for each CHANGE edit
+ * i of that name); the edit for this occurrence, the last one wins.
+ * Linear in the fields times the edits (at most FILTER_EDITS_MAX).
+ */
 static const struct filter_edit *
-edit_for(const struct filter_msg *m, const unsigned char *p, size_t namelen,
-    unsigned k)
+count_field(const struct filter_msg *m, unsigned *seen,
+    const unsigned char *p, size_t namelen)
 {
 	const struct filter_edit *e = NULL;
 
-	for (size_t i = 0; i < m->nedits; i++)
-		if (m->edits[i].kind == FILTER_EDIT_CHANGE &&
-		    m->edits[i].index == k &&
-		    strlen(m->edits[i].name) == namelen &&
-		    strncasecmp(m->edits[i].name, (const char *)p, namelen) ==
-		    0)
-			e = &m->edits[i];	/* the last one wins */
+	for (size_t i = 0; i < m->nedits; i++) {
+		const struct filter_edit *x = &m->edits[i];
+
+		if (x->kind != FILTER_EDIT_CHANGE || strlen(x->name) !=
+		    namelen || strncasecmp(x->name, (const char *)p,
+		    namelen) != 0)
+			continue;
+		if (++seen[i] == x->index)
+			e = x;
+	}
 	return e;
 }
 
@@ -1036,11 +1044,22 @@ filters_apply(struct filter_session *s, const unsigned char *msg, size_t len,
 	struct filter_msg *m = &s->m;
 	const unsigned char *p = msg, *end = msg + len;
 	size_t hdr_end = s->scanned ? m->body_off : 0;
+	unsigned *seen;
 
 	ASSERT(at <= len);
 	/* continuation lines after our Received belong to it, not to ours */
 	while (at < hdr_end && (msg[at] == ' ' || msg[at] == '\t'))
 		at = (size_t)(field_end(msg + at, end) - msg);
+	/* the edits count occurrences from the top: the fields before at */
+	seen = m->nedits > 0 ? xcalloc(m->nedits, sizeof(*seen)) : NULL;
+	for (const unsigned char *q = msg; seen != NULL && q < msg + at;) {
+		const unsigned char *qe = field_end(q, msg + at);
+		const unsigned char *c = memchr(q, ':', (size_t)(qe - q));
+
+		if (c != NULL)
+			(void)count_field(m, seen, q, (size_t)(c - q));
+		q = qe;
+	}
 	buf_add(out, msg, at);
 	filters_headers(s, out);
 	p = msg + at;
@@ -1056,25 +1075,11 @@ filters_apply(struct filter_session *s, const unsigned char *msg, size_t len,
 			p = fe;
 			continue;
 		}
+		if (m->nedits > 0)
+			e = count_field(m, seen, p, namelen);
 		if (ours(s, p, (size_t)(fe - p))) {	/* edits or not */
 			p = fe;
 			continue;
-		}
-		if (m->nedits > 0) {
-			unsigned k = 0;
-
-			/* which occurrence of this name it is, from the top */
-			for (const unsigned char *q = msg; q < p;) {
-				const unsigned char *qe = field_end(q, end);
-
-				if ((size_t)(qe - q) > namelen &&
-				    q[namelen] == ':' && strncasecmp(
-				    (const char *)q, (const char *)p, namelen) ==
-				    0)
-					k++;
-				q = qe;
-			}
-			e = edit_for(m, p, namelen, k + 1);
 		}
 		if (e != NULL) {
 			if (e->value != NULL)
@@ -1087,4 +1092,5 @@ filters_apply(struct filter_session *s, const unsigned char *msg, size_t len,
 		p = fe;
 	}
 	buf_add(out, p, (size_t)(end - p));
+	free(seen);
 }
