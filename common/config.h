@@ -116,6 +116,8 @@ struct config_filters {
 	unsigned stage_timeout;	/* seconds per stage per step, 30 */
 	enum filter_fail fail_before_data;	/* default tempfail */
 	enum filter_fail fail_at_data;		/* default accept */
+	struct strlist fail_actions;	/* "STAGE=accept|tempfail|reject":
+					   that stage's own, at every step */
 	double reject_score;	/* 15 */
 	double junk_score;	/* 6 */
 	double add_header_score;	/* 6: X-Spam-Flag: YES */

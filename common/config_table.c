@@ -410,6 +410,19 @@ check_dns_server(const char *s)
 static const char *const fail_names[] = { "accept", "tempfail", "reject",
 	NULL };
 
+static const char *
+check_fail_action(const char *s)
+{
+	const char *eq = strchr(s, '=');
+
+	if (eq == NULL || eq == s)
+		return "expected STAGE=accept|tempfail|reject";
+	for (size_t i = 0; fail_names[i] != NULL; i++)
+		if (strcmp(eq + 1, fail_names[i]) == 0)
+			return NULL;
+	return "the action is accept, tempfail or reject";
+}
+
 static const struct config_key filters_keys[] = {
 	{ "stages", CONFIG_T_STRLIST, "", 0, 0, OFF(filters.stages), NULL,
 	  check_nonempty, NULL,
@@ -436,6 +449,10 @@ static const struct config_key filters_keys[] = {
 	  OFF(filters.fail_at_data), fail_names, NULL, NULL,
 	  "A stage that fails at DATA: accept (with a symbol), tempfail, "
 	  "reject." },
+	{ "fail_actions", CONFIG_T_STRLIST, "", 0, 0,
+	  OFF(filters.fail_actions), NULL, check_fail_action, NULL,
+	  "Per stage: what its failure means at every step, e.g. "
+	  "\"greylist=accept\" (milters: fail= in milter.servers)." },
 	{ "reject_score", CONFIG_T_SCORE, "15", 0, 1000,
 	  OFF(filters.reject_score), NULL, NULL, NULL,
 	  "Spam score from which a message is refused (550 5.7.1)." },

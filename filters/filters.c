@@ -286,6 +286,29 @@ filters_new(const struct filter_env *env,
 		st->fail = -1;
 		f->nstages++;
 	}
+	/* per-stage failure actions (filters.fail_actions) */
+	for (size_t i = 0; i < fc->fail_actions.n; i++) {
+		const char *v = fc->fail_actions.v[i], *eq = strchr(v, '=');
+		static const char *const acts[] = { "accept", "tempfail",
+			"reject" };
+		size_t j, k;
+
+		if (eq == NULL)
+			continue;		/* the config check refused it */
+		for (j = 0; j < f->nstages; j++)
+			if (strlen(f->stages[j].name) == (size_t)(eq - v) &&
+			    strncmp(f->stages[j].name, v, (size_t)(eq - v)) ==
+			    0)
+				break;
+		if (j == f->nstages) {
+			buf_addf(err, "filters.fail_actions: %s: no such stage "
+			    "in filters.stages", v);
+			goto fail;
+		}
+		for (k = 0; k < ARRAY_SIZE(acts); k++)
+			if (strcmp(eq + 1, acts[k]) == 0)
+				f->stages[j].fail = (int)k;
+	}
 	*f_r = f;
 	return 0;
 fail:

@@ -381,6 +381,15 @@ test_failure_policy(void **state)
 	assert_int_equal(fx.r.code, 451);
 	assert_int_equal(probes[2].eoms, 0);
 	teardown(NULL);
+	/* a stage's own action (filters.fail_actions) beats the defaults */
+	setup_with("fail_actions = [\"a=accept\", \"b=reject\"];",
+	    "192.0.2.1");
+	probes[0].connect = FILTER_ERROR;
+	assert_int_equal(filters_connect(fx.s, &fx.r), FILTER_CONTINUE);
+	probes[1].connect = FILTER_ERROR;
+	assert_int_equal(filters_connect(fx.s, &fx.r), FILTER_REJECT);
+	assert_int_equal(fx.r.code, 550);
+	teardown(NULL);
 }
 
 static void
@@ -585,6 +594,17 @@ test_config_errors(void **state)
 	assert_int_equal(filters_new(&env, registry, ARRAY_SIZE(registry),
 	    &fx.f, &fx.err), -1);
 	assert_non_null(strstr(buf_cstr(&fx.err), "listed twice"));
+	config_free(&fx.cfg);
+	buf_reset(&fx.err);
+	fp = fopen("t.conf", "w");
+	fprintf(fp, "filters = { stages = [\"a\"]; fail_actions = "
+	    "[\"c=accept\"]; };\n");
+	fclose(fp);
+	assert_int_equal(config_load("t.conf", &fx.cfg, &fx.err), 0);
+	env.cfg = fx.cfg;
+	assert_int_equal(filters_new(&env, registry, ARRAY_SIZE(registry),
+	    &fx.f, &fx.err), -1);
+	assert_non_null(strstr(buf_cstr(&fx.err), "no such stage"));
 	config_free(&fx.cfg);
 	buf_free(&fx.err);
 }
