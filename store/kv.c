@@ -152,9 +152,18 @@ commit(struct kv_txn **txn, uint64_t *ticket_r, struct buf *err)
 		add_line(err, "kv_commit: rolled back, an earlier call failed");
 		return r;
 	}
-	if (ticket_r != NULL && t->mode == KV_WRITE &&
-	    t->kv->ops->commit_nowait != NULL)
-		return t->kv->ops->commit_nowait(t, ticket_r, err);
+	if (t->mode == KV_WRITE && t->kv->ops->commit_nowait != NULL) {
+		struct kv *kv = t->kv;	/* t is the next writer's after */
+		uint64_t ticket = 0;
+
+		r = t->kv->ops->commit_nowait(t, &ticket, err);
+		if (r != 0 || ticket_r != NULL) {
+			if (ticket_r != NULL)
+				*ticket_r = ticket;
+			return r;
+		}
+		return kv_wait_durable(kv, ticket, err);
+	}
 	return t->kv->ops->commit(t, err);
 }
 

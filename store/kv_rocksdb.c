@@ -368,13 +368,10 @@ rdb_durable(struct kv *kv, uint64_t ticket, struct buf *err)
 static int
 rdb_commit(struct kv_txn *base, struct buf *err)
 {
-	struct kv *kv = base->kv;	/* base is the next writer's after */
-	uint64_t ticket = 0;
-	int r = rdb_commit_nowait(base, &ticket, err);
+	uint64_t ticket;
 
-	if (r != 0)
-		return r;
-	return ticket != 0 ? rdb_durable(kv, ticket, err) : 0;
+	/* reads only: kv.c commits writes with commit_nowait + durable */
+	return rdb_commit_nowait(base, &ticket, err);
 }
 
 static void

@@ -603,13 +603,10 @@ sq_durable(struct kv *kv, uint64_t ticket, struct buf *err)
 static int
 sq_commit(struct kv_txn *t, struct buf *err)
 {
-	struct kv *kv = t->kv;		/* t is the next writer's after */
-	uint64_t ticket = 0;
-	int r = sq_commit_nowait(t, &ticket, err);
+	uint64_t ticket;
 
-	if (r != 0)
-		return r;
-	return ticket != 0 ? sq_durable(kv, ticket, err) : 0;
+	/* reads only: kv.c commits writes with commit_nowait + durable */
+	return sq_commit_nowait(t, &ticket, err);
 }
 
 static void

@@ -74,7 +74,9 @@ struct kv_ops {
 	int (*commit)(struct kv_txn *t, struct buf *err);
 	/*
 	 * optional (with durable): commit a write transaction without
-	 * waiting until it is durable; durable(ticket) waits for that
+	 * waiting until it is durable; durable(ticket) waits for that.
+	 * With them kv_commit of a write is commit_nowait + durable, and
+	 * commit serves read transactions only.
 	 */
 	int (*commit_nowait)(struct kv_txn *t, uint64_t *ticket_r,
 	    struct buf *err);
