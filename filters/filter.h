@@ -261,7 +261,14 @@ struct filter_env;	/* shared resources, see filters.h */
 struct filter_stage_ops {
 	const char *name;		/* its name in filters.stages */
 	bool inbound_only;		/* skipped for trusted clients */
-	/* init - state for this pipeline; -1 with err stops the start-up */
+	/* the pipeline refuses to start without what the stage needs */
+	bool needs_lookup;		/* env->lookup */
+	bool needs_dns;			/* env->dns */
+	/*
+	 * init - state for this pipeline; -1 with err stops the start-up.
+	 * NULL: the stage's state is the pipeline's const struct filter_env
+	 * (cfg, lookup, dns, ...), which lives as long as the pipeline.
+	 */
 	int (*init)(const struct filter_env *env, void **state_r,
 	    struct buf *err);
 	void (*free)(void *state);

@@ -276,8 +276,15 @@ filters_new(const struct filter_env *env,
 			    name);
 			goto fail;
 		}
-		if (ops->init != NULL && ops->init(&f->env, &st->state,
-		    err) < 0) {
+		if ((ops->needs_lookup && env->lookup == NULL) ||
+		    (ops->needs_dns && env->dns == NULL)) {
+			buf_addf(err, "%s: no %s", name, ops->needs_dns &&
+			    env->dns == NULL ? "DNS resolver" : "lookup store");
+			goto fail;
+		}
+		if (ops->init == NULL) {
+			st->state = &f->env;	/* const: see filter.h */
+		} else if (ops->init(&f->env, &st->state, err) < 0) {
 			buf_addf(err, " (stage %s)", name);
 			goto fail;
 		}

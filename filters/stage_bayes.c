@@ -68,10 +68,6 @@ bayes_stage_init(const struct filter_env *env, void **state_r,
 	struct bstage *st;
 	struct bayes_options o;
 
-	if (env->lookup == NULL) {
-		buf_add_str(err, "bayes: no lookup store");
-		return -1;
-	}
 	st = xcalloc(1, sizeof(*st));
 	st->env = env;
 	st->cfg = &env->cfg->bayes;
@@ -229,6 +225,7 @@ bayes_stage_txn_end(void *state, struct filter_msg *m, void *data)
 
 const struct filter_stage_ops filter_stage_bayes = {
 	.name = "bayes",
+	.needs_lookup = true,
 	.inbound_only = true,
 	.init = bayes_stage_init,
 	.free = bayes_stage_free,

@@ -97,10 +97,6 @@ dnsbl_init(const struct filter_env *env, void **state_r, struct buf *err)
 	struct dnsbl_state *st;
 	struct sockaddr_in probe;
 
-	if (env->dns == NULL) {
-		buf_add_str(err, "dnsbl: no DNS resolver");
-		return -1;
-	}
 	st = xcalloc(1, sizeof(*st));
 	st->dns = env->dns;
 	st->z = xcalloc(zl->n + 1, sizeof(*st->z));
@@ -241,6 +237,7 @@ dnsbl_data(void *state, struct filter_msg *m, struct filter_reply *r)
 
 const struct filter_stage_ops filter_stage_dnsbl = {
 	.name = "dnsbl",
+	.needs_dns = true,
 	.inbound_only = true,
 	.init = dnsbl_init,
 	.free = dnsbl_free,

@@ -71,11 +71,6 @@
 #define GREY_REFRESH_MAX 300	/* seconds between refresh writes, most */
 #define GREY_SYM "GREYLIST_PASS"
 
-struct greylist {
-	const struct config *cfg;
-	struct lookup *lookup;
-};
-
 /* a triplet, as read from the store */
 enum trip_state {
 	TRIP_NEW,		/* absent, garbage, expired: starts over */
@@ -230,11 +225,11 @@ ttl_of(unsigned logical)
 }
 
 static int
-put(struct greylist *g, const struct buf *key, uint32_t ttl,
+put(const struct filter_env *g, const struct buf *key, uint32_t ttl,
     struct buf *err, const char *fmt, ...) PRINTF_LIKE(5, 6);
 
 static int
-put(struct greylist *g, const struct buf *key, uint32_t ttl,
+put(const struct filter_env *g, const struct buf *key, uint32_t ttl,
     struct buf *err, const char *fmt, ...)
 {
 	struct buf v = BUF_INIT(0);
@@ -307,7 +302,7 @@ classify(const struct config_greylist *gc, int64_t now, const struct buf *v,
  * the recipients' (a new one: the whole delay)
  */
 static enum filter_action
-defer(struct greylist *g, struct filter_msg *m, const char *net,
+defer(const struct filter_env *g, struct filter_msg *m, const char *net,
     char *const *rcpts, size_t n, const struct buf *kb, struct trip *t,
     int64_t now, struct filter_reply *r, struct buf *err)
 {
@@ -353,8 +348,8 @@ defer(struct greylist *g, struct filter_msg *m, const char *net,
  * the scored hook): CONTINUE, TEMPFAIL with r, or ERROR
  */
 static enum filter_action
-judge(struct greylist *g, struct filter_msg *m, char *const *rcpts, size_t n,
-    struct filter_reply *r)
+judge(const struct filter_env *g, struct filter_msg *m, char *const *rcpts,
+    size_t n, struct filter_reply *r)
 {
 	const struct config_greylist *gc = &g->cfg->greylist;
 	const char *sender = m->sender != NULL ? m->sender : "";
@@ -462,32 +457,10 @@ out:
 
 /* ---- the stage ---- */
 
-static int
-greylist_init(const struct filter_env *env, void **state_r, struct buf *err)
-{
-	struct greylist *g;
-
-	if (env->lookup == NULL) {
-		buf_addf(err, "greylist: no lookup store");
-		return -1;
-	}
-	g = xcalloc(1, sizeof(*g));
-	g->cfg = env->cfg;
-	g->lookup = env->lookup;
-	*state_r = g;
-	return 0;
-}
-
-static void
-greylist_free(void *state)
-{
-	free(state);
-}
-
 static enum filter_action
 greylist_rcpt(void *state, struct filter_msg *m, struct filter_reply *r)
 {
-	struct greylist *g = state;
+	const struct filter_env *g = state;
 
 	if (g->cfg->greylist.mode != GREYLIST_ALWAYS || m->nrcpts == 0)
 		return FILTER_CONTINUE;
@@ -497,7 +470,7 @@ greylist_rcpt(void *state, struct filter_msg *m, struct filter_reply *r)
 static enum filter_action
 greylist_scored(void *state, struct filter_msg *m, struct filter_reply *r)
 {
-	struct greylist *g = state;
+	const struct filter_env *g = state;
 
 	if (g->cfg->greylist.mode != GREYLIST_DOUBT || m->nrcpts == 0 ||
 	    m->score < g->cfg->filters.greylist_score)
@@ -508,8 +481,7 @@ greylist_scored(void *state, struct filter_msg *m, struct filter_reply *r)
 const struct filter_stage_ops filter_stage_greylist = {
 	.name = "greylist",
 	.inbound_only = true,
-	.init = greylist_init,
-	.free = greylist_free,
+	.needs_lookup = true,
 	.rcpt = greylist_rcpt,
 	.scored = greylist_scored,
 };

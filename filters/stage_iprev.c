@@ -69,10 +69,6 @@ iprev_init(const struct filter_env *env, void **state_r, struct buf *err)
 {
 	struct iprev_state *st;
 
-	if (env->dns == NULL) {
-		buf_add_str(err, "iprev: no DNS resolver");
-		return -1;
-	}
 	st = xcalloc(1, sizeof(*st));
 	st->cfg = &env->cfg->iprev;
 	st->dns = env->dns;
@@ -265,6 +261,7 @@ iprev_conn_end(void *state, struct filter_conn *c, void *data)
 
 const struct filter_stage_ops filter_stage_iprev = {
 	.name = "iprev",
+	.needs_dns = true,
 	.inbound_only = true,
 	.init = iprev_init,
 	.free = iprev_free,

@@ -39,11 +39,6 @@
 #define RATE_SVC "ratelimit"
 #define RATE_USER_MAX 256	/* longer logins are hashed in the key */
 
-struct ratelimit {
-	const struct config *cfg;
-	struct lookup *lookup;
-};
-
 /* user_key - the login lowercased, or '#' and its SHA-256 when long */
 static void
 user_key(struct buf *b, const char *user)
@@ -73,8 +68,8 @@ user_key(struct buf *b, const char *user)
  * over limit, 0 when not, -1 on a store error (logged)
  */
 static int
-count(struct ratelimit *rl, const struct filter_msg *m, const struct buf *key,
-    unsigned limit, int64_t *n_r)
+count(const struct filter_env *rl, const struct filter_msg *m,
+    const struct buf *key, unsigned limit, int64_t *n_r)
 {
 	struct buf err = BUF_INIT(0);
 	int rc;
@@ -91,32 +86,10 @@ count(struct ratelimit *rl, const struct filter_msg *m, const struct buf *key,
 	return *n_r > (int64_t)limit ? 1 : 0;
 }
 
-static int
-ratelimit_init(const struct filter_env *env, void **state_r, struct buf *err)
-{
-	struct ratelimit *rl;
-
-	if (env->lookup == NULL) {
-		buf_addf(err, "ratelimit: no lookup store");
-		return -1;
-	}
-	rl = xcalloc(1, sizeof(*rl));
-	rl->cfg = env->cfg;
-	rl->lookup = env->lookup;
-	*state_r = rl;
-	return 0;
-}
-
-static void
-ratelimit_free(void *state)
-{
-	free(state);
-}
-
 static enum filter_action
 ratelimit_mail(void *state, struct filter_msg *m, struct filter_reply *r)
 {
-	struct ratelimit *rl = state;
+	const struct filter_env *rl = state;
 	const struct config_ratelimit *rc = &rl->cfg->ratelimit;
 	const struct filter_conn *c = m->conn;
 	long long window = filter_now(m) / (int64_t)rc->window;
@@ -163,7 +136,6 @@ ratelimit_mail(void *state, struct filter_msg *m, struct filter_reply *r)
 const struct filter_stage_ops filter_stage_ratelimit = {
 	.name = "ratelimit",
 	.inbound_only = false,
-	.init = ratelimit_init,
-	.free = ratelimit_free,
+	.needs_lookup = true,
 	.mail = ratelimit_mail,
 };

@@ -82,11 +82,6 @@ static const struct {
 	{ "dkim", REP_SYM_PREFIX "DKIM" },
 };
 
-struct reputation {
-	const struct config *cfg;
-	struct lookup *lookup;
-};
-
 /* the subjects of one message: have[k] when kind k applies */
 struct subjects {
 	struct buf s[REP_NKINDS];
@@ -384,7 +379,7 @@ subjects_free(struct subjects *sj)
 /* ---- the store ---- */
 
 static int64_t
-epoch_span(const struct reputation *rp)
+epoch_span(const struct filter_env *rp)
 {
 	return (int64_t)REP_EPOCH * rp->cfg->reputation.half_life;
 }
@@ -404,8 +399,8 @@ rep_key(struct buf *b, enum rep_kind k, int64_t epoch, char which,
  * average at now (weight[k] < 0: the kind does not apply)
  */
 static int
-read_averages(struct reputation *rp, const struct subjects *sj, int64_t now,
-    double *weight, double *avg, struct buf *err)
+read_averages(const struct filter_env *rp, const struct subjects *sj,
+    int64_t now, double *weight, double *avg, struct buf *err)
 {
 	int64_t span = epoch_span(rp), epoch = floor_div(now, span);
 	double h = rp->cfg->reputation.half_life;
@@ -469,7 +464,7 @@ out:
 
 /* learn - add a message of score at now to every applicable key */
 static int
-learn(struct reputation *rp, const struct subjects *sj, int64_t now,
+learn(const struct filter_env *rp, const struct subjects *sj, int64_t now,
     double score, struct buf *err)
 {
 	int64_t span = epoch_span(rp), epoch = floor_div(now, span);
@@ -525,33 +520,10 @@ qid_of(const struct filter_msg *m)
 
 /* ---- the stage ---- */
 
-static int
-reputation_init(const struct filter_env *env, void **state_r,
-    struct buf *err)
-{
-	struct reputation *rp;
-
-	if (env->lookup == NULL) {
-		buf_addf(err, "reputation: no lookup store");
-		return -1;
-	}
-	rp = xcalloc(1, sizeof(*rp));
-	rp->cfg = env->cfg;
-	rp->lookup = env->lookup;
-	*state_r = rp;
-	return 0;
-}
-
-static void
-reputation_free(void *state)
-{
-	free(state);
-}
-
 static enum filter_action
 reputation_data(void *state, struct filter_msg *m, struct filter_reply *r)
 {
-	struct reputation *rp = state;
+	const struct filter_env *rp = state;
 	const struct config_reputation *rc = &rp->cfg->reputation;
 	struct subjects sj;
 	struct buf err = BUF_INIT(0);
@@ -587,7 +559,7 @@ static void
 reputation_verdict(void *state, struct filter_msg *m,
     enum filter_action final)
 {
-	struct reputation *rp = state;
+	const struct filter_env *rp = state;
 	struct subjects sj;
 	struct buf err = BUF_INIT(0);
 
@@ -605,8 +577,7 @@ reputation_verdict(void *state, struct filter_msg *m,
 const struct filter_stage_ops filter_stage_reputation = {
 	.name = "reputation",
 	.inbound_only = true,
-	.init = reputation_init,
-	.free = reputation_free,
+	.needs_lookup = true,
 	.data = reputation_data,
 	.verdict = reputation_verdict,
 };

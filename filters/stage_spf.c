@@ -627,10 +627,6 @@ spf_init(const struct filter_env *env, void **state_r, struct buf *err)
 {
 	struct spf_state *st;
 
-	if (env->dns == NULL) {
-		buf_add_str(err, "spf: no DNS resolver");
-		return -1;
-	}
 	/* libspf2's message hooks are process-wide; ours are the same for
 	 * every pipeline, so setting them again is harmless */
 	SPF_error_handler = spf_log_error;
@@ -780,6 +776,7 @@ spf_txn_end(void *state, struct filter_msg *m, void *data)
 
 const struct filter_stage_ops filter_stage_spf = {
 	.name = "spf",
+	.needs_dns = true,
 	.inbound_only = true,
 	.init = spf_init,
 	.free = spf_free_state,
