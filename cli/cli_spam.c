@@ -22,13 +22,18 @@
  * would add and the top clues.  Progress goes to stderr every
  * SPAM_PROGRESS messages, the summary to stdout.
  *
- * Threads: train and forget hand the messages the main thread reads to
- * a few workers (twice the cores, at most SPAM_WORKERS_MAX), through a
- * queue bounded in messages and bytes, so that parsing and the store's
- * commits of several messages overlap (the kv store groups concurrent
- * commits into one sync).  The order of learning does not change the
- * counts; duplicates in the input meet at the message's marker.
- * classify runs on the main thread, so its output keeps the input order.
+ * Threads: the main thread reads the messages and hands them to a
+ * worker per core plus one (at most SPAM_WORKERS_MAX), through a queue bounded
+ * in messages and bytes; parsing the MIME and tokenizing are most of
+ * the work.  train learns each worker's messages SPAM_BATCH at a time
+ * (bayes_learn_many: a few store transactions per batch, not a few per
+ * message); the order of learning does not change the counts, and
+ * duplicates in the input meet at the message's marker.  classify's
+ * results are printed in the input's order: each waits for the ones
+ * before it, at most SPAM_WINDOW of them.  classify reads each token's
+ * counts once and keeps them (bayes_options.snapshot): every message is
+ * judged by the state as first read, which is what one command over a
+ * folder wants, and the shared tokens cost no second read.
  *
  * The lookup store is the configured one (lookup group), opened with no
  * namespace prefix, as the server does: "kv" is the data store
@@ -70,6 +75,8 @@
 #define SPAM_QUEUE 64			/* messages read ahead */
 #define SPAM_QUEUE_BYTES (64u << 20)	/* bytes read ahead (one at least) */
 #define SPAM_WORKERS_MAX 8
+#define SPAM_BATCH 256			/* messages learned together */
+#define SPAM_WINDOW (SPAM_QUEUE + SPAM_WORKERS_MAX + 1)	/* out of order */
 
 enum spam_cmd { CMD_TRAIN, CMD_FORGET, CMD_CLASSIFY, CMD_STATS };
 
@@ -84,6 +91,7 @@ struct spam_job {
 	enum bayes_class cls;
 	unsigned char *msg;
 	size_t len;
+	uint64_t seq;		/* its place in the input (classify output) */
 };
 
 struct spam;
@@ -93,6 +101,10 @@ struct spam_worker {
 	struct spam *s;
 	struct bayes_tokens tok;
 	struct buf text;
+	/* train: messages tokenized, waiting to be learned together */
+	struct bayes_tokens batch_tok[SPAM_BATCH];
+	struct bayes_item batch[SPAM_BATCH];
+	size_t nbatch;
 	pthread_t thread;
 };
 
@@ -104,9 +116,9 @@ struct spam {
 	struct kv *kv;
 	struct lookup *l;
 	struct bayes *b;
-	struct spam_worker main;	/* classify, and without threads */
+	struct spam_worker main;	/* without threads */
 	atomic_bool fatal;	/* the lookup store failed: stop */
-	/* the reader hands train and forget work to the workers */
+	/* the reader hands the messages to the workers */
 	struct spam_worker *workers;
 	size_t nworkers;
 	struct spam_job queue[SPAM_QUEUE];
@@ -115,6 +127,10 @@ struct spam {
 	pthread_cond_t not_empty, not_full;
 	/* under mu: the queue and everything below */
 	pthread_mutex_t mu;
+	/* classify: results waiting for the ones before them */
+	struct buf out[SPAM_WINDOW];
+	bool out_ready[SPAM_WINDOW];
+	uint64_t seq_next, seq_printed;
 	bool failed;		/* a path or a message failed */
 	bool given[2];		/* classes named by --spam, --ham */
 	uint64_t done[2][BAYES_NOT_LEARNED + 1];	/* [class][outcome] */
@@ -224,77 +240,153 @@ set_failed(struct spam *s)
 	pthread_mutex_unlock(&s->mu);
 }
 
+/* format_result - classify's lines for one message */
 static void
-print_result(struct spam *s, const char *label, const struct bayes_result *r)
+format_result(struct spam *s, const char *label,
+    const struct bayes_result *r, struct buf *o)
 {
 	const struct config_bayes *bc = &s->cfg->bayes;
 	double score = r->prob > 0.5 ? bc->spam_score * (r->prob - 0.5) * 2 :
 	    bc->ham_score * (0.5 - r->prob) * 2;
 
 	if (r->verdict == BAYES_VERDICT_NONE) {
-		printf("%s: untrained prob=0.500000 (learned %lld spam, %lld "
-		    "ham; %u of each needed)\n", label, (long long)(r->nspam +
-		    r->user_nspam), (long long)(r->nham + r->user_nham),
-		    bc->min_learned);
+		buf_addf(o, "%s: untrained prob=0.500000 (learned %lld spam, "
+		    "%lld ham; %u of each needed)\n", label,
+		    (long long)(r->nspam + r->user_nspam),
+		    (long long)(r->nham + r->user_nham), bc->min_learned);
 		return;
 	}
-	printf("%s: %s prob=%.6f score=%.2f clues=%zu tokens=%zu%s\n", label,
-	    bayes_verdict_name(r->verdict), r->prob, score, r->nclues,
+	buf_addf(o, "%s: %s prob=%.6f score=%.2f clues=%zu tokens=%zu%s\n",
+	    label, bayes_verdict_name(r->verdict), r->prob, score, r->nclues,
 	    r->ntokens, r->user_used ? " user" : "");
 	for (size_t i = 0; i < r->ntop && i < s->top; i++)
-		printf("  %.4f spam=%lld ham=%lld %s\n", r->top[i].prob,
+		buf_addf(o, "  %.4f spam=%lld ham=%lld %s\n", r->top[i].prob,
 		    (long long)r->top[i].spam, (long long)r->top[i].ham,
 		    r->top[i].token);
 }
 
-/* process - one message on the worker's thread */
+/* fatal - the lookup store failed: say it once, stop everything; under
+ * mu */
 static void
-process(struct spam_worker *w, const char *label, enum bayes_class cls,
-    const unsigned char *msg, size_t len)
+fatal(struct spam *s, const char *what, const struct buf *err)
+{
+	if (!atomic_exchange(&s->fatal, true))
+		fprintf(stderr, "postern: %s: %s\n", what, buf_cstr(err));
+	s->failed = true;
+	pthread_cond_broadcast(&s->not_full);
+}
+
+/*
+ * deliver - classify's output of message seq (o taken; empty after an
+ * error): printed once every message before it is, so the output keeps
+ * the input's order
+ */
+static void
+deliver(struct spam *s, uint64_t seq, struct buf *o)
+{
+	size_t slot = seq % SPAM_WINDOW;
+
+	pthread_mutex_lock(&s->mu);
+	ASSERT(!s->out_ready[slot]);
+	buf_free(&s->out[slot]);
+	s->out[slot] = *o;
+	buf_init(o, 0);
+	s->out_ready[slot] = true;
+	while (s->out_ready[slot = s->seq_printed % SPAM_WINDOW]) {
+		fwrite(s->out[slot].data, 1, s->out[slot].len, stdout);
+		buf_reset(&s->out[slot]);
+		s->out_ready[slot] = false;
+		s->seq_printed++;
+	}
+	pthread_cond_broadcast(&s->not_full);
+	pthread_mutex_unlock(&s->mu);
+}
+
+/* flush - learn the worker's batch at once */
+static void
+flush(struct spam_worker *w)
 {
 	struct spam *s = w->s;
 	struct buf err = BUF_INIT(0);
+	int rc = 0;
+
+	if (w->nbatch > 0 && !atomic_load(&s->fatal))
+		rc = bayes_learn_many(s->b, w->batch, w->nbatch, s->user,
+		    true, 0, &err);
+	pthread_mutex_lock(&s->mu);
+	for (size_t i = 0; i < w->nbatch && !atomic_load(&s->fatal); i++)
+		if (w->batch[i].done) {
+			s->done[w->batch[i].c][w->batch[i].out]++;
+			progress(s);
+		}
+	if (rc < 0)
+		fatal(s, "learning", &err);
+	pthread_mutex_unlock(&s->mu);
+	w->nbatch = 0;
+	buf_free(&err);
+}
+
+/* process - one message on the worker's thread */
+static void
+process(struct spam_worker *w, const struct spam_job *j)
+{
+	struct spam *s = w->s;
+	struct buf err = BUF_INIT(0), o = BUF_INIT(0);
 	struct bayes_result res;
 	enum bayes_outcome out = BAYES_LEARNED;
 	bool has_text;
 	int rc = 0;
 
-	if (atomic_load(&s->fatal))
-		return;
-	buf_reset(&w->text);
-	has_text = cli_message_text(NULL, msg, len, &w->text) == 0;
-	bayes_tokenize(&w->tok, msg, len, has_text ? buf_cstr(&w->text) :
-	    NULL, has_text ? w->text.len : 0);
+	if (!atomic_load(&s->fatal)) {
+		buf_reset(&w->text);
+		has_text = cli_message_text(NULL, j->msg, j->len,
+		    &w->text) == 0;
+		bayes_tokenize(&w->tok, j->msg, j->len, has_text ?
+		    buf_cstr(&w->text) : NULL, has_text ? w->text.len : 0);
+	}
 	switch (s->cmd) {
 	case CMD_TRAIN:
-		rc = bayes_learn(s->b, &w->tok, s->user, cls, true, 0, &out,
-		    &err);
+		if (atomic_load(&s->fatal))
+			break;
+		bayes_tokens_keys(&w->batch_tok[w->nbatch], &w->tok);
+		w->batch[w->nbatch].t = &w->batch_tok[w->nbatch];
+		w->batch[w->nbatch].c = j->cls;
+		if (++w->nbatch == SPAM_BATCH)
+			flush(w);
 		break;
 	case CMD_FORGET:
-		rc = bayes_forget(s->b, &w->tok, s->user, cls, &out, &err);
+		if (atomic_load(&s->fatal))
+			break;
+		rc = bayes_forget(s->b, &w->tok, s->user, j->cls, &out, &err);
+		pthread_mutex_lock(&s->mu);
+		if (rc < 0) {
+			fatal(s, j->label, &err);
+		} else {
+			s->done[j->cls][out]++;
+			progress(s);
+		}
+		pthread_mutex_unlock(&s->mu);
 		break;
 	case CMD_CLASSIFY:
-		rc = bayes_classify(s->b, &w->tok, s->user, &res, &err);
+		if (!atomic_load(&s->fatal))
+			rc = bayes_classify(s->b, &w->tok, s->user, &res,
+			    &err);
+		pthread_mutex_lock(&s->mu);
+		if (rc < 0) {
+			fatal(s, j->label, &err);
+		} else if (!atomic_load(&s->fatal)) {
+			format_result(s, j->label, &res, &o);
+			s->verdicts[res.verdict]++;
+			s->nmsg++;
+		}
+		pthread_mutex_unlock(&s->mu);
+		deliver(s, j->seq, &o);
 		break;
 	case CMD_STATS:
 		break;
 	}
-	pthread_mutex_lock(&s->mu);
-	if (rc < 0) {
-		if (!atomic_exchange(&s->fatal, true))
-			fprintf(stderr, "postern: %s: %s\n", label,
-			    buf_cstr(&err));
-		s->failed = true;
-	} else if (s->cmd == CMD_CLASSIFY) {
-		print_result(s, label, &res);
-		s->verdicts[res.verdict]++;
-		s->nmsg++;
-	} else {
-		s->done[cls][out]++;
-		progress(s);
-	}
-	pthread_mutex_unlock(&s->mu);
 	buf_free(&err);
+	buf_free(&o);
 }
 
 static void *
@@ -311,7 +403,7 @@ worker(void *arg)
 			pthread_cond_wait(&s->not_empty, &s->mu);
 		if (s->qlen == 0) {
 			pthread_mutex_unlock(&s->mu);
-			return NULL;
+			break;
 		}
 		j = s->queue[s->qhead];
 		s->qhead = (s->qhead + 1) % SPAM_QUEUE;
@@ -319,16 +411,15 @@ worker(void *arg)
 		s->qbytes -= j.len;
 		pthread_cond_signal(&s->not_full);
 		pthread_mutex_unlock(&s->mu);
-		process(w, j.label, j.cls, j.msg, j.len);
+		process(w, &j);
 		free(j.label);
 		free(j.msg);
 	}
+	flush(w);
+	return NULL;
 }
 
-/*
- * one_message - classify at once (the output keeps the input's order);
- * hand training and forgetting to the workers, taking msg's data
- */
+/* one_message - hand msg (its data taken) to the workers */
 static void
 one_message(struct spam *s, const char *label, enum bayes_class cls,
     struct buf *msg)
@@ -337,17 +428,30 @@ one_message(struct spam *s, const char *label, enum bayes_class cls,
 
 	if (atomic_load(&s->fatal))
 		return;
-	if (s->nworkers == 0) {
-		process(&s->main, label, cls, msg->data, msg->len);
-		return;
-	}
 	j.label = xstrdup(label);
 	j.cls = cls;
 	j.msg = (unsigned char *)buf_steal(msg, &j.len);
+	if (s->nworkers == 0) {
+		j.seq = s->seq_next++;
+		process(&s->main, &j);
+		free(j.label);
+		free(j.msg);
+		return;
+	}
 	pthread_mutex_lock(&s->mu);
-	while (s->qlen == SPAM_QUEUE || (s->qlen > 0 &&
-	    j.len > SPAM_QUEUE_BYTES - s->qbytes))
+	/* room in the queue, and classify's window of results not full */
+	while (!atomic_load(&s->fatal) && (s->qlen == SPAM_QUEUE ||
+	    (s->qlen > 0 && j.len > SPAM_QUEUE_BYTES - s->qbytes) ||
+	    (s->cmd == CMD_CLASSIFY && s->seq_next - s->seq_printed >=
+	    SPAM_WINDOW)))
 		pthread_cond_wait(&s->not_full, &s->mu);
+	if (atomic_load(&s->fatal)) {
+		pthread_mutex_unlock(&s->mu);
+		free(j.label);
+		free(j.msg);
+		return;
+	}
+	j.seq = s->seq_next++;
 	s->queue[(s->qhead + s->qlen) % SPAM_QUEUE] = j;
 	s->qlen++;
 	s->qbytes += j.len;
@@ -355,15 +459,14 @@ one_message(struct spam *s, const char *label, enum bayes_class cls,
 	pthread_mutex_unlock(&s->mu);
 }
 
-/* workers_start - threads for train and forget: a sync per message
- * costs less when several wait on one (the kv store's group commit) */
+/* workers_start - a thread per core and one more: parsing the MIME and
+ * tokenizing are most of the work, and the one more keeps the cores
+ * busy while a worker waits on the store (a batch's commits) */
 static void
 workers_start(struct spam *s)
 {
-	long n = sysconf(_SC_NPROCESSORS_ONLN) * 2;
+	long n = sysconf(_SC_NPROCESSORS_ONLN) + 1;
 
-	if (s->cmd != CMD_TRAIN && s->cmd != CMD_FORGET)
-		return;
 	n = n < 2 ? 2 : n > SPAM_WORKERS_MAX ? SPAM_WORKERS_MAX : n;
 	s->workers = xcalloc((size_t)n, sizeof(*s->workers));
 	for (long i = 0; i < n; i++) {
@@ -377,6 +480,15 @@ workers_start(struct spam *s)
 }
 
 static void
+worker_free(struct spam_worker *w)
+{
+	bayes_tokens_free(&w->tok);
+	buf_free(&w->text);
+	for (size_t i = 0; i < SPAM_BATCH; i++)
+		bayes_tokens_free(&w->batch_tok[i]);
+}
+
+static void
 workers_stop(struct spam *s)
 {
 	pthread_mutex_lock(&s->mu);
@@ -385,13 +497,12 @@ workers_stop(struct spam *s)
 	pthread_mutex_unlock(&s->mu);
 	for (size_t i = 0; i < s->nworkers; i++)
 		pthread_join(s->workers[i].thread, NULL);
-	for (size_t i = 0; s->workers != NULL && i < s->nworkers; i++) {
-		bayes_tokens_free(&s->workers[i].tok);
-		buf_free(&s->workers[i].text);
-	}
+	for (size_t i = 0; s->workers != NULL && i < s->nworkers; i++)
+		worker_free(&s->workers[i]);
 	free(s->workers);
 	s->workers = NULL;
 	s->nworkers = 0;
+	flush(&s->main);
 }
 
 /* ---- sources: files, mboxes, directories ---- */
@@ -752,6 +863,7 @@ cli_spam(const struct config *cfg, int argc, char **argv)
 	bo.lookup = s.l;
 	bo.min_learned = cfg->bayes.min_learned;
 	bo.per_user = cfg->bayes.per_user;
+	bo.snapshot = s.cmd == CMD_CLASSIFY;
 	s.b = bayes_new(&bo);
 	buf_init(&s.main.text, 0);
 	pthread_mutex_init(&s.mu, NULL);
@@ -773,8 +885,9 @@ cli_spam(const struct config *cfg, int argc, char **argv)
 	pthread_cond_destroy(&s.not_empty);
 	pthread_cond_destroy(&s.not_full);
 	pthread_mutex_destroy(&s.mu);
-	bayes_tokens_free(&s.main.tok);
-	buf_free(&s.main.text);
+	worker_free(&s.main);
+	for (size_t i = 0; i < SPAM_WINDOW; i++)
+		buf_free(&s.out[i]);
 	bayes_free(&s.b);
 	lookup_close(&s.l);
 	kv_close(&s.kv);

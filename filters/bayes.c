@@ -36,6 +36,7 @@
 #include "common/log.h"
 #include "common/xalloc.h"
 #include "filters/bayes.h"
+#include "filters/filters_priv.h"
 #include "lookup/lookup.h"
 
 #define PREFIX "bayes:"
@@ -50,6 +51,7 @@ struct bayes {
 	 * as last): the distinct-token count stays exact in-process.
 	 */
 	pthread_mutex_t mu;
+	struct bayes_snap *snap;	/* snapshot: classify's reads */
 };
 
 /* a batch of keys under construction: offsets until the buffer stops
@@ -285,9 +287,11 @@ add_set_keys(struct keys *k, const struct buf *prefix,
 		token_key(k, prefix, t->v[i].hash);
 }
 
-/* get_counts - lookup_get_many of k into cnt[0..k->n) */
+/* get_counts - lookup_get_many of k into cnt[0..k->n), through the
+ * snapshot when snap and there is one */
 static int
-get_counts(struct bayes *b, struct keys *k, int64_t *cnt, struct buf *err)
+get_counts(struct bayes *b, struct keys *k, int64_t *cnt, bool snap,
+    struct buf *err)
 {
 	struct buf *vals = xcalloc(k->n + 1, sizeof(*vals));
 	bool *found = xcalloc(k->n + 1, sizeof(*found));
@@ -296,7 +300,9 @@ get_counts(struct bayes *b, struct keys *k, int64_t *cnt, struct buf *err)
 	keys_done(k);
 	for (size_t i = 0; i < k->n; i++)
 		buf_init(&vals[i], 0);
-	if (lookup_get_many(b->o.lookup, k->v, k->n, vals, found, err) < 0)
+	if ((snap && b->snap != NULL ? bayes_snap_get_many(b->snap,
+	    b->o.lookup, k->v, k->n, vals, found, err) :
+	    lookup_get_many(b->o.lookup, k->v, k->n, vals, found, err)) < 0)
 		rc = -1;
 	for (size_t i = 0; rc == 0 && i < k->n; i++)
 		if (counter(vals, found, i, &cnt[i], err) < 0)
@@ -318,6 +324,8 @@ bayes_new(const struct bayes_options *o)
 	ASSERT(o->lookup != NULL);
 	b->o = *o;
 	pthread_mutex_init(&b->mu, NULL);
+	if (o->snapshot)
+		b->snap = bayes_snap_new(BAYES_SNAP_MAX);
 	return b;
 }
 
@@ -327,6 +335,7 @@ bayes_free(struct bayes **bp)
 	if (*bp == NULL)
 		return;
 	pthread_mutex_destroy(&(*bp)->mu);
+	bayes_snap_free(&(*bp)->snap);
 	free(*bp);
 	*bp = NULL;
 }
@@ -385,7 +394,7 @@ bayes_classify(struct bayes *b, const struct bayes_tokens *t,
 	cnt = xcalloc(k.cap, sizeof(*cnt));
 	clues = xcalloc(t->n + 1, sizeof(*clues));
 	f = xcalloc(t->n + 1, sizeof(*f));
-	if (get_counts(b, &k, cnt, err) < 0)
+	if (get_counts(b, &k, cnt, true, err) < 0)
 		goto out;
 	uc = has_user ? cnt + per : NULL;
 	r->nspam = cnt[0];
@@ -455,72 +464,230 @@ out:
 
 /* ---- learning ---- */
 
-enum op { OP_LEARN, OP_RELEARN, OP_FORGET };
+enum op { OP_SKIP, OP_LEARN, OP_RELEARN, OP_FORGET };
 
 /*
- * apply - the count changes of learning (c +1), relearning (c +1, the
- * other class -1) or forgetting (c -1) the tokens of t in one set, as
- * one lookup_incr_many
+ * A group: messages whose keys fit one lookup batch.  Its write holds
+ * every changed token, the three totals and one marker correction per
+ * message; its read the totals and every token.
+ */
+#define GROUP_MSGS 256u
+#define GROUP_TOKENS (LOOKUP_BATCH_MAX - 3 - GROUP_MSGS)
+#define TOKSET_SLOTS 32768u	/* a power of two, > 2 * GROUP_TOKENS */
+_Static_assert(TOKSET_SLOTS > 2 * GROUP_TOKENS, "token set too small");
+_Static_assert(GROUP_TOKENS >= BAYES_TOKENS_MAX, "a message must fit");
+
+/* the distinct tokens of a group, by hash */
+struct tokset {
+	uint32_t *slot;			/* 1 + index, 0 empty */
+	const unsigned char **hash;	/* GROUP_TOKENS of them */
+	size_t n;
+};
+
+static void
+tokset_init(struct tokset *s)
+{
+	s->slot = xcalloc(TOKSET_SLOTS, sizeof(*s->slot));
+	s->hash = xcalloc(GROUP_TOKENS, sizeof(*s->hash));
+	s->n = 0;
+}
+
+static void
+tokset_free(struct tokset *s)
+{
+	free(s->slot);
+	free(s->hash);
+}
+
+static void
+tokset_reset(struct tokset *s)
+{
+	memset(s->slot, 0, TOKSET_SLOTS * sizeof(*s->slot));
+	s->n = 0;
+}
+
+/* tokset_find - the slot of hash h: its index + 1 there, or 0 (free) */
+static size_t
+tokset_find(const struct tokset *s, const unsigned char *h)
+{
+	uint64_t x;
+	size_t i;
+
+	memcpy(&x, h, sizeof(x));	/* a SHA-256 prefix: uniform */
+	for (i = x & (TOKSET_SLOTS - 1); s->slot[i] != 0;
+	    i = (i + 1) & (TOKSET_SLOTS - 1))
+		if (memcmp(s->hash[s->slot[i] - 1], h, BAYES_HASH_LEN) == 0)
+			break;
+	return i;
+}
+
+/* tokset_add - the index of hash h, added when new (room checked by the
+ * caller) */
+static size_t
+tokset_add(struct tokset *s, const unsigned char *h)
+{
+	size_t i = tokset_find(s, h);
+
+	if (s->slot[i] != 0)
+		return s->slot[i] - 1;
+	ASSERT(s->n < GROUP_TOKENS);
+	s->hash[s->n] = h;
+	s->slot[i] = (uint32_t)++s->n;
+	return s->n - 1;
+}
+
+/* tokset_new - how many of t's tokens s lacks */
+static size_t
+tokset_new(const struct tokset *s, const struct bayes_tokens *t)
+{
+	size_t n = 0;
+
+	for (size_t j = 0; j < t->n; j++)
+		n += s->slot[tokset_find(s, t->v[j].hash)] == 0;
+	return n;
+}
+
+static void
+tokset_add_all(struct tokset *s, const struct bayes_tokens *t)
+{
+	for (size_t j = 0; j < t->n; j++)
+		(void)tokset_add(s, t->v[j].hash);
+}
+
+/* step - one count by op: +1 for the class learned, the other class -1
+ * when relearning, -1 forgetting; never below 0 */
+static void
+step(int64_t *cs, size_t ci, enum op op)
+{
+	if (op == OP_FORGET) {
+		cs[ci] -= cs[ci] > 0;
+		return;
+	}
+	cs[ci]++;
+	if (op == OP_RELEARN)
+		cs[1 - ci] -= cs[1 - ci] > 0;
+}
+
+/*
+ * apply - the count changes of the items of one set whose op is not
+ * OP_SKIP, as one lookup_incr_many together with the extra keys x and
+ * their deltas xd (marker corrections): the counts are read, the
+ * changes played message by message on the copy (so a repeated message
+ * and a token shared by many add up as one learner after another would
+ * have made them), and the differences written.
  */
 static int
-apply(struct bayes *b, const struct buf *prefix,
-    const struct bayes_tokens *t, enum bayes_class c, enum op op,
+apply(struct bayes *b, const struct buf *prefix, struct bayes_item *v,
+    const enum op *ops, size_t n, const struct keys *x, const int64_t *xd,
     struct buf *err)
 {
-	size_t per = 2 + t->n, ci = c == BAYES_SPAM ? 0 : 1;
+	struct tokset set;
 	struct keys k, w;
-	int64_t *cnt = NULL, *delta = NULL, ntok = 0;
+	int64_t *cnt = NULL, *cur = NULL, *delta = NULL, *nv = NULL, ntok = 0;
+	int64_t tot[2];
+	size_t nk, tok_lo = 0, tok_hi = 0;
+	bool blind = true;
 	int rc = -1;
 
-	keys_init(&k, per);
-	keys_init(&w, per + 1);
-	add_set_keys(&k, prefix, t);
-	cnt = xcalloc(per, sizeof(*cnt));
-	delta = xcalloc(per + 1, sizeof(*delta));
+	tokset_init(&set);
+	for (size_t i = 0; i < n; i++) {
+		blind &= ops[i] == OP_SKIP || ops[i] == OP_LEARN;
+		if (ops[i] != OP_SKIP)
+			tokset_add_all(&set, v[i].t);
+	}
+	nk = 2 + set.n;
+	keys_init(&k, nk);
+	keys_init(&w, nk + 1 + x->n);
+	keys_add(&k, prefix, "nspam", 5, NULL, 0);
+	keys_add(&k, prefix, "nham", 4, NULL, 0);
+	for (size_t i = 0; i < set.n; i++)
+		token_key(&k, prefix, set.hash[i]);
+	cnt = xcalloc(nk, sizeof(*cnt));
+	cur = xcalloc(2 * nk, sizeof(*cur));	/* spam, ham of each key */
+	delta = xcalloc(nk + 1 + x->n, sizeof(*delta));
+	nv = xcalloc(nk + 1 + x->n, sizeof(*nv));
 	pthread_mutex_lock(&b->mu);
-	if (get_counts(b, &k, cnt, err) < 0)
+	/*
+	 * Learning only adds: the changes need no read (counts taken as 0),
+	 * and a token is new where its result equals its change.
+	 */
+	if (!blind && get_counts(b, &k, cnt, false, err) < 0)
 		goto out;
-	/* the totals: nspam (0) and nham (1) */
-	for (size_t i = 0; i < 2; i++) {
-		if (i == ci)
-			delta[i] = op == OP_FORGET ? -(cnt[i] > 0) : 1;
-		else if (op == OP_RELEARN)
-			delta[i] = -(cnt[i] > 0);
-	}
-	/* the tokens: one counter, spam * 2^32 + ham */
-	for (size_t i = 2; i < per; i++) {
-		int64_t cs[2], d[2] = { 0, 0 }, before, after;
+	keys_done(&k);
+	tot[0] = cnt[0];
+	tot[1] = cnt[1];
+	for (size_t i = 2; i < nk; i++)
+		unpack(cnt[i], &cur[2 * i], &cur[2 * i + 1]);
+	for (size_t i = 0; i < n; i++) {
+		size_t ci = v[i].c == BAYES_SPAM ? 0 : 1;
 
-		unpack(cnt[i], &cs[0], &cs[1]);
-		d[ci] = op == OP_FORGET ? -(cs[ci] > 0) : 1;
-		if (op == OP_RELEARN)
-			d[1 - ci] = -(cs[1 - ci] > 0);
-		before = cs[0] + cs[1];
-		after = before + d[0] + d[1];
-		ntok += (before == 0 && after > 0) - (before > 0 && after == 0);
-		delta[i] = d[0] * ((int64_t)1 << 32) + d[1];
+		if (ops[i] == OP_SKIP)
+			continue;
+		step(tot, ci, ops[i]);
+		for (size_t j = 0; j < v[i].t->n; j++)
+			step(&cur[2 * (2 + tokset_add(&set,
+			    v[i].t->v[j].hash))], ci, ops[i]);
 	}
-	/* only the keys that change */
-	for (size_t i = 0, j = 0; i < per; i++) {
-		if (delta[i] == 0)
+	/* only the keys that change; the totals are plain counters */
+	for (size_t i = 0; i < nk; i++) {
+		int64_t os, oh, d;
+
+		if (i < 2) {
+			d = tot[i] - cnt[i];
+		} else {
+			unpack(cnt[i], &os, &oh);
+			d = (cur[2 * i] - os) * ((int64_t)1 << 32) +
+			    (cur[2 * i + 1] - oh);
+			ntok += (os + oh == 0 && cur[2 * i] + cur[2 * i + 1] >
+			    0) - (os + oh > 0 && cur[2 * i] + cur[2 * i + 1] ==
+			    0);
+		}
+		if (i == 2)
+			tok_lo = w.n;
+		if (d == 0)
 			continue;
 		keys_add(&w, NULL, k.v[i].key, k.v[i].len, NULL, 0);
-		delta[j++] = delta[i];
+		delta[w.n - 1] = d;
 	}
-	if (ntok != 0) {
+	tok_hi = w.n;
+	if (ntok != 0 && !blind) {
 		keys_add(&w, prefix, "ntokens", 7, NULL, 0);
 		delta[w.n - 1] = ntok;
 	}
+	for (size_t i = 0; i < x->n; i++) {
+		keys_add(&w, NULL, x->v[i].key, x->v[i].len, NULL, 0);
+		delta[w.n - 1] = xd[i];
+	}
 	keys_done(&w);
-	if (lookup_incr_many(b->o.lookup, w.v, w.n, delta, 0, err) < 0)
+	if (lookup_incr_many(b->o.lookup, w.v, w.n, delta, 0, nv, err) < 0)
 		goto out;
 	rc = 0;
+	if (blind)
+		ntok = 0;	/* what the loop counted assumed all new */
+	for (size_t i = tok_lo; blind && i < tok_hi; i++)
+		ntok += nv[i] == delta[i];
+	if (blind && ntok != 0) {
+		struct buf key = BUF_INIT(0), e2 = BUF_INIT(0);
+
+		/* a statistic: the counts are in, so a failure only warns */
+		buf_add(&key, prefix->data, prefix->len);
+		buf_add_str(&key, "ntokens");
+		if (lookup_incr(b->o.lookup, key.data, key.len, ntok, 0, NULL,
+		    &e2) < 0)
+			log_warn("bayes", "distinct-token count not updated: "
+			    "%s", buf_cstr(&e2));
+		buf_free(&key);
+		buf_free(&e2);
+	}
 out:
 	pthread_mutex_unlock(&b->mu);
+	tokset_free(&set);
 	keys_free(&k);
 	keys_free(&w);
 	free(cnt);
+	free(cur);
 	free(delta);
+	free(nv);
 	return rc;
 }
 
@@ -533,56 +700,137 @@ marker_key(const struct buf *prefix, const struct bayes_tokens *t,
 	buf_add(key, t->id, BAYES_ID_LEN);
 }
 
+/*
+ * learn_group - claim the markers of n messages with one increment by
+ * their codes, decide from what each held before, then write the counts
+ * and the markers' corrections at once; a failed write takes every
+ * claim back.  A message twice in the group meets itself at the marker.
+ */
+static int
+learn_group(struct bayes *b, const struct buf *prefix, struct bayes_item *v,
+    size_t n, bool relearn, uint32_t ttl_s, struct buf *err)
+{
+	struct keys mk, fix;
+	struct buf key = BUF_INIT(0), e2 = BUF_INIT(0);
+	int64_t *code = xcalloc(n, sizeof(*code));
+	int64_t *nv = xcalloc(n, sizeof(*nv));
+	int64_t *fd = xcalloc(n, sizeof(*fd));
+	enum op *ops = xcalloc(n, sizeof(*ops));
+	bool work = false;
+	int rc = -1;
+
+	keys_init(&mk, n);
+	keys_init(&fix, n);
+	for (size_t i = 0; i < n; i++) {
+		buf_reset(&key);
+		marker_key(prefix, v[i].t, &key);
+		keys_add(&mk, NULL, key.data, key.len, NULL, 0);
+		code[i] = v[i].c == BAYES_SPAM ? 2 : 1;
+	}
+	keys_done(&mk);
+	if (lookup_incr_many(b->o.lookup, mk.v, n, code, ttl_s, nv, err) < 0)
+		goto out;
+	for (size_t i = 0; i < n; i++) {
+		int64_t prev = nv[i] - code[i];
+		int64_t d = 0;
+
+		if (prev == 0) {
+			ops[i] = OP_LEARN;
+			v[i].out = BAYES_LEARNED;
+		} else if (prev == 3 - code[i] && relearn) {
+			ops[i] = OP_RELEARN;	/* the marker becomes ours */
+			v[i].out = BAYES_RELEARNED;
+			d = -prev;
+		} else {
+			ops[i] = OP_SKIP;	/* the claim goes back */
+			v[i].out = prev == 3 - code[i] ? BAYES_OTHER :
+			    BAYES_ALREADY;
+			d = -code[i];
+		}
+		work |= ops[i] != OP_SKIP;
+		if (d != 0) {
+			keys_add(&fix, NULL, mk.v[i].key, mk.v[i].len, NULL,
+			    0);
+			fd[fix.n - 1] = d;
+		}
+	}
+	keys_done(&fix);
+	if (work ? apply(b, prefix, v, ops, n, &fix, fd, err) :
+	    lookup_incr_many(b->o.lookup, fix.v, fix.n, fd, 0, NULL, err)) {
+		/* release every claim so that a later try learns them */
+		for (size_t i = 0; i < n; i++)
+			code[i] = -code[i];
+		if (lookup_incr_many(b->o.lookup, mk.v, n, code, 0, NULL,
+		    &e2) < 0)
+			log_warn("bayes", "learned-markers left claimed: %s",
+			    buf_cstr(&e2));
+		goto out;
+	}
+	rc = 0;
+out:
+	keys_free(&mk);
+	keys_free(&fix);
+	buf_free(&key);
+	buf_free(&e2);
+	free(code);
+	free(nv);
+	free(fd);
+	free(ops);
+	return rc;
+}
+
+int
+bayes_learn_many(struct bayes *b, struct bayes_item *v, size_t n,
+    const char *user, bool relearn, uint32_t ttl_s, struct buf *err)
+{
+	struct buf p = BUF_INIT(0);
+	struct tokset set;
+	size_t i = 0;
+	int rc = 0;
+
+	for (size_t j = 0; j < n; j++)
+		v[j].done = false;
+	if (set_prefix(user, &p, err) < 0) {
+		buf_free(&p);
+		return -1;
+	}
+	/* groups: as many messages as their distinct tokens allow */
+	if (n > 1)
+		tokset_init(&set);
+	while (rc == 0 && i < n) {
+		size_t j = i + 1;
+
+		if (n > 1) {
+			tokset_reset(&set);
+			tokset_add_all(&set, v[i].t);
+			while (j < n && j - i < GROUP_MSGS &&
+			    tokset_new(&set, v[j].t) <= GROUP_TOKENS - set.n)
+				tokset_add_all(&set, v[j++].t);
+		}
+		if ((rc = learn_group(b, &p, v + i, j - i, relearn, ttl_s,
+		    err)) == 0)
+			for (size_t m = i; m < j; m++)
+				v[m].done = true;
+		i = j;
+	}
+	if (n > 1)
+		tokset_free(&set);
+	buf_free(&p);
+	return rc;
+}
+
 int
 bayes_learn(struct bayes *b, const struct bayes_tokens *t, const char *user,
     enum bayes_class c, bool relearn, uint32_t ttl_s,
     enum bayes_outcome *out_r, struct buf *err)
 {
-	struct buf p = BUF_INIT(0), mk = BUF_INIT(0), e2 = BUF_INIT(0);
-	int64_t code = c == BAYES_SPAM ? 2 : 1, v, prev;
-	enum bayes_outcome out = BAYES_LEARNED;
-	enum op op = OP_LEARN;
-	int rc = -1;
+	struct bayes_item it = { .t = t, .c = c };
 
-	if (set_prefix(user, &p, err) < 0)
-		goto done;
-	marker_key(&p, t, &mk);
-	if (lookup_incr(b->o.lookup, mk.data, mk.len, code, ttl_s, &v,
-	    err) < 0)
-		goto done;
-	prev = v - code;
-	if (prev != 0) {
-		bool move = prev == 3 - code && relearn;
-
-		/* take the claim back, or make the marker ours */
-		if (lookup_incr(b->o.lookup, mk.data, mk.len, move ? -prev :
-		    -code, 0, NULL, err) < 0)
-			goto done;
-		if (!move) {
-			out = prev == 3 - code ? BAYES_OTHER : BAYES_ALREADY;
-			rc = 0;
-			goto done;
-		}
-		op = OP_RELEARN;
-		out = BAYES_RELEARNED;
-	}
-	if (apply(b, &p, t, c, op, err) < 0) {
-		/* release the claim so that a later try learns it */
-		if ((op == OP_LEARN ? lookup_delete(b->o.lookup, mk.data,
-		    mk.len, &e2) : lookup_incr(b->o.lookup, mk.data, mk.len,
-		    prev - code, 0, NULL, &e2)) < 0)
-			log_warn("bayes", "learned-marker left claimed: %s",
-			    buf_cstr(&e2));
-		goto done;
-	}
-	rc = 0;
-done:
-	if (rc == 0 && out_r != NULL)
-		*out_r = out;
-	buf_free(&p);
-	buf_free(&mk);
-	buf_free(&e2);
-	return rc;
+	if (bayes_learn_many(b, &it, 1, user, relearn, ttl_s, err) < 0)
+		return -1;
+	if (out_r != NULL)
+		*out_r = it.out;
+	return 0;
 }
 
 int
@@ -593,6 +841,9 @@ bayes_forget(struct bayes *b, const struct bayes_tokens *t, const char *user,
 	struct buf e2 = BUF_INIT(0);
 	int64_t code = c == BAYES_SPAM ? 2 : 1, v = 0;
 	enum bayes_outcome out = BAYES_LEARNED;
+	struct bayes_item it = { .t = t, .c = c };
+	enum op op = OP_FORGET;
+	struct keys none = { .n = 0 };
 	bool claimed = false;
 	int rc = -1, r;
 
@@ -622,7 +873,7 @@ bayes_forget(struct bayes *b, const struct bayes_tokens *t, const char *user,
 		rc = 0;
 		goto done;
 	}
-	if (apply(b, &p, t, c, OP_FORGET, err) < 0) {
+	if (apply(b, &p, &it, &op, 1, &none, NULL, err) < 0) {
 		if (lookup_incr(b->o.lookup, mk.data, mk.len, code, 0, NULL,
 		    &e2) < 0)
 			log_warn("bayes", "learned-marker lost after a failed "
@@ -662,7 +913,7 @@ bayes_stats(struct bayes *b, const char *user, struct bayes_stats *s,
 	keys_add(&k, &p, "nspam", 5, NULL, 0);
 	keys_add(&k, &p, "nham", 4, NULL, 0);
 	keys_add(&k, &p, "ntokens", 7, NULL, 0);
-	if (get_counts(b, &k, cnt, err) == 0) {
+	if (get_counts(b, &k, cnt, false, err) == 0) {
 		s->nspam = cnt[0];
 		s->nham = cnt[1];
 		s->ntokens = cnt[2];

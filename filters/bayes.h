@@ -37,10 +37,11 @@
  *   P "t" H                   the token's counts as one counter:
  *                             spam * 2^32 + ham
  *   P "nspam", P "nham"       messages learned as spam, as ham
- *   P "ntokens"               distinct tokens: exact within a process
- *                             (bayes_learn serialises its read-modify-
- *                             write), approximate when two processes
- *                             learn at once (both may count a new token)
+ *   P "ntokens"               distinct tokens, a statistic: exact
+ *                             when learning (told by the increments'
+ *                             results), approximate when relearning or
+ *                             forgetting runs in two processes at once,
+ *                             and behind when its own update failed
  *   P "m" ID                  the learned-marker: 1 ham, 2 spam (absent
  *                             or 0: not learned); autolearn's expire
  *
@@ -66,20 +67,21 @@
  * set alone when not; the user's alone (prior 0.5) when the global one
  * is untrained.
  *
- * Learning: one read of the token counts (for the distinct-token count
- * and so that forgetting never goes below 0), one lookup_incr_many of
- * every change, all or nothing; the marker is claimed before with an
- * atomic increment, so two learners of one message (a retry, parallel
- * deliveries) learn it once.  Classify is one lookup_get_many (global
- * and user keys together: 2 * BAYES_TOKENS_MAX + 4 <= LOOKUP_BATCH_MAX).
+ * Learning (bayes_learn_many; bayes_learn is one message of it), per
+ * group of messages: one lookup_incr_many claims the markers (two
+ * learners of one message, a retry, parallel deliveries: one learns
+ * it), then one lookup_incr_many writes every count change of the group
+ * together with the markers' corrections, all or nothing.  Learning
+ * only adds, so it writes without reading; relearning and forgetting
+ * read the counts first (one lookup_get_many), so that a count never
+ * goes below 0.  Classify is one lookup_get_many (global and user keys
+ * together: 2 * BAYES_TOKENS_MAX + 4 <= LOOKUP_BATCH_MAX).
  *
  * Thread safety: every call may run on any thread at once; a struct
- * bayes holds only its options and a mutex that serialises the read
- * and write of learning and forgetting in this process (classify never
- * waits for it).  XXX lookup_incr_many returning the new values would
- * make the count exact across processes and save the read when
- * learning.  Every call blocks on the lookup store: workers and the CLI
- * only.  Errors: 0 or -1 with one line appended to err.
+ * bayes holds only its options and a mutex that serialises the count
+ * writes of learning and forgetting in this process (classify never
+ * waits for it).  Every call blocks on the lookup store: workers and
+ * the CLI only.  Errors: 0 or -1 with one line appended to err.
  */
 #ifndef POSTERN_BAYES_H
 #define POSTERN_BAYES_H
@@ -117,6 +119,7 @@ struct lookup;
 #define BAYES_TOP_MAX 20u		/* clues reported by classify */
 #define BAYES_CLUE_TEXT_MAX 80u		/* bytes of a reported clue's text */
 #define BAYES_MARKER_TTL (30u * 86400)	/* autolearn markers: 30 days */
+#define BAYES_SNAP_MAX (256u << 20)	/* bytes kept by a snapshot */
 
 /* ---- tokens ---- */
 
@@ -146,6 +149,14 @@ struct bayes_tokens {
  */
 void bayes_tokenize(struct bayes_tokens *t, const unsigned char *msg,
     size_t len, const char *text, size_t text_len);
+/*
+ * bayes_tokens_keys - what learning and classifying need of src into
+ * dst (emptied first): the hashes and the ID, without the tokenizer's
+ * tables; every token's text reads "".  A tenth of the memory, for
+ * callers that hold many messages' tokens.
+ */
+void bayes_tokens_keys(struct bayes_tokens *dst,
+    const struct bayes_tokens *src);
 /* bayes_tokens_free - accepts an empty one; t is empty after it */
 void bayes_tokens_free(struct bayes_tokens *t);
 
@@ -167,6 +178,13 @@ struct bayes_options {
 	bool per_user;		/* bayes_train_message trains the user too */
 	bayes_text_fn *text;	/* for bayes_train_message; NULL = raw body */
 	void *text_arg;
+	/*
+	 * classify reads each key from the store once and keeps it (up to
+	 * BAYES_SNAP_MAX bytes), judging every message by the state of
+	 * the first read: for one command classifying many messages, never
+	 * for the server, which must see what it learns
+	 */
+	bool snapshot;
 };
 
 struct bayes;
@@ -237,6 +255,24 @@ int bayes_classify(struct bayes *b, const struct bayes_tokens *t,
 int bayes_learn(struct bayes *b, const struct bayes_tokens *t,
     const char *user, enum bayes_class c, bool relearn, uint32_t ttl_s,
     enum bayes_outcome *out_r, struct buf *err) WARN_UNUSED;
+/* one message of bayes_learn_many */
+struct bayes_item {
+	const struct bayes_tokens *t;	/* in: the message */
+	enum bayes_class c;		/* in: learned as */
+	enum bayes_outcome out;		/* out: what happened (when done) */
+	bool done;			/* out: learned or decided */
+};
+/*
+ * bayes_learn_many - bayes_learn of n messages into one set, in groups
+ * of up to a few hundred messages (as many as one lookup batch holds):
+ * per group one increment of the markers, one read and one write of
+ * the counts, all or nothing per group.  On -1 the groups before the
+ * failing one are learned (their items done), the rest not; a message
+ * twice in v is learned once.
+ */
+int bayes_learn_many(struct bayes *b, struct bayes_item *v, size_t n,
+    const char *user, bool relearn, uint32_t ttl_s, struct buf *err)
+    WARN_UNUSED;
 /*
  * bayes_forget - unlearn a message learned as class c (BAYES_LEARNED):
  * counts and marker removed.  Nothing for one never learned

@@ -16,6 +16,7 @@
  * with the text, which starts with the decoded Subject when the caller's
  * text function puts it there (cli/cli_filters.c's message_text does).
  */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -72,12 +73,34 @@ fnv1a(const char *s, size_t n)
 	return h;
 }
 
+/*
+ * SHA-256 fetched once per process: EVP_sha256() makes every
+ * EVP_DigestInit_ex look the algorithm up in the provider store again,
+ * which cost more than the hashing of a short token.
+ */
+static pthread_once_t sha256_once = PTHREAD_ONCE_INIT;
+static EVP_MD *sha256_md;	/* set once, then read only */
+
+static void
+sha256_fetch(void)
+{
+	if ((sha256_md = EVP_MD_fetch(NULL, "SHA256", NULL)) == NULL)
+		PANIC("bayes: SHA-256 not available");
+}
+
+static const EVP_MD *
+sha256_alg(void)
+{
+	(void)pthread_once(&sha256_once, sha256_fetch);
+	return sha256_md;
+}
+
 static void
 sha256(EVP_MD_CTX *md, const void *p, size_t n, unsigned char out[32])
 {
 	unsigned int len = 0;
 
-	if (EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1 ||
+	if (EVP_DigestInit_ex(md, sha256_alg(), NULL) != 1 ||
 	    EVP_DigestUpdate(md, p, n) != 1 ||
 	    EVP_DigestFinal_ex(md, out, &len) != 1 || len != 32)
 		PANIC("bayes: SHA-256 failed");
@@ -469,7 +492,7 @@ identity(struct tk *k, const char *msgid, size_t mlen, const char *body,
 	/* a copy that gained or lost a final line break is the same */
 	while (blen > 0 && (body[blen - 1] == '\n' || body[blen - 1] == '\r'))
 		blen--;
-	if (EVP_DigestInit_ex(k->md, EVP_sha256(), NULL) != 1 ||
+	if (EVP_DigestInit_ex(k->md, sha256_alg(), NULL) != 1 ||
 	    EVP_DigestUpdate(k->md, "mid:", 4) != 1 ||
 	    EVP_DigestUpdate(k->md, msgid, mlen) != 1 ||
 	    EVP_DigestUpdate(k->md, "\n", 1) != 1)
@@ -498,6 +521,20 @@ bayes_tokens_free(struct bayes_tokens *t)
 	free(t->fnv);
 	buf_free(&t->text);
 	memset(t, 0, sizeof(*t));
+}
+
+void
+bayes_tokens_keys(struct bayes_tokens *dst, const struct bayes_tokens *src)
+{
+	bayes_tokens_free(dst);
+	dst->v = xcalloc(src->n + 1, sizeof(*dst->v));
+	for (size_t i = 0; i < src->n; i++)
+		memcpy(dst->v[i].hash, src->v[i].hash, BAYES_HASH_LEN);
+	dst->n = src->n;
+	buf_init(&dst->text, 0);
+	buf_add(&dst->text, "", 1);	/* every token's text: "" */
+	memcpy(dst->id, src->id, BAYES_ID_LEN);
+	dst->truncated = src->truncated;
 }
 
 void

@@ -493,7 +493,7 @@ learn(const struct filter_env *rp, const struct subjects *sj, int64_t now,
 		keys[i].len = kb[i].len;
 	}
 	rc = n == 0 ? 0 : lookup_incr_many(rp->lookup, keys, n, deltas,
-	    ttl > UINT32_MAX ? UINT32_MAX : (uint32_t)ttl, err);
+	    ttl > UINT32_MAX ? UINT32_MAX : (uint32_t)ttl, NULL, err);
 	for (size_t i = 0; i < n; i++)
 		buf_free(&kb[i]);
 	return rc;

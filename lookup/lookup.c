@@ -281,7 +281,7 @@ lookup_get_many(struct lookup *l, const struct lookup_key *keys, size_t n,
 
 int
 lookup_incr_many(struct lookup *l, const struct lookup_key *keys, size_t n,
-    const int64_t *deltas, uint32_t ttl_s, struct buf *err)
+    const int64_t *deltas, uint32_t ttl_s, int64_t *new_r, struct buf *err)
 {
 	struct buf tmp = BUF_INIT(0);
 	struct lookup_key *fk;
@@ -293,7 +293,7 @@ lookup_incr_many(struct lookup *l, const struct lookup_key *keys, size_t n,
 		return 0;
 	ASSERT(deltas != NULL);
 	fk = full_keys(l, keys, n, &tmp);
-	r = l->ops->incr_many(l, fk, n, deltas, ttl_s, NULL, err);
+	r = l->ops->incr_many(l, fk, n, deltas, ttl_s, new_r, err);
 	free(fk);
 	buf_free(&tmp);
 	return r < 0 ? -1 : 0;

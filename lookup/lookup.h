@@ -173,10 +173,12 @@ int lookup_get_many(struct lookup *l, const struct lookup_key *keys,
  * lookup_incr_many - lookup_incr(keys[i], deltas[i], ttl_s) for every i,
  * in order (a key may repeat), in one round trip / one transaction, all
  * or nothing: if one fails (not a counter, overflow) none is applied.
+ * new_r: NULL, or n results (new_r[i] the value keys[i] had right after
+ * its own increment, so a repeated key shows each step).
  */
 int lookup_incr_many(struct lookup *l, const struct lookup_key *keys,
-    size_t n, const int64_t *deltas, uint32_t ttl_s, struct buf *err)
-    WARN_UNUSED;
+    size_t n, const int64_t *deltas, uint32_t ttl_s, int64_t *new_r,
+    struct buf *err) WARN_UNUSED;
 /*
  * lookup_expire - delete up to max (0 = LOOKUP_EXPIRE_DEFAULT) expired
  * keys of this namespace; *n_r (may be NULL) is how many.  n_r == max

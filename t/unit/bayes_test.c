@@ -340,6 +340,147 @@ test_forget_and_relearn(void **state)
 	fx_close(f);
 }
 
+/*
+ * learn_many equals learning one message after another: 600 messages
+ * (three groups), a repeat of one (already) and of another as the other
+ * class (relearned), into the global set at once and into a user's set
+ * one by one; then the totals and every token's counter agree
+ */
+static void
+test_learn_many(void **state)
+{
+	struct fx *f = *state;
+	enum { N = 600 };
+	struct bayes_tokens *t = calloc(N + 2, sizeof(*t));
+	struct bayes_item *v = calloc(N + 2, sizeof(*v));
+	struct buf m = BUF_INIT(0), k1 = BUF_INIT(0), k2 = BUF_INIT(0);
+	struct bayes_stats a, b;
+	enum bayes_outcome out;
+
+	assert_non_null(t);
+	assert_non_null(v);
+	fx_open(f, 1, false);
+	rng = 7;
+	for (unsigned i = 0; i < N; i++) {
+		gen(&m, i % 2 == 0, i);
+		tokenize(&t[i], buf_cstr(&m), NULL);
+		v[i].t = &t[i];
+		v[i].c = i % 2 == 0 ? BAYES_SPAM : BAYES_HAM;
+	}
+	/* the last two: message 0 again as spam, message 1 (ham) as spam */
+	rng = 7;
+	for (unsigned i = 0; i < 2; i++) {
+		gen(&m, i % 2 == 0, i);
+		tokenize(&t[N + i], buf_cstr(&m), NULL);
+		v[N + i].t = &t[N + i];
+		v[N + i].c = BAYES_SPAM;
+	}
+	ok(f, bayes_learn_many(f->b, v, N + 2, NULL, true, 0, &f->err));
+	for (unsigned i = 0; i < N + 2; i++) {
+		assert_true(v[i].done);
+		assert_int_equal(v[i].out, i == N ? BAYES_ALREADY : i == N + 1 ?
+		    BAYES_RELEARNED : BAYES_LEARNED);
+		ok(f, bayes_learn(f->b, &t[i], "seq", v[i].c, true, 0, &out,
+		    &f->err));
+		assert_int_equal(out, v[i].out);
+	}
+	a = stats(f, NULL);
+	b = stats(f, "seq");
+	assert_int_equal(a.nspam, N / 2 + 1);
+	assert_int_equal(a.nham, N / 2 - 1);
+	assert_int_equal(a.nspam, b.nspam);
+	assert_int_equal(a.nham, b.nham);
+	assert_int_equal(a.ntokens, b.ntokens);
+	for (unsigned i = 0; i < N; i++)
+		for (size_t j = 0; j < t[i].n; j++) {
+			buf_reset(&k1);
+			buf_reset(&k2);
+			buf_add_str(&k1, "bayes:t");
+			buf_add(&k1, t[i].v[j].hash, BAYES_HASH_LEN);
+			buf_add_str(&k2, "bayes:u:seq:t");
+			buf_add(&k2, t[i].v[j].hash, BAYES_HASH_LEN);
+			assert_int_equal(counter_of(f, (const char *)k1.data,
+			    k1.len), counter_of(f, (const char *)k2.data,
+			    k2.len));
+		}
+	/* all of it again: nothing changes */
+	ok(f, bayes_learn_many(f->b, v, N + 2, NULL, false, 0, &f->err));
+	for (unsigned i = 0; i < N + 2; i++)
+		assert_int_equal(v[i].out, i == 1 ? BAYES_OTHER :
+		    BAYES_ALREADY);
+	assert_int_equal(stats(f, NULL).ntokens, a.ntokens);
+	assert_int_equal(stats(f, NULL).nspam, a.nspam);
+	for (unsigned i = 0; i < N + 2; i++)
+		bayes_tokens_free(&t[i]);
+	free(t);
+	free(v);
+	buf_free(&m);
+	buf_free(&k1);
+	buf_free(&k2);
+	fx_close(f);
+}
+
+/*
+ * a snapshot classifier answers as a fresh one, from memory after the
+ * first read, and does not see later learning; the user's keys too
+ */
+static void
+test_snapshot(void **state)
+{
+	struct fx *f = *state;
+	struct bayes_options bo;
+	struct bayes *snap;
+	struct bayes_tokens t;
+	struct bayes_result r1, r2;
+	struct buf m = BUF_INIT(0), last = BUF_INIT(0);
+
+	fx_open(f, 1, false);
+	memset(&t, 0, sizeof(t));
+	memset(&bo, 0, sizeof(bo));
+	bo.lookup = f->l;
+	bo.min_learned = 1;
+	bo.snapshot = true;
+	snap = bayes_new(&bo);
+	rng = 3;
+	for (unsigned i = 0; i < 20; i++) {
+		gen(&m, i % 2 == 0, i);
+		learn(f, buf_cstr(&m), NULL, i % 2 == 0 ? BAYES_SPAM :
+		    BAYES_HAM, false);
+	}
+	for (unsigned i = 100; i < 110; i++) {
+		gen(&m, i % 2 == 0, i);
+		tokenize(&t, buf_cstr(&m), NULL);
+		for (int pass = 0; pass < 2; pass++) {
+			ok(f, bayes_classify(f->b, &t, pass ? "u@x" : NULL,
+			    &r1, &f->err));
+			ok(f, bayes_classify(snap, &t, pass ? "u@x" : NULL,
+			    &r2, &f->err));
+			assert_true(r1.prob == r2.prob);
+			assert_int_equal(r1.verdict, r2.verdict);
+			assert_int_equal(r1.nclues, r2.nclues);
+		}
+	}
+	/* learn the last one (ham) as spam ten times over (new IDs): the
+	 * fresh classifier moves, the snapshot does not */
+	buf_reset(&last);
+	buf_add(&last, m.data, m.len);
+	for (unsigned i = 0; i < 10; i++) {
+		buf_reset(&m);
+		buf_addf(&m, "%s\r\nvariant %u\r\n", buf_cstr(&last), i);
+		learn(f, buf_cstr(&m), NULL, BAYES_SPAM, false);
+	}
+	ok(f, bayes_classify(snap, &t, NULL, &r2, &f->err));
+	ok(f, bayes_classify(f->b, &t, NULL, &r1, &f->err));
+	assert_true(r1.prob > r2.prob);
+	assert_int_equal(r2.nspam, 10);
+	assert_int_equal(r1.nspam, 20);
+	buf_free(&last);
+	bayes_free(&snap);
+	bayes_tokens_free(&t);
+	buf_free(&m);
+	fx_close(f);
+}
+
 static void
 test_untrained(void **state)
 {
@@ -466,6 +607,7 @@ test_store_failures(void **state)
 	struct bayes_result r;
 	enum bayes_outcome out;
 	unsigned steps;
+	int64_t lag = 0;
 
 	fx_open(f, 1, false);
 	memset(&t, 0, sizeof(t));
@@ -481,6 +623,12 @@ test_store_failures(void **state)
 		    &f->err);
 		fired = kv_failinject_fired(f->kv);
 		kv_failinject_set(f->kv, 0, 0, -1);
+		/* the last step, the distinct-token statistic, only warns:
+		 * the count stays behind by b's 3 new tokens */
+		if (fired && rc == 0) {
+			lag = 3;
+			break;
+		}
 		if (!fired) {
 			ok(f, rc);
 			break;
@@ -490,10 +638,10 @@ test_store_failures(void **state)
 		assert_int_equal(stats(f, NULL).nspam, 0);
 		assert_int_equal(stats(f, NULL).ntokens, 5);
 	}
-	assert_true(steps > 3);
+	assert_true(steps > 2);
 	assert_int_equal(out, BAYES_LEARNED);	/* never left claimed */
 	assert_int_equal(stats(f, NULL).nspam, 1);
-	assert_int_equal(stats(f, NULL).ntokens, 8);
+	assert_int_equal(stats(f, NULL).ntokens, 8 - lag);
 	for (steps = 1;; steps++) {
 		bool fired;
 		int rc;
@@ -514,7 +662,7 @@ test_store_failures(void **state)
 	}
 	assert_int_equal(out, BAYES_LEARNED);
 	assert_int_equal(stats(f, NULL).nspam, 0);
-	assert_int_equal(stats(f, NULL).ntokens, 5);
+	assert_int_equal(stats(f, NULL).ntokens, 5 - lag);
 	/* a marker left at 0 reads as not learned */
 	{
 		struct buf mk = BUF_INIT(0);
@@ -767,6 +915,8 @@ main(void)
 		cmocka_unit_test(test_token_bounds),
 		BOTH(test_corpus),
 		BOTH(test_forget_and_relearn),
+		BOTH(test_learn_many),
+		BOTH(test_snapshot),
 		BOTH(test_untrained),
 		BOTH(test_per_user),
 		cmocka_unit_test_prestate(test_store_failures, &fi_fx),

@@ -281,18 +281,18 @@ test_limits(void **state)
 	assert_int_equal(lookup_get_many(c->l, keys, 10, vals, found,
 	    &c->err), -1);
 	assert_int_equal(lookup_incr_many(c->l, keys, 10, deltas, 0,
-	    &c->err), -1);
+	    NULL, &c->err), -1);
 	keys[7].len = 1;
 	buf_reset(&c->err);
 	assert_int_equal(lookup_get_many(c->l, keys, n, vals, found,
 	    &c->err), -1);
 	assert_non_null(strstr(buf_cstr(&c->err), "10000"));
-	assert_int_equal(lookup_incr_many(c->l, keys, n, deltas, 0, &c->err),
-	    -1);
+	assert_int_equal(lookup_incr_many(c->l, keys, n, deltas, 0, NULL,
+	    &c->err), -1);
 	expect(c, c->l, key, 1, NULL, 0);	/* nothing incremented */
 	/* empty batches are fine and do nothing */
 	ok(lookup_get_many(c->l, keys, 0, vals, found, &c->err), &c->err);
-	ok(lookup_incr_many(c->l, NULL, 0, NULL, 0, &c->err), &c->err);
+	ok(lookup_incr_many(c->l, NULL, 0, NULL, 0, NULL, &c->err), &c->err);
 	/* the options */
 	o.backend = "no-such";
 	assert_int_equal(lookup_open(&o, &l, &c->err), -1);
@@ -336,7 +336,7 @@ test_ttl(void **state)
 	assert_int_equal(incr(c, c->l, S("c2"), 1, 1), 6);	/* no TTL */
 	set(c, c->l, S("c3"), S("5"), 1);
 	assert_int_equal(incr(c, c->l, S("c3"), 1, 0), 6);	/* kept */
-	ok(lookup_incr_many(c->l, mk, 2, md, 1, &c->err), &c->err);
+	ok(lookup_incr_many(c->l, mk, 2, md, 1, NULL, &c->err), &c->err);
 	set(c, c->l, S("k4"), S("v4"), 1);
 	set(c, c->l, S("k4"), S("v4'"), 0);	/* expiry removed */
 	set(c, c->l, S("k5"), S("v5"), 0);
@@ -501,16 +501,24 @@ test_incr_many(void **state)
 	int64_t d[5] = { 1, 2, 3, 4, 5 };
 	struct buf vals[5];
 	bool found[5];
+	int64_t nv[5] = { 0, 0, 0, 0, 0 };
 
-	ok(lookup_incr_many(c->l, k, 5, d, 0, &c->err), &c->err);
+	ok(lookup_incr_many(c->l, k, 5, d, 0, nv, &c->err), &c->err);
 	expect_num(c, c->l, "a", 9);
 	expect_num(c, c->l, "b", 2);
 	expect_num(c, c->l, "c", 4);
+	/* the results: each step of a repeated key */
+	assert_int_equal(nv[0], 1);
+	assert_int_equal(nv[1], 2);
+	assert_int_equal(nv[2], 4);
+	assert_int_equal(nv[3], 4);
+	assert_int_equal(nv[4], 9);
 	/* one bad key: none applied, created keys included */
 	set(c, c->l, S("c"), S("text"), 0);
 	k[1].key = "new";
 	buf_reset(&c->err);
-	assert_int_equal(lookup_incr_many(c->l, k, 5, d, 10, &c->err), -1);
+	assert_int_equal(lookup_incr_many(c->l, k, 5, d, 10, NULL, &c->err),
+	    -1);
 	assert_true(c->err.len > 0);
 	expect_num(c, c->l, "a", 9);
 	expect(c, c->l, S("new"), NULL, 0);
@@ -518,12 +526,12 @@ test_incr_many(void **state)
 	/* overflow half way: the same */
 	set(c, c->l, S("c"), S("9223372036854775800"), 0);
 	d[3] = 100;
-	assert_int_equal(lookup_incr_many(c->l, k, 5, d, 0, &c->err), -1);
+	assert_int_equal(lookup_incr_many(c->l, k, 5, d, 0, NULL, &c->err), -1);
 	expect_num(c, c->l, "a", 9);
 	expect(c, c->l, S("new"), NULL, 0);
 	/* mixed present and absent through get_many */
 	d[3] = 1;
-	ok(lookup_incr_many(c->l, k, 5, d, 0, &c->err), &c->err);
+	ok(lookup_incr_many(c->l, k, 5, d, 0, NULL, &c->err), &c->err);
 	for (int i = 0; i < 5; i++)
 		buf_init(&vals[i], 0);
 	k[3].key = "absent";
@@ -558,8 +566,8 @@ test_large_batch(void **state)
 		deltas[i] = (int64_t)i;
 		buf_init(&vals[i], 0);
 	}
-	ok(lookup_incr_many(c->l, keys, n, deltas, 0, &c->err), &c->err);
-	ok(lookup_incr_many(c->l, keys, n, deltas, 0, &c->err), &c->err);
+	ok(lookup_incr_many(c->l, keys, n, deltas, 0, NULL, &c->err), &c->err);
+	ok(lookup_incr_many(c->l, keys, n, deltas, 0, NULL, &c->err), &c->err);
 	keys[n - 1].key = "tok-absent";
 	keys[n - 1].len = 10;
 	ok(lookup_get_many(c->l, keys, n, vals, found, &c->err), &c->err);
@@ -613,7 +621,7 @@ lkc_worker(void *arg)
 		if (lookup_incr(c->l, S("hot"), 1, 60, NULL, &err) < 0 ||
 		    lookup_get(c->l, S("hot"), &v, &err) != 1 ||
 		    (i % 10 == 0 && lookup_incr_many(c->l, keys,
-		    LKC_BATCH_KEYS, deltas, 0, &err) < 0)) {
+		    LKC_BATCH_KEYS, deltas, 0, NULL, &err) < 0)) {
 			if (atomic_fetch_add(&r->errors, 1) == 0)
 				print_message("worker: %s\n", buf_cstr(&err));
 		}

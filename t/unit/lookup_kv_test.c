@@ -134,7 +134,7 @@ test_kv_restart(void **state)
 	set(c, c->l, S("k"), S("v"), 0);
 	set(c, c->l, S("ttl"), S("x"), 10);
 	assert_int_equal(incr(c, c->l, S("n"), 5, 0), 5);
-	ok(lookup_incr_many(c->l, k, 2, d, 20, &c->err), &c->err);
+	ok(lookup_incr_many(c->l, k, 2, d, 20, NULL, &c->err), &c->err);
 	lookup_close(&c->l);
 	kv_close(&f->kv);
 
@@ -228,7 +228,7 @@ test_kv_sweep(void **state)
 			d[i] = 1;
 		}
 		ok(lookup_incr_many(c->l, keys, (size_t)m, d,
-		    ttl <= 5 ? (uint32_t)ttl : 1000, &c->err), &c->err);
+		    ttl <= 5 ? (uint32_t)ttl : 1000, NULL, &c->err), &c->err);
 	}
 	lkc_pass(c, 5);
 	do {
@@ -263,7 +263,7 @@ test_kv_failures(void **state)
 
 		kv_failinject_set(f->kv, KV_FI_ALL, steps, -1);
 		buf_reset(&c->err);
-		r = lookup_incr_many(c->l, k, 3, d, 10, &c->err);
+		r = lookup_incr_many(c->l, k, 3, d, 10, NULL, &c->err);
 		fired = kv_failinject_fired(f->kv);
 		kv_failinject_set(f->kv, 0, 0, -1);
 		if (!fired) {

@@ -313,7 +313,7 @@ expect_down(struct lkc *c, unsigned max_ms)
 	assert_int_equal(lookup_delete(c->l, S("k"), &c->err), -1);
 	assert_int_equal(lookup_incr(c->l, S("n"), 1, 0, NULL, &c->err), -1);
 	assert_int_equal(lookup_get_many(c->l, k, 2, v, found, &c->err), -1);
-	assert_int_equal(lookup_incr_many(c->l, k, 2, d, 0, &c->err), -1);
+	assert_int_equal(lookup_incr_many(c->l, k, 2, d, 0, NULL, &c->err), -1);
 	assert_true(clock_mono_us() - t0 < 6 * max_ms * 1000u);
 	buf_free(&v[0]);
 	buf_free(&v[1]);
