@@ -33,7 +33,7 @@ cli_message_text(void *arg, const unsigned char *msg, size_t len,
 	struct buf err = BUF_INIT(0);
 
 	(void)arg;
-	if (mime_parse(msg, len, NULL, &info, &err) < 0) {
+	if (mime_parse_text(msg, len, NULL, &info, &err) < 0) {
 		buf_free(&err);
 		return -1;
 	}

@@ -307,6 +307,16 @@ build(struct mime_ctx *c)
 		else
 			mime_fields_defaults(c, i);
 	}
+	if (c->text_only) {
+		if (c->gmsg[0] != NULL)
+			mime_fields_subject(c, c->gmsg[0], &info->hdr);
+		else
+			info->hdr.base_subject = "";
+		info->envelope = info->body = info->bodystructure = "";
+		info->preview = "";
+		mime_text_search(c);
+		goto parts;
+	}
 	mime_layout_lines(c);
 	mime_text_sizes(c);
 	if (c->gmsg[0] != NULL)
@@ -324,16 +334,16 @@ build(struct mime_ctx *c)
 
 	mime_jmap_lists(c);
 	mime_text_search(c);	/* also the preview */
-
+parts:
 	info->parts = mime_arena_array(c->a, c->nparts, sizeof(*info->parts));
 	memcpy(info->parts, c->parts, c->nparts * sizeof(*info->parts));
 	info->nparts = c->nparts;
 	info->size = c->len;
 }
 
-int
-mime_parse(const unsigned char *msg, size_t len,
-    const struct mime_limits *lim, struct mime_info **info_r, struct buf *err)
+static int
+parse(const unsigned char *msg, size_t len, const struct mime_limits *lim,
+    bool text_only, struct mime_info **info_r, struct buf *err)
 {
 	struct mime_ctx c;
 	struct gm_run run;
@@ -350,6 +360,7 @@ mime_parse(const unsigned char *msg, size_t len,
 		return -1;
 	}
 	memset(&c, 0, sizeof(c));
+	c.text_only = text_only;
 	limits_merge(&c.lim, lim);
 	c.msg = msg != NULL ? msg : (const unsigned char *)"";
 	c.len = msg != NULL ? len : 0;
@@ -386,6 +397,20 @@ mime_parse(const unsigned char *msg, size_t len,
 	free(c.gmsg);
 	*info_r = c.info;
 	return 0;
+}
+
+int
+mime_parse(const unsigned char *msg, size_t len,
+    const struct mime_limits *lim, struct mime_info **info_r, struct buf *err)
+{
+	return parse(msg, len, lim, false, info_r, err);
+}
+
+int
+mime_parse_text(const unsigned char *msg, size_t len,
+    const struct mime_limits *lim, struct mime_info **info_r, struct buf *err)
+{
+	return parse(msg, len, lim, true, info_r, err);
 }
 
 void

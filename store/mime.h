@@ -249,6 +249,18 @@ int mime_parse(const unsigned char *msg, size_t len,
     const struct mime_limits *lim, struct mime_info **info_r, struct buf *err)
     WARN_UNUSED;
 
+/*
+ * mime_parse_text - mime_parse for what the spam filters need, at a
+ * fraction of the cost: text, text_len, flags, the parts (types,
+ * charsets, offsets) and of the header summary the subject (raw,
+ * decoded, base subject) are as mime_parse gives them; the rest is
+ * empty ("" for the strings, NULL and 0 for lists, sizes and preview).
+ * Not for storing.
+ */
+int mime_parse_text(const unsigned char *msg, size_t len,
+    const struct mime_limits *lim, struct mime_info **info_r, struct buf *err)
+    WARN_UNUSED;
+
 /* mime_info_free - accepts NULL and *info NULL; sets *info to NULL */
 void mime_info_free(struct mime_info **info);
 

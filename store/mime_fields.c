@@ -269,6 +269,47 @@ static const char *const field_names[F_COUNT] = {
 	"Message-ID", "In-Reply-To", "References",
 };
 
+/* decode_subject - h->subject (RFC 2047 decoded, UTF-8) and its base */
+static void
+decode_subject(struct mime_ctx *c, struct mime_headers *h)
+{
+	char *dec;
+
+	if (h->subject_raw == NULL)
+		return;
+	dec = g_mime_utils_header_decode_text(c->opt, h->subject_raw);
+	h->subject = utf8(c->a, dec ? dec : h->subject_raw);
+	g_free(dec);
+	h->base_subject = mime_base_subject(c->a, h->subject);
+}
+
+void
+mime_fields_subject(struct mime_ctx *c, GMimeMessage *msg,
+    struct mime_headers *h)
+{
+	GMimeHeaderList *hl = g_mime_object_get_header_list(GMIME_OBJECT(msg));
+	int n = g_mime_header_list_get_count(hl);
+	const char *raw = NULL;
+
+	memset(h, 0, sizeof(*h));
+	h->base_subject = "";
+	for (int i = 0; i < n; i++) {
+		GMimeHeader *hd = g_mime_header_list_get_header_at(hl, i);
+		const char *val = g_mime_header_get_raw_value(hd);
+
+		if (val == NULL)
+			continue;
+		if (is_8bit(val))
+			c->flags |= MIME_8BIT_HEADER;
+		if (raw == NULL && g_ascii_strcasecmp(g_mime_header_get_name(hd),
+		    "Subject") == 0)
+			raw = val;
+	}
+	if (raw != NULL)
+		h->subject_raw = mime_unfold(c->a, raw);
+	decode_subject(c, h);
+}
+
 void
 mime_fields_headers(struct mime_ctx *c, GMimeMessage *msg,
     struct mime_headers *h, bool full)
@@ -314,14 +355,7 @@ mime_fields_headers(struct mime_ctx *c, GMimeMessage *msg,
 	h->base_subject = "";
 	if (!full)
 		return;
-	if (h->subject_raw != NULL) {
-		char *dec = g_mime_utils_header_decode_text(c->opt,
-		    h->subject_raw);
-
-		h->subject = utf8(c->a, dec ? dec : h->subject_raw);
-		g_free(dec);
-		h->base_subject = mime_base_subject(c->a, h->subject);
-	}
+	decode_subject(c, h);
 	idlist(c, h->message_id_raw, &h->message_id);
 	idlist(c, h->in_reply_to_raw, &h->in_reply_to);
 	idlist(c, h->references_raw, &h->references);

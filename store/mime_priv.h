@@ -50,6 +50,7 @@ struct mime_ctx {
 	GMimeObject **obj;	/* the entity (a message's MIME part) */
 	GMimeMessage **gmsg;	/* MIME_PART_MESSAGE parts: the message */
 	uint32_t nparts, cap;
+	bool text_only;		/* mime_parse_text: text and subject only */
 };
 
 /* mime_ctx_add - append a zeroed part; its index */
@@ -94,6 +95,10 @@ void mime_fields_defaults(struct mime_ctx *c, uint32_t i);
  * full; the envelope needs only the raw fields and addresses) */
 void mime_fields_headers(struct mime_ctx *c, GMimeMessage *msg,
     struct mime_headers *h, bool full);
+/* mime_fields_subject - of the summary, only the subject (raw, decoded,
+ * base) */
+void mime_fields_subject(struct mime_ctx *c, GMimeMessage *msg,
+    struct mime_headers *h);
 /* mime_unfold - header value without CR/LF/NUL, trimmed; arena copy */
 char *mime_unfold(struct mime_arena *a, const char *v);
 /* mime_raw_header - raw value of the first field name of o; NULL */

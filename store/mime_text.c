@@ -407,7 +407,8 @@ mime_text_search(struct mime_ctx *c)
 	c->info->text = mime_arena_strndup(c->a, text.data ? text.data :
 	    (const unsigned char *)"", text.len);
 	c->info->text_len = text.len;
-	mime_jmap_preview(c, off, len);
+	if (!c->text_only)
+		mime_jmap_preview(c, off, len);
 	buf_free(&text);
 	free(off);
 	free(len);

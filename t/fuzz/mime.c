@@ -26,7 +26,9 @@
  *   - decoding every leaf, its text, and walking its header fields stays
  *     inside the buffers;
  *   - encode -> decode succeeds (the decoder's own checks hold) and
- *     encodes to the same bytes.
+ *     encodes to the same bytes;
+ *   - mime_parse_text() gives the same text, subject, flags and number
+ *     of parts.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -220,6 +222,17 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	ASSERT(mime_info_decode(e1.data, e1.len, &back, &err) == 0);
 	ASSERT(mime_info_encode(back, &e2) == 0);
 	ASSERT(e1.len == e2.len && memcmp(e1.data, e2.data, e1.len) == 0);
+	mime_info_free(&back);
+
+	/* the text-only parse: the same text, subject, flags and parts */
+	ASSERT(mime_parse_text(data, size, &lim, &back, &err) == 0);
+	ASSERT(back->text_len == info->text_len &&
+	    memcmp(back->text, info->text, info->text_len) == 0);
+	ASSERT(back->flags == info->flags && back->nparts == info->nparts);
+	ASSERT((back->hdr.subject == NULL) == (info->hdr.subject == NULL));
+	ASSERT(back->hdr.subject == NULL ||
+	    strcmp(back->hdr.subject, info->hdr.subject) == 0);
+	ASSERT(strcmp(back->hdr.base_subject, info->hdr.base_subject) == 0);
 	mime_info_free(&back);
 	mime_info_free(&info);
 	buf_free(&err);

@@ -427,6 +427,42 @@ test_golden(void **state)
 		run_golden(&goldens[i], regen);
 }
 
+/* mime_parse_text: what it fills is what mime_parse gives */
+static void
+test_text_only(void **state)
+{
+	struct buf msg = BUF_INIT(0), err = BUF_INIT(0);
+
+	(void)state;
+	for (size_t i = 0; i < ARRAY_SIZE(emls); i++) {
+		struct golden g = { emls[i], emls[i], { 0 } };
+		struct mime_info *a = NULL, *b = NULL;
+
+		buf_reset(&msg);
+		golden_input(&g, &msg);
+		assert_int_equal(mime_parse(msg.data, msg.len, NULL, &a, &err),
+		    0);
+		assert_int_equal(mime_parse_text(msg.data, msg.len, NULL, &b,
+		    &err), 0);
+		assert_int_equal(a->text_len, b->text_len);
+		assert_memory_equal(a->text, b->text, a->text_len);
+		assert_int_equal(a->flags, b->flags);
+		assert_int_equal(a->nparts, b->nparts);
+		if (a->hdr.subject == NULL)
+			assert_null(b->hdr.subject);
+		else
+			assert_string_equal(a->hdr.subject, b->hdr.subject);
+		assert_string_equal(a->hdr.base_subject, b->hdr.base_subject);
+		assert_string_equal(b->envelope, "");
+		assert_string_equal(b->preview, "");
+		assert_null(b->hdr.from.v);
+		mime_info_free(&a);
+		mime_info_free(&b);
+	}
+	buf_free(&msg);
+	buf_free(&err);
+}
+
 /* parse_golden - the .eml file parsed with the default limits */
 static struct mime_info *
 parse_golden(const char *file, struct buf *msg)
@@ -783,6 +819,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_golden),
+		cmocka_unit_test(test_text_only),
 		cmocka_unit_test(test_sections),
 		cmocka_unit_test(test_fields),
 		cmocka_unit_test(test_decode),
