@@ -301,8 +301,8 @@ mime_fields_subject(struct mime_ctx *c, GMimeMessage *msg,
 			continue;
 		if (is_8bit(val))
 			c->flags |= MIME_8BIT_HEADER;
-		if (raw == NULL && g_ascii_strcasecmp(g_mime_header_get_name(hd),
-		    "Subject") == 0)
+		if (raw == NULL && g_ascii_strcasecmp(
+		    g_mime_header_get_name(hd), "Subject") == 0)
 			raw = val;
 	}
 	if (raw != NULL)
