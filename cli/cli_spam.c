@@ -37,14 +37,27 @@
  *
  * The lookup store is the configured one (lookup group), opened with no
  * namespace prefix, as the server does: "kv" is the data store
- * (store.backend and store.path), "redis" the Redis server, "memory"
- * is refused (that state lives and dies with the server process).
- * SQLite can be shared with a running server.  RocksDB admits one
- * process: classify and stats open it read-only (which works next to a
- * running server, showing the state as of the start of the command);
- * train and forget need it for writing and, while the server holds it,
- * fail with a message saying so: stop the server, or keep the lookup
- * state in Redis.
+ * (store.backend and store.path), "redis" the Redis server.  SQLite
+ * and Redis are shared with a running server, and used directly
+ * whether it runs or not.  RocksDB admits one process: classify and
+ * stats open it read-only (which works next to a running server,
+ * showing the state as of the start of the command); train and forget
+ * need it for writing and, when it cannot be opened (the server holds
+ * it), hand the command to the server.  "memory" lives in the server
+ * process only: every command goes to the server.
+ *
+ * The server is reached through its control socket (cli_control.h,
+ * <data_dir>/control.sock; as root the command becomes server.user
+ * first).  The command reads the messages as it does locally and sends
+ * them, pipelined, over as many connections as it would start workers
+ * (the server tokenizes and learns each connection's messages on a
+ * thread of its own, training in batches); a thread per connection
+ * reads the replies, which come in the order of the requests.  The
+ * output is the local one: the same progress lines, summary, classify
+ * lines in the input's order (SPAM_WINDOW again) and stats.  classify
+ * there reads the current counts for every message (the server keeps
+ * no snapshot).  A server that cannot be reached (not running, no
+ * socket, permission) is an error naming the socket: exit 1.
  *
  * The text of each message comes from store/mime.h as the server's
  * filter_env.text gives it (decoded, UTF-8, HTML stripped), so the CLI
@@ -63,6 +76,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "cli/cli_control.h"
 #include "common/xalloc.h"
 #include "filters/bayes.h"
 #include "lookup/lookup.h"
@@ -77,6 +91,10 @@
 #define SPAM_WORKERS_MAX 8
 #define SPAM_BATCH 256			/* messages learned together */
 #define SPAM_WINDOW (SPAM_QUEUE + SPAM_WORKERS_MAX + 1)	/* out of order */
+#define SPAM_PENDING (2 * SPAM_BATCH)	/* requests in flight, remote */
+
+_Static_assert(SPAM_MSG_MAX <= CLI_CONTROL_MSG_MAX,
+    "a message we read must fit a control request");
 
 enum spam_cmd { CMD_TRAIN, CMD_FORGET, CMD_CLASSIFY, CMD_STATS };
 
@@ -95,6 +113,23 @@ struct spam_job {
 };
 
 struct spam;
+
+/* a request sent to the server, waiting for its reply */
+struct spam_pend {
+	char *label;
+	enum bayes_class cls;
+	uint64_t seq;
+};
+
+/* a connection to the server and the thread reading its replies */
+struct spam_conn {
+	struct spam *s;
+	struct cli_control_conn c;
+	struct spam_pend pend[SPAM_PENDING];	/* under s->mu */
+	size_t phead, plen;
+	pthread_t thread;
+	bool running;
+};
 
 /* what one thread needs to handle a message */
 struct spam_worker {
@@ -116,6 +151,10 @@ struct spam {
 	struct kv *kv;
 	struct lookup *l;
 	struct bayes *b;
+	/* remote: the server does the work, over these connections */
+	bool remote;
+	struct spam_conn *conns;
+	size_t nconns, next_conn;
 	struct spam_worker main;	/* without threads */
 	atomic_bool fatal;	/* the lookup store failed: stop */
 	/* the reader hands the messages to the workers */
@@ -154,6 +193,23 @@ usage(void)
 
 /* ---- the lookup store ---- */
 
+/* remote_open - the first connection to the running server, which does
+ * the command from now on; -1 with err */
+static int
+remote_open(struct spam *s, struct buf *err)
+{
+	s->conns = xcalloc(SPAM_WORKERS_MAX, sizeof(*s->conns));
+	if (cli_control_connect(s->cfg, &s->conns[0].c, err) < 0) {
+		free(s->conns);
+		s->conns = NULL;
+		return -1;
+	}
+	s->conns[0].s = s;
+	s->nconns = 1;
+	s->remote = true;
+	return 0;
+}
+
 static int
 open_lookup(struct spam *s)
 {
@@ -167,9 +223,13 @@ open_lookup(struct spam *s)
 	memset(&lo, 0, sizeof(lo));
 	switch (lc->backend) {
 	case LOOKUP_MEMORY:
+		cli_become_user(cfg, false);
+		if (remote_open(s, &err) == 0)
+			return 0;
 		fprintf(stderr, "postern: lookup.backend is \"memory\": the "
-		    "Bayes state lives inside the running server only; "
-		    "`postern spam` needs \"kv\" or \"redis\"\n");
+		    "Bayes state lives inside the running server, which "
+		    "cannot be reached: %s\n", buf_cstr(&err));
+		buf_free(&err);
 		return -1;
 	case LOOKUP_REDIS:
 		lo.backend = "redis";
@@ -189,14 +249,20 @@ open_lookup(struct spam *s)
 		else if (cli_data_dir(cfg) < 0)
 			return -1;
 		if (kv_open(&ko, &s->kv, &err) < 0) {
+			struct buf cerr = BUF_INIT(0);
+
+			/* RocksDB held by the server: ask the server */
+			if (rocks && write && remote_open(s, &cerr) == 0) {
+				buf_free(&err);
+				return 0;
+			}
 			fprintf(stderr, "postern: data store %s: %s\n",
 			    cfg->store.path, buf_cstr(&err));
 			if (rocks && write)
 				fprintf(stderr, "postern: RocksDB admits one "
-				    "process: if `postern serve` is running, "
-				    "stop it to train, or keep the lookup "
-				    "state in Redis (lookup.backend = "
-				    "\"redis\")\n");
+				    "process, and the server that may hold it "
+				    "cannot be reached: %s\n", buf_cstr(&cerr));
+			buf_free(&cerr);
 			buf_free(&err);
 			return -1;
 		}
@@ -419,7 +485,189 @@ worker(void *arg)
 	return NULL;
 }
 
-/* one_message - hand msg (its data taken) to the workers */
+/* ---- remote: the server does the work ---- */
+
+/* remote_fatal - fatal(), and every connection shut so that its reader
+ * and a blocked send wake up; under mu */
+static void
+remote_fatal(struct spam *s, const char *what, const struct buf *err)
+{
+	fatal(s, what, err);
+	for (size_t i = 0; i < s->nconns; i++)
+		cli_control_shutdown(&s->conns[i].c, true);
+}
+
+/* reply - one reply, to the oldest request of sc; under mu (o: the
+ * classify output, delivered by the caller) */
+static void
+reply(struct spam_conn *sc, const struct spam_pend *p,
+    const struct cli_control_reply *r, struct buf *o)
+{
+	struct spam *s = sc->s;
+	struct buf err = BUF_INIT(0);
+	bool ok = !atomic_load(&s->fatal);
+
+	if (r->type == CLI_CONTROL_ERROR) {
+		buf_add_str(&err, r->error);
+		remote_fatal(s, p->label, &err);
+	} else if (r->type == CLI_CONTROL_OUTCOME && s->cmd != CMD_CLASSIFY) {
+		if (ok) {
+			s->done[p->cls][r->outcome]++;
+			progress(s);
+		}
+	} else if (r->type == CLI_CONTROL_RESULT && s->cmd == CMD_CLASSIFY) {
+		if (ok) {
+			format_result(s, p->label, &r->result, o);
+			s->verdicts[r->result.verdict]++;
+			s->nmsg++;
+		}
+	} else {
+		buf_addf(&err, "control socket: an unexpected reply '%c'",
+		    r->type);
+		remote_fatal(s, p->label, &err);
+	}
+	buf_free(&err);
+}
+
+/* receiver - a connection's replies, in the order of its requests */
+static void *
+receiver(void *arg)
+{
+	struct spam_conn *sc = arg;
+	struct spam *s = sc->s;
+	struct cli_control_reply *r = xmalloc(sizeof(*r));
+	struct buf err = BUF_INIT(0), o = BUF_INIT(0);
+
+	for (;;) {
+		struct spam_pend p;
+		int rc = cli_control_recv(&sc->c, r, &err);
+
+		pthread_mutex_lock(&s->mu);
+		if (rc <= 0 || sc->plen == 0) {
+			if (rc == 0 && sc->plen > 0)
+				buf_addf(&err, "the server closed the "
+				    "connection, %zu requests unanswered",
+				    sc->plen);
+			else if (rc > 0)
+				buf_addf(&err, "a reply to no request");
+			if (err.len > 0)
+				remote_fatal(s, "control socket", &err);
+			pthread_mutex_unlock(&s->mu);
+			break;
+		}
+		p = sc->pend[sc->phead];
+		sc->phead = (sc->phead + 1) % SPAM_PENDING;
+		sc->plen--;
+		pthread_cond_broadcast(&s->not_full);
+		reply(sc, &p, r, &o);
+		pthread_mutex_unlock(&s->mu);
+		if (s->cmd == CMD_CLASSIFY)
+			deliver(s, p.seq, &o);
+		free(p.label);
+	}
+	free(r);
+	buf_free(&err);
+	buf_free(&o);
+	return NULL;
+}
+
+/* remote_send - msg as a request on the next connection, in turn */
+static void
+remote_send(struct spam *s, const char *label, enum bayes_class cls,
+    const struct buf *msg)
+{
+	static const unsigned char cmds[] = { CLI_CONTROL_TRAIN,
+		CLI_CONTROL_FORGET, CLI_CONTROL_CLASSIFY };
+	struct spam_conn *sc;
+	struct spam_pend *p;
+	struct buf err = BUF_INIT(0);
+
+	pthread_mutex_lock(&s->mu);
+	sc = &s->conns[s->next_conn++ % s->nconns];
+	while (!atomic_load(&s->fatal) && (sc->plen == SPAM_PENDING ||
+	    (s->cmd == CMD_CLASSIFY && s->seq_next - s->seq_printed >=
+	    SPAM_WINDOW)))
+		pthread_cond_wait(&s->not_full, &s->mu);
+	if (atomic_load(&s->fatal)) {
+		pthread_mutex_unlock(&s->mu);
+		return;
+	}
+	p = &sc->pend[(sc->phead + sc->plen++) % SPAM_PENDING];
+	p->label = xstrdup(label);
+	p->cls = cls;
+	p->seq = s->seq_next++;
+	pthread_mutex_unlock(&s->mu);
+	if (cli_control_send(&sc->c, cmds[s->cmd], cls, s->user, msg->data,
+	    msg->len, &err) < 0) {
+		pthread_mutex_lock(&s->mu);
+		remote_fatal(s, "control socket", &err);
+		pthread_mutex_unlock(&s->mu);
+	}
+	buf_free(&err);
+}
+
+/* remote_start - as many connections as local workers (the server
+ * works each on a thread of its own), each with a reader */
+static void
+remote_start(struct spam *s)
+{
+	long n = sysconf(_SC_NPROCESSORS_ONLN) + 1;
+	struct buf err = BUF_INIT(0);
+
+	n = n < 2 ? 2 : n > SPAM_WORKERS_MAX ? SPAM_WORKERS_MAX : n;
+	while (s->nconns < (size_t)n) {
+		buf_reset(&err);
+		if (cli_control_connect(s->cfg, &s->conns[s->nconns].c,
+		    &err) < 0)
+			break;		/* the server is busy: fewer will do */
+		s->conns[s->nconns++].s = s;
+	}
+	for (size_t i = 0; i < s->nconns; i++) {
+		if (pthread_create(&s->conns[i].thread, NULL, receiver,
+		    &s->conns[i]) == 0) {
+			s->conns[i].running = true;
+			continue;
+		}
+		/* no reader: the connections from here on go unused */
+		for (size_t j = i; j < s->nconns; j++)
+			cli_control_close(&s->conns[j].c);
+		s->nconns = i;
+	}
+	if (s->nconns == 0) {
+		buf_reset(&err);
+		buf_add_str(&err, "cannot start a thread");
+		pthread_mutex_lock(&s->mu);
+		fatal(s, "control socket", &err);
+		pthread_mutex_unlock(&s->mu);
+	}
+	buf_free(&err);
+}
+
+/* remote_stop - no more requests: the readers end with the replies (at
+ * once after a failure); accepts a second call */
+static void
+remote_stop(struct spam *s)
+{
+	for (size_t i = 0; i < s->nconns; i++)
+		cli_control_shutdown(&s->conns[i].c, atomic_load(&s->fatal));
+	for (size_t i = 0; i < s->nconns; i++) {
+		struct spam_conn *sc = &s->conns[i];
+
+		if (sc->running)
+			pthread_join(sc->thread, NULL);
+		for (; sc->plen > 0; sc->plen--) {
+			free(sc->pend[sc->phead].label);
+			sc->phead = (sc->phead + 1) % SPAM_PENDING;
+		}
+		cli_control_close(&sc->c);
+	}
+	free(s->conns);
+	s->conns = NULL;
+	s->nconns = 0;
+}
+
+/* one_message - hand msg (its data taken, but for the server's) to the
+ * workers or the server */
 static void
 one_message(struct spam *s, const char *label, enum bayes_class cls,
     struct buf *msg)
@@ -428,6 +676,10 @@ one_message(struct spam *s, const char *label, enum bayes_class cls,
 
 	if (atomic_load(&s->fatal))
 		return;
+	if (s->remote) {
+		remote_send(s, label, cls, msg);
+		return;
+	}
 	j.label = xstrdup(label);
 	j.cls = cls;
 	j.msg = (unsigned char *)buf_steal(msg, &j.len);
@@ -740,7 +992,8 @@ summary(struct spam *s)
 			continue;
 		if (s->cmd == CMD_TRAIN)
 			printf("%s: %llu learned, %llu relearned, %llu "
-			    "already learned, %llu learned as %s before: left\n",
+			    "already learned, %llu learned as %s before: "
+			    "left\n",
 			    cls[c], (unsigned long long)d[BAYES_LEARNED],
 			    (unsigned long long)d[BAYES_RELEARNED],
 			    (unsigned long long)d[BAYES_ALREADY],
@@ -757,12 +1010,25 @@ summary(struct spam *s)
 	    (double)s->nmsg / secs : 0.0);
 }
 
+static void
+print_stats(struct spam *s, const char *user, const struct bayes_stats *st)
+{
+	unsigned min = s->cfg->bayes.min_learned;
+
+	printf("%s%s%s\n  spam learned: %lld\n  ham learned:  %lld\n"
+	    "  tokens:       %lld\n  judging:      %s (min_learned "
+	    "%u)\n", user == NULL ? "global" : "user ",
+	    user == NULL ? "" : user, ":", (long long)st->nspam,
+	    (long long)st->nham, (long long)(st->ntokens > 0 ?
+	    st->ntokens : 0), st->nspam >= (min > 0 ? min : 1) &&
+	    st->nham >= (min > 0 ? min : 1) ? "yes" : "no", min);
+}
+
 static int
 stats(struct spam *s)
 {
 	struct bayes_stats st;
 	struct buf err = BUF_INIT(0);
-	unsigned min = s->cfg->bayes.min_learned;
 	int rc = 0;
 
 	for (int pass = 0; pass < (s->user != NULL ? 2 : 1); pass++) {
@@ -773,14 +1039,41 @@ stats(struct spam *s)
 			rc = 1;
 			break;
 		}
-		printf("%s%s%s\n  spam learned: %lld\n  ham learned:  %lld\n"
-		    "  tokens:       %lld\n  judging:      %s (min_learned "
-		    "%u)\n", user == NULL ? "global" : "user ",
-		    user == NULL ? "" : user, ":", (long long)st.nspam,
-		    (long long)st.nham, (long long)(st.ntokens > 0 ?
-		    st.ntokens : 0), st.nspam >= (min > 0 ? min : 1) &&
-		    st.nham >= (min > 0 ? min : 1) ? "yes" : "no", min);
+		print_stats(s, user, &st);
 	}
+	buf_free(&err);
+	return rc;
+}
+
+/* remote_stats - stats from the server: the global set and the user's
+ * ("" is the global set again, as locally) */
+static int
+remote_stats(struct spam *s)
+{
+	struct cli_control_conn *c = &s->conns[0].c;
+	struct cli_control_reply *r = xmalloc(sizeof(*r));
+	struct buf err = BUF_INIT(0);
+	size_t want = s->user != NULL && s->user[0] != '\0' ? 2 : 1;
+	int rc = 1, got = -1;
+
+	if (cli_control_send(c, CLI_CONTROL_STATS, BAYES_HAM, s->user, NULL,
+	    0, &err) == 0 && (got = cli_control_recv(c, r, &err)) == 0)
+		buf_add_str(&err, "the server closed the connection");
+	if (got <= 0)
+		fprintf(stderr, "postern: control socket: %s\n",
+		    buf_cstr(&err));
+	else if (r->type == CLI_CONTROL_ERROR)
+		fprintf(stderr, "postern: %s\n", r->error);
+	else if (r->type != CLI_CONTROL_SETS || r->nsets != want)
+		fprintf(stderr, "postern: control socket: an unexpected "
+		    "reply '%c'\n", r->type);
+	else
+		rc = 0;
+	for (int pass = 0; rc == 0 && pass < (s->user != NULL ? 2 : 1);
+	    pass++)
+		print_stats(s, pass == 0 ? NULL : s->user,
+		    &r->sets[pass < (int)want ? pass : 0]);
+	free(r);
 	buf_free(&err);
 	return rc;
 }
@@ -859,29 +1152,38 @@ cli_spam(const struct config *cfg, int argc, char **argv)
 		free(paths);
 		return 1;
 	}
-	memset(&bo, 0, sizeof(bo));
-	bo.lookup = s.l;
-	bo.min_learned = cfg->bayes.min_learned;
-	bo.per_user = cfg->bayes.per_user;
-	bo.snapshot = s.cmd == CMD_CLASSIFY;
-	s.b = bayes_new(&bo);
+	if (!s.remote) {
+		memset(&bo, 0, sizeof(bo));
+		bo.lookup = s.l;
+		bo.min_learned = cfg->bayes.min_learned;
+		bo.per_user = cfg->bayes.per_user;
+		bo.snapshot = s.cmd == CMD_CLASSIFY;
+		s.b = bayes_new(&bo);
+	}
 	buf_init(&s.main.text, 0);
 	pthread_mutex_init(&s.mu, NULL);
 	pthread_cond_init(&s.not_empty, NULL);
 	pthread_cond_init(&s.not_full, NULL);
 	s.t0 = clock_mono_us();
 	if (s.cmd == CMD_STATS) {
-		rc = stats(&s);
+		rc = s.remote ? remote_stats(&s) : stats(&s);
 	} else {
-		workers_start(&s);
+		if (s.remote)
+			remote_start(&s);
+		else
+			workers_start(&s);
 		for (size_t i = 0; i < n && !atomic_load(&s.fatal); i++)
 			source(&s, paths[i].path, paths[i].cls);
-		workers_stop(&s);
+		if (s.remote)
+			remote_stop(&s);
+		else
+			workers_stop(&s);
 		if (!atomic_load(&s.fatal))
 			summary(&s);
 		rc = s.failed ? 1 : 0;
 	}
 	fflush(stdout);
+	remote_stop(&s);
 	pthread_cond_destroy(&s.not_empty);
 	pthread_cond_destroy(&s.not_full);
 	pthread_mutex_destroy(&s.mu);

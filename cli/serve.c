@@ -4,13 +4,15 @@
  * Order matters: log, TLS keys and listening sockets first (they may need
  * root: privileged ports, key files), then drop to server.user, then open
  * the spool (recovering what a crash left), start the queue manager, the
- * I/O loops and the job pool.  Signals are handled synchronously by the
- * main thread with sigwait(): SIGTERM/SIGINT stop, SIGUSR1 flushes the
- * queue (`postern queue flush`), SIGHUP is logged and ignored (no reload
- * yet).
+ * I/O loops and the job pool, and, once the classifier exists, the
+ * control socket through which `postern spam` reaches it (cli_control.h).
+ * Signals are handled synchronously by the main thread with sigwait():
+ * SIGTERM/SIGINT stop, SIGUSR1 flushes the queue (`postern queue
+ * flush`), SIGHUP is logged and ignored (no reload yet).
  *
- * Shutdown: stop accepting and stop the loops, finish the jobs in flight,
- * drain the group committer (a message whose commit completes is in the
+ * Shutdown: close the control socket (its threads use the classifier),
+ * stop accepting and stop the loops, finish the jobs in flight, drain
+ * the group committer (a message whose commit completes is in the
  * queue even if its client never saw the 250), stop the queue manager.
  */
 #include <errno.h>
@@ -24,6 +26,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "cli/cli_control.h"
 #include "common/listen.h"
 #include "common/log.h"
 #include "common/loop.h"
@@ -386,6 +389,7 @@ cli_serve(const struct config *cfg, int argc, char **argv)
 	struct serve_ctx sc;
 	struct cli_filters cf;
 	struct junk_ctx jc;
+	struct cli_control *control;
 	struct filters *filters;
 	SSL_CTX *tls = NULL;
 	const char *error;
@@ -504,6 +508,12 @@ cli_serve(const struct config *cfg, int argc, char **argv)
 	if (cfg->filters.stages.n > 0)
 		log_info(SVC, "filters: %zu stages", filters_stage_count(
 		    filters));
+	/* `postern spam` asks us when it cannot open the lookup store */
+	if (cli_control_start(cfg, cf.bayes, &control, &err) < 0) {
+		log_error(SVC, "control socket: %s; `postern spam` cannot "
+		    "reach this server", buf_cstr(&err));
+		buf_reset(&err);
+	}
 
 	smtpd = smtpd_new(cfg, jobs, tls, spool, on_queued, qm);
 	smtpd_set_rcpt_check(smtpd, rcpt_check, &sc);
@@ -548,6 +558,7 @@ cli_serve(const struct config *cfg, int argc, char **argv)
 		}
 	}
 	log_info(SVC, "terminating on signal %d", sig);
+	cli_control_stop(&control);	/* before the classifier goes */
 	loops_stop(loops);
 	qmgr_stop(qm);
 	jobs_free(&jobs);	/* spool writes finish */
