@@ -11,6 +11,7 @@
  *   postern [-c FILE] mailbox list USER | mail list USER [MAILBOX] |
  *                     mail show USER MAILBOX UID         (cli_mail.c)
  *   postern [-c FILE] spam train|forget|classify|stats      (cli_spam.c)
+ *   postern [-c FILE] dkim keygen|show|sign                (cli_dkim.c)
  *
  * main() parses the global options and dispatches; argv[0] of each
  * handler is the subcommand's name.  Handlers return the process exit
@@ -78,6 +79,8 @@ int cli_import(const struct config *cfg, int argc, char **argv);
 int cli_mail(const struct config *cfg, int argc, char **argv);
 /* spam train | forget | classify | stats (cli_spam.c) */
 int cli_spam(const struct config *cfg, int argc, char **argv);
+/* dkim keygen | show | sign: DKIM signing keys (cli_dkim.c) */
+int cli_dkim(const struct config *cfg, int argc, char **argv);
 
 /*
  * cli_store_open - become server.user, make data_dir, open the store of

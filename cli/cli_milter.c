@@ -20,6 +20,14 @@
  * only marked: for the MTA in front, quarantine means its hold queue,
  * which is for the postmaster, not for spam.
  *
+ * No built-in stage replaces the body or changes the envelope, but a
+ * milter listed as a stage ("milter:NAME") may: those changes are passed
+ * on to the MTA (smfi_replacebody, smfi_addrcpt[_par], smfi_delrcpt,
+ * smfi_chgfrom).  xxfi_negotiate asks the MTA for these actions when it
+ * offers them, and the stages' milters are offered only what the MTA
+ * granted (filters_session_can), so a change is never made that cannot
+ * be passed on.  Header changes are required, as before.
+ *
  * libmilter gives callbacks no argument of ours, so the pipeline is a
  * file-level pointer set once before smfi_main and only read after.
  */
@@ -44,8 +52,14 @@
 static struct filters *the_filters;	/* set before smfi_main */
 static uint64_t the_max_scan;
 
+/* the actions we need, and those we pass on when the MTA offers them */
+#define NEED_ACTIONS (SMFIF_ADDHDRS | SMFIF_CHGHDRS)
+#define MAY_ACTIONS (SMFIF_CHGBODY | SMFIF_ADDRCPT | SMFIF_ADDRCPT_PAR | \
+    SMFIF_DELRCPT | SMFIF_CHGFROM)
+
 struct mpriv {
 	struct filter_session *fs;
+	unsigned long actions;	/* negotiated with the MTA */
 	struct buf msg;		/* header fields, blank line, body */
 	bool truncated;		/* over max_scan: the header only */
 	char qid[64];
@@ -81,10 +95,65 @@ priv(SMFICTX *ctx)
 	return smfi_getpriv(ctx);
 }
 
+/* new_priv - the connection's state, made at the first callback */
+static struct mpriv *
+new_priv(SMFICTX *ctx)
+{
+	struct mpriv *p = priv(ctx);
+
+	if (p == NULL) {
+		p = xcalloc(1, sizeof(*p));
+		buf_init(&p->msg, 0);
+		p->actions = NEED_ACTIONS;	/* negotiation skipped */
+		(void)smfi_setpriv(ctx, p);
+	}
+	return p;
+}
+
+/*
+ * m_negotiate - the MTA's offer (f0: actions); we take the header actions
+ * we need and what we may pass on.  The protocol steps (*pf1) stay as
+ * libmilter set them from our callbacks.
+ */
+static sfsistat
+m_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1,
+    unsigned long f2, unsigned long f3, unsigned long *pf0,
+    unsigned long *pf1, unsigned long *pf2, unsigned long *pf3)
+{
+	struct mpriv *p = new_priv(ctx);
+
+	(void)f1;
+	(void)f2;
+	(void)f3;
+	(void)pf1;
+	(void)pf2;
+	(void)pf3;
+	/* NEED_ACTIONS not offered: libmilter refuses the MTA, as before */
+	p->actions = NEED_ACTIONS | (f0 & MAY_ACTIONS);
+	*pf0 = p->actions;
+	return SMFIS_CONTINUE;
+}
+
+/* can - what the stages' milters may be offered */
+static unsigned
+can(unsigned long actions)
+{
+	unsigned c = 0;
+
+	if ((actions & SMFIF_CHGBODY) != 0)
+		c |= FILTER_CAN_BODY;
+	if ((actions & (SMFIF_ADDRCPT | SMFIF_DELRCPT)) ==
+	    (SMFIF_ADDRCPT | SMFIF_DELRCPT))
+		c |= FILTER_CAN_RCPT;
+	if ((actions & SMFIF_CHGFROM) != 0)
+		c |= FILTER_CAN_SENDER;
+	return c;
+}
+
 static sfsistat
 m_connect(SMFICTX *ctx, char *host, _SOCK_ADDR *sa)
 {
-	struct mpriv *p = xcalloc(1, sizeof(*p));
+	struct mpriv *p = new_priv(ctx);
 	struct sockaddr_storage none;
 	struct filter_reply r;
 	socklen_t len = sizeof(struct sockaddr_in);
@@ -99,9 +168,9 @@ m_connect(SMFICTX *ctx, char *host, _SOCK_ADDR *sa)
 	} else if (sa->sa_family == AF_INET6) {
 		len = sizeof(struct sockaddr_in6);
 	}
-	buf_init(&p->msg, 0);
+	filters_session_free(&p->fs);	/* a second connect: start again */
 	p->fs = filters_session_new(the_filters, sa, len, "milter");
-	(void)smfi_setpriv(ctx, p);
+	filters_session_can(p->fs, can(p->actions));
 	return verdict(ctx, filters_connect(p->fs, &r), &r);
 }
 
@@ -228,8 +297,61 @@ m_body(SMFICTX *ctx, unsigned char *chunk, size_t len)
 	return SMFIS_CONTINUE;
 }
 
-/* apply - the pipeline's fields, deletions and changes, through libmilter */
-static void
+/*
+ * apply_changes - a stage's new body and envelope changes, through
+ * libmilter (negotiated: the stages were offered only these); -1 when
+ * one could not be passed on (the MTA went away), logged: the caller
+ * defers the message rather than let it go half changed.  The MTA gets
+ * the body with CRLF line ends, as Postfix and Sendmail take it.
+ */
+static int
+apply_changes(SMFICTX *ctx, struct mpriv *p)
+{
+	struct filter_msg *m = filters_msg(p->fs);
+	struct buf a = BUF_INIT(0);
+	/* libmilter sends nothing for an empty body: an empty line then */
+	unsigned char *body = m->len > m->body_off ?
+	    (unsigned char *)m->data + m->body_off : (unsigned char *)"\r\n";
+	int blen = m->len > m->body_off ? (int)(m->len - m->body_off) : 2;
+	int rc = 0;
+
+	if (m->body_replaced && smfi_replacebody(ctx, body, blen) ==
+	    MI_FAILURE) {
+		log_warn(SVC, "%s: smfi_replacebody failed", p->qid);
+		rc = -1;
+	}
+	for (size_t i = 0; i < m->nenvelope; i++) {
+		const struct filter_envelope_edit *e = &m->envelope[i];
+		int r;
+
+		buf_reset(&a);
+		buf_addf(&a, "<%s>", e->addr);
+		if (e->op == FILTER_RCPT_DELETE)
+			r = smfi_delrcpt(ctx, (char *)buf_cstr(&a));
+		else if (e->op == FILTER_SENDER_CHANGE)
+			r = smfi_chgfrom(ctx, (char *)buf_cstr(&a),
+			    e->args[0] != '\0' ? e->args : NULL);
+		else if (e->args[0] != '\0' &&
+		    (p->actions & SMFIF_ADDRCPT_PAR) != 0)
+			r = smfi_addrcpt_par(ctx, (char *)buf_cstr(&a),
+			    e->args);
+		else
+			r = smfi_addrcpt(ctx, (char *)buf_cstr(&a));
+		if (r == MI_FAILURE) {
+			log_warn(SVC, "%s: %s <%s> for the MTA failed", p->qid,
+			    e->op == FILTER_RCPT_DELETE ? "deleting" :
+			    e->op == FILTER_SENDER_CHANGE ? "the sender" :
+			    "adding", e->addr);
+			rc = -1;
+		}
+	}
+	buf_free(&a);
+	return rc;
+}
+
+/* apply - the pipeline's fields, deletions and changes, through libmilter;
+ * -1 as apply_changes */
+static int
 apply(SMFICTX *ctx, struct mpriv *p)
 {
 	struct filter_msg *m = filters_msg(p->fs);
@@ -277,6 +399,7 @@ apply(SMFICTX *ctx, struct mpriv *p)
 	buf_free(&h);
 	buf_free(&name);
 	buf_free(&value);
+	return apply_changes(ctx, p);
 }
 
 static sfsistat
@@ -292,8 +415,7 @@ m_eom(SMFICTX *ctx)
 	a = filters_data(p->fs, p->msg.data, p->msg.len, p->truncated, &r);
 	if (a == FILTER_REJECT || a == FILTER_TEMPFAIL || a == FILTER_DISCARD)
 		return verdict(ctx, a, &r);
-	apply(ctx, p);
-	return SMFIS_CONTINUE;
+	return apply(ctx, p) < 0 ? SMFIS_TEMPFAIL : SMFIS_CONTINUE;
 }
 
 static sfsistat
@@ -352,6 +474,7 @@ cli_milter(const struct config *cfg, int argc, char **argv)
 	desc.xxfi_eom = m_eom;
 	desc.xxfi_abort = m_abort;
 	desc.xxfi_close = m_close;
+	desc.xxfi_negotiate = m_negotiate;
 	conn = xstrdup(cfg->milter.listen);
 	if (smfi_setconn(conn) == MI_FAILURE ||
 	    smfi_register(desc) == MI_FAILURE ||

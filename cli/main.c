@@ -3,7 +3,7 @@
  *
  *   postern [-c FILE] serve | queue ... | config ... | domain ... |
  *                     user ... | alias ... | import ... | mailbox ... |
- *                     mail ... | spam ...
+ *                     mail ... | spam ... | dkim ...
  *
  * Without -c the embedded defaults apply (ARCHITECTURE.md,
  * "Configuration"): data under ./var, SMTP on port 25.
@@ -59,7 +59,13 @@ usage(FILE *f)
 	    "  spam classify [--user ADDR] [--top N] PATH...\n"
 	    "                                verdict, probability, top "
 	    "tokens\n"
-	    "  spam stats [--user ADDR]      messages learned, tokens\n",
+	    "  spam stats [--user ADDR]      messages learned, tokens\n"
+	    "  dkim keygen DOMAIN [--selector S] [--algo rsa|ed25519] "
+	    "[--bits N] [--force]\n"
+	    "                                make a signing key, print its "
+	    "DNS record\n"
+	    "  dkim show [DOMAIN]            the DNS records of the keys\n"
+	    "  dkim sign DOMAIN [FILE]       sign a message (a test)\n",
 	    f);
 }
 
@@ -108,7 +114,8 @@ main(int argc, char **argv)
 	if (strcmp(argv[0], "serve") != 0 && strcmp(argv[0], "queue") != 0 &&
 	    strcmp(argv[0], "milter") != 0 &&
 	    !is_dir_command(argv[0]) && strcmp(argv[0], "import") != 0 &&
-	    !is_mail_command(argv[0]) && strcmp(argv[0], "spam") != 0) {
+	    !is_mail_command(argv[0]) && strcmp(argv[0], "spam") != 0 &&
+	    strcmp(argv[0], "dkim") != 0) {
 		fprintf(stderr, "postern: unknown command \"%s\"\n", argv[0]);
 		usage(stderr);
 		return 2;
@@ -131,6 +138,8 @@ main(int argc, char **argv)
 		rc = cli_mail(cfg, argc, argv);
 	else if (strcmp(argv[0], "spam") == 0)
 		rc = cli_spam(cfg, argc, argv);
+	else if (strcmp(argv[0], "dkim") == 0)
+		rc = cli_dkim(cfg, argc, argv);
 	else
 		rc = cli_queue(cfg, argc, argv);
 	config_free(&cfg);

@@ -82,6 +82,9 @@ struct config_queue {
 	unsigned scan_interval;	/* seconds between queue runs, default 60 */
 	unsigned max_deliveries;	/* concurrent deliveries, default 20 */
 	struct strlist hold_transports;	/* not started: mail stays queued */
+	uint64_t bounce_size_limit;	/* returned whole up to this, 50K */
+	unsigned delay_warning_time;	/* seconds, default 4h; 0 = off */
+	char *dsn_hostname;	/* "" = server.hostname */
 };
 
 enum store_backend { STORE_SQLITE, STORE_ROCKSDB };
@@ -108,7 +111,8 @@ enum filter_fail { FILTER_FAIL_ACCEPT, FILTER_FAIL_TEMPFAIL,
 	FILTER_FAIL_REJECT };
 
 struct config_filters {
-	struct strlist stages;	/* in order; default none yet */
+	/* in order; default iprev spf dkim dmarc greylist bayes, [] none */
+	struct strlist stages;
 	struct strlist trusted_networks;	/* CIDRs: inbound checks skipped */
 	bool trust_loopback;	/* default true */
 	bool lmtp;		/* run on LMTP too (default false) */
@@ -135,6 +139,19 @@ struct config_dkim {
 	double fail;		/* a signature that does not verify */
 	double pass;		/* a valid signature (usually < 0) */
 	double none;		/* no signature */
+};
+
+/*
+ * DKIM signing of outgoing mail (mta/dkim_sign.h).  Keys are found by
+ * convention in <key_dir>/<domain>/<selector>.key (what `postern dkim
+ * keygen` writes), plus the ones listed in keys.
+ */
+struct config_dkim_sign {
+	char *key_dir;		/* "" = <data_dir>/dkim */
+	struct strlist keys;	/* "domain:selector:/path/key.pem" */
+	struct strlist headers;	/* signed when present */
+	struct strlist oversign;	/* listed once more than present */
+	bool subdomains;	/* sub.example.org signed d=example.org */
 };
 
 struct config_dmarc {
@@ -224,6 +241,7 @@ struct config {
 	struct config_filters filters;
 	struct config_spf spf;
 	struct config_dkim dkim;
+	struct config_dkim_sign dkim_sign;
 	struct config_dmarc dmarc;
 	struct config_iprev iprev;
 	struct config_dnsbl dnsbl;

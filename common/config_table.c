@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "config_priv.h"
+#include "dns.h"
 #include "netaddr.h"
 #include "xalloc.h"
 
@@ -305,6 +306,13 @@ static const struct config_key smtp_keys[] = {
 	  "Bare CR or LF in a message: reject (550) or normalize to CRLF." },
 };
 
+/* the name in delivery status notifications: server.hostname's */
+static void
+derive_dsn_hostname(const struct config *cfg, void *field)
+{
+	*(char **)field = xstrdup(cfg->server.hostname);
+}
+
 static const struct config_key queue_keys[] = {
 	{ "dir", CONFIG_T_STRING, "", 0, 0, OFF(queue.dir), NULL, NULL,
 	  derive_queue_dir, "Spool directory; \"\" = <data_dir>/queue." },
@@ -327,6 +335,18 @@ static const struct config_key queue_keys[] = {
 	  OFF(queue.hold_transports), NULL, check_transport, NULL,
 	  "Transports not started (\"local\", \"smtp\"): their mail stays "
 	  "queued, deferred, until removed from here and restarted." },
+	{ "bounce_size_limit", CONFIG_T_SIZE, "50K", 0, 64 * KIB * KIB,
+	  OFF(queue.bounce_size_limit), NULL, NULL, NULL,
+	  "Largest message a bounce returns whole; larger ones (and "
+	  "RET=HDRS) get their header returned." },
+	{ "delay_warning_time", CONFIG_T_DURATION, "4h", 0, 60 * DAY,
+	  OFF(queue.delay_warning_time), NULL, NULL, NULL,
+	  "Time in the queue after which the sender is told, once, that "
+	  "delivery is delayed; 0 = never." },
+	{ "dsn_hostname", CONFIG_T_STRING, "", 0, 0, OFF(queue.dsn_hostname),
+	  NULL, check_hostname, derive_dsn_hostname,
+	  "Name in delivery status notifications (MAILER-DAEMON@name, "
+	  "Reporting-MTA); \"\" = server.hostname." },
 };
 
 static const char *const store_names[] = { "sqlite", "rocksdb", NULL };
@@ -424,9 +444,18 @@ check_fail_action(const char *s)
 }
 
 static const struct config_key filters_keys[] = {
-	{ "stages", CONFIG_T_STRLIST, "", 0, 0, OFF(filters.stages), NULL,
-	  check_nonempty, NULL,
-	  "Filter stages, run in this order for every inbound message." },
+	/*
+	 * The built-in stages that need no set-up of their own and judge
+	 * nothing without evidence (README.md, "Anti-spam filters").
+	 * Opt-in: dnsbl (needs zones), ratelimit (needs limits), milters,
+	 * and reputation: it adds a sender's past average once per key (IP,
+	 * network, sender domains): the steady SPF fail (3) of a forwarder
+	 * without SRS reaches reject_score (15) within five messages.
+	 */
+	{ "stages", CONFIG_T_STRLIST, "iprev spf dkim dmarc greylist bayes",
+	  0, 0, OFF(filters.stages), NULL, check_nonempty, NULL,
+	  "Filter stages, run in this order for every inbound message; "
+	  "[] = none." },
 	{ "trusted_networks", CONFIG_T_STRLIST, "", 0, 0,
 	  OFF(filters.trusted_networks), NULL, check_cidr, NULL,
 	  "Clients (CIDR) whose mail skips the inbound spam checks." },
@@ -492,6 +521,88 @@ static const struct config_key dkim_keys[] = {
 	SCORE(dkim.none, "none", "0", "Score of an unsigned message."),
 	{ "pass", CONFIG_T_SCORE, "0", 0, 0, OFF(dkim.pass), NULL, NULL, NULL,
 	  "Score of a valid signature." },
+};
+
+/* dkim_sign: keys, selectors and header names */
+
+/* a selector (RFC 6376 3.1): dot-separated labels of letters, digits,
+ * '-' and '_', as any name under _domainkey */
+static const char *
+check_selector(const char *s)
+{
+	if (strlen(s) > 63 || !dns_is_host_name(s, strlen(s)))
+		return "bad selector (labels of letters, digits, '-' and '_', "
+		    "at most 63 characters)";
+	return NULL;
+}
+
+static const char *
+check_dkim_key(const char *s)
+{
+	const char *c1 = strchr(s, ':'), *c2, *why;
+	struct buf part = BUF_INIT(0);
+
+	c2 = c1 != NULL ? strchr(c1 + 1, ':') : NULL;
+	if (c1 == NULL || c2 == NULL || c2[1] == '\0')
+		return "expected \"domain:selector:/path/to/key\"";
+	buf_add(&part, s, (size_t)(c1 - s));
+	why = config_check_domain(buf_cstr(&part));
+	buf_reset(&part);
+	buf_add(&part, c1 + 1, (size_t)(c2 - c1 - 1));
+	if (why == NULL)
+		why = check_selector(buf_cstr(&part));
+	buf_free(&part);
+	return why;
+}
+
+/* a header field name as libopendkim takes it: letters, digits, '-' */
+static const char *
+check_header_name(const char *s)
+{
+	if (*s == '\0')
+		return "empty header field name";
+	if (strlen(s) > 64)
+		return "header field name longer than 64 characters";
+	for (; *s != '\0'; s++)
+		if (!is_ascii_alnum((unsigned char)*s) && *s != '-')
+			return "a header field name is letters, digits and '-'";
+	return NULL;
+}
+
+static void
+derive_dkim_key_dir(const struct config *cfg, void *field)
+{
+	*(char **)field = under_data_dir(cfg, "dkim");
+}
+
+static const struct config_key dkim_sign_keys[] = {
+	{ "key_dir", CONFIG_T_STRING, "", 0, 0, OFF(dkim_sign.key_dir), NULL,
+	  NULL, derive_dkim_key_dir,
+	  "Keys found here as <domain>/<selector>.key are used (what "
+	  "`postern dkim keygen` writes); \"\" = <data_dir>/dkim." },
+	{ "keys", CONFIG_T_STRLIST, "", 0, 0, OFF(dkim_sign.keys), NULL,
+	  check_dkim_key, NULL,
+	  "More keys, kept elsewhere: \"example.org:sel1:/etc/dkim/"
+	  "sel1.pem\" (PEM, RSA or Ed25519, mode 0600 or 0640)." },
+	{ "headers", CONFIG_T_STRLIST,
+	  "From Reply-To Subject Date Message-ID To Cc MIME-Version "
+	  "Content-Type Content-Transfer-Encoding Content-ID "
+	  "Content-Description In-Reply-To References Sender Resent-Date "
+	  "Resent-From Resent-Sender Resent-To Resent-Cc Resent-Message-ID "
+	  "List-Id List-Help List-Unsubscribe List-Unsubscribe-Post "
+	  "List-Subscribe List-Post List-Owner List-Archive Autocrypt "
+	  "OpenPGP", 0, 0, OFF(dkim_sign.headers), NULL, check_header_name,
+	  NULL, "Header fields signed, each as often as it is present." },
+	{ "oversign_headers", CONFIG_T_STRLIST,
+	  "From Reply-To Subject Date To Cc MIME-Version Content-Type "
+	  "Content-Transfer-Encoding", 0, 0, OFF(dkim_sign.oversign), NULL,
+	  check_header_name, NULL,
+	  "Also signed once more than present, so that none can be added "
+	  "(RFC 6376 8.15); From always is." },
+	{ "subdomains", CONFIG_T_BOOL, "true", 0, 0,
+	  OFF(dkim_sign.subdomains), NULL, NULL, NULL,
+	  "Sign mail from sub.example.org with example.org's keys (d= the "
+	  "parent, no i=) when it has none of its own." },
 };
 
 static const struct config_key dmarc_keys[] = {
@@ -710,6 +821,8 @@ const struct config_group config_groups[] = {
 	{ "spf", KEYS(spf_keys), "The spf stage (RFC 7208)." },
 	{ "dkim", KEYS(dkim_keys), "The dkim stage: signature verification "
 	  "(RFC 6376, 8463)." },
+	{ "dkim_sign", KEYS(dkim_sign_keys), "DKIM signing of outgoing mail "
+	  "(RFC 6376, rsa-sha256 and ed25519-sha256 of RFC 8463)." },
 	{ "dmarc", KEYS(dmarc_keys), "The dmarc stage (RFC 7489)." },
 	{ "iprev", KEYS(iprev_keys), "The iprev stage: the client's "
 	  "reverse DNS (RFC 8601 3)." },

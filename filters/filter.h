@@ -28,7 +28,15 @@
  * X-Spam-Status header), adds authentication results with filter_ar
  * (the method clauses of Authentication-Results, RFC 8601), and may add,
  * change or delete header fields with filter_header_*; the caller applies
- * those edits to the message it stores (filters_render).
+ * those edits to the message it stores (filters_apply).  At the data step
+ * a stage may also replace the body (filter_replace_body: later stages
+ * see the new one, filters_apply stores it) and change the envelope
+ * (filter_rcpt_add, filter_rcpt_delete, filter_sender_change: recorded in
+ * m->envelope for the caller, which applies them with its own policy)
+ * when the caller says it can apply them (struct filter_conn can; the
+ * milter client offers its milters only those).  The changes of a stage
+ * that fails (FILTER_ERROR, over its budget) are undone: its failure
+ * action applies to the message as it was before it.
  *
  * Milter semantics at the data step: a stage may implement data (the
  * whole message at once, which is what the built-in stages want) or the
@@ -84,6 +92,12 @@
 #define FILTER_HEADERS_MAX 1000		/* fields parsed at the data step */
 #define FILTER_EDITS_MAX 100
 
+/* what the caller applies of the stages' changes (struct filter_conn can) */
+#define FILTER_CAN_BODY 0x1u		/* filter_replace_body */
+#define FILTER_CAN_RCPT 0x2u		/* filter_rcpt_add, _delete */
+#define FILTER_CAN_SENDER 0x4u		/* filter_sender_change */
+#define FILTER_CAN_ALL (FILTER_CAN_BODY | FILTER_CAN_RCPT | FILTER_CAN_SENDER)
+
 enum filter_action {
 	FILTER_CONTINUE = 0,
 	FILTER_ACCEPT,
@@ -120,6 +134,8 @@ struct filter_conn {
 	bool tls;
 	bool loopback;
 	bool trusted;			/* trusted network or authenticated */
+	unsigned can;			/* FILTER_CAN_*: what the caller said
+					   it applies (none by default) */
 	/* per-stage per-connection state: see filter_conn_data_set */
 	void *stage_conn[FILTER_STAGES_MAX];
 };
@@ -149,6 +165,20 @@ struct filter_edit {
 	char *value;		/* NULL: delete */
 };
 
+enum filter_envelope_op {
+	FILTER_RCPT_ADD,	/* a recipient more (milter SMFIR_ADDRCPT) */
+	FILTER_RCPT_DELETE,	/* a recipient less (SMFIR_DELRCPT) */
+	FILTER_SENDER_CHANGE,	/* a new envelope sender (SMFIR_CHGFROM) */
+};
+
+/* one envelope change, in the order the stages made them */
+struct filter_envelope_edit {
+	enum filter_envelope_op op;
+	char *addr;		/* without angle brackets; "" = null sender */
+	char *args;		/* ESMTP parameters as given, "" when none */
+	const char *stage;	/* who asked (for the log) */
+};
+
 struct filter_session;
 
 /* one transaction (and before MAIL, the connection) as the stages see it */
@@ -175,6 +205,10 @@ struct filter_msg {
 					   separated by ";\r\n\t" */
 	struct filter_edit *edits;
 	size_t nedits;
+	struct filter_envelope_edit *envelope;
+	size_t nenvelope;
+	bool body_replaced;		/* data/len: the header as received,
+					   then a stage's new body */
 	bool junk;			/* deliver into Junk */
 	bool discard;			/* a stage said DISCARD */
 	bool accepted;			/* a stage said ACCEPT: skip the rest */
@@ -242,6 +276,31 @@ void filter_header_add(struct filter_msg *m, const char *name,
  * value; NULL deletes it */
 void filter_header_change(struct filter_msg *m, const char *name,
     unsigned index, const char *value);
+/*
+ * filter_replace_body - at the data step, the message's body becomes the
+ * len bytes at data (copied; a bare CR or LF made CRLF and a last line
+ * ended with CRLF, as the message is stored), for the later stages
+ * (m->data, m->len) and filters_apply.  -1, nothing changed, when the
+ * caller cannot apply it (m->conn->can), when the stages saw only the
+ * header (m->truncated: the body would be lost), or when the new body
+ * is over filter_body_max.
+ */
+int filter_replace_body(struct filter_msg *m, const void *data, size_t len)
+    WARN_UNUSED;
+/* filter_body_max - the largest body a stage may set: the smaller of
+ * filters.max_scan_size and smtp.max_message_size */
+size_t filter_body_max(const struct filter_msg *m);
+/*
+ * Envelope changes at the data step, recorded in m->envelope (copied) for
+ * the caller; addr without angle brackets, args "" or ESMTP parameters.
+ * -1, nothing recorded, when the caller cannot apply them (m->conn->can)
+ * or past smtp.max_recipients of that kind for the message.
+ */
+int filter_rcpt_add(struct filter_msg *m, const char *addr,
+    const char *args) WARN_UNUSED;
+int filter_rcpt_delete(struct filter_msg *m, const char *addr) WARN_UNUSED;
+int filter_sender_change(struct filter_msg *m, const char *addr,
+    const char *args) WARN_UNUSED;
 /* filter_header_get - the first field called name (any case), or NULL */
 const struct filter_header *filter_header_get(const struct filter_msg *m,
     const char *name);

@@ -30,6 +30,15 @@
  * our authserv-id (RFC 8601 section 5), X-Spam-Status, X-Spam-Flag and
  * X-Postern-Spam.  A message over junk_score gets "X-Postern-Spam: junk",
  * which the delivery agent honours by filing it into Junk.
+ *
+ * Body and envelope changes (milters): filter_replace_body keeps the
+ * header as received and the new body (CRLF line ends) in the session's
+ * newmsg, which m->data then points to, so later stages and
+ * filters_apply see it; envelope changes are only recorded, the caller
+ * applies them.  A stage that fails at a step loses its changes of that
+ * step (header edits, envelope changes, the body: the previous body is
+ * kept in prevmsg while the stage runs), so a broken milter's half-done
+ * edits never reach a message that its fail action lets through.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -69,6 +78,11 @@ struct filter_session {
 	size_t rcpt_cap;
 	struct buf hdrtext;	/* NUL-separated copies behind m.hdrs */
 	bool scanned;		/* filters_data ran for this transaction */
+	size_t hdr_end;		/* the header's end in the caller's msg */
+	bool blank_line;	/* ... which ended with the blank line */
+	struct buf newmsg;	/* header + replaced body: m.data */
+	struct buf prevmsg;	/* the body before the running stage's */
+	bool body_saved;	/* prevmsg holds it (until the stage ends) */
 };
 
 /* ---- helpers for stages ---- */
@@ -128,6 +142,161 @@ filter_header_change(struct filter_msg *m, const char *name, unsigned index,
     const char *value)
 {
 	add_edit(m, FILTER_EDIT_CHANGE, name, index, value);
+}
+
+size_t
+filter_body_max(const struct filter_msg *m)
+{
+	const struct config *cfg = m->session->f->env.cfg;
+	uint64_t max = cfg->filters.max_scan_size;
+
+	if (cfg->smtp.max_message_size < max)
+		max = cfg->smtp.max_message_size;
+	return max < SIZE_MAX / 4 ? (size_t)max : SIZE_MAX / 4;
+}
+
+/*
+ * crlf_body - d as stored (a bare CR or LF becomes CRLF, a last line
+ * gets its CRLF) appended to out when out is not NULL; its length
+ */
+static size_t
+crlf_body(const unsigned char *d, size_t len, struct buf *out)
+{
+	size_t n = 0, run = 0;
+
+	if (len == 0)
+		return 0;
+	for (size_t i = 0; i < len; i++) {
+		bool cr = d[i] == '\r', lf = d[i] == '\n';
+
+		if (!cr && !lf) {
+			run++;
+			continue;
+		}
+		if (cr && i + 1 < len && d[i + 1] == '\n') {
+			run += 2;
+			i++;
+			continue;
+		}
+		if (out != NULL) {	/* a bare one: the run, then CRLF */
+			buf_add(out, d + i - run, run);
+			buf_add(out, "\r\n", 2);
+		}
+		n += run + 2;
+		run = 0;
+	}
+	if (out != NULL)
+		buf_add(out, d + len - run, run);
+	n += run;
+	if (len > 0 && d[len - 1] != '\n' && d[len - 1] != '\r') {
+		if (out != NULL)
+			buf_add(out, "\r\n", 2);
+		n += 2;
+	}
+	return n;
+}
+
+int
+filter_replace_body(struct filter_msg *m, const void *data, size_t len)
+{
+	struct filter_session *s = m->session;
+	size_t max = filter_body_max(m), n;
+	struct buf b = BUF_INIT(0);
+
+	if ((m->conn->can & FILTER_CAN_BODY) == 0 || !s->scanned ||
+	    m->truncated || len > max || (n = crlf_body(data, len, NULL)) >
+	    max)
+		return -1;
+	if (buf_reserve(&b, s->hdr_end + 4 + n) < 0)
+		PANIC("filter_replace_body: an unlimited buffer");
+	buf_add(&b, m->data, s->hdr_end);	/* the header as received */
+	if (!s->blank_line && s->hdr_end > 0 && m->data[s->hdr_end - 1] !=
+	    '\n')
+		buf_add(&b, "\r\n", 2);	/* its last line unended */
+	if (!s->blank_line)
+		buf_add(&b, "\r\n", 2);
+	m->body_off = b.len;
+	(void)crlf_body(data, len, &b);
+	/* the body the running stage started with stays until it is done */
+	if (!s->body_saved) {
+		buf_free(&s->prevmsg);
+		s->prevmsg = s->newmsg;
+		s->body_saved = true;
+	} else {
+		buf_free(&s->newmsg);
+	}
+	s->newmsg = b;
+	m->data = s->newmsg.data;
+	m->len = s->newmsg.len;
+	m->body_replaced = true;
+	log_info(FILTERS_SVC, "%s: %s replaced the body (%zu bytes)",
+	    m->qid[0] != '\0' ? m->qid : "NOQUEUE", s->f->stages[m->cur].name,
+	    n);
+	return 0;
+}
+
+static int
+add_envelope(struct filter_msg *m, enum filter_envelope_op op,
+    const char *addr, const char *args, unsigned can)
+{
+	const struct filters *f = m->session->f;
+	unsigned max = f->env.cfg->smtp.max_recipients;
+	struct filter_envelope_edit *e;
+	size_t n = 0;
+
+	if ((m->conn->can & can) == 0)
+		return -1;
+	for (size_t i = 0; i < m->nenvelope; i++)
+		n += m->envelope[i].op == op;
+	if (n >= max) {
+		log_warn(FILTERS_SVC, "%s: %s: more than %u envelope changes "
+		    "of a kind (smtp.max_recipients)", m->qid,
+		    f->stages[m->cur].name, max);
+		return -1;
+	}
+	m->envelope = xreallocarray(m->envelope, m->nenvelope + 1,
+	    sizeof(*m->envelope));
+	e = &m->envelope[m->nenvelope++];
+	e->op = op;
+	e->addr = xstrdup(addr);
+	e->args = xstrdup(args != NULL ? args : "");
+	e->stage = f->stages[m->cur].name;
+	return 0;
+}
+
+int
+filter_rcpt_add(struct filter_msg *m, const char *addr, const char *args)
+{
+	return add_envelope(m, FILTER_RCPT_ADD, addr, args, FILTER_CAN_RCPT);
+}
+
+int
+filter_rcpt_delete(struct filter_msg *m, const char *addr)
+{
+	return add_envelope(m, FILTER_RCPT_DELETE, addr, NULL,
+	    FILTER_CAN_RCPT);
+}
+
+int
+filter_sender_change(struct filter_msg *m, const char *addr,
+    const char *args)
+{
+	return add_envelope(m, FILTER_SENDER_CHANGE, addr, args,
+	    FILTER_CAN_SENDER);
+}
+
+/* undo_edits - the changes after the first nedits / nenv (a stage failed) */
+static void
+undo_edits(struct filter_msg *m, size_t nedits, size_t nenv)
+{
+	for (; m->nedits > nedits; m->nedits--) {
+		free(m->edits[m->nedits - 1].name);
+		free(m->edits[m->nedits - 1].value);
+	}
+	for (; m->nenvelope > nenv; m->nenvelope--) {
+		free(m->envelope[m->nenvelope - 1].addr);
+		free(m->envelope[m->nenvelope - 1].args);
+	}
 }
 
 void *
@@ -413,6 +582,8 @@ filters_session_new(struct filters *f, const struct sockaddr *peer,
 	for (size_t i = 0; i < f->ntrusted && !c->trusted; i++)
 		c->trusted = netaddr_cidr_match(&f->trusted[i], peer);
 	buf_init(&s->hdrtext, 0);
+	buf_init(&s->newmsg, 0);
+	buf_init(&s->prevmsg, 0);
 	msg_init(s);
 	return s;
 }
@@ -439,6 +610,12 @@ filters_session_free(struct filter_session **sp)
 	buf_free(&s->hdrtext);
 	free(s);
 	*sp = NULL;
+}
+
+void
+filters_session_can(struct filter_session *s, unsigned can)
+{
+	s->conn.can = can & FILTER_CAN_ALL;
 }
 
 void
@@ -505,13 +682,14 @@ filters_txn_end(struct filter_session *s)
 	for (size_t i = 0; i < m->nrcpts; i++)
 		free(m->rcpts[i]);
 	free(m->rcpts);
-	for (size_t i = 0; i < m->nedits; i++) {
-		free(m->edits[i].name);
-		free(m->edits[i].value);
-	}
+	undo_edits(m, 0, 0);
 	free(m->edits);
+	free(m->envelope);
 	free(m->hdrs);
 	buf_reset(&s->hdrtext);
+	buf_free(&s->newmsg);
+	buf_free(&s->prevmsg);
+	s->body_saved = false;
 	s->rcpt_cap = 0;
 	s->scanned = false;
 	buf_reset(&ar);		/* keep the allocation */
@@ -641,6 +819,11 @@ run(struct filter_session *s, enum filter_step step, struct filter_reply *r)
 		const struct filter_stage_ops *ops = s->f->stages[i].ops;
 		uint64_t t0, took;
 		enum filter_action a;
+		/* what a failing stage's changes are undone to */
+		size_t nedits = m->nedits, nenv = m->nenvelope;
+		const unsigned char *data = m->data;
+		size_t len = m->len, body_off = m->body_off;
+		bool replaced = m->body_replaced;
 
 		if (ops->inbound_only && s->conn.trusted)
 			continue;
@@ -648,8 +831,24 @@ run(struct filter_session *s, enum filter_step step, struct filter_reply *r)
 		t0 = clock_mono_us();
 		m->deadline_us = t0 + budget;
 		m->cur = i;
+		s->body_saved = false;
 		a = call(s, i, step, r);
 		took = clock_mono_us() - t0;
+		if (a == FILTER_ERROR || took > budget) {
+			undo_edits(m, nedits, nenv);
+			if (s->body_saved) {
+				buf_free(&s->newmsg);
+				s->newmsg = s->prevmsg;
+				buf_init(&s->prevmsg, 0);
+				m->data = data;
+				m->len = len;
+				m->body_off = body_off;
+				m->body_replaced = replaced;
+			}
+		} else if (s->body_saved) {
+			buf_free(&s->prevmsg);
+		}
+		s->body_saved = false;
 		if (a != FILTER_ERROR && took > budget) {
 			char why[64];
 
@@ -766,6 +965,7 @@ parse_header(struct filter_session *s)
 	struct { size_t name, value; } *offs = NULL;
 
 	buf_reset(&s->hdrtext);
+	s->blank_line = false;
 	/*
 	 * The header ends at the blank line, as the store and the delivery
 	 * agent read it: a line without a colon, or fields past the
@@ -776,6 +976,7 @@ parse_header(struct filter_session *s)
 		const unsigned char *colon, *fe, *ve;
 
 		if (*p == '\r' || *p == '\n') {		/* the blank line */
+			s->blank_line = true;
 			p += (*p == '\r' && p + 1 < end && p[1] == '\n') ? 2 :
 			    1;
 			break;
@@ -805,6 +1006,7 @@ parse_header(struct filter_session *s)
 		p = fe;
 	}
 	m->body_off = (size_t)(p - m->data);
+	s->hdr_end = m->body_off;
 	/* pointers only now: the buffer has stopped moving */
 	m->hdrs = xcalloc(m->nhdrs + 1, sizeof(*m->hdrs));
 	for (size_t i = 0; i < m->nhdrs; i++) {
@@ -1073,7 +1275,7 @@ filters_apply(struct filter_session *s, const unsigned char *msg, size_t len,
 {
 	struct filter_msg *m = &s->m;
 	const unsigned char *p = msg, *end = msg + len;
-	size_t hdr_end = s->scanned ? m->body_off : 0;
+	size_t hdr_end = s->scanned ? s->hdr_end : 0;
 	unsigned *seen;
 
 	ASSERT(at <= len);
@@ -1121,6 +1323,13 @@ filters_apply(struct filter_session *s, const unsigned char *msg, size_t len,
 		}
 		p = fe;
 	}
-	buf_add(out, p, (size_t)(end - p));
+	if (m->body_replaced && s->scanned) {
+		/* the rest of the header, then the separator and new body */
+		if (p < msg + hdr_end)
+			buf_add(out, p, (size_t)(msg + hdr_end - p));
+		buf_add(out, m->data + s->hdr_end, m->len - s->hdr_end);
+	} else {
+		buf_add(out, p, (size_t)(end - p));
+	}
 	free(seen);
 }

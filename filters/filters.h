@@ -76,6 +76,13 @@ void filters_session_free(struct filter_session **s);
 void filters_session_tls(struct filter_session *s, bool on);
 /* filters_session_auth - an authenticated client is trusted */
 void filters_session_auth(struct filter_session *s, const char *user);
+/*
+ * filters_session_can - the changes this caller applies (FILTER_CAN_*,
+ * default none: a caller that does not apply envelope changes must not
+ * let a milter believe it made one); before filters_connect, since
+ * milters are offered only those when their connection opens
+ */
+void filters_session_can(struct filter_session *s, unsigned can);
 /* filters_session_conn - the connection as stages see it */
 struct filter_conn *filters_session_conn(struct filter_session *s);
 
@@ -94,7 +101,9 @@ enum filter_action filters_rcpt(struct filter_session *s, const char *rcpt,
  * Received field first); truncated when only its first part is given
  * (bigger than filters_max_scan: the stages see the header only).  After
  * it, filters_apply gives the message to store, filters_junk whether it
- * goes to Junk.  Never FILTER_ERROR: failures are resolved by policy.
+ * goes to Junk, and filters_msg(s)->envelope the envelope changes the
+ * caller is to apply in order (filter.h; only those it said it can).
+ * Never FILTER_ERROR: failures are resolved by policy.
  */
 enum filter_action filters_data(struct filter_session *s,
     const unsigned char *msg, size_t len, bool truncated,
@@ -103,7 +112,9 @@ enum filter_action filters_data(struct filter_session *s,
  * filters_apply - msg with the pipeline's header fields (the stages'
  * additions, Authentication-Results, X-Spam-Status, X-Spam-Flag) inserted
  * at offset at (after our Received field) and the stages' changes and
- * deletions applied, appended to out.  Only after filters_data.
+ * deletions applied, appended to out; when a stage replaced the body
+ * (filters_msg(s)->body_replaced), with that body (CRLF line ends)
+ * instead of msg's.  Only after filters_data, with the same msg.
  */
 void filters_apply(struct filter_session *s, const unsigned char *msg,
     size_t len, size_t at, struct buf *out);

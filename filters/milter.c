@@ -10,17 +10,38 @@
  * "local:/path"; HOST numeric).  Option negotiation (SMFIC_OPTNEG) offers
  * every "do not send" and "no reply" protocol flag we can honour (all of
  * SMFI_CURR_PROT except SMFIP_RCPT_REJ) and the actions we apply: add,
- * insert and change header fields (SMFIF_ADDHDRS, SMFIF_CHGHDRS) and
- * quarantine.  Body replacement and recipient or sender changes are not
- * offered, so a milter never believes it made one.  Then per step:
+ * insert and change header fields (SMFIF_ADDHDRS, SMFIF_CHGHDRS),
+ * quarantine, and, when our caller can apply them (struct filter_conn
+ * can: the SMTP server all, LMTP the body only, `postern milter` what
+ * the MTA in front offered it), replace the body (SMFIF_CHGBODY), add
+ * and delete recipients (SMFIF_ADDRCPT, SMFIF_ADDRCPT_PAR,
+ * SMFIF_DELRCPT) and change the sender (SMFIF_CHGFROM).  What is not
+ * offered a milter never believes it made: a change it did not
+ * negotiate is a broken milter.  Then per step:
  * macros (SMFIC_MACRO: j, {daemon_name}, _ and {client_addr} at connect,
  * i and {auth_authen} at MAIL, {rcpt_addr} at RCPT), SMFIC_CONNECT,
  * SMFIC_HELO, SMFIC_MAIL, SMFIC_RCPT, and at the data step SMFIC_DATA,
  * every header field (SMFIC_HEADER), SMFIC_EOH, the body in chunks of at
- * most 65,535 bytes (SMFIC_BODY; SMFIR_SKIP honoured) and SMFIC_BODYEOB,
- * whose answer may be preceded by header changes.  A transaction that
- * ends before its end of message gets SMFIC_ABORT; the end of the SMTP
- * connection SMFIC_QUIT.
+ * most 65,535 bytes (SMFIC_BODY; SMFIR_SKIP honoured for the message)
+ * and SMFIC_BODYEOB, whose answer may be preceded by changes:
+ *
+ *   - header fields (SMFIR_ADDHEADER, SMFIR_INSHEADER, SMFIR_CHGHEADER):
+ *     filter_header_add / filter_header_change, as they come;
+ *   - the body (SMFIR_REPLBODY, as many packets as the milter likes,
+ *     concatenated): kept here, at most filter_body_max bytes (over it
+ *     the milter is broken, with a log line), and handed to
+ *     filter_replace_body with the milter's final answer unless that
+ *     refuses or discards the message; the pipeline stores it with CRLF
+ *     line ends, and later stages see it;
+ *   - the envelope (SMFIR_ADDRCPT, SMFIR_ADDRCPT_PAR with its ESMTP
+ *     parameters, SMFIR_DELRCPT, SMFIR_CHGFROM): filter_rcpt_add,
+ *     filter_rcpt_delete, filter_sender_change, recorded for the
+ *     caller, which applies its own policy (mta/smtpd_envelope.c);
+ *     addresses with or without angle brackets, at most
+ *     smtp.max_recipients changes of each kind per message.
+ *
+ * A transaction that ends before its end of message gets SMFIC_ABORT;
+ * the end of the SMTP connection SMFIC_QUIT.
  *
  * Replies map onto filter verdicts: continue, accept, reject (550 5.7.1
  * unless SMFIR_REPLYCODE said otherwise), tempfail (451 4.7.1),
@@ -33,10 +54,12 @@
  * Failures: a milter that cannot be reached, does not answer within its
  * timeout, closes the connection or says something we cannot parse (a
  * packet over MILTER_PACKET_MAX, an unknown reply, a reply it negotiated
- * away) gives FILTER_ERROR: the stage's fail action applies (per milter,
- * default the pipeline's policy), one log line is written, and the
- * connection to that milter is dropped; it stays failed for the rest of
- * the SMTP connection (a milter's state cannot be replayed).
+ * away, a change it did not negotiate or that is over a limit) gives
+ * FILTER_ERROR: the stage's fail action applies (per milter, default the
+ * pipeline's policy; the pipeline undoes the milter's changes to that
+ * message), one log line is written, and the connection to that milter
+ * is dropped; it stays failed for the rest of the SMTP connection (a
+ * milter's state cannot be replayed).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -62,7 +85,9 @@
 #define MILTER_PACKET_MAX (1u << 20)	/* what we accept from a milter */
 /* the protocol steps we can skip or not wait for: all but RCPT_REJ */
 #define OUR_PROTOCOL (SMFI_CURR_PROT & ~(unsigned long)SMFIP_RCPT_REJ)
-#define OUR_ACTIONS (SMFIF_ADDHDRS | SMFIF_CHGHDRS | SMFIF_QUARANTINE)
+#define OUR_ACTIONS ((uint32_t)(SMFIF_ADDHDRS | SMFIF_CHGHDRS | \
+    SMFIF_QUARANTINE | SMFIF_CHGBODY | SMFIF_ADDRCPT | SMFIF_ADDRCPT_PAR | \
+    SMFIF_DELRCPT | SMFIF_CHGFROM))
 
 struct milter_conf {
 	char *name;		/* "milter:NAME" */
@@ -78,9 +103,11 @@ struct mconn {
 	int fd;
 	bool failed;		/* broken: FILTER_ERROR from now on */
 	bool in_txn;		/* MAIL sent, end of message not yet */
-	bool skip_body;		/* SMFIR_SKIP */
+	bool skip_body;		/* SMFIR_SKIP: for this message */
+	bool replbody;		/* SMFIR_REPLBODY: body holds the new one */
+	struct buf body;	/* ... at most filter_body_max bytes */
 	uint32_t proto;		/* what the milter negotiated */
-	uint32_t actions;
+	uint32_t actions;	/* ... and of what we offered */
 };
 
 /* ---- configuration ---- */
@@ -492,6 +519,83 @@ header_edit(char cmd, const char *d, size_t len, bool eom,
 	return 0;
 }
 
+/*
+ * addr_ok - n bytes at a as an envelope address we can carry: no control
+ * character, blank or angle bracket (it goes into log lines, the spool
+ * and SMTP commands), local@domain, "postmaster" for a recipient, ""
+ * for the null sender
+ */
+static bool
+addr_ok(const char *a, size_t n, bool sender)
+{
+	const char *at = NULL;
+
+	if (n > MILTER_ADDR_MAX)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char ch = (unsigned char)a[i];
+
+		if (ch <= ' ' || ch == 0x7f || ch == '<' || ch == '>')
+			return false;
+		if (ch == '@')
+			at = a + i;
+	}
+	if (n == 0)
+		return sender;
+	if (at == NULL)
+		return !sender && n == 10 && strncasecmp(a, "postmaster", 10) ==
+		    0;
+	return at > a && at < a + n - 1;
+}
+
+/* envelope - SMFIR_ADDRCPT, SMFIR_DELRCPT "rcpt\0"; SMFIR_ADDRCPT_PAR
+ * "rcpt\0[args\0]"; SMFIR_CHGFROM "sender\0[args\0]" */
+static int
+envelope(char cmd, const char *d, size_t len, bool eom,
+    struct milter_reply *out, const char **why_r)
+{
+	bool sender = cmd == SMFIR_CHGFROM;
+	size_t off = 0, n;
+	const char *a;
+
+	if (!eom) {
+		*why_r = "changed the envelope before the end of message";
+		return -1;
+	}
+	out->kind = sender ? MILTER_REPLY_SENDER : cmd == SMFIR_DELRCPT ?
+	    MILTER_REPLY_RCPT_DELETE : MILTER_REPLY_RCPT_ADD;
+	if ((a = nulstr(d, len, &off)) == NULL) {
+		*why_r = "sent a malformed envelope change";
+		return -1;
+	}
+	n = off - 1;
+	if (n >= 2 && a[0] == '<' && a[n - 1] == '>') {
+		a++;
+		n -= 2;
+	}
+	if (!addr_ok(a, n, sender)) {
+		*why_r = "sent an envelope address we cannot use";
+		return -1;
+	}
+	out->addr = a;
+	out->addr_len = n;
+	if ((cmd == SMFIR_ADDRCPT_PAR || sender) && off < len) {
+		const char *args = nulstr(d, len, &off);
+
+		if (args == NULL || strlen(args) > MILTER_ARGS_MAX) {
+			*why_r = "sent malformed ESMTP parameters";
+			return -1;
+		}
+		for (const char *p = args; *p != '\0'; p++)
+			if ((unsigned char)*p < ' ' || *p == 0x7f) {
+				*why_r = "sent malformed ESMTP parameters";
+				return -1;
+			}
+		out->args = args[0] != '\0' ? args : NULL;
+	}
+	return 0;
+}
+
 int
 milter_reply_parse(char cmd, const unsigned char *data, size_t len,
     bool eom, struct milter_reply *out, const char **why_r)
@@ -536,10 +640,86 @@ milter_reply_parse(char cmd, const unsigned char *data, size_t len,
 	case SMFIR_INSHEADER:
 	case SMFIR_CHGHEADER:
 		return header_edit(cmd, d, len, eom, out, why_r);
+	case SMFIR_REPLBODY:
+		if (!eom) {
+			*why_r = "replaced the body before the end of message";
+			return -1;
+		}
+		out->kind = MILTER_REPLY_BODY;
+		out->body = (const unsigned char *)d;
+		out->body_len = len;
+		return 0;
+	case SMFIR_ADDRCPT:
+	case SMFIR_ADDRCPT_PAR:
+	case SMFIR_DELRCPT:
+	case SMFIR_CHGFROM:
+		return envelope(cmd, d, len, eom, out, why_r);
 	default:
 		*why_r = "sent a reply we cannot apply";
 		return -1;
 	}
+}
+
+/* action_of - the SMFIF_ flag a change needs to have been negotiated */
+static uint32_t
+action_of(char cmd)
+{
+	switch (cmd) {
+	case SMFIR_REPLBODY:
+		return SMFIF_CHGBODY;
+	case SMFIR_ADDRCPT:
+		return SMFIF_ADDRCPT;
+	case SMFIR_ADDRCPT_PAR:
+		return SMFIF_ADDRCPT_PAR;
+	case SMFIR_DELRCPT:
+		return SMFIF_DELRCPT;
+	case SMFIR_CHGFROM:
+		return SMFIF_CHGFROM;
+	default:
+		return 0;
+	}
+}
+
+/* body_part - one SMFIR_REPLBODY: the first starts the new body */
+static int
+body_part(const struct milter_conf *mc, struct mconn *c,
+    const struct filter_msg *m, const struct milter_reply *mr,
+    const char **why)
+{
+	if (!c->replbody) {
+		c->replbody = true;
+		buf_reset(&c->body);
+		c->body.max = filter_body_max(m);
+	}
+	if (buf_append(&c->body, mr->body, mr->body_len) < 0) {
+		log_warn(MILTER_SVC, "%s: %s: the new body is over %zu bytes "
+		    "(filters.max_scan_size, smtp.max_message_size)",
+		    m->qid[0] != '\0' ? m->qid : "NOQUEUE", mc->name,
+		    c->body.max);
+		*why = "sent too big a body";
+		return -1;
+	}
+	return 0;
+}
+
+/* envelope_change - SMFIR_ADDRCPT[_PAR], SMFIR_DELRCPT, SMFIR_CHGFROM */
+static int
+envelope_change(struct filter_msg *m, const struct milter_reply *mr,
+    const char **why)
+{
+	char *addr = xmemdup0(mr->addr, mr->addr_len);
+	int r;
+
+	if (mr->kind == MILTER_REPLY_RCPT_ADD)
+		r = filter_rcpt_add(m, addr, mr->args);
+	else if (mr->kind == MILTER_REPLY_RCPT_DELETE)
+		r = filter_rcpt_delete(m, addr);
+	else
+		r = filter_sender_change(m, addr, mr->args);
+	free(addr);
+	if (r < 0)
+		*why = "made more envelope changes than smtp.max_recipients";
+	return r;
 }
 
 /*
@@ -556,6 +736,10 @@ apply_reply(const struct milter_conf *mc, struct mconn *c,
 
 	if (milter_reply_parse(cmd, d->data, d->len, eom, &mr, why) < 0)
 		return -1;
+	if ((action_of(cmd) & ~c->actions) != 0) {
+		*why = "made a change it did not negotiate";
+		return -1;
+	}
 	switch (mr.kind) {
 	case MILTER_REPLY_PROGRESS:
 		return 1;
@@ -568,9 +752,25 @@ apply_reply(const struct milter_conf *mc, struct mconn *c,
 			filter_header_add(m, mr.name, buf_cstr(&fixed));
 		buf_free(&fixed);
 		return 1;
+	case MILTER_REPLY_BODY:
+		return body_part(mc, c, m, &mr, why) < 0 ? -1 : 1;
+	case MILTER_REPLY_RCPT_ADD:
+	case MILTER_REPLY_RCPT_DELETE:
+	case MILTER_REPLY_SENDER:
+		return envelope_change(m, &mr, why) < 0 ? -1 : 1;
 	case MILTER_REPLY_FINAL:
 		break;
 	}
+	/* the new body goes with a verdict that keeps the message */
+	if (c->replbody && (mr.action == FILTER_CONTINUE ||
+	    mr.action == FILTER_ACCEPT || mr.action == FILTER_QUARANTINE) &&
+	    filter_replace_body(m, c->body.data, c->body.len) < 0) {
+		*why = m->truncated ? "replaced the body of a message too big "
+		    "to scan" : "sent a body we cannot store";
+		return -1;
+	}
+	c->replbody = false;
+	buf_free(&c->body);
 	if (mr.skip_body)
 		c->skip_body = true;
 	if (mr.reply.code != 0)
@@ -662,6 +862,22 @@ m_free(void *state)
 	milter_conf_free(&mc);
 }
 
+/* offered - the actions we offer: those our caller can apply */
+static uint32_t
+offered(const struct filter_msg *m)
+{
+	uint32_t a = OUR_ACTIONS;
+
+	if ((m->conn->can & FILTER_CAN_BODY) == 0)
+		a &= ~(uint32_t)SMFIF_CHGBODY;
+	if ((m->conn->can & FILTER_CAN_RCPT) == 0)
+		a &= ~(uint32_t)(SMFIF_ADDRCPT | SMFIF_ADDRCPT_PAR |
+		    SMFIF_DELRCPT);
+	if ((m->conn->can & FILTER_CAN_SENDER) == 0)
+		a &= ~(uint32_t)SMFIF_CHGFROM;
+	return a;
+}
+
 /* open_conn - connect and negotiate */
 static enum filter_action
 open_conn(const struct milter_conf *mc, struct filter_msg *m,
@@ -697,7 +913,7 @@ open_conn(const struct milter_conf *mc, struct filter_msg *m,
 			    strerror(soerr != 0 ? soerr : errno));
 	}
 	put32(&b, SMFI_PROT_VERSION);
-	put32(&b, OUR_ACTIONS);
+	put32(&b, offered(m));
 	put32(&b, (uint32_t)OUR_PROTOCOL);
 	if (send_packet(mc, c, m, SMFIC_OPTNEG, b.data, b.len, &why) < 0 ||
 	    read_packet(mc, c, m, &rc, &d, &why) < 0) {
@@ -710,7 +926,7 @@ open_conn(const struct milter_conf *mc, struct filter_msg *m,
 		buf_free(&d);
 		return fail(mc, c, m, "negotiation:", "bad answer");
 	}
-	c->actions = get32(d.data + 4) & OUR_ACTIONS;
+	c->actions = get32(d.data + 4) & offered(m);
 	c->proto = get32(d.data + 8);
 	buf_free(&d);
 	if ((c->proto & ~(uint32_t)OUR_PROTOCOL & SMFI_CURR_PROT) != 0)
@@ -860,6 +1076,9 @@ m_data(void *state, struct filter_msg *m, struct filter_reply *r)
 
 	if (c == NULL)
 		return FILTER_ERROR;
+	c->skip_body = false;
+	c->replbody = false;
+	buf_free(&c->body);
 	if ((c->proto & SMFIP_NODATA) == 0 &&
 	    (a = exchange(mc, c, m, SMFIC_DATA, NULL, 0,
 	    (c->proto & SMFIP_NR_DATA) == 0, false, r)) != FILTER_CONTINUE)
@@ -916,6 +1135,7 @@ m_conn_end(void *state, struct filter_conn *fc, void *data)
 		(void)!send(c->fd, q, sizeof(q), MSG_NOSIGNAL | MSG_DONTWAIT);
 		close(c->fd);
 	}
+	buf_free(&c->body);
 	free(c);
 }
 

@@ -26,12 +26,21 @@ extern const struct filter_stage_ops filter_stage_milter;
 
 #define MILTER_HEADER_NAME_MAX 200	/* a field name we accept */
 #define MILTER_HEADER_VALUE_MAX 16384	/* a field value we accept */
+#define MILTER_ADDR_MAX 256		/* an envelope address (RFC 5321
+					   4.5.3.1.3: a path), no brackets */
+#define MILTER_ARGS_MAX 1000		/* ESMTP parameters of an address */
 
 enum milter_reply_kind {
 	MILTER_REPLY_FINAL,	/* the answer to the command: action */
 	MILTER_REPLY_PROGRESS,	/* SMFIR_PROGRESS: keep waiting */
 	MILTER_REPLY_HEADER,	/* a header edit (end of message): apply it,
 				   keep reading */
+	/* the same for the body and the envelope (end of message only) */
+	MILTER_REPLY_BODY,	/* SMFIR_REPLBODY: the next part of the new
+				   body (they add up) */
+	MILTER_REPLY_RCPT_ADD,	/* SMFIR_ADDRCPT, SMFIR_ADDRCPT_PAR */
+	MILTER_REPLY_RCPT_DELETE, /* SMFIR_DELRCPT */
+	MILTER_REPLY_SENDER,	/* SMFIR_CHGFROM */
 };
 
 enum milter_header_op {
@@ -65,12 +74,28 @@ struct milter_reply {
 	uint32_t index;			/* CHANGE: 1-based occurrence */
 	const char *name;
 	const char *value;
+	/* BODY: the part, all of the packet's data (any bytes, maybe none) */
+	const unsigned char *body;
+	size_t body_len;
+	/* RCPT_ADD, RCPT_DELETE, SENDER: the address of the first
+	 * NUL-terminated string, one pair of angle brackets around it
+	 * dropped (so not terminated itself): at most MILTER_ADDR_MAX bytes
+	 * without controls, blanks, '<' or '>', "local@domain" with both
+	 * parts non-empty, or "postmaster" (any case) for a recipient, or
+	 * empty for the null sender; args (ADDRCPT_PAR, CHGFROM): a second
+	 * NUL-terminated string of at most MILTER_ARGS_MAX bytes without
+	 * controls when the packet has one and it is not empty, else NULL */
+	const char *addr;
+	size_t addr_len;
+	const char *args;
 };
 
 /*
  * milter_reply_parse - the reply packet cmd with len bytes of data (read
  * within len only: no terminating NUL needed) into *out.  eom: the reply
- * is to SMFIC_BODYEOB, the only time header edits are allowed.  -1 with a
+ * is to SMFIC_BODYEOB, the only time header, body and envelope changes
+ * are allowed.  Whether the milter negotiated a change is the caller's
+ * business (it knows what was offered).  -1 with a
  * reason for the log in *why_r ("sent a bad reply code") when the milter
  * said something we cannot apply: the caller treats the milter as broken.
  */

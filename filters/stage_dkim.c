@@ -615,10 +615,6 @@ dkim_stage_init(const struct filter_env *env, void **state_r,
 	unsigned int flags = DKIM_LIBFLAGS_BADSIGHANDLES |
 	    DKIM_LIBFLAGS_DELAYSIGPROC;
 
-	if (env->dns == NULL) {
-		buf_add_str(err, "the dkim stage needs the resolver");
-		return -1;
-	}
 	st = xcalloc(1, sizeof(*st));
 	st->cfg = env->cfg;
 	st->dns = env->dns;
@@ -655,6 +651,7 @@ dkim_stage_free(void *state)
 const struct filter_stage_ops filter_stage_dkim = {
 	.name = "dkim",
 	.inbound_only = true,
+	.needs_dns = true,
 	.init = dkim_stage_init,
 	.free = dkim_stage_free,
 	.data = dkim_data,

@@ -662,10 +662,6 @@ dmarc_init(const struct filter_env *env, void **state_r, struct buf *err)
 	FILE *f;
 	int rc;
 
-	if (env->dns == NULL) {
-		buf_add_str(err, "the dmarc stage needs the resolver");
-		return -1;
-	}
 	if (strlen(psl) >= sizeof(lib.tld_source_file) ||
 	    (f = fopen(psl, "r")) == NULL) {
 		buf_addf(err, "dmarc.public_suffix_list: cannot read %s", psl);
@@ -711,6 +707,7 @@ dmarc_free(void *state)
 const struct filter_stage_ops filter_stage_dmarc = {
 	.name = "dmarc",
 	.inbound_only = true,
+	.needs_dns = true,
 	.init = dmarc_init,
 	.free = dmarc_free,
 	.data = dmarc_data,

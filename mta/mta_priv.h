@@ -173,4 +173,13 @@ size_t smtpd_data_input(struct smtpd_session *s, const unsigned char *in,
     size_t len);
 void smtpd_txn_free_content(struct smtpd_session *s);
 
+/* smtpd_envelope.c */
+/*
+ * smtpd_envelope_apply - the pipeline's envelope changes (filters_msg()->
+ * envelope) on the transaction, on the worker after filters_data; true
+ * when the message is done with: t->faction TEMPFAIL with t->freply (a
+ * recipient cannot be checked now), or t->discard (no recipient left)
+ */
+bool smtpd_envelope_apply(struct smtpd_session *s);
+
 #endif

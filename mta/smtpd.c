@@ -328,6 +328,9 @@ smtpd_accept(struct loop *l, evutil_socket_t fd, const struct sockaddr *peer,
 	if (srv->filters != NULL) {
 		s->fs = filters_session_new(srv->filters, peer, peerlen,
 		    srv->listener);
+		/* LMTP answers per RCPT: the recipients cannot change */
+		filters_session_can(s->fs, srv->lmtp != NULL ?
+		    FILTER_CAN_BODY : FILTER_CAN_ALL);
 		if (filters_wants(srv->filters, FILTER_STEP_CONNECT)) {
 			smtpd_run_job(s, connect_work, connect_done);
 			return;

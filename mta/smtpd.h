@@ -83,7 +83,9 @@ void smtpd_set_direct(struct smtpd *s, smtpd_lmtp_fn *deliver, void *arg);
  * before the reply, and a message that ends in memory goes through the
  * data step before it is delivered or queued: a refusal is the reply to
  * DATA, DISCARD answers 250 and drops it, and otherwise the message is
- * stored with the pipeline's header fields.  Content is kept in memory up
+ * stored with the pipeline's header fields, the body a stage replaced,
+ * and (SMTP, not LMTP, whose replies are per RCPT) the stages' envelope
+ * changes, by the policy of smtpd_envelope.c.  Content is kept in memory up
  * to filters.max_scan_size; a bigger message (flushed to the spool while
  * it arrives) is queued unscanned.  Before the first session.
  */

@@ -219,9 +219,12 @@ committed(void *arg, int status, const char *error)
  * filter_data - the pipeline's data step, on a worker, for a message in
  * memory: true when the message is done with (refused, deferred,
  * discarded: t->faction/t->discard say which); otherwise t->content is
- * the message with the pipeline's header fields.  A message flushed to
- * the spool while it arrived (over filters.max_scan_size) is passed on
- * unscanned.
+ * the message with the pipeline's header fields, and the body a stage
+ * replaced (CRLF line ends, as the scanner stores it: unstuffed, and
+ * stuffed again on the way out like any content), and the transaction
+ * has the stages' envelope changes (smtpd_envelope.c).  A message
+ * flushed to the spool while it arrived (over filters.max_scan_size) is
+ * passed on unscanned.
  */
 static bool
 filter_data(struct smtpd_session *s)
@@ -249,7 +252,10 @@ filter_data(struct smtpd_session *s)
 	    t->received_len, &out);
 	buf_free(&t->content);
 	t->content = out;
-	return false;
+	/* the size we log is the message's, not the client's, from now on */
+	if (filters_msg(s->fs)->body_replaced)
+		t->scan.size = t->content.len - t->received_len;
+	return smtpd_envelope_apply(s);
 }
 
 static void
@@ -375,15 +381,16 @@ direct_work(void *arg)
 {
 	struct smtpd_session *s = arg;
 	struct smtpd_txn *t = &s->txn;
-	struct smtpd_lmtp_rcpt *r = xcalloc(t->nrcpt, sizeof(*r));
+	struct smtpd_lmtp_rcpt *r;
 	size_t keep = 0;
 	struct spool_file *f;
 
 	if (filter_data(s)) {
-		free(r);
 		loop_post(s->loop, end_done, s);
 		return;
 	}
+	/* after the filters: they may have changed the recipients */
+	r = xcalloc(t->nrcpt, sizeof(*r));
 	for (size_t i = 0; i < t->nrcpt; i++) {
 		r[i].addr = t->rcpts[i].addr;
 		r[i].code = 451;

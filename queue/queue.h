@@ -42,9 +42,18 @@ bool queue_id_is_valid(const char *s);
 
 /* ---- the envelope ---- */
 
+/*
+ * The DSN parameters (RFC 3461) are kept where they arrived, in the raw
+ * ESMTP parameters: NOTIFY and ORCPT in a recipient's params, RET and
+ * ENVID in sender_params.  The session checks them with
+ * queue_dsn_params_parse() (queue/queue_dsn.h) before it accepts them;
+ * the queue parses them again when a notification is due, and treats a
+ * string that does not parse as "no DSN parameters".
+ */
 struct queue_rcpt {
 	const char *addr;	/* without <>; never NULL */
-	const char *params;	/* raw ESMTP params ("NOTIFY=FAILURE ORCPT=..."), or "" */
+	/* raw ESMTP params ("NOTIFY=FAILURE ORCPT=..."), or "" */
+	const char *params;
 };
 
 /*
@@ -64,7 +73,8 @@ struct queue_envelope {
 	const char *tls_info;	/* "TLSv1.3 TLS_AES_256_GCM_SHA384", ... */
 	const char *auth_user;
 	const char *sender;	/* "" = null sender <> */
-	const char *sender_params;	/* "BODY=8BITMIME SMTPUTF8 ENVID=x" */
+	/* raw ESMTP params: "BODY=8BITMIME SMTPUTF8 ENVID=x RET=HDRS" */
+	const char *sender_params;
 	const struct queue_rcpt *rcpts;
 	size_t nrcpt;		/* 1 .. QUEUE_RCPTS_MAX */
 };
@@ -164,7 +174,7 @@ enum queue_rcpt_status {
 	QUEUE_RCPT_PENDING,	/* never tried */
 	QUEUE_RCPT_DEFERRED,	/* tried, temporary failure; see next_try_us */
 	QUEUE_RCPT_SENT,	/* final */
-	QUEUE_RCPT_FAILED,	/* final: bounced (permanent failure or expired) */
+	QUEUE_RCPT_FAILED,	/* final: bounced (permanent error, expired) */
 };
 
 /* "pending", "deferred", "sent", "failed" */
@@ -191,11 +201,13 @@ struct queue_msg {
 	struct queue_rcpt_state *state;	/* env.nrcpt of them */
 	uint64_t content_size;
 	unsigned char sha256[32];	/* of the content */
-	uint64_t content_offset;	/* first content record (or end record) */
+	uint64_t content_offset;	/* first content (or the end) record */
 	uint64_t end_offset;		/* the end record */
 	uint64_t valid_size;		/* past the last good record */
 	uint64_t file_size;		/* > valid_size: a torn tail */
-	unsigned bad_records;		/* well-framed but invalid results, ignored */
+	unsigned bad_records;		/* well-framed, invalid, ignored */
+	uint64_t delay_warned_us;	/* when the delay notification went
+					 * out (a W record); 0: not yet */
 };
 
 enum queue_load_res {
@@ -256,11 +268,20 @@ typedef void qmgr_dispatch_fn(void *arg, struct qmgr_job *job);
 /* qmgr_clock_fn - wall clock in microseconds */
 typedef uint64_t qmgr_clock_fn(void *arg);
 /*
- * qmgr_bounce_fn - XXX bounce generation (a later issue): called with the
- * failed recipients of a message whose recipients are all final, just
- * before its file is removed, on the thread running qmgr_tick.  Return 0
- * to let the file go; -1 keeps the file on disk (dropped from memory, so
- * a restart calls the hook again).  NULL: the failures are only logged.
+ * qmgr_bounce_fn - replaces the built-in notifications at the end of a
+ * message (tests, another implementation): called with the failed
+ * recipients of a message whose recipients are all final, just before
+ * its file is removed, on the thread running qmgr_tick.  Return 0 to let
+ * the file go; -1 keeps the file on disk (dropped from memory, so a
+ * restart calls the hook again).
+ *
+ * NULL (the server): the queue sends the RFC 3464 notifications itself
+ * (queue_notify.c): failures (and successes asked for with NOTIFY=
+ * SUCCESS) as one report to the envelope sender, from <>, written to the
+ * spool as a new message; the file goes only once that one is durable,
+ * and is kept (as above) when it cannot be written.  Never to a null
+ * sender.  Delay warnings (queue.delay_warning_time) are sent by the
+ * delivery jobs whatever the hook.
  */
 typedef int qmgr_bounce_fn(void *arg, const struct queue_msg *m,
     const size_t *failed, size_t nfailed);
@@ -296,6 +317,13 @@ void qmgr_free(struct qmgr **qm);
 /* qmgr_register_transport - *t (and its name) must outlive qm; a later
  * registration of the same name replaces the earlier one */
 void qmgr_register_transport(struct qmgr *qm, const struct transport *t);
+/*
+ * qmgr_set_spool - write the notifications (queue_notify.c) through sp,
+ * sharing its group commit, instead of a spool the qmgr opens on the
+ * first one.  Before qmgr_start; sp must outlive the last delivery job
+ * (qmgr_stop, then the jobs' pool, then spool_close).
+ */
+void qmgr_set_spool(struct qmgr *qm, struct spool *sp);
 /* qmgr_load - enqueue every file in msg/ (start-up); -1 if unreadable */
 int qmgr_load(struct qmgr *qm, struct buf *err) WARN_UNUSED;
 

@@ -25,6 +25,13 @@
  * min_backoff * 2^(n-1) later, at most max_backoff.  A temporary failure
  * once max_lifetime has passed since arrival is final ("message expired"),
  * keeping the transport's 4.X.X code as Postfix does.
+ *
+ * Delay warnings: a job that defers a recipient of a message older than
+ * delay_warning sends the message's one delay notification (queue_
+ * notify.c) once its results are recorded, then appends a W record
+ * (fsync'ed) so that a restart does not send it again; a crash in
+ * between sends it twice, which is better than never.  As in Postfix,
+ * the warning comes at the first retry after the time, not on the dot.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -202,6 +209,44 @@ damaged(struct qmgr_job *job)
 	buf_free(&err);
 }
 
+/* is_delay_due - did this job defer a recipient of an old message? */
+static bool
+is_delay_due(const struct qmgr_job *job, const struct queue_rcpt_state *st,
+    uint64_t now)
+{
+	const struct qmgr *qm = job->qm;
+	uint64_t arrival = job->qmsg->m->env.arrival_us;
+
+	if (qm->delay_warning == 0 || now < arrival ||
+	    now - arrival < qm->delay_warning)
+		return false;
+	for (size_t k = 0; k < job->n; k++)
+		if (st[k].status == QUEUE_RCPT_DEFERRED)
+			return true;
+	return false;
+}
+
+/* delay_warning - send it unless done before, and record that it was */
+static void
+delay_warning(struct qmgr_job *job, const struct queue_rcpt_state *st,
+    int fd, uint64_t now)
+{
+	struct buf rec = BUF_INIT(0);
+	char ts[24];
+	int n;
+
+	if (!qmgr_notify_delay(job->qm, job->qmsg, job->rcpt, st, job->n,
+	    fd))
+		return;
+	n = snprintf(ts, sizeof(ts), "%llu", (unsigned long long)now);
+	ASSERT(n > 0 && (size_t)n < sizeof(ts));
+	queue_record_add(&rec, REC_WARNED, ts, (size_t)n);
+	if (append(job, fd, &rec, true) < 0)
+		log_warn(SVC, "%s: delay notification not recorded: a restart "
+		    "may send it again", job->qmsg->m->env.qid);
+	buf_free(&rec);
+}
+
 void
 qmgr_job_run(struct qmgr_job *job)
 {
@@ -275,6 +320,8 @@ qmgr_job_run(struct qmgr_job *job)
 		}
 		for (size_t k = 0; k < job->n; k++)
 			log_result(job, k, &st[k], now);
+		if (fd >= 0 && is_delay_due(job, st, now))
+			delay_warning(job, st, fd, now);
 	}
 	if (fd >= 0)
 		close(fd);

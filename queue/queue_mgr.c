@@ -5,13 +5,15 @@
  * Every message in msg/ is held in memory as its envelope and per-
  * recipient state (never its content).  A scheduling round (qmgr_tick)
  * loads newly committed messages, applies a flush, and takes the due
- * messages in order (round-robin among equals): a message's due recipients (never tried, or deferred with
- * next_try <= now) are grouped by the transport the route callback names,
- * and each group becomes one job handed to the dispatch callback, while
- * fewer than max_deliveries jobs run.  Jobs run qmgr_job_run (queue_job.c)
- * anywhere, append their results to the file and hand the new states back
- * under the lock.  A message whose recipients are all final leaves the
- * queue: the bounce hook, then unlink.
+ * messages in order (round-robin among equals): a message's due
+ * recipients (never tried, or deferred with next_try <= now) are grouped
+ * by the transport the route callback names, and each group becomes one
+ * job handed to the dispatch callback, while fewer than max_deliveries
+ * jobs run.  Jobs run qmgr_job_run (queue_job.c) anywhere, append their
+ * results to the file and hand the new states back under the lock.  A
+ * message whose recipients are all final leaves the queue: its
+ * notification to the sender (queue_notify.c, or the bounce hook), then
+ * unlink.
  *
  * Invariants, all under qm->lock: a recipient belongs to at most one job
  * (inflight), and only that job changes its state; a message is freed
@@ -57,9 +59,14 @@ qmgr_new(const struct config_queue *cfg, const struct qmgr_hooks *hooks)
 	qm->scan_interval = (uint64_t)(cfg->scan_interval > 0 ?
 	    cfg->scan_interval : 60) * 1000000u;
 	qm->max_deliveries = cfg->max_deliveries > 0 ? cfg->max_deliveries : 1;
+	qm->delay_warning = (uint64_t)cfg->delay_warning_time * 1000000u;
+	qm->bounce_size_limit = cfg->bounce_size_limit;
+	qm->dsn_hostname = xstrdup(cfg->dsn_hostname != NULL &&
+	    cfg->dsn_hostname[0] != '\0' ? cfg->dsn_hostname : "localhost");
 	if (hooks != NULL)
 		qm->hooks = *hooks;
 	pthread_mutex_init(&qm->lock, NULL);
+	pthread_mutex_init(&qm->spool_lock, NULL);
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&qm->cond, &ca);
@@ -123,10 +130,13 @@ qmgr_free(struct qmgr **qmp)
 		msg_free(qmsg);
 	}
 	qmgr_index_free(qm);
+	qmgr_notify_free(qm);
 	free(qm->incoming);
 	free(qm->transports);
 	pthread_mutex_destroy(&qm->lock);
+	pthread_mutex_destroy(&qm->spool_lock);
 	pthread_cond_destroy(&qm->cond);
+	free(qm->dsn_hostname);
 	free(qm->dir);
 	free(qm);
 	*qmp = NULL;
@@ -255,6 +265,7 @@ load_one(struct qmgr *qm, const char *qid)
 	qmsg = xcalloc(1, sizeof(*qmsg));
 	qmsg->m = m;
 	qmsg->inflight = xcalloc(m->env.nrcpt, sizeof(*qmsg->inflight));
+	qmsg->delay_warned = m->delay_warned_us != 0;
 	pthread_mutex_init(&qmsg->append_lock, NULL);
 	pthread_mutex_lock(&qm->lock);
 	present = qmgr_index_find(qm, qid) != NULL;
@@ -401,7 +412,7 @@ next_due_locked(struct qmgr *qm)
 	return qmgr_index_next_due(qm);
 }
 
-/* finish - every recipient final (or the file gone): bounce, remove */
+/* finish - every recipient final (or the file gone): notify, remove */
 static void
 finish(struct qmgr *qm, struct qmgr_msg *qmsg)
 {
@@ -418,12 +429,13 @@ finish(struct qmgr *qm, struct qmgr_msg *qmsg)
 	for (size_t i = 0; i < m->env.nrcpt; i++)
 		if (m->state[i].status == QUEUE_RCPT_FAILED)
 			failed[nfailed++] = i;
-	if (nfailed > 0 && qm->hooks.bounce != NULL)
-		keep = qm->hooks.bounce(qm->hooks.bounce_arg, m, failed,
-		    nfailed) < 0;
-	else if (nfailed > 0)
-		log_warn(SVC, "%s: sender non-delivery notification not "
-		    "implemented: %zu failed recipients", m->env.qid, nfailed);
+	if (qm->hooks.bounce != NULL) {
+		if (nfailed > 0)
+			keep = qm->hooks.bounce(qm->hooks.bounce_arg, m,
+			    failed, nfailed) < 0;
+	} else {
+		keep = qmgr_notify_final(qm, m) < 0;
+	}
 	free(failed);
 	if (keep) {
 		log_warn(SVC, "%s: bounce failed; queue file kept until the "

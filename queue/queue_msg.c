@@ -76,6 +76,7 @@ rec_limit(int type, enum phase ph)
 		case REC_RESULT:
 			return QUEUE_RESULT_MAX;
 		case REC_FLUSH:
+		case REC_WARNED:
 			return 32;
 		default:
 			return 0;
@@ -286,6 +287,14 @@ apply(struct parse *p, int type, uint64_t off, uint64_t plen,
 			for (size_t i = 0; i < m->env.nrcpt; i++)
 				if (m->state[i].status == QUEUE_RCPT_DEFERRED)
 					m->state[i].next_try_us = 0;
+		} else if (type == REC_WARNED) {
+			uint64_t v;
+
+			if (parse_u64((const char *)d, (size_t)plen, UINT64_MAX,
+			    &v) < 0 || v == 0)
+				m->bad_records++;
+			else
+				m->delay_warned_us = v;
 		} else {
 			m->bad_records++;
 		}
@@ -323,7 +332,8 @@ queue_msg_parse(const struct queue_src *src, const char *qid,
 		if (pr != PARSE_OK) {
 			if (p.ph == PH_DONE)
 				break;	/* torn tail */
-			buf_addf(err, "offset %llu: %s", (unsigned long long)off,
+			buf_addf(err, "offset %llu: %s",
+			    (unsigned long long)off,
 			    pr == PARSE_MORE ? "truncated record header" :
 			    "malformed record header");
 			goto out;

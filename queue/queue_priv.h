@@ -37,6 +37,7 @@ enum {
 	REC_END = 'X',
 	REC_RESULT = 'D',
 	REC_FLUSH = 'F',
+	REC_WARNED = 'W',
 };
 
 #define QUEUE_REC_DIGITS_MAX 10	/* decimal length digits */
@@ -169,6 +170,7 @@ struct qmgr_msg {
 	uint64_t due, seq;	/* heap key */
 	bool finishing;		/* on the finish list */
 	struct qmgr_msg *fnext;
+	bool delay_warned;	/* sent, or being sent (under qm->lock) */
 };
 
 struct qmgr_job {
@@ -184,6 +186,9 @@ struct qmgr_job {
 struct qmgr {
 	char *dir;
 	uint64_t min_backoff, max_backoff, max_lifetime, scan_interval; /* us */
+	uint64_t delay_warning;	/* us; 0: no delay notifications */
+	uint64_t bounce_size_limit;
+	char *dsn_hostname;
 	unsigned max_deliveries;
 	struct qmgr_hooks hooks;
 	pthread_mutex_t lock;
@@ -206,6 +211,11 @@ struct qmgr {
 	struct qmgr_stats stats;
 	pthread_t thread;
 	bool running;
+	/* queue_notify.c: the spool notifications are written to, the
+	 * server's (qmgr_set_spool) or opened at the first one */
+	pthread_mutex_t spool_lock;
+	struct spool *spool;
+	bool own_spool;
 };
 
 uint64_t qmgr_now(struct qmgr *qm);
@@ -226,5 +236,27 @@ void qmgr_index_free(struct qmgr *qm);
  * frees job and states' strings it does not keep */
 void qmgr_job_end(struct qmgr_job *job, struct queue_rcpt_state *states,
     bool dead);
+
+/* queue_notify.c */
+/*
+ * qmgr_notify_final - m (off every index, no job) leaves the queue: send
+ * the failure and success notifications its recipients' NOTIFY ask for,
+ * as one report.  0: sent, or none due (null sender, NOTIFY=NEVER);
+ * -1: it could not be written (logged), keep the file.  Blocks.
+ */
+int qmgr_notify_final(struct qmgr *qm, const struct queue_msg *m)
+    WARN_UNUSED;
+/*
+ * qmgr_notify_delay - a job deferred some of qmsg's recipients and the
+ * message is older than delay_warning: unless one was already sent, send
+ * the delay notification for its deferred recipients (st: the job's new
+ * states of rcpt[0..n), newer than qmsg's own).  fd: the open queue file.
+ * true when one was sent now: the caller records it (W record).
+ */
+bool qmgr_notify_delay(struct qmgr *qm, struct qmgr_msg *qmsg,
+    const size_t *rcpt, const struct queue_rcpt_state *st, size_t n,
+    int fd);
+/* qmgr_notify_free - close the notifications' spool */
+void qmgr_notify_free(struct qmgr *qm);
 
 #endif

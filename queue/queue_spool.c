@@ -16,8 +16,10 @@
  *   T  arrival time, decimal microseconds since the epoch
  *   A H E P L U   client IP, client hostname, HELO, protocol, TLS
  *                 summary, AUTH user: each optional, at most once
- *   S  sender ("" = <>), s  its raw ESMTP parameters (optional)
- *   R  recipient, r  its raw ESMTP parameters (optional, right after R)
+ *   S  sender ("" = <>), s  its raw ESMTP parameters (optional; RET
+ *      and ENVID of RFC 3461 among them)
+ *   R  recipient, r  its raw ESMTP parameters (optional, right after R;
+ *      NOTIFY and ORCPT among them)
  *   C  content, in chunks of at most 64 KiB as they arrive (any number,
  *      total size unknown in advance)
  *   X  end: "<content bytes> <SHA-256 of the content, 64 lowercase hex>"
@@ -26,6 +28,10 @@
  *      <last try us> <next try us> <dsn> <relay> <text>"; per recipient
  *      the last D wins
  *   F  flush: "<time us>": deferred recipients before it are due now
+ *   W  "<time us>": the delay notification was sent then (not again).
+ *      Added after version 1 shipped, without changing the version: a
+ *      reader that does not know W counts it as a bad record and skips
+ *      it, which only means a second warning
  *
  * Invariants: a file in msg/ is complete up to X (it was renamed there
  * only after X was written, and acknowledged only after the batch fsync);

@@ -57,7 +57,7 @@ transport_content_rewind(struct transport_content *c, struct buf *err)
 
 struct transport_request {
 	const char *queue_id;
-	const struct queue_envelope *env;	/* sender, params, client info */
+	const struct queue_envelope *env;	/* sender, params, client */
 	const size_t *rcpt;	/* indexes into env->rcpts to deliver */
 	const unsigned *attempt;	/* per rcpt: 1 on the first try */
 	size_t nrcpt;		/* >= 1 */

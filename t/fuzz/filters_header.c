@@ -7,6 +7,7 @@
  * fuzz-sources: common/buf.c common/log.c common/util.c common/xalloc.c
  * fuzz-sources: common/netaddr.c common/config.c common/config_table.c
  * fuzz-sources: common/config_show.c filters/filters.c filters/milter.c
+ * fuzz-sources: common/dns_rr.c
  *
  * Input: byte 0 is a mode (bit 0: a pipeline with one stage that edits
  * the header, driven by a script at the end of the input; bit 1: the
@@ -193,7 +194,7 @@ make_pipeline(int i)
 		PANIC("fuzz: cannot write a configuration file");
 	fprintf(fp, "server = { hostname = \"" HOST "\"; };\n"
 	    "filters = { trust_loopback = false; %s %s };\n",
-	    (i & 1) ? "stages = [\"fuzzedit\"];" : "",
+	    (i & 1) ? "stages = [\"fuzzedit\"];" : "stages = [];",
 	    (i & 2) ? "junk_score = 0; add_header_score = 0;" : "");
 	fclose(fp);
 	if (config_load(path, &cfgs[i], &err) < 0)

@@ -5,6 +5,7 @@
  * fuzz-sources: common/buf.c common/log.c common/util.c common/xalloc.c
  * fuzz-sources: common/netaddr.c common/config.c common/config_table.c
  * fuzz-sources: common/config_show.c filters/filters.c filters/milter.c
+ * fuzz-sources: common/dns_rr.c
  *
  * Input: byte 0 picks the reply command (one of the milter protocol's,
  * or any byte), byte 1 bit 0 says whether the reply answers the end of
@@ -13,10 +14,11 @@
  *
  * Invariants, checked against a reading of the protocol written here:
  *   - the commands we apply are exactly continue, accept, reject,
- *     tempfail, discard, replycode, quarantine, progress, skip and the
- *     three header edits; anything else is -1 with a reason;
- *   - the answer does not depend on eom, except that header edits are
- *     refused before the end of message;
+ *     tempfail, discard, replycode, quarantine, progress, skip, the
+ *     three header edits, replbody, addrcpt, addrcpt_par, delrcpt and
+ *     chgfrom; anything else is -1 with a reason;
+ *   - the answer does not depend on eom, except that header, body and
+ *     envelope changes are refused before the end of message;
  *   - SMFIR_REPLYCODE: accepted exactly for "4xx"/"5xx" and at least four
  *     bytes; 5xx rejects, 4xx tempfails; the enhanced code is the
  *     milter's only when it is RFC 3463 ("d.ddd.ddd") of the same class,
@@ -29,11 +31,22 @@
  *     followed by LF and every LF by a space or a tab; name and value
  *     point into the data, NUL-terminated there; the index is the
  *     big-endian first four bytes;
- *   - quarantine: the reason is the data up to its first NUL.
+ *   - quarantine: the reason is the data up to its first NUL;
+ *   - replbody: any data, all of it, in place (the body part);
+ *   - envelope changes: accepted exactly when the data starts with a
+ *     NUL-terminated address that, one pair of angle brackets around it
+ *     dropped, has at most 256 bytes, none of them a control character,
+ *     blank, DEL or angle bracket, and is local@domain (last '@', both
+ *     sides non-empty), or "postmaster" in any case for a recipient, or
+ *     empty for chgfrom; for addrcpt_par and chgfrom, bytes after it must
+ *     be a NUL-terminated string of at most 1000 bytes without control
+ *     characters (args: NULL when absent or empty); the address view
+ *     points into the data, its length exact.
  */
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include <libmilter/mfdef.h>
 
@@ -45,11 +58,12 @@ static const char cmds[] = {
 	SMFIR_CONTINUE, SMFIR_ACCEPT, SMFIR_REJECT, SMFIR_TEMPFAIL,
 	SMFIR_DISCARD, SMFIR_REPLYCODE, SMFIR_QUARANTINE, SMFIR_PROGRESS,
 	SMFIR_SKIP, SMFIR_ADDHEADER, SMFIR_INSHEADER, SMFIR_CHGHEADER,
-	/* what we never offered, or no milter may send */
+	/* (the seeds index this table: add at the end only) */
 	SMFIR_ADDRCPT, SMFIR_DELRCPT, SMFIR_ADDRCPT_PAR, SMFIR_SHUTDOWN,
 	SMFIR_REPLBODY, SMFIR_CHGFROM, SMFIR_CONN_FAIL, SMFIR_SETSYMLIST,
 	/* the replies again, so that they are picked more often */
 	SMFIR_REPLYCODE, SMFIR_REPLYCODE, SMFIR_CHGHEADER, SMFIR_ADDHEADER,
+	SMFIR_ADDRCPT_PAR, SMFIR_CHGFROM, SMFIR_ADDRCPT,
 };
 
 static bool
@@ -207,6 +221,81 @@ check_header(char cmd, const char *d, size_t len, bool eom, int rc,
 	    (uint32_t)(unsigned char)d[2] << 8 | (unsigned char)d[3]));
 }
 
+/* ref_addr_ok - the address rules of the contract, written again */
+static bool
+ref_addr_ok(const char *a, size_t n, bool sender)
+{
+	size_t at = n;
+
+	if (n > 256)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)a[i];
+
+		if (c < 0x21 || c == 0x7f || c == '<' || c == '>')
+			return false;
+		if (c == '@')
+			at = i;
+	}
+	if (n == 0)
+		return sender;
+	if (at == n)
+		return !sender && n == 10 && strncasecmp(a, "postmaster", 10) ==
+		    0;
+	return at > 0 && at + 1 < n;
+}
+
+static void
+check_envelope(char cmd, const char *d, size_t len, bool eom, int rc,
+    const char *why, const struct milter_reply *mr)
+{
+	bool sender = cmd == SMFIR_CHGFROM;
+	const char *z, *a = d, *args = NULL;
+	size_t n;
+
+	if (!eom) {
+		ASSERT(rc == -1);
+		ASSERT(strstr(why, "before the end of message") != NULL);
+		return;
+	}
+	if ((z = memchr(d, '\0', len)) == NULL) {
+		ASSERT(rc == -1);
+		return;
+	}
+	n = (size_t)(z - d);
+	if (n >= 2 && a[0] == '<' && a[n - 1] == '>') {
+		a++;
+		n -= 2;
+	}
+	if (!ref_addr_ok(a, n, sender)) {
+		ASSERT(rc == -1);
+		return;
+	}
+	if ((cmd == SMFIR_ADDRCPT_PAR || sender) && (size_t)(z + 1 - d) <
+	    len) {
+		const char *az = memchr(z + 1, '\0', (size_t)(d + len - z - 1));
+
+		if (az == NULL || az - z - 1 > 1000) {
+			ASSERT(rc == -1);
+			return;
+		}
+		for (const char *p = z + 1; p < az; p++)
+			if ((unsigned char)*p < 0x20 || *p == 0x7f) {
+				ASSERT(rc == -1);
+				return;
+			}
+		args = az > z + 1 ? z + 1 : NULL;
+	}
+	ASSERT(rc == 0);
+	ASSERT(mr->kind == (sender ? MILTER_REPLY_SENDER :
+	    cmd == SMFIR_DELRCPT ? MILTER_REPLY_RCPT_DELETE :
+	    MILTER_REPLY_RCPT_ADD));
+	ASSERT(mr->addr == a && mr->addr_len == n);
+	ASSERT(mr->args == args);
+	if (args != NULL)
+		ASSERT(strlen(mr->args) <= 1000);
+}
+
 static void
 check_one(char cmd, const char *d, size_t len, bool eom)
 {
@@ -262,6 +351,21 @@ check_one(char cmd, const char *d, size_t len, bool eom)
 	case SMFIR_INSHEADER:
 	case SMFIR_CHGHEADER:
 		check_header(cmd, d, len, eom, rc, why, &mr);
+		break;
+	case SMFIR_REPLBODY:
+		if (!eom) {
+			ASSERT(rc == -1);
+			break;
+		}
+		ASSERT(rc == 0 && mr.kind == MILTER_REPLY_BODY);
+		ASSERT(mr.body_len == len);
+		ASSERT(len == 0 || mr.body == (const unsigned char *)d);
+		break;
+	case SMFIR_ADDRCPT:
+	case SMFIR_ADDRCPT_PAR:
+	case SMFIR_DELRCPT:
+	case SMFIR_CHGFROM:
+		check_envelope(cmd, d, len, eom, rc, why, &mr);
 		break;
 	default:
 		ASSERT(rc == -1);

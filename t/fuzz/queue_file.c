@@ -20,12 +20,13 @@
  *     every envelope string is the payload of its record (so at most
  *     QUEUE_FIELD_MAX bytes and no NUL), recipients in order;
  *   - recipient states are in range and equal a replay of the result
- *     and flush records after the end; bad_records counts the rest;
+ *     and flush records after the end, delay_warned_us the last valid
+ *     W record's time; bad_records counts the rest;
  *   - cutting the torn tail (what recovery does) changes nothing but the
  *     sizes; truncating to any length never yields OK with a larger
  *     valid_size, and yields exactly the last whole record boundary;
- *   - appending a flush, a result or a torn record to the valid prefix
- *     has exactly the documented effect.
+ *   - appending a flush, a result, a delay-warning or a torn record to
+ *     the valid prefix has exactly the documented effect.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -136,6 +137,7 @@ same_msg(const struct queue_msg *a, const struct queue_msg *b)
 		    !same_state(&a->state[i], &b->state[i]))
 			return false;
 	return a->content_size == b->content_size &&
+	    a->delay_warned_us == b->delay_warned_us &&
 	    memcmp(a->sha256, b->sha256, 32) == 0 &&
 	    a->content_offset == b->content_offset &&
 	    a->end_offset == b->end_offset &&
@@ -225,7 +227,7 @@ check_walk(const uint8_t *d, size_t size, const struct queue_msg *m,
 	const struct queue_envelope *env = &m->env;
 	bool seen[ARRAY_SIZE(single)] = { false };
 	struct queue_rcpt_state *replay;
-	uint64_t content = 0, v;
+	uint64_t content = 0, v, warned = 0;
 	size_t off = 0, nrcpt = 0, nb = 0;
 	unsigned bad = 0;
 	int last = REC_VERSION;
@@ -341,6 +343,10 @@ check_walk(const uint8_t *d, size_t size, const struct queue_msg *m,
 			for (size_t i = 0; i < env->nrcpt; i++)
 				if (replay[i].status == QUEUE_RCPT_DEFERRED)
 					replay[i].next_try_us = 0;
+		} else if (r.type == REC_WARNED && r.plen <= 32 &&
+		    parse_u64((const char *)r.p, r.plen, UINT64_MAX, &v) ==
+		    0 && v != 0) {
+			warned = v;
 		} else {
 			bad++;
 		}
@@ -351,6 +357,7 @@ check_walk(const uint8_t *d, size_t size, const struct queue_msg *m,
 	ASSERT(off == m->valid_size);
 	ASSERT(off == size || !rec_at(d, size, off, &r));	/* torn tail */
 	ASSERT(bad == m->bad_records);
+	ASSERT(warned == m->delay_warned_us);
 	for (size_t i = 0; i < env->nrcpt; i++) {
 		ASSERT(same_state(&replay[i], &m->state[i]));
 		free(replay[i].dsn);
@@ -403,6 +410,11 @@ check_append(const uint8_t *d, const struct queue_msg *m, const char *rec,
 	    a->bad_records == m->bad_records);
 	if (torn) {
 		ASSERT(same_msg(a, m));
+	} else if (rec[0] == REC_WARNED) {
+		/* "W3:456": sent then; the recipients do not change */
+		ASSERT(a->delay_warned_us == 456);
+		for (size_t i = 0; i < m->env.nrcpt; i++)
+			ASSERT(same_state(&m->state[i], &a->state[i]));
 	} else if (rec[0] == REC_FLUSH) {
 		/* deferred recipients are due now, nothing else changes */
 		for (size_t i = 0; i < m->env.nrcpt; i++) {
@@ -437,6 +449,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	static const char result[] = "D41:0 sent 3 100 0 2.0.0 relay.example "
 	    "all ok\n";
 	static const char torn[] = "D41:0 sent 3 100";
+	static const char warned[] = "W3:456\n";
 	struct queue_msg *m, *again, *withqid;
 	enum queue_load_res res, res2, res3;
 	size_t *bounds, nb, cuts[10], ncut = 0;
@@ -484,6 +497,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	check_append(data, m, flush, sizeof(flush) - 1, false);
 	check_append(data, m, result, sizeof(result) - 1, false);
 	check_append(data, m, torn, sizeof(torn) - 1, true);
+	check_append(data, m, warned, sizeof(warned) - 1, false);
 	free(bounds);
 	queue_msg_free(&m);
 	return 0;

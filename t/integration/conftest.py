@@ -46,13 +46,24 @@ class Postern:
     """A running server: .port, .dir, .queue_dir, .log(), .stop()."""
 
     def __init__(self, extra_conf="", smtp_extra="", port=None, dir=None,
-                 listen=None, deliver=False, queue_extra="", directory=True):
+                 listen=None, deliver=False, queue_extra="", directory=True,
+                 stages=None):
         """deliver=False holds the local transport (the SMTP and queue
         tests look at the spool); directory=True makes the domains
         test.example and example.org, the account u@test.example and
         catch-alls of both domains to it, so any recipient there is
-        accepted."""
+        accepted.  stages=None runs the default filter stages (skipped
+        for our loopback client, but the message gets
+        Authentication-Results and X-Spam-Status, and up to
+        filters.max_scan_size stays in memory); a list is written as
+        filters.stages, [] for none: a test that compares the stored
+        bytes with what it sent."""
         ensure_user()
+        if stages is not None:
+            assert "filters" not in extra_conf, "stages= or a filters group"
+            extra_conf = "filters = { stages = [ %s ]; };\n%s" % (
+                ", ".join('"%s"' % st for st in stages),
+                extra_conf or 'log = { level = "debug"; };')
         self.dir = dir or tempfile.mkdtemp(prefix="postern-it-")
         os.chmod(self.dir, 0o755)
         self.port = port or free_port()

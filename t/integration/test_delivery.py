@@ -323,10 +323,13 @@ def test_alias_forwards_to_remote(server):
     assert "Subject: fwd1" in r.stdout
 
 
-def test_direct_and_queued_paths(server):
+def test_direct_and_queued_paths(postern_factory):
     """A small message is filed before the 250 without a queue file; a
     recipient that cannot take it now is queued alone; a message too big
-    to stay in memory goes through the queue."""
+    to stay in memory goes through the queue.  No filter stages: with a
+    pipeline, up to filters.max_scan_size (2M) stays in memory."""
+    server = postern_factory(deliver=True, directory=False, stages=[])
+    setup_dir(server)
     with smtplib.SMTP("127.0.0.1", server.port, timeout=10) as s:
         s.sendmail("s@example.net", ["bob@test.example"], message("small"))
     log = server.log()

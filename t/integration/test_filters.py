@@ -3,8 +3,10 @@ DNS from a real dnsmasq on loopback (dnsfix), the lookup store in the
 data store, clients speaking SMTP.  What a postmaster sees: SPF refusals
 at MAIL, greylisting at RCPT and on doubt, rate limits, a DNS-listed
 client refused for its score, a DKIM-signed message delivered with its
-Authentication-Results, a spammy one into Junk.
+Authentication-Results, a spammy one into Junk, and the default stages
+of a configuration that names none.
 """
+import base64
 import smtplib
 import subprocess
 import time
@@ -145,19 +147,25 @@ def test_junk_threshold_files_into_junk(postern_factory, dns_server):
     assert b"X-Postern-Spam: junk" in m
 
 
-def test_dkim_signed_message(postern_factory, dns_server, tmp_path):
-    """A message signed by sender.test (RSA key published in dnsmasq)
-    arrives with dkim=pass; the same message tampered gets dkim=fail."""
+def dkim_key():
+    """An RSA key, and the dnsmasq line that publishes it as
+    sel._domainkey.sender.test."""
     key = subprocess.run(["openssl", "genrsa", "2048"], capture_output=True,
                          check=True).stdout
     pub = subprocess.run(["openssl", "rsa", "-pubout", "-outform", "DER"],
                          input=key, capture_output=True, check=True).stdout
-    import base64
     record = "v=DKIM1; k=rsa; p=" + base64.b64encode(pub).decode()
     # dnsmasq: a long TXT as several quoted strings of at most 255
     parts = ",".join('"%s"' % record[i:i + 250]
                      for i in range(0, len(record), 250))
-    dns_server.restart(f"txt-record=sel._domainkey.sender.test,{parts}\n")
+    return key, f"txt-record=sel._domainkey.sender.test,{parts}\n"
+
+
+def test_dkim_signed_message(postern_factory, dns_server, tmp_path):
+    """A message signed by sender.test (RSA key published in dnsmasq)
+    arrives with dkim=pass; the same message tampered gets dkim=fail."""
+    key, record = dkim_key()
+    dns_server.restart(record)
     p = postern_factory(deliver=True, directory=False, extra_conf=conf(
         dns_server, ["dkim"]))
     setup_dir(p)
@@ -197,3 +205,58 @@ def test_dmarc_reject(postern_factory, dns_server):
     (row,) = rows(p, "alice@test.example")
     m = raw(p, "alice@test.example", "INBOX", row.split()[0])
     assert b"dmarc=pass" in m and b"header.from=strict.test" in m, m[:2000]
+
+
+def test_default_stages(postern_factory, dns_server):
+    """No filters.stages in the file: the default pipeline (iprev, spf,
+    dkim, dmarc, greylist, bayes) checks a client that is not trusted.
+    A signed, aligned message passes every check and is delivered; a
+    spoof of a p=reject domain is refused; a message whose DKIM and
+    DMARC fail (p=none: scored) is over filters.greylist_score and is
+    greylisted on doubt.  (libspf2 passes a loopback client, and
+    127.0.0.1's reverse name is libunbound's "localhost".)"""
+    key, record = dkim_key()
+    dns_server.restart(
+        record
+        + 'txt-record=sender.test,"v=spf1 ip4:127.0.0.1 -all"\n'
+        + 'txt-record=_dmarc.sender.test,"v=DMARC1; p=reject"\n'
+        + 'txt-record=_dmarc.lax.test,"v=DMARC1; p=none"\n')
+    p = postern_factory(deliver=True, directory=False, extra_conf=f"""
+log = {{ level = "debug"; }};
+dns = {{ servers = ["{dns_server.forwarder}"]; forward_special_zones = true;
+        timeout = 2; }};
+filters = {{ trust_loopback = false; }};
+""")
+    setup_dir(p)
+    assert "filters: 6 stages" in p.log()
+
+    def signed(frm, subject, tamper=False):
+        msg = message(frm, subject)
+        sig = dkim.sign(msg, b"sel", b"sender.test", key,
+                        include_headers=[b"From", b"To", b"Subject",
+                                         b"Date"])
+        return sig + (msg.replace(b"Hello there", b"Hello thERE")
+                      if tamper else msg)
+
+    with smtplib.SMTP("127.0.0.1", p.port, timeout=20) as s:
+        s.ehlo("client.test")
+        s.sendmail("x@sender.test", ["alice@test.example"],
+                   signed("a@sender.test", "good"))
+
+        assert s.mail("x@other.test")[0] == 250
+        assert s.rcpt("alice@test.example")[0] == 250
+        code, text = s.data(message("boss@sender.test", "spoofed"))
+        assert code == 550 and b"DMARC" in text, (code, text)
+
+        assert s.mail("x@other.test")[0] == 250
+        assert s.rcpt("alice@test.example")[0] == 250
+        code, text = s.data(signed("a@lax.test", "doubtful", tamper=True))
+        assert code == 451 and b"Greylisted" in text, (code, text)
+    (row,) = rows(p, "alice@test.example")
+    m = raw(p, "alice@test.example", "INBOX", row.split()[0])
+    for clause in (b"iprev=pass", b"spf=pass smtp.mailfrom=x@sender.test",
+                   b"dkim=pass header.d=sender.test", b"dmarc=pass"):
+        assert clause in m, (clause, m[:2000])
+    assert b"X-Spam-Status: No, score=0.0" in m, m[:2000]
+    log = p.log()
+    assert "DKIM_FAIL=2.0" in log and "DMARC_FAIL=3.0" in log, log[-3000:]

@@ -18,6 +18,7 @@ import time
 
 import pytest
 
+import spool
 from conftest import BIN, free_port
 
 dkim = pytest.importorskip("dkim")
@@ -228,9 +229,14 @@ MILTERTEST = "/usr/bin/miltertest"
 
 
 class MilterServer:
-    """`postern milter` on a loopback port, with its own data dir."""
+    """`postern milter` on a loopback port, with its own data dir.  No
+    filter stages unless extra has a filters group: the clients it is
+    handed (miltertest's 192.0.2.7) are not loopback, and the default
+    stages would ask the machine's DNS about them."""
 
-    def __init__(self, extra=""):
+    def __init__(self, extra="", milter_extra=""):
+        if "filters" not in extra:
+            extra = "filters = { stages = []; };\n" + extra
         self.dir = tempfile.mkdtemp(prefix="postern-milter-")
         os.chmod(self.dir, 0o755)
         self.port = free_port()
@@ -238,7 +244,7 @@ class MilterServer:
         with open(self.conf, "w") as f:
             f.write(f"""
 server = {{ data_dir = "{self.dir}/var"; hostname = "milter.test.example"; }};
-milter = {{ listen = "inet:{self.port}@127.0.0.1"; }};
+milter = {{ listen = "inet:{self.port}@127.0.0.1"; {milter_extra} }};
 log = {{ level = "debug"; }};
 {extra}
 """)
@@ -278,8 +284,8 @@ log = {{ level = "debug"; }};
 def milter_server():
     servers = []
 
-    def make(extra=""):
-        s = MilterServer(extra)
+    def make(extra="", milter_extra=""):
+        s = MilterServer(extra, milter_extra)
         servers.append(s)
         return s
     yield make
@@ -356,3 +362,265 @@ milter = {{ servers = ["pm=inet:{m.port}@127.0.0.1,timeout=10s"]; }};
         raw[:2000]
     assert b"Authentication-Results: mx.test.example; none" in raw
     assert raw.count(b"X-Spam-Status: No") == 2
+
+
+# ---- milters that replace the body and change the envelope ----
+
+SMFIF_ADDHDRS = 0x01
+SMFIF_CHGBODY = 0x02
+SMFIF_ADDRCPT = 0x04
+SMFIF_DELRCPT = 0x08
+SMFIF_CHGFROM = 0x40
+SMFIF_ADDRCPT_PAR = 0x80
+CHANGES = (SMFIF_ADDHDRS | SMFIF_CHGBODY | SMFIF_ADDRCPT | SMFIF_DELRCPT |
+           SMFIF_CHGFROM | SMFIF_ADDRCPT_PAR)
+
+
+class ScriptMilter:
+    """A milter written here, speaking the protocol (version 6) on a
+    loopback port: it asks for the actions given, answers every step
+    with continue, remembers the actions it was offered and the body it
+    was sent, and at the end of message sends the packets of its script,
+    (command, data) pairs, before its continue."""
+
+    def __init__(self, script, actions=CHANGES):
+        self.script = script
+        self.actions = actions
+        self.offered = None
+        self.bodies = []
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.port = self.sock.getsockname()[1]
+        threading.Thread(target=self.run, daemon=True).start()
+
+    def run(self):
+        while True:
+            try:
+                c, _ = self.sock.accept()
+            except OSError:
+                return
+            threading.Thread(target=self.serve, args=(c,),
+                             daemon=True).start()
+
+    @staticmethod
+    def recv(c, n):
+        b = b""
+        while len(b) < n:
+            more = c.recv(n - len(b))
+            if not more:
+                raise OSError("closed")
+            b += more
+        return b
+
+    @staticmethod
+    def send(c, cmd, data=b""):
+        c.sendall(struct.pack(">I", len(data) + 1) + cmd + data)
+
+    def serve(self, c):
+        body = b""
+        with c:
+            try:
+                while True:
+                    hdr = self.recv(c, 5)
+                    n = struct.unpack(">I", hdr[:4])[0]
+                    cmd, data = hdr[4:5], self.recv(c, n - 1)
+                    if cmd == b"O":
+                        self.offered = struct.unpack(">I", data[4:8])[0]
+                        self.send(c, b"O", struct.pack(">III", 6,
+                                                       self.actions, 0))
+                    elif cmd in (b"D", b"A"):     # macros, abort
+                        continue
+                    elif cmd == b"Q":
+                        return
+                    elif cmd == b"B":
+                        body += data
+                        self.send(c, b"c")
+                    elif cmd == b"E":
+                        self.bodies.append(body)
+                        body = b""
+                        for k, d in self.script:
+                            self.send(c, k, d)
+                        self.send(c, b"c")
+                    else:
+                        self.send(c, b"c")
+            except OSError:
+                return
+
+    def close(self):
+        self.sock.close()
+
+
+def milter_conf(m, fail="", extra=""):
+    return f"""
+filters = {{ stages = ["milter:t"]; {extra} }};
+milter = {{ servers = ["t=inet:{m.port}@127.0.0.1,timeout=10s{fail}"]; }};
+"""
+
+
+# the new body, in two packets as libmilter splits it: bare LF, a line
+# that is a dot, lines that start with one, no CRLF at the very end
+NEW_BODY = [b"Replaced by the milter.\nline two\r\n.\r\n",
+            b"..two dots\r\n.one dot\r\nno newline at the end"]
+NEW_BODY_STORED = (b"Replaced by the milter.\r\nline two\r\n.\r\n"
+                   b"..two dots\r\n.one dot\r\nno newline at the end\r\n")
+
+
+def test_milter_replaces_body_and_adds_a_recipient(postern_factory):
+    """Delivered straight into the mailboxes: the new body (CRLF, dots
+    as they were) for the RCPT TO recipient and for the one the milter
+    added; an unknown local address it added is dropped, not bounced."""
+    m = ScriptMilter([(b"b", NEW_BODY[0]), (b"b", NEW_BODY[1]),
+                      (b"+", b"<bob@test.example>\0"),
+                      (b"+", b"<nobody@test.example>\0")])
+    try:
+        p = postern_factory(deliver=True, directory=False,
+                            extra_conf=milter_conf(m))
+        setup_dir(p)
+        p.cli("user", "add", "bob@test.example", "--no-password")
+        with smtplib.SMTP("127.0.0.1", p.port, timeout=20) as s:
+            s.sendmail("alice@example.org", ["alice@test.example"], MESSAGE)
+        assert m.offered & CHANGES == CHANGES, hex(m.offered)
+        assert m.bodies == [b"Hello,\r\nthis goes through OpenDKIM.\r\n"]
+        for user in ("alice@test.example", "bob@test.example"):
+            raw = show_first(p, user)
+            head, body = raw.split(b"\r\n\r\n", 1)
+            assert body == NEW_BODY_STORED, raw
+            assert b"Subject: signed by the milter\r\n" in head
+            assert b"X-Spam-Status: No" in head
+        log = p.log()
+        assert "milter:t replaced the body (" in log
+        assert "<bob@test.example> added as a recipient" in log
+        assert "<nobody@test.example> not added: user unknown" in log
+        assert "failed" not in log
+    finally:
+        m.close()
+
+
+def test_milter_changes_the_envelope_in_the_queue(postern_factory):
+    """Held in the queue: the milter's sender, its recipients (one added
+    with ESMTP parameters, one deleted with its domain in another case,
+    a duplicate and a remote one not added: no relaying for a milter)."""
+    m = ScriptMilter([(b"2", b"<c@test.example>\0NOTIFY=NEVER\0"),
+                      (b"-", b"<a@TEST.EXAMPLE>\0"),
+                      (b"+", b"b@test.example\0"),
+                      (b"+", b"<x@remote.example>\0"),
+                      (b"e", b"<bounces@example.org>\0"),
+                      (b"b", b"short\r\n")])
+    try:
+        p = postern_factory(extra_conf=milter_conf(m))
+        with smtplib.SMTP("127.0.0.1", p.port, timeout=20) as s:
+            s.sendmail("alice@example.org",
+                       ["a@test.example", "b@test.example"], MESSAGE)
+        q = p.queued()
+        assert len(q) == 1, q
+        msg = spool.load(p.queue_dir, q[0])
+        assert msg["sender"] == "bounces@example.org"
+        assert msg["rcpts"] == ["b@test.example", "c@test.example"]
+        assert msg["content"].endswith(b"\r\n\r\nshort\r\n")
+        log = p.log()
+        assert "<x@remote.example> not added: relay access denied" in log
+        assert "<b@test.example> not added: a recipient already" in log
+        assert "<a@TEST.EXAMPLE> removed as a recipient" in log
+        assert 'ignoring ESMTP parameters "NOTIFY=NEVER"' in log
+        assert "from=<alice@example.org> changed by milter:t" in log
+        assert "from=<bounces@example.org>, size=" in log
+    finally:
+        m.close()
+
+
+def test_milter_removes_every_recipient(postern_factory):
+    """No recipient left: accepted and dropped, as a discard."""
+    m = ScriptMilter([(b"-", b"<a@test.example>\0")])
+    try:
+        p = postern_factory(extra_conf=milter_conf(m))
+        with smtplib.SMTP("127.0.0.1", p.port, timeout=20) as s:
+            s.sendmail("alice@example.org", ["a@test.example"], MESSAGE)
+        assert p.queued() == []
+        assert "the filters removed every recipient" in p.log()
+    finally:
+        m.close()
+
+
+@pytest.mark.parametrize("case", ["too-big", "not-negotiated"])
+def test_milter_body_failures(postern_factory, case):
+    """A body over filters.max_scan_size, or one the milter did not ask
+    to send: the milter is broken, its fail action applies (accept: the
+    message as it was, with the symbol), its other changes are undone."""
+    if case == "too-big":
+        m = ScriptMilter([(b"+", b"<c@test.example>\0"),
+                          (b"b", b"x" * 60000 + b"\r\n"),
+                          (b"b", b"y" * 10000 + b"\r\n")])
+    else:
+        m = ScriptMilter([(b"+", b"<c@test.example>\0"),
+                          (b"b", b"new\r\n")],
+                         actions=CHANGES & ~SMFIF_CHGBODY)
+    try:
+        p = postern_factory(extra_conf=milter_conf(
+            m, ",fail=accept", 'max_scan_size = "64K";'))
+        with smtplib.SMTP("127.0.0.1", p.port, timeout=20) as s:
+            s.sendmail("alice@example.org", ["a@test.example"], MESSAGE)
+        q = p.queued()
+        assert len(q) == 1, q
+        msg = spool.load(p.queue_dir, q[0])
+        assert msg["rcpts"] == ["a@test.example"]
+        assert msg["content"].endswith(MESSAGE.split(b"\r\n\r\n", 1)[1])
+        assert b"MILTER_T_ERROR=0.0" in msg["content"]
+        log = p.log()
+        assert "stage milter:t failed" in log
+        if case == "too-big":
+            assert "milter:t: the new body is over 65536 bytes" in log
+        else:
+            assert "made a change it did not negotiate" in log
+    finally:
+        m.close()
+
+
+def test_postern_milter_passes_changes_on(postern_factory, milter_server):
+    """`postern milter` with a milter as its stage, in front of Postern's
+    own client: the body and recipient its milter changed are passed on
+    through libmilter (smfi_replacebody, smfi_addrcpt) and stored."""
+    m = ScriptMilter([(b"b", NEW_BODY[0]), (b"b", NEW_BODY[1]),
+                      (b"+", b"<c@test.example>\0")])
+    try:
+        pm = milter_server(
+            extra='filters = { stages = ["milter:t"]; };',
+            milter_extra=f'servers = ["t=inet:{m.port}@127.0.0.1"];')
+        p = postern_factory(extra_conf=f"""
+filters = {{ stages = ["milter:pm"]; }};
+milter = {{ servers = ["pm=inet:{pm.port}@127.0.0.1,timeout=10s"]; }};
+""")
+        with smtplib.SMTP("127.0.0.1", p.port, timeout=30) as s:
+            s.sendmail("alice@example.org", ["a@test.example"], MESSAGE)
+        # what `postern milter` offered its milter: what we offered it
+        assert m.offered & CHANGES == CHANGES, hex(m.offered)
+        q = p.queued()
+        assert len(q) == 1, q
+        msg = spool.load(p.queue_dir, q[0])
+        assert msg["rcpts"] == ["a@test.example", "c@test.example"]
+        assert msg["content"].endswith(b"\r\n\r\n" + NEW_BODY_STORED), \
+            msg["content"][-300:]
+        assert "milter:pm replaced the body (" in p.log()
+    finally:
+        m.close()
+
+
+def test_lmtp_milter_may_replace_the_body_only(postern_factory):
+    """LMTP answers once per RCPT: a milter there (filters.lmtp) is
+    offered the body but no envelope change, and its body is stored."""
+    m = ScriptMilter([(b"b", b"new body over LMTP\n")])
+    port = free_port()
+    try:
+        p = postern_factory(deliver=True, directory=False, extra_conf=(
+            milter_conf(m, extra="lmtp = true;") +
+            'lmtp = { listen = [ "127.0.0.1:%d" ]; };' % port))
+        setup_dir(p)
+        with smtplib.LMTP("127.0.0.1", port, timeout=20) as s:
+            s.sendmail("alice@example.org", ["alice@test.example"], MESSAGE)
+        assert m.offered & SMFIF_CHGBODY
+        assert m.offered & (SMFIF_ADDRCPT | SMFIF_DELRCPT | SMFIF_CHGFROM |
+                            SMFIF_ADDRCPT_PAR) == 0, hex(m.offered)
+        raw = show_first(p, "alice@test.example")
+        assert raw.endswith(b"\r\n\r\nnew body over LMTP\r\n"), raw
+    finally:
+        m.close()

@@ -2,8 +2,9 @@
  * config_test.c - the configuration loader, driven by tables: every value
  * type and its errors (with the exact "FILE:LINE: message" text), unknown
  * groups and keys, several errors in one pass, syntax errors, @include,
- * the defaults and derived defaults, the show round trip and the sample
- * == contrib/postern.conf.  `postern config` itself: cli_config_test.c.
+ * the defaults and derived defaults, the show round trip, the default
+ * filters.stages and [] for none, and the sample == contrib/postern.conf.
+ * `postern config` itself: cli_config_test.c.
  *
  * The tests run in a fresh temporary directory (so messages name "t.conf"
  * and not a random path); the sample test reads contrib/postern.conf from
@@ -705,6 +706,56 @@ test_show_round_trip(void **state)
 	buf_free(&errors);
 }
 
+/* filters.stages: the default pipeline, and [] for none */
+static void
+test_filters_stages(void **state)
+{
+	static const char *const none[] = {
+		"filters = { stages = []; };\n",
+		"filters = { stages = ( ); };\n",
+		"filters = {\n\tstages = [ ];\n};\n",
+	};
+	struct config *cfg, *again;
+	struct buf errors = BUF_INIT(0);
+	char *changed;
+
+	(void)state;
+	/* a fresh install: the built-in stages that need no set-up, spf
+	 * and dkim before dmarc (it reads their results) */
+	assert_int_equal(config_load(NULL, &cfg, &errors), 0);
+	assert_strlist(&cfg->filters.stages, "iprev", "spf", "dkim", "dmarc",
+	    "greylist", "bayes", NULL);
+	config_free(&cfg);
+	cfg = load_ok("filters = { trust_loopback = false; };\n");
+	assert_int_equal(cfg->filters.stages.n, 6);
+	config_free(&cfg);
+
+	/* an empty list is accepted and means no stages: shown as a change,
+	 * it reads back as none (stages has no derived default) */
+	for (size_t i = 0; i < ARRAY_SIZE(none); i++) {
+		cfg = load_ok(none[i]);
+		assert_int_equal(cfg->filters.stages.n, 0);
+		changed = show_text(cfg, true);
+		assert_string_equal(changed,
+		    "filters = {\n\tstages = [ ];\n};\n");
+		again = load_ok(changed);
+		assert_int_equal(again->filters.stages.n, 0);
+		config_free(&again);
+		config_free(&cfg);
+		free(changed);
+	}
+
+	/* a list replaces the default, it does not add to it */
+	cfg = load_ok("filters = { stages = [ \"bayes\" ]; };\n");
+	assert_strlist(&cfg->filters.stages, "bayes", NULL);
+	config_free(&cfg);
+
+	/* an empty name is still refused */
+	expect_errors("empty stage", "filters = { stages = [ \"\" ]; };\n",
+	    "t.conf:1: filters.stages[0]: \"\": must not be empty\n");
+	buf_free(&errors);
+}
+
 static void
 test_sample(void **state)
 {
@@ -762,6 +813,7 @@ main(void)
 		cmocka_unit_test(test_derived),
 		cmocka_unit_test(test_include),
 		cmocka_unit_test(test_show_round_trip),
+		cmocka_unit_test(test_filters_stages),
 		cmocka_unit_test(test_sample),
 	};
 

@@ -7,7 +7,11 @@
  * body in chunks, eom), a refused recipient left out of the envelope,
  * and the header fields: Authentication-Results, X-Spam-Status folding,
  * X-Spam-Flag, forged fields of ours removed, a stage's change and
- * deletion applied to the right occurrence.
+ * deletion applied to the right occurrence; a stage's new body (seen by
+ * the later stages, stored by filters_apply with CRLF line ends, refused
+ * when the caller cannot apply it, for a truncated message and over the
+ * limit) and envelope changes (recorded in order), and a failed stage's
+ * changes undone.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -206,8 +210,47 @@ static const struct filter_stage_ops stage_c = {
 	.name = "c", .header = c_header, .eoh = c_eoh, .body = c_body,
 	.eom = c_eom, .scored = c_scored, .verdict = c_verdict,
 };
+/* e: replaces the body and changes the envelope; f: sees the body */
+static struct {
+	const char *body;
+	size_t body_len;
+	enum filter_action ret;
+	int rc_body, rc_add, rc_del, rc_from;
+	struct buf seen;		/* what f's body callback got */
+} ed;
+
+static enum filter_action
+e_data(void *st, struct filter_msg *m, struct filter_reply *r)
+{
+	(void)st;
+	(void)r;
+	filter_header_add(m, "X-E", "e was here");
+	ed.rc_body = filter_replace_body(m, ed.body, ed.body_len);
+	ed.rc_add = filter_rcpt_add(m, "new@example.org", "NOTIFY=NEVER");
+	ed.rc_del = filter_rcpt_delete(m, "u@EXAMPLE.org");
+	ed.rc_from = filter_sender_change(m, "", "");
+	return ed.ret;
+}
+
+static enum filter_action
+f_body(void *st, struct filter_msg *m, const unsigned char *chunk,
+    size_t len, struct filter_reply *r)
+{
+	(void)st;
+	(void)m;
+	(void)r;
+	buf_add(&ed.seen, chunk, len);
+	return FILTER_CONTINUE;
+}
+
+static const struct filter_stage_ops stage_e = {
+	.name = "e", .data = e_data,
+};
+static const struct filter_stage_ops stage_f = {
+	.name = "f", .body = f_body,
+};
 static const struct filter_stage_ops *const registry[] = {
-	&stage_a, &stage_b, &stage_c,
+	&stage_a, &stage_b, &stage_c, &stage_e, &stage_f,
 };
 
 /* ---- fixture ---- */
@@ -567,6 +610,146 @@ test_forged_fields(void **state)
 }
 
 static void
+body_test_setup(const char *body)
+{
+	setup_with("stages = [\"e\", \"f\"]; max_scan_size = \"64K\";",
+	    "192.0.2.1");
+	buf_free(&ed.seen);
+	ed.body = body;
+	ed.body_len = strlen(body);
+	ed.ret = FILTER_CONTINUE;
+	filters_session_can(fx.s, FILTER_CAN_ALL);
+}
+
+static void
+test_body_and_envelope(void **state)
+{
+	static const char want[] = "From: <s@example.net>\r\n\r\n"
+	    "new body\r\n.\r\nbare CR\r\nlast\r\n";
+	const struct filter_msg *m;
+	const char *o;
+
+	(void)state;
+	body_test_setup("new body\n.\r\nbare CR\rlast");
+	assert_int_equal(deliver(message, sizeof(message) - 1),
+	    FILTER_CONTINUE);
+	assert_int_equal(ed.rc_body, 0);
+	m = filters_msg(fx.s);
+	assert_true(m->body_replaced);
+	/* the later stage saw the new body, CRLF-normalised */
+	assert_string_equal(buf_cstr(&ed.seen),
+	    "new body\r\n.\r\nbare CR\r\nlast\r\n");
+	/* stored: our fields, the client's header (edits applied), the
+	 * new body in place of the old */
+	o = buf_cstr(&fx.out);
+	assert_non_null(strstr(o, "X-E: e was here\r\n"));
+	assert_null(strstr(o, "body line"));
+	assert_int_equal(fx.out.len - (size_t)(strstr(o, want) - o),
+	    strlen(want));
+	/* the envelope changes, in order, for the caller */
+	assert_int_equal(m->nenvelope, 3);
+	assert_int_equal(m->envelope[0].op, FILTER_RCPT_ADD);
+	assert_string_equal(m->envelope[0].addr, "new@example.org");
+	assert_string_equal(m->envelope[0].args, "NOTIFY=NEVER");
+	assert_string_equal(m->envelope[0].stage, "e");
+	assert_int_equal(m->envelope[1].op, FILTER_RCPT_DELETE);
+	assert_string_equal(m->envelope[1].addr, "u@EXAMPLE.org");
+	assert_int_equal(m->envelope[2].op, FILTER_SENDER_CHANGE);
+	assert_string_equal(m->envelope[2].addr, "");
+	filters_txn_end(fx.s);
+	assert_int_equal(filters_msg(fx.s)->nenvelope, 0);
+	assert_false(filters_msg(fx.s)->body_replaced);
+
+	/* a stage that fails: its changes are undone, the message passes
+	 * (fail_at_data = accept) as it was */
+	ed.ret = FILTER_ERROR;
+	buf_free(&ed.seen);
+	assert_int_equal(deliver(message, sizeof(message) - 1),
+	    FILTER_CONTINUE);
+	m = filters_msg(fx.s);
+	assert_false(m->body_replaced);
+	assert_int_equal(m->nenvelope, 0);
+	assert_string_equal(buf_cstr(&ed.seen), "body line\r\n");
+	o = buf_cstr(&fx.out);
+	assert_null(strstr(o, "X-E:"));
+	assert_non_null(strstr(o, "E_ERROR=0.0"));
+	assert_non_null(strstr(o, "\r\n\r\nbody line\r\n"));
+	filters_txn_end(fx.s);
+
+	/* a caller that cannot apply them: refused, nothing recorded */
+	ed.ret = FILTER_CONTINUE;
+	filters_session_can(fx.s, FILTER_CAN_SENDER);
+	assert_int_equal(deliver(message, sizeof(message) - 1),
+	    FILTER_CONTINUE);
+	assert_int_equal(ed.rc_body, -1);
+	assert_int_equal(ed.rc_add, -1);
+	assert_int_equal(ed.rc_del, -1);
+	assert_int_equal(ed.rc_from, 0);
+	assert_int_equal(filters_msg(fx.s)->nenvelope, 1);
+	assert_non_null(strstr(buf_cstr(&fx.out), "\r\n\r\nbody line\r\n"));
+	filters_txn_end(fx.s);
+	filters_session_can(fx.s, FILTER_CAN_ALL);
+
+	/* the stages saw only the header: the body would be lost */
+	assert_true(filters_mail(fx.s, "Q3", "s@example.net", &fx.r) <=
+	    FILTER_ACCEPT);
+	(void)filters_data(fx.s, (const unsigned char *)message,
+	    sizeof(message) - 1, true, &fx.r);
+	assert_int_equal(ed.rc_body, -1);
+	filters_txn_end(fx.s);
+	teardown(NULL);
+}
+
+static void
+test_body_limits(void **state)
+{
+	static const char hdronly[] = "Received: from x by y; now\r\n"
+	    "Subject: no body";
+	size_t max;
+	char *big;
+
+	(void)state;
+	/* a header without its blank line (or last CRLF) gets both */
+	body_test_setup("b");
+	assert_int_equal(deliver(hdronly, sizeof(hdronly) - 1),
+	    FILTER_CONTINUE);
+	assert_int_equal(ed.rc_body, 0);
+	assert_non_null(strstr(buf_cstr(&fx.out),
+	    "Subject: no body\r\n\r\nb\r\n"));
+	filters_txn_end(fx.s);
+	/* the limit: max_scan_size here, counted after CRLF normalising */
+	max = filter_body_max(filters_msg(fx.s));
+	assert_int_equal(max, 64 * 1024);
+	big = malloc(max + 1);
+	memset(big, 'x', max + 1);
+	big[max - 2] = '\r';
+	big[max - 1] = '\n';
+	ed.body = big;
+	ed.body_len = max;			/* exactly max */
+	assert_int_equal(deliver(message, sizeof(message) - 1),
+	    FILTER_CONTINUE);
+	assert_int_equal(ed.rc_body, 0);
+	assert_int_equal(fx.out.len - (size_t)(strstr(buf_cstr(&fx.out),
+	    "\r\n\r\nxxx") + 4 - buf_cstr(&fx.out)), max);
+	filters_txn_end(fx.s);
+	ed.body_len = max + 1;			/* one over */
+	assert_int_equal(deliver(message, sizeof(message) - 1),
+	    FILTER_CONTINUE);
+	assert_int_equal(ed.rc_body, -1);
+	assert_non_null(strstr(buf_cstr(&fx.out), "\r\n\r\nbody line\r\n"));
+	filters_txn_end(fx.s);
+	big[10] = '\n';			/* a bare LF: CRLF makes it over */
+	ed.body_len = max;
+	assert_int_equal(deliver(message, sizeof(message) - 1),
+	    FILTER_CONTINUE);
+	assert_int_equal(ed.rc_body, -1);
+	filters_txn_end(fx.s);
+	free(big);
+	buf_free(&ed.seen);
+	teardown(NULL);
+}
+
+static void
 test_config_errors(void **state)
 {
 	FILE *fp;
@@ -620,6 +803,8 @@ main(void)
 		cmocka_unit_test(test_milter_sequence_and_rcpt),
 		cmocka_unit_test(test_headers),
 		cmocka_unit_test(test_forged_fields),
+		cmocka_unit_test(test_body_and_envelope),
+		cmocka_unit_test(test_body_limits),
 		cmocka_unit_test(test_config_errors),
 	};
 

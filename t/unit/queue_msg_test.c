@@ -162,7 +162,8 @@ test_envelope_defects(void **state)
 		{ "valid extras", S("r12:NOTIFY=NEVER\nA9:192.0.2.1\n"
 		    "E4:helo\nU0:\n"), true, QUEUE_LOAD_OK },
 		{ "no end record", S(""), false, QUEUE_LOAD_CORRUPT },
-		{ "duplicate ID", S("I14:" QID "\n"), true, QUEUE_LOAD_CORRUPT },
+		{ "duplicate ID", S("I14:" QID "\n"), true,
+		    QUEUE_LOAD_CORRUPT },
 		{ "duplicate sender", S("S1:x\n"), true, QUEUE_LOAD_CORRUPT },
 		{ "duplicate helo", S("E1:x\nE1:y\n"), true,
 		    QUEUE_LOAD_CORRUPT },
@@ -294,24 +295,32 @@ test_tails(void **state)
 		size_t len;
 		bool torn;
 		unsigned bad;
+		uint64_t warned;	/* delay_warned_us */
 	} cases[] = {
-		{ "none", S(""), false, 0 },
-		{ "length past the end", S("D1000:0 sent"), true, 0 },
-		{ "no terminator", S("D3:abcd"), true, 0 },
-		{ "cut header", S("D4"), true, 0 },
-		{ "zeros", S("\0\0\0\0\0\0\0\0"), true, 0 },
-		{ "unknown type", S("Z5:hello\n"), false, 1 },
-		{ "malformed result", S("D5:hello\n"), false, 1 },
+		{ "none", S(""), false, 0, 0 },
+		{ "length past the end", S("D1000:0 sent"), true, 0, 0 },
+		{ "no terminator", S("D3:abcd"), true, 0, 0 },
+		{ "cut header", S("D4"), true, 0, 0 },
+		{ "zeros", S("\0\0\0\0\0\0\0\0"), true, 0, 0 },
+		{ "unknown type", S("Z5:hello\n"), false, 1, 0 },
+		{ "malformed result", S("D5:hello\n"), false, 1, 0 },
 		{ "bad index", S("D27:9 sent 1 5 0 2.0.0 local ok\n"), false,
-		    1 },
+		    1, 0 },
 		{ "bad status", S("D27:0 gone 1 5 0 2.0.0 local ok\n"), false,
-		    1 },
+		    1, 0 },
 		{ "bad dsn", S("D27:0 sent 1 5 0 2.0.x local ok\n"), false,
-		    1 },
-		{ "content after end", S("C2:xy\n"), false, 1 },
-		{ "flush", S("F3:123\n"), false, 0 },
+		    1, 0 },
+		{ "content after end", S("C2:xy\n"), false, 1, 0 },
+		{ "flush", S("F3:123\n"), false, 0, 0 },
+		{ "delay warned", S("W3:456\n"), false, 0, 456 },
+		{ "delay warned twice", S("W3:456\nW3:789\n"), false, 0, 789 },
+		{ "delay warned at 0", S("W1:0\n"), false, 1, 0 },
+		{ "delay warned junk", S("W3:4x6\nW0:\n"), false, 2, 0 },
+		{ "delay warned too long",
+		    S("W33:123456789012345678901234567890123\n"), false, 1,
+		    0 },
 		{ "valid then torn", S("D27:0 sent 1 5 0 2.0.0 local ok\n"
-		    "D27:1 sent"), true, 0 },
+		    "D27:1 sent"), true, 0, 0 },
 	};
 	struct buf b = BUF_INIT(0);
 	struct queue_msg *m;
@@ -332,6 +341,7 @@ test_tails(void **state)
 		if (m->bad_records != cases[i].bad)
 			fail_msg("%s: %u bad records", cases[i].name,
 			    m->bad_records);
+		assert_int_equal(m->delay_warned_us, cases[i].warned);
 		queue_msg_free(&m);
 	}
 	buf_free(&b);
@@ -341,8 +351,8 @@ static void
 test_results(void **state)
 {
 	struct queue_result r[] = {
-		{ 0, QUEUE_RCPT_DEFERRED, 1, 100, 400, "4.4.1", "mx[1.2.3.4]:25",
-		    "connect refused" },
+		{ 0, QUEUE_RCPT_DEFERRED, 1, 100, 400, "4.4.1",
+		    "mx[1.2.3.4]:25", "connect refused" },
 		{ 1, QUEUE_RCPT_FAILED, 1, 100, 0, "5.1.1", "local",
 		    "no such user" },
 		{ 0, QUEUE_RCPT_DEFERRED, 2, 400, 1000, "4.2.0", "mx", "busy" },
