@@ -543,6 +543,17 @@ filters_wants(const struct filters *f, enum filter_step step)
 	return step == FILTER_STEP_DATA;
 }
 
+bool
+filters_session_has_work(const struct filter_session *s)
+{
+	if (!s->conn.trusted)
+		return true;	/* the data step at least: the header fields */
+	for (size_t i = 0; i < s->f->nstages; i++)
+		if (!s->f->stages[i].ops->inbound_only)
+			return true;
+	return false;
+}
+
 uint64_t
 filters_max_scan(const struct filters *f)
 {

@@ -73,6 +73,15 @@ uint64_t filters_max_scan(const struct filters *f);
 struct filter_session *filters_session_new(struct filters *f,
     const struct sockaddr *peer, socklen_t peerlen, const char *listener);
 void filters_session_free(struct filter_session **s);
+/*
+ * filters_session_has_work - false when no stage will ever run for this
+ * session as it stands: a trusted client and only inbound stages.  The
+ * caller may then drop the session and treat the connection as
+ * unfiltered: no jobs, no holding the message for the data step, no
+ * header fields added (a trusted client's mail is not scanned, so it
+ * gets no verdict to record either).
+ */
+bool filters_session_has_work(const struct filter_session *s);
 void filters_session_tls(struct filter_session *s, bool on);
 /* filters_session_auth - an authenticated client is trusted */
 void filters_session_auth(struct filter_session *s, const char *user);

@@ -331,10 +331,13 @@ smtpd_accept(struct loop *l, evutil_socket_t fd, const struct sockaddr *peer,
 		/* LMTP answers per RCPT: the recipients cannot change */
 		filters_session_can(s->fs, srv->lmtp != NULL ?
 		    FILTER_CAN_BODY : FILTER_CAN_ALL);
-		if (filters_wants(srv->filters, FILTER_STEP_CONNECT)) {
-			smtpd_run_job(s, connect_work, connect_done);
-			return;
-		}
+		/* a trusted client past only inbound stages: unfiltered */
+		if (!filters_session_has_work(s->fs))
+			filters_session_free(&s->fs);
+	}
+	if (s->fs != NULL && filters_wants(srv->filters, FILTER_STEP_CONNECT)) {
+		smtpd_run_job(s, connect_work, connect_done);
+		return;
 	}
 	greet(s);
 }

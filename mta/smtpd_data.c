@@ -556,6 +556,17 @@ bdat_chunk_end(struct smtpd_session *s)
 	    (unsigned long long)t->scan.size);
 }
 
+/*
+ * flush_at - content held in memory before it goes to the spool: up to
+ * filters.max_scan_size for a session the data step scans, else the
+ * usual SMTPD_FLUSH_AT
+ */
+static size_t
+flush_at(const struct smtpd_session *s)
+{
+	return s->fs != NULL ? s->srv->flush_at : SMTPD_FLUSH_AT;
+}
+
 size_t
 smtpd_data_input(struct smtpd_session *s, const unsigned char *in,
     size_t len)
@@ -571,8 +582,7 @@ smtpd_data_input(struct smtpd_session *s, const unsigned char *in,
 			buf_reset(&t->content);	/* write failed: 451 at end */
 		if (r == PARSE_OK)
 			data_end(s);
-		else if (t->content.len >= s->srv->flush_at &&
-		    s->srv->lmtp == NULL)
+		else if (t->content.len >= flush_at(s) && s->srv->lmtp == NULL)
 			smtpd_run_job(s, flush_work, flush_done);
 		return used;
 	}
@@ -589,7 +599,7 @@ smtpd_data_input(struct smtpd_session *s, const unsigned char *in,
 	t->bdat_left -= used;
 	if (t->bdat_left == 0)
 		bdat_chunk_end(s);
-	else if (t->content.len >= s->srv->flush_at && s->srv->lmtp == NULL)
+	else if (t->content.len >= flush_at(s) && s->srv->lmtp == NULL)
 		smtpd_run_job(s, flush_work, flush_done);
 	return used;
 }

@@ -260,3 +260,22 @@ filters = {{ trust_loopback = false; }};
     assert b"X-Spam-Status: No, score=0.0" in m, m[:2000]
     log = p.log()
     assert "DKIM_FAIL=2.0" in log and "DMARC_FAIL=3.0" in log, log[-3000:]
+
+
+def test_trusted_client_is_not_filtered(postern_factory):
+    """With the default (inbound-only) stages, a trusted client -- here
+    loopback, trusted by default -- gets no filter session at all: no
+    stage runs, nothing is held for a data step, and the message is
+    stored as sent, without Authentication-Results or X-Spam-Status."""
+    p = postern_factory(deliver=True, directory=False)
+    setup_dir(p)
+    assert "filters: 6 stages" in p.log()
+    with smtplib.SMTP("127.0.0.1", p.port, timeout=20) as s:
+        s.ehlo("client.test")
+        s.sendmail("x@sender.test", ["alice@test.example"],
+                   message("a@sender.test", "trusted"))
+    (row,) = rows(p, "alice@test.example")
+    m = raw(p, "alice@test.example", "INBOX", row.split()[0])
+    assert b"Subject: trusted" in m, m[:2000]
+    assert b"Authentication-Results:" not in m, m[:2000]
+    assert b"X-Spam-Status:" not in m, m[:2000]
