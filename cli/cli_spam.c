@@ -89,9 +89,9 @@
 #define SPAM_QUEUE 64			/* messages read ahead */
 #define SPAM_QUEUE_BYTES (64u << 20)	/* bytes read ahead (one at least) */
 #define SPAM_WORKERS_MAX 8
-#define SPAM_BATCH 256			/* messages learned together */
+#define SPAM_BATCH 1024			/* messages learned together */
 #define SPAM_WINDOW (SPAM_QUEUE + SPAM_WORKERS_MAX + 1)	/* out of order */
-#define SPAM_PENDING (2 * SPAM_BATCH)	/* requests in flight, remote */
+#define SPAM_PENDING 512		/* requests in flight, remote */
 
 _Static_assert(SPAM_MSG_MAX <= CLI_CONTROL_MSG_MAX,
     "a message we read must fit a control request");
@@ -164,6 +164,10 @@ struct spam {
 	size_t qhead, qlen, qbytes;
 	bool closed;
 	pthread_cond_t not_empty, not_full;
+	/* who waits: a signal only then (a wake-up per message cost more
+	 * than the queue work itself) */
+	unsigned idle_workers;
+	bool reader_waits;
 	/* under mu: the queue and everything below */
 	pthread_mutex_t mu;
 	/* classify: results waiting for the ones before them */
@@ -465,8 +469,11 @@ worker(void *arg)
 		struct spam_job j;
 
 		pthread_mutex_lock(&s->mu);
-		while (s->qlen == 0 && !s->closed)
+		while (s->qlen == 0 && !s->closed) {
+			s->idle_workers++;
 			pthread_cond_wait(&s->not_empty, &s->mu);
+			s->idle_workers--;
+		}
 		if (s->qlen == 0) {
 			pthread_mutex_unlock(&s->mu);
 			break;
@@ -475,7 +482,8 @@ worker(void *arg)
 		s->qhead = (s->qhead + 1) % SPAM_QUEUE;
 		s->qlen--;
 		s->qbytes -= j.len;
-		pthread_cond_signal(&s->not_full);
+		if (s->reader_waits)
+			pthread_cond_signal(&s->not_full);
 		pthread_mutex_unlock(&s->mu);
 		process(w, &j);
 		free(j.label);
@@ -695,8 +703,11 @@ one_message(struct spam *s, const char *label, enum bayes_class cls,
 	while (!atomic_load(&s->fatal) && (s->qlen == SPAM_QUEUE ||
 	    (s->qlen > 0 && j.len > SPAM_QUEUE_BYTES - s->qbytes) ||
 	    (s->cmd == CMD_CLASSIFY && s->seq_next - s->seq_printed >=
-	    SPAM_WINDOW)))
+	    SPAM_WINDOW))) {
+		s->reader_waits = true;
 		pthread_cond_wait(&s->not_full, &s->mu);
+		s->reader_waits = false;
+	}
 	if (atomic_load(&s->fatal)) {
 		pthread_mutex_unlock(&s->mu);
 		free(j.label);
@@ -707,7 +718,8 @@ one_message(struct spam *s, const char *label, enum bayes_class cls,
 	s->queue[(s->qhead + s->qlen) % SPAM_QUEUE] = j;
 	s->qlen++;
 	s->qbytes += j.len;
-	pthread_cond_signal(&s->not_empty);
+	if (s->idle_workers > 0)
+		pthread_cond_signal(&s->not_empty);
 	pthread_mutex_unlock(&s->mu);
 }
 

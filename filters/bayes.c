@@ -471,9 +471,9 @@ enum op { OP_SKIP, OP_LEARN, OP_RELEARN, OP_FORGET };
  * every changed token, the three totals and one marker correction per
  * message; its read the totals and every token.
  */
-#define GROUP_MSGS 256u
+#define GROUP_MSGS 1024u
 #define GROUP_TOKENS (LOOKUP_BATCH_MAX - 3 - GROUP_MSGS)
-#define TOKSET_SLOTS 32768u	/* a power of two, > 2 * GROUP_TOKENS */
+#define TOKSET_SLOTS 131072u	/* a power of two, > 2 * GROUP_TOKENS */
 _Static_assert(TOKSET_SLOTS > 2 * GROUP_TOKENS, "token set too small");
 _Static_assert(GROUP_TOKENS >= BAYES_TOKENS_MAX, "a message must fit");
 

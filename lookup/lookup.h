@@ -38,7 +38,7 @@
  * every call.
  *
  * Limits (LOOKUP_*_MAX): keys up to 512 bytes (without the prefix),
- * values up to 64 KiB, batches up to 10,000 keys.  Going over one is an
+ * values up to 64 KiB, batches up to 50,000 keys.  Going over one is an
  * argument error: -1 with one line in err, nothing read or changed.  A
  * value found over the limit (a foreign writer of a shared Redis) is an
  * error too.
@@ -77,7 +77,7 @@ struct kv;
 
 #define LOOKUP_KEY_MAX 512u		/* bytes in a key, prefix excluded */
 #define LOOKUP_VALUE_MAX (64u << 10)	/* bytes in a value */
-#define LOOKUP_BATCH_MAX 10000u		/* keys in one batch call */
+#define LOOKUP_BATCH_MAX 50000u		/* keys in one batch call */
 #define LOOKUP_PREFIX_MAX 64u		/* bytes in the namespace prefix */
 #define LOOKUP_COUNTER_LEN_MAX 20u	/* "-9223372036854775808" */
 #define LOOKUP_MEM_DEFAULT (64u << 20)	/* mem_max_bytes 0 */

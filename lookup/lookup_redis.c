@@ -31,8 +31,9 @@
  * restart) is closed before use instead of failing a call.
  *
  * A batch of LOOKUP_BATCH_MAX increments runs as one script, which
- * keeps Redis busy for some 30 ms (Redis runs one command at a time);
- * Bayes training sends a few hundred.  Batches of keys in several hash
+ * keeps Redis busy for some 150 ms (Redis runs one command at a time);
+ * Bayes training (`postern spam train`) sends batches that large, one
+ * per thousand messages or so; the server's own calls are small.  Batches of keys in several hash
  * slots would need Redis Cluster's rules: this backend talks to one
  * server (or a proxy in front of several), not to a cluster.
  *

@@ -294,6 +294,9 @@ buf_to_arena(struct mime_arena *a, struct buf *b)
 	return s;
 }
 
+static void finish_text_only(struct mime_ctx *c);
+static void copy_parts(struct mime_ctx *c);
+
 static void
 build(struct mime_ctx *c)
 {
@@ -312,10 +315,8 @@ build(struct mime_ctx *c)
 			mime_fields_subject(c, c->gmsg[0], &info->hdr);
 		else
 			info->hdr.base_subject = "";
-		info->envelope = info->body = info->bodystructure = "";
-		info->preview = "";
-		mime_text_search(c);
-		goto parts;
+		finish_text_only(c);
+		return;
 	}
 	mime_layout_lines(c);
 	mime_text_sizes(c);
@@ -334,7 +335,26 @@ build(struct mime_ctx *c)
 
 	mime_jmap_lists(c);
 	mime_text_search(c);	/* also the preview */
-parts:
+	copy_parts(c);
+}
+
+/* finish_text_only - mime_parse_text's end: the text, empty strings */
+static void
+finish_text_only(struct mime_ctx *c)
+{
+	struct mime_info *info = c->info;
+
+	info->envelope = info->body = info->bodystructure = "";
+	info->preview = "";
+	mime_text_search(c);
+	copy_parts(c);
+}
+
+static void
+copy_parts(struct mime_ctx *c)
+{
+	struct mime_info *info = c->info;
+
 	info->parts = mime_arena_array(c->a, c->nparts, sizeof(*info->parts));
 	memcpy(info->parts, c->parts, c->nparts * sizeof(*info->parts));
 	info->nparts = c->nparts;
@@ -371,6 +391,15 @@ parse(const unsigned char *msg, size_t len, const struct mime_limits *lim,
 	if (has_bare_lf(c.msg, c.len))
 		c.flags |= MIME_BARE_LF;
 
+	if (text_only && mime_simple(&c)) {
+		finish_text_only(&c);
+		c.info->flags = c.flags;
+		free(c.parts);
+		free(c.obj);
+		free(c.gmsg);
+		*info_r = c.info;
+		return 0;
+	}
 	c.glen = mime_prescan(c.msg, c.len, &c.lim, &c.flags);
 	gm = gm_parse(&run, c.msg, c.glen);
 	if (gm == NULL && c.glen > 0 && c.msg[c.glen - 1] != '\n') {

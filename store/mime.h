@@ -251,9 +251,10 @@ int mime_parse(const unsigned char *msg, size_t len,
 
 /*
  * mime_parse_text - mime_parse for what the spam filters need, at a
- * fraction of the cost: text, text_len, flags, the parts (types,
- * charsets, offsets) and of the header summary the subject (raw,
- * decoded, base subject) are as mime_parse gives them; the rest is
+ * fraction of the cost: text, text_len, flags and of the header summary
+ * the subject (raw, decoded, base subject) are as mime_parse gives
+ * them; the parts are described only as far as the text needed them (a
+ * plain one-part message skips GMime: mime_simple.c); the rest is
  * empty ("" for the strings, NULL and 0 for lists, sizes and preview).
  * Not for storing.
  */

@@ -291,8 +291,6 @@ mime_fields_subject(struct mime_ctx *c, GMimeMessage *msg,
 	int n = g_mime_header_list_get_count(hl);
 	const char *raw = NULL;
 
-	memset(h, 0, sizeof(*h));
-	h->base_subject = "";
 	for (int i = 0; i < n; i++) {
 		GMimeHeader *hd = g_mime_header_list_get_header_at(hl, i);
 		const char *val = g_mime_header_get_raw_value(hd);
@@ -305,6 +303,15 @@ mime_fields_subject(struct mime_ctx *c, GMimeMessage *msg,
 		    g_mime_header_get_name(hd), "Subject") == 0)
 			raw = val;
 	}
+	mime_fields_subject_raw(c, raw, h);
+}
+
+void
+mime_fields_subject_raw(struct mime_ctx *c, const char *raw,
+    struct mime_headers *h)
+{
+	memset(h, 0, sizeof(*h));
+	h->base_subject = "";
 	if (raw != NULL)
 		h->subject_raw = mime_unfold(c->a, raw);
 	decode_subject(c, h);

@@ -99,6 +99,14 @@ void mime_fields_headers(struct mime_ctx *c, GMimeMessage *msg,
  * base) */
 void mime_fields_subject(struct mime_ctx *c, GMimeMessage *msg,
     struct mime_headers *h);
+/* mime_fields_subject_raw - the same from the raw Subject value (NULL:
+ * none) */
+void mime_fields_subject_raw(struct mime_ctx *c, const char *raw,
+    struct mime_headers *h);
+/* mime_simple (mime_simple.c) - the fast path of mime_parse_text: true
+ * when the message is one plain text/plain part, now described as such
+ * (its part and subject); false, and nothing done, otherwise */
+bool mime_simple(struct mime_ctx *c);
 /* mime_unfold - header value without CR/LF/NUL, trimmed; arena copy */
 char *mime_unfold(struct mime_arena *a, const char *v);
 /* mime_raw_header - raw value of the first field name of o; NULL */

@@ -286,7 +286,7 @@ test_limits(void **state)
 	buf_reset(&c->err);
 	assert_int_equal(lookup_get_many(c->l, keys, n, vals, found,
 	    &c->err), -1);
-	assert_non_null(strstr(buf_cstr(&c->err), "10000"));
+	assert_non_null(strstr(buf_cstr(&c->err), "50000"));
 	assert_int_equal(lookup_incr_many(c->l, keys, n, deltas, 0, NULL,
 	    &c->err), -1);
 	expect(c, c->l, key, 1, NULL, 0);	/* nothing incremented */
