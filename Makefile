@@ -22,7 +22,7 @@ endif
 
 PKGS    := libevent libevent_openssl libevent_pthreads openssl libconfig \
 	   sqlite3 rocksdb gmime-3.0 libargon2 libxcrypt hiredis libunbound \
-	   opendkim milter
+	   opendkim milter libcurl
 WARN    := -Wall -Wextra -Wformat=2 -Wshadow -Wvla -Wimplicit-fallthrough \
 	   -Wno-unused-parameter -Werror
 # Recursive (=) on purpose: pkg-config runs after the deps step installed it.
@@ -93,7 +93,9 @@ fuzz: | $(DEPS_STAMP)
 # Benchmarks: contrib/bench/run (SMTP acceptance into the spool, Postern
 # vs Postfix), the full-text index program build/bench/fts_bench
 # (t/bench/fts_bench.c, linked like the unit tests) and
-# contrib/bench/delivery (SMTP to mailbox, Postern vs Postfix virtual).
+# contrib/bench/delivery (SMTP to mailbox, Postern vs Postfix virtual),
+# contrib/bench/filters (the pipeline's cost) and contrib/bench/outbound
+# (relaying to smtp-sink through the SMTP client, Postern vs Postfix).
 # Each runs even when an earlier one failed; the exit status says if any did.
 BENCH_SRC := $(wildcard t/bench/*.c)
 BENCH_BIN := $(BENCH_SRC:t/bench/%.c=$(BUILD)/bench/%)
@@ -104,14 +106,16 @@ $(BUILD)/bench/%: t/bench/%.c $(BUILD)/libpostern.a | $(DEPS_STAMP)
 
 bench: $(BUILD)/postern $(BENCH_BIN)
 	@rc=0; \
-	echo "== 1/4 SMTP acceptance into the spool (contrib/bench/run)"; \
+	echo "== 1/5 SMTP acceptance into the spool (contrib/bench/run)"; \
 	BUILD=$(BUILD) contrib/bench/run || rc=1; \
-	echo; echo "== 2/4 full-text index (t/bench/fts_bench.c)"; \
+	echo; echo "== 2/5 full-text index (t/bench/fts_bench.c)"; \
 	BUILD=$(BUILD) $(BUILD)/bench/fts_bench || rc=1; \
-	echo; echo "== 3/4 SMTP to mailbox delivery (contrib/bench/delivery)"; \
+	echo; echo "== 3/5 SMTP to mailbox delivery (contrib/bench/delivery)"; \
 	BUILD=$(BUILD) contrib/bench/delivery || rc=1; \
-	echo; echo "== 4/4 anti-spam pipeline cost (contrib/bench/filters)"; \
+	echo; echo "== 4/5 anti-spam pipeline cost (contrib/bench/filters)"; \
 	BUILD=$(BUILD) contrib/bench/filters || rc=1; \
+	echo; echo "== 5/5 outbound SMTP relaying (contrib/bench/outbound)"; \
+	BUILD=$(BUILD) contrib/bench/outbound || rc=1; \
 	exit $$rc
 
 -include $(BENCH_BIN:=.d)

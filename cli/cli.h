@@ -29,6 +29,7 @@
 #include "common/buf.h"
 #include "common/config.h"
 #include "filters/filters.h"
+#include "queue/transport.h"
 #include "store/blob.h"
 
 struct directory;
@@ -63,6 +64,24 @@ int cli_message_text(void *arg, const unsigned char *msg, size_t len,
 int cli_filters_open(const struct config *cfg, struct kv *kv,
     struct cli_filters *cf, struct buf *err) WARN_UNUSED;
 void cli_filters_close(struct cli_filters *cf);
+
+/*
+ * The outbound SMTP transport and what it uses (cli_outbound.c): a
+ * resolver, the DKIM signer (keys read as the current user: open it
+ * after dropping privileges), our addresses for loop detection.  t is
+ * the transport to register.  stop before the delivery threads are
+ * joined (their waits end), close after.  -1 with err.
+ */
+struct cli_outbound {
+	struct dns *dns;
+	struct dkim_signer *signer;
+	struct smtp_client *client;
+	struct transport t;
+};
+int cli_outbound_open(const struct config *cfg, struct cli_outbound *ob,
+    struct buf *err) WARN_UNUSED;
+void cli_outbound_stop(struct cli_outbound *ob);
+void cli_outbound_close(struct cli_outbound *ob);
 
 /* config_path: the -c argument or NULL (embedded defaults) */
 int cli_config(const char *config_path, int argc, char **argv);

@@ -11,7 +11,8 @@
  * flush`), SIGHUP is logged and ignored (no reload yet).
  *
  * Shutdown: close the control socket (its threads use the classifier),
- * stop accepting and stop the loops, finish the jobs in flight, drain
+ * stop accepting and stop the loops, finish the jobs in flight (SMTP
+ * deliveries are interrupted and deferred, cli_outbound_stop), drain
  * the group committer (a message whose commit completes is in the
  * queue even if its client never saw the 250), stop the queue manager.
  */
@@ -27,6 +28,7 @@
 
 #include "cli/cli.h"
 #include "cli/cli_control.h"
+#include "common/auth_throttle.h"
 #include "common/listen.h"
 #include "common/log.h"
 #include "common/loop.h"
@@ -368,11 +370,73 @@ junk_train(void *arg, uint32_t acct, const void *msg, size_t len, bool spam)
 	buf_free(&err);
 }
 
+/* listeners_open - bind every address of list (key names it in errors) */
+static struct listener **
+listeners_open(struct loops *loops, const struct strlist *list,
+    const char *key)
+{
+	struct listener **ls = xcalloc(list->n + 1, sizeof(*ls));
+	const char *error;
+
+	for (size_t i = 0; i < list->n; i++) {
+		struct netaddr a;
+
+		if (netaddr_parse_listen(list->v[i], &a, &error) < 0)
+			log_fatal(SVC, "%s %s: %s", key, list->v[i], error);
+		ls[i] = listener_open(loops, &a, &error);
+		if (ls[i] == NULL)
+			log_fatal(SVC, "%s %s: %s", key, list->v[i], error);
+	}
+	return ls;
+}
+
+static void
+listeners_free(struct listener ***lsp, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		listener_free(&(*lsp)[i]);
+	free(*lsp);
+	*lsp = NULL;
+}
+
+/*
+ * submission_start - a submission server (587 STARTTLS, or 465 implicit
+ * TLS): AUTH against the directory, the same recipient check, pipeline
+ * (as listener "submission": an authenticated client skips the inbound
+ * checks) and direct delivery as port 25
+ */
+static struct smtpd *
+submission_start(struct serve_ctx *sc, struct jobs *jobs, SSL_CTX *tls,
+    struct filters *filters, struct auth_throttle *th, bool direct,
+    bool implicit_tls, struct listener **ls, size_t n)
+{
+	struct smtpd *d = smtpd_new(sc->cfg, jobs, tls, sc->spool, on_queued,
+	    sc->qm);
+
+	smtpd_set_rcpt_check(d, rcpt_check, sc);
+	smtpd_set_auth(d, sc->dir, th);
+	smtpd_set_submission(d, implicit_tls);
+	if (filters_stage_count(filters) > 0)
+		smtpd_set_filters(d, filters, "submission");
+	if (direct)
+		smtpd_set_direct(d, direct_deliver, sc);
+	for (size_t i = 0; i < n; i++) {
+		listener_start(ls[i], smtpd_accept, d);
+		log_info(SVC, "submission%s listening on %s", implicit_tls ?
+		    " (implicit TLS)" : "", listener_name(ls[i]));
+	}
+	return d;
+}
+
 int
 cli_serve(const struct config *cfg, int argc, char **argv)
 {
 	unsigned nio = cfg->server.io_threads, njobs = cfg->server.job_threads;
-	struct listener **listeners, **lmtp_listeners;
+	struct listener **listeners, **lmtp_listeners, **sub_listeners,
+	    **subs_listeners;
+	struct auth_throttle *throttle;
+	struct auth_throttle_conf tc;
+	struct smtpd *submission, *submissions;
 	struct spool_recover_stats rst;
 	struct qmgr_hooks hooks;
 	struct buf err = BUF_INIT(0);
@@ -386,6 +450,7 @@ cli_serve(const struct config *cfg, int argc, char **argv)
 	struct dir_options dopt;
 	struct delivery *delivery;
 	struct transport local;
+	struct cli_outbound outbound;
 	struct serve_ctx sc;
 	struct cli_filters cf;
 	struct junk_ctx jc;
@@ -420,7 +485,8 @@ cli_serve(const struct config *cfg, int argc, char **argv)
 	if (mkdir(cfg->server.data_dir, 0750) < 0 && errno != EEXIST)
 		log_fatal(SVC, "data_dir %s: %s", cfg->server.data_dir,
 		    strerror(errno));
-	if (cfg->smtp.starttls)
+	if (cfg->smtp.starttls || cfg->submission.listen.n > 0 ||
+	    cfg->submission.listen_tls.n > 0)
 		tls = load_tls(cfg);
 
 	/* bind every address now, while we may still be root */
@@ -450,6 +516,10 @@ cli_serve(const struct config *cfg, int argc, char **argv)
 			log_fatal(SVC, "lmtp.listen %s: %s",
 			    cfg->lmtp.listen.v[i], error);
 	}
+	sub_listeners = listeners_open(loops, &cfg->submission.listen,
+	    "submission.listen");
+	subs_listeners = listeners_open(loops, &cfg->submission.listen_tls,
+	    "submission.listen_tls");
 	cli_become_user(cfg, true);
 
 	spool = spool_open(cfg->queue.dir, &error);
@@ -495,6 +565,15 @@ cli_serve(const struct config *cfg, int argc, char **argv)
 		    "mail stays queued", local.name);
 	else
 		qmgr_register_transport(qm, &local);
+	/* the outbound SMTP transport (cli_outbound.c, mta/smtp_client.h) */
+	memset(&outbound, 0, sizeof(outbound));
+	if (is_held(cfg, "smtp"))
+		log_info(SVC, "transport smtp held (queue.hold_transports): "
+		    "its mail stays queued");
+	else if (cli_outbound_open(cfg, &outbound, &err) < 0)
+		log_fatal(SVC, "outbound SMTP: %s", buf_cstr(&err));
+	else
+		qmgr_register_transport(qm, &outbound.t);
 	if (qmgr_load(qm, &err) < 0)
 		log_fatal(SVC, "queue load: %s", buf_cstr(&err));
 	if (qmgr_start(qm, &error) < 0)
@@ -515,8 +594,25 @@ cli_serve(const struct config *cfg, int argc, char **argv)
 		buf_reset(&err);
 	}
 
+	/* failed AUTH is counted across every listener (auth_throttle.h),
+	 * in at most 100,000 records (about 40 MB with the longest names) */
+	tc = (struct auth_throttle_conf){ cfg->auth.failure_free,
+	    cfg->auth.failure_delay_ms, cfg->auth.failure_delay_max_ms,
+	    cfg->auth.failure_window, cfg->auth.max_failures_per_ip,
+	    cfg->auth.block_time, 100000 };
+	throttle = auth_throttle_new(&tc);
+	submission = cfg->submission.listen.n == 0 ? NULL :
+	    submission_start(&sc, jobs, tls, filters, throttle,
+	    !is_held(cfg, local.name), false, sub_listeners,
+	    cfg->submission.listen.n);
+	submissions = cfg->submission.listen_tls.n == 0 ? NULL :
+	    submission_start(&sc, jobs, tls, filters, throttle,
+	    !is_held(cfg, local.name), true, subs_listeners,
+	    cfg->submission.listen_tls.n);
 	smtpd = smtpd_new(cfg, jobs, tls, spool, on_queued, qm);
 	smtpd_set_rcpt_check(smtpd, rcpt_check, &sc);
+	if (cfg->smtp.auth)
+		smtpd_set_auth(smtpd, dir, throttle);
 	/* no stage: no pipeline, and messages pass untouched */
 	if (filters_stage_count(filters) > 0)
 		smtpd_set_filters(smtpd, filters, "smtp");
@@ -562,17 +658,24 @@ cli_serve(const struct config *cfg, int argc, char **argv)
 	loops_stop(loops);
 	qmgr_stop(qm);
 	jobs_free(&jobs);	/* spool writes finish */
+	cli_outbound_stop(&outbound);	/* SMTP deliveries stop waiting */
 	jobs_free(&deliveries);	/* deliveries finish */
 	spool_close(&spool);	/* pending commits finish */
 	qmgr_free(&qm);
+	cli_outbound_close(&outbound);
 	for (size_t i = 0; i < cfg->smtp.listen.n; i++)
 		listener_free(&listeners[i]);
 	free(listeners);
 	for (size_t i = 0; i < cfg->lmtp.listen.n; i++)
 		listener_free(&lmtp_listeners[i]);
 	free(lmtp_listeners);
+	listeners_free(&sub_listeners, cfg->submission.listen.n);
+	listeners_free(&subs_listeners, cfg->submission.listen_tls.n);
 	smtpd_free(&smtpd);
 	smtpd_free(&lmtpd);
+	smtpd_free(&submission);
+	smtpd_free(&submissions);
+	auth_throttle_free(&throttle);
 	cli_filters_close(&cf);
 	delivery_free(&delivery);
 	directory_free(&dir);

@@ -72,6 +72,27 @@ struct config_smtp {
 	unsigned data_timeout;	/* seconds between data reads, default 600 */
 	unsigned max_errors;	/* protocol errors before 421, default 20 */
 	enum bare_newline_policy bare_newline;	/* default reject */
+	bool auth;		/* AUTH here too, after STARTTLS (false) */
+};
+
+/* message submission (RFC 6409, RFC 8314): AUTH required for MAIL */
+struct config_submission {
+	struct strlist listen;	/* STARTTLS: ["0.0.0.0:587", "[::]:587"] */
+	struct strlist listen_tls;	/* implicit TLS: 465 likewise */
+};
+
+/* SMTP AUTH (RFC 4954): where, and failed-login throttling */
+struct config_auth {
+	bool plaintext_loopback;	/* AUTH without TLS from loopback
+					   clients (tests only; false) */
+	struct strlist sender_wildcards;	/* "@domain=account" or
+						   "address=account" */
+	unsigned failure_free;	/* failures answered at once, 3 */
+	unsigned failure_delay_ms;	/* first delay, 1000 */
+	unsigned failure_delay_max_ms;	/* longest delay, 15000 */
+	unsigned failure_window;	/* seconds a count lasts, 15m */
+	unsigned max_failures_per_ip;	/* then blocked, 20; 0 = never */
+	unsigned block_time;	/* seconds an IP stays blocked, 15m */
 };
 
 struct config_queue {
@@ -154,6 +175,44 @@ struct config_dkim_sign {
 	bool subdomains;	/* sub.example.org signed d=example.org */
 };
 
+/*
+ * The outbound SMTP client (mta/smtp_client.h), the queue's "smtp"
+ * transport.  Timeouts in seconds, each for one step of the conversation.
+ */
+enum smtp_tls_mode {
+	SMTP_TLS_NONE,		/* "none": never STARTTLS */
+	SMTP_TLS_MAY,		/* "may": STARTTLS when offered, unverified */
+	SMTP_TLS_ENCRYPT,	/* "encrypt": TLS or no delivery */
+	SMTP_TLS_VERIFY,	/* "verify": TLS with a verified certificate */
+};
+
+/* the order of enum smtp_route_family (mta/smtp_route.h) */
+enum smtp_client_family { SMTP_CLIENT_IPV6_FIRST, SMTP_CLIENT_IPV4_FIRST,
+	SMTP_CLIENT_IPV6_ONLY, SMTP_CLIENT_IPV4_ONLY };
+
+struct config_smtp_client {
+	char *helo_name;	/* "" = server.hostname */
+	unsigned port;		/* of MX hosts, default 25 */
+	char *relay;		/* "[host]:port", "host"; "" = MX delivery */
+	char *relay_user;	/* AUTH PLAIN to the relay; "" = none */
+	char *relay_password_file;	/* its password, first line */
+	enum smtp_tls_mode tls;	/* default may */
+	char *tls_ca_file;	/* "" = the system's CA store */
+	struct strlist domains;	/* "example.com=[host]:port,tls=verify" */
+	enum smtp_client_family address_family;	/* ipv6-first */
+	unsigned connect_timeout;	/* 30s */
+	unsigned helo_timeout;	/* greeting, EHLO, STARTTLS, AUTH: 5m */
+	unsigned mail_timeout;	/* MAIL, RCPT, RSET: 5m */
+	unsigned data_init_timeout;	/* DATA, BDAT: 2m */
+	unsigned data_xfer_timeout;	/* each block of the message: 3m */
+	unsigned data_done_timeout;	/* the reply after the end: 10m */
+	unsigned max_recipients;	/* per transaction, 50 */
+	unsigned cache_idle_time;	/* seconds kept open idle, 5; 0 off */
+	unsigned cache_reuse_limit;	/* transactions per connection, 100 */
+	unsigned max_connections;	/* open at once, 100 */
+	unsigned destination_concurrency;	/* per domain or relay, 20 */
+};
+
 struct config_dmarc {
 	double fail, pass;
 	bool reject;		/* honour p=reject: 550 5.7.1 */
@@ -223,9 +282,18 @@ struct config_lookup {
 struct config_dns {
 	struct strlist servers;	/* "127.0.0.1@5353"; [] = resolv.conf */
 	unsigned timeout;	/* seconds per query, 5 */
-	char *trust_anchor;	/* DNSSEC root key file; "" = no validation */
+	char *trust_anchor;	/* DNSSEC root key file, default
+				   /usr/share/dns/root.key; "" = none */
 	bool forward_special_zones;	/* ask servers about test., private
 					   reverse zones, ... (default off) */
+};
+
+/* outbound TLS policy: DANE and MTA-STS (mta/smtp_tlspolicy.h) */
+struct config_tls_policy {
+	bool dane;		/* DANE where published (default true) */
+	bool mta_sts;		/* MTA-STS where published (default true) */
+	unsigned mta_sts_port;	/* 443; another only for tests */
+	unsigned mta_sts_timeout;	/* seconds per policy fetch, 10 */
 };
 
 struct config {
@@ -234,6 +302,8 @@ struct config {
 	struct config_log log;
 	struct config_tls tls;
 	struct config_smtp smtp;
+	struct config_submission submission;
+	struct config_auth auth;
 	struct config_queue queue;
 	struct config_store store;
 	struct config_delivery delivery;
@@ -242,6 +312,7 @@ struct config {
 	struct config_spf spf;
 	struct config_dkim dkim;
 	struct config_dkim_sign dkim_sign;
+	struct config_smtp_client smtp_client;
 	struct config_dmarc dmarc;
 	struct config_iprev iprev;
 	struct config_dnsbl dnsbl;
@@ -252,6 +323,7 @@ struct config {
 	struct config_milter milter;
 	struct config_lookup lookup;
 	struct config_dns dns;
+	struct config_tls_policy tls_policy;
 };
 
 /*

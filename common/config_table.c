@@ -304,6 +304,71 @@ static const struct config_key smtp_keys[] = {
 	{ "bare_newline", CONFIG_T_ENUM, "reject", 0, 0,
 	  OFF(smtp.bare_newline), bare_newline_names, NULL, NULL,
 	  "Bare CR or LF in a message: reject (550) or normalize to CRLF." },
+	{ "auth", CONFIG_T_BOOL, "false", 0, 0, OFF(smtp.auth), NULL, NULL,
+	  NULL, "Offer AUTH on these listeners too, after STARTTLS "
+	  "(submission always does)." },
+};
+
+static const struct config_key submission_keys[] = {
+	{ "listen", CONFIG_T_STRLIST, "0.0.0.0:587 [::]:587", 0, 0,
+	  OFF(submission.listen), NULL, check_listen, NULL,
+	  "Message submission (RFC 6409) with STARTTLS; AUTH is required "
+	  "before MAIL; [] = off." },
+	{ "listen_tls", CONFIG_T_STRLIST, "0.0.0.0:465 [::]:465", 0, 0,
+	  OFF(submission.listen_tls), NULL, check_listen, NULL,
+	  "Submission over implicit TLS (RFC 8314); [] = off." },
+};
+
+/* "@domain=account" or "address=account" */
+static const char *
+check_sender_wildcard(const char *s)
+{
+	const char *eq = strchr(s, '='), *at, *acct_at;
+
+	if (eq == NULL || strchr(eq + 1, '=') != NULL)
+		return "PATTERN=ACCOUNT: \"@domain=user@domain\" or "
+		    "\"address=user@domain\"";
+	at = memchr(s, '@', (size_t)(eq - s));
+	acct_at = strchr(eq + 1, '@');
+	if (at == NULL || at + 1 == eq || memchr(at + 1, '@',
+	    (size_t)(eq - at - 1)) != NULL)
+		return "the pattern is \"@domain\" or an address";
+	if (acct_at == NULL || acct_at == eq + 1 || acct_at[1] == '\0' ||
+	    strchr(acct_at + 1, '@') != NULL)
+		return "the account is an address (user@domain)";
+	for (const char *p = s; *p != '\0'; p++)
+		if ((unsigned char)*p <= 0x20 || (unsigned char)*p >= 0x7f)
+			return "no spaces or control characters";
+	return NULL;
+}
+
+static const struct config_key auth_keys[] = {
+	{ "plaintext_loopback", CONFIG_T_BOOL, "false", 0, 0,
+	  OFF(auth.plaintext_loopback), NULL, NULL, NULL,
+	  "Allow AUTH without TLS from loopback clients (tests only)." },
+	{ "sender_wildcards", CONFIG_T_STRLIST, "", 0, 0,
+	  OFF(auth.sender_wildcards), NULL, check_sender_wildcard, NULL,
+	  "Senders an account may use beyond its addresses and aliases: "
+	  "\"@domain=user@domain\" or \"address=user@domain\"." },
+	{ "failure_free", CONFIG_T_UINT, "3", 0, 1000,
+	  OFF(auth.failure_free), NULL, NULL, NULL,
+	  "Failed logins per client IP or account answered without delay." },
+	{ "failure_delay_ms", CONFIG_T_UINT, "1000", 0, 600000,
+	  OFF(auth.failure_delay_ms), NULL, NULL, NULL,
+	  "Delay of the next failure's reply (ms), doubled for each one "
+	  "after." },
+	{ "failure_delay_max_ms", CONFIG_T_UINT, "15000", 0, 600000,
+	  OFF(auth.failure_delay_max_ms), NULL, NULL, NULL,
+	  "The longest delay of a failure's reply (ms)." },
+	{ "failure_window", CONFIG_T_DURATION, "15m", 1, 30 * DAY,
+	  OFF(auth.failure_window), NULL, NULL, NULL,
+	  "Failures are forgotten this long after the last one." },
+	{ "max_failures_per_ip", CONFIG_T_UINT, "20", 0, 1000000,
+	  OFF(auth.max_failures_per_ip), NULL, NULL, NULL,
+	  "Failures that block a client IP from AUTH (421); 0 = never." },
+	{ "block_time", CONFIG_T_DURATION, "15m", 1, 30 * DAY,
+	  OFF(auth.block_time), NULL, NULL, NULL,
+	  "How long a blocked client IP stays blocked." },
 };
 
 /* the name in delivery status notifications: server.hostname's */
@@ -605,6 +670,148 @@ static const struct config_key dkim_sign_keys[] = {
 	  "parent, no i=) when it has none of its own." },
 };
 
+/* smtp_client: the outbound transport */
+
+static void
+derive_helo_name(const struct config *cfg, void *field)
+{
+	*(char **)field = xstrdup(cfg->server.hostname);
+}
+
+/* a next hop as text: printable, no blanks; its syntax (brackets, port)
+ * is checked by the SMTP client at start-up (smtp_route_nexthop_parse) */
+static const char *
+check_nexthop(const char *s)
+{
+	for (; *s != '\0'; s++)
+		if ((unsigned char)*s <= 0x20 || (unsigned char)*s > 0x7e ||
+		    *s == ',' || *s == '=')
+			return "a next hop is \"[host]:port\", \"host\" or "
+			    "\"[192.0.2.1]\": printable, no blanks";
+	return NULL;
+}
+
+static const char *const smtp_tls_names[] = { "none", "may", "encrypt",
+	"verify", NULL };
+static const char *const smtp_family_names[] = { "ipv6-first",
+	"ipv4-first", "ipv6-only", "ipv4-only", NULL };
+
+/* "example.com=[10.0.0.1]:2525,tls=encrypt": the option names and
+ * values; the next hop as check_nexthop */
+static const char *
+check_smtp_domain(const char *s)
+{
+	const char *eq = strchr(s, '='), *p, *why;
+	struct buf part = BUF_INIT(0);
+	bool first = true;
+
+	if (eq == NULL || eq == s)
+		return "expected DOMAIN=[NEXTHOP][,tls=MODE][,port=N]";
+	buf_add(&part, s[0] == '.' ? s + 1 : s, (size_t)(eq - s) -
+	    (s[0] == '.' ? 1 : 0));
+	why = config_check_domain(buf_cstr(&part));
+	for (p = eq + 1; why == NULL; first = false) {
+		size_t n = strcspn(p, ",");
+		const char *v = memchr(p, '=', n);
+		uint64_t port;
+
+		buf_reset(&part);
+		buf_add(&part, p, n);
+		if (v == NULL) {
+			why = !first ? "expected tls=MODE or port=N after "
+			    "the next hop" : n > 0 ? check_nexthop(
+			    buf_cstr(&part)) : NULL;
+		} else if (strncmp(p, "tls=", 4) == 0) {
+			why = "tls= is none, may, encrypt or verify";
+			for (size_t i = 0; smtp_tls_names[i] != NULL; i++)
+				if (n - 4 == strlen(smtp_tls_names[i]) &&
+				    strncmp(p + 4, smtp_tls_names[i],
+				    n - 4) == 0)
+					why = NULL;
+		} else if (strncmp(p, "port=", 5) == 0) {
+			if (parse_u64(p + 5, n - 5, 65535, &port) < 0 ||
+			    port == 0)
+				why = "port= is 1..65535";
+		} else {
+			why = "unknown option (tls=, port=)";
+		}
+		if (p[n] == '\0')
+			break;
+		p += n + 1;
+	}
+	buf_free(&part);
+	return why;
+}
+
+static const struct config_key smtp_client_keys[] = {
+	{ "helo_name", CONFIG_T_STRING, "", 0, 0, OFF(smtp_client.helo_name),
+	  NULL, check_hostname, derive_helo_name,
+	  "Name in EHLO; \"\" = server.hostname." },
+	{ "port", CONFIG_T_UINT, "25", 1, 65535, OFF(smtp_client.port), NULL,
+	  NULL, NULL, "Port of MX hosts (and of a relay that names none)." },
+	{ "relay", CONFIG_T_STRING, "", 0, 0, OFF(smtp_client.relay), NULL,
+	  check_nexthop, NULL,
+	  "Send everything through this host: \"[host]:port\" (its "
+	  "addresses) or \"host\" (its MX); \"\" = by MX." },
+	{ "relay_user", CONFIG_T_STRING, "", 0, 0,
+	  OFF(smtp_client.relay_user), NULL, NULL, NULL,
+	  "AUTH PLAIN as this user to the relay, over TLS only; \"\" = "
+	  "none." },
+	{ "relay_password_file", CONFIG_T_STRING, "", 0, 0,
+	  OFF(smtp_client.relay_password_file), NULL, NULL, NULL,
+	  "File whose first line is relay_user's password (readable by "
+	  "server.user)." },
+	{ "tls", CONFIG_T_ENUM, "may", 0, 0, OFF(smtp_client.tls),
+	  smtp_tls_names, NULL, NULL,
+	  "STARTTLS: none, may (when offered, unverified), encrypt "
+	  "(required), verify (a verified certificate)." },
+	{ "tls_ca_file", CONFIG_T_STRING, "", 0, 0,
+	  OFF(smtp_client.tls_ca_file), NULL, NULL, NULL,
+	  "CA certificates (PEM) for tls = verify; \"\" = the system's." },
+	{ "domains", CONFIG_T_STRLIST, "", 0, 0, OFF(smtp_client.domains),
+	  NULL, check_smtp_domain, NULL,
+	  "Per domain (\".example.com\": its subdomains): "
+	  "\"example.com=[10.0.0.1]:2525,tls=encrypt\"; an empty next hop "
+	  "is MX delivery, no next hop keeps relay." },
+	{ "address_family", CONFIG_T_ENUM, "ipv6-first", 0, 0,
+	  OFF(smtp_client.address_family), smtp_family_names, NULL, NULL,
+	  "Addresses tried: ipv6-first, ipv4-first, ipv6-only, ipv4-only." },
+	{ "connect_timeout", CONFIG_T_DURATION, "30s", 1, HOUR,
+	  OFF(smtp_client.connect_timeout), NULL, NULL, NULL,
+	  "Time a TCP connection may take." },
+	{ "helo_timeout", CONFIG_T_DURATION, "5m", 1, HOUR,
+	  OFF(smtp_client.helo_timeout), NULL, NULL, NULL,
+	  "Time for the greeting, EHLO, STARTTLS and AUTH replies each." },
+	{ "mail_timeout", CONFIG_T_DURATION, "5m", 1, HOUR,
+	  OFF(smtp_client.mail_timeout), NULL, NULL, NULL,
+	  "Time for each MAIL, RCPT and RSET reply." },
+	{ "data_init_timeout", CONFIG_T_DURATION, "2m", 1, HOUR,
+	  OFF(smtp_client.data_init_timeout), NULL, NULL, NULL,
+	  "Time for the reply to DATA." },
+	{ "data_xfer_timeout", CONFIG_T_DURATION, "3m", 1, HOUR,
+	  OFF(smtp_client.data_xfer_timeout), NULL, NULL, NULL,
+	  "Time to send each block of the message." },
+	{ "data_done_timeout", CONFIG_T_DURATION, "10m", 1, HOUR,
+	  OFF(smtp_client.data_done_timeout), NULL, NULL, NULL,
+	  "Time for the reply after the end of the message." },
+	{ "max_recipients", CONFIG_T_UINT, "50", 1, 100000,
+	  OFF(smtp_client.max_recipients), NULL, NULL, NULL,
+	  "Recipients per transaction; more go in further transactions." },
+	{ "cache_idle_time", CONFIG_T_DURATION, "5s", 0, HOUR,
+	  OFF(smtp_client.cache_idle_time), NULL, NULL, NULL,
+	  "An idle connection is kept this long for the next message to "
+	  "the same host; 0 = no reuse." },
+	{ "cache_reuse_limit", CONFIG_T_UINT, "100", 1, 1000000,
+	  OFF(smtp_client.cache_reuse_limit), NULL, NULL, NULL,
+	  "Transactions over one connection before it is closed." },
+	{ "max_connections", CONFIG_T_UINT, "100", 1, 100000,
+	  OFF(smtp_client.max_connections), NULL, NULL, NULL,
+	  "Connections open at once, idle ones included." },
+	{ "destination_concurrency", CONFIG_T_UINT, "20", 1, 100000,
+	  OFF(smtp_client.destination_concurrency), NULL, NULL, NULL,
+	  "Deliveries at once to one domain (or to the relay)." },
+};
+
 static const struct config_key dmarc_keys[] = {
 	SCORE(dmarc.fail, "fail", "3", "Score of a DMARC fail (no policy "
 	    "applied)."),
@@ -794,14 +1001,31 @@ static const struct config_key dns_keys[] = {
 	  "/etc/resolv.conf." },
 	{ "timeout", CONFIG_T_DURATION, "5s", 1, MINUTE, OFF(dns.timeout),
 	  NULL, NULL, NULL, "Time one query may take." },
-	{ "trust_anchor", CONFIG_T_STRING, "", 0, 0, OFF(dns.trust_anchor),
-	  NULL, NULL, NULL,
-	  "DNSSEC root trust anchor file (DANE); \"\" = no validation." },
+	{ "trust_anchor", CONFIG_T_STRING, "/usr/share/dns/root.key", 0, 0,
+	  OFF(dns.trust_anchor), NULL, NULL, NULL,
+	  "DNSSEC root trust anchor file (DANE; Debian's dns-root-data); "
+	  "\"\" = no validation." },
 	{ "forward_special_zones", CONFIG_T_BOOL, "false", 0, 0,
 	  OFF(dns.forward_special_zones), NULL, NULL, NULL,
 	  "Ask the servers about special-use names too (test., private "
 	  "and documentation reverse zones): a resolver serving internal "
 	  "zones." },
+};
+
+static const struct config_key tls_policy_keys[] = {
+	{ "dane", CONFIG_T_BOOL, "true", 0, 0, OFF(tls_policy.dane), NULL,
+	  NULL, NULL,
+	  "DANE (RFC 7672) where TLSA records are published (needs "
+	  "dns.trust_anchor)." },
+	{ "mta_sts", CONFIG_T_BOOL, "true", 0, 0, OFF(tls_policy.mta_sts),
+	  NULL, NULL, NULL,
+	  "MTA-STS (RFC 8461) where a policy is published and no DANE." },
+	{ "mta_sts_port", CONFIG_T_UINT, "443", 1, 65535,
+	  OFF(tls_policy.mta_sts_port), NULL, NULL, NULL,
+	  "Port of the MTA-STS policy fetch (443; another for tests only)." },
+	{ "mta_sts_timeout", CONFIG_T_DURATION, "10s", 1, MINUTE,
+	  OFF(tls_policy.mta_sts_timeout), NULL, NULL, NULL,
+	  "Time one MTA-STS policy fetch may take." },
 };
 
 const struct config_group config_groups[] = {
@@ -810,6 +1034,10 @@ const struct config_group config_groups[] = {
 	{ "tls", KEYS(tls_keys), "TLS for STARTTLS (and implicit TLS)." },
 	{ "smtp", KEYS(smtp_keys), "The SMTP server: listeners, limits, "
 	  "timeouts." },
+	{ "submission", KEYS(submission_keys), "Message submission for "
+	  "users' mail programs (ports 587 and 465)." },
+	{ "auth", KEYS(auth_keys), "SMTP AUTH (RFC 4954): plaintext, "
+	  "senders, failed-login throttling." },
 	{ "queue", KEYS(queue_keys), "The mail queue and its retry "
 	  "schedule." },
 	{ "store", KEYS(store_keys), "Where mail and accounts are kept." },
@@ -823,6 +1051,8 @@ const struct config_group config_groups[] = {
 	  "(RFC 6376, 8463)." },
 	{ "dkim_sign", KEYS(dkim_sign_keys), "DKIM signing of outgoing mail "
 	  "(RFC 6376, rsa-sha256 and ed25519-sha256 of RFC 8463)." },
+	{ "smtp_client", KEYS(smtp_client_keys), "The outbound SMTP client: "
+	  "routes, TLS, timeouts, connection reuse, limits." },
 	{ "dmarc", KEYS(dmarc_keys), "The dmarc stage (RFC 7489)." },
 	{ "iprev", KEYS(iprev_keys), "The iprev stage: the client's "
 	  "reverse DNS (RFC 8601 3)." },
@@ -839,6 +1069,8 @@ const struct config_group config_groups[] = {
 	  "reputation, Bayes and rate-limit state." },
 	{ "dns", KEYS(dns_keys), "The DNS resolver (SPF, DKIM, DMARC, "
 	  "DNSBL, iprev)." },
+	{ "tls_policy", KEYS(tls_policy_keys), "Outbound SMTP TLS policy: "
+	  "DANE, MTA-STS." },
 };
 const size_t config_ngroups = ARRAY_SIZE(config_groups);
 
@@ -866,4 +1098,10 @@ config_table_check(const struct config *cfg, struct config_errs *e)
 		buf_free(&lo);
 		buf_free(&hi);
 	}
+	if (cfg->smtp_client.relay_user[0] != '\0' &&
+	    (cfg->smtp_client.relay[0] == '\0' ||
+	    cfg->smtp_client.relay_password_file[0] == '\0'))
+		config_err_key(e, "smtp_client", "relay_user",
+		    "smtp_client.relay_user needs smtp_client.relay and "
+		    "smtp_client.relay_password_file");
 }

@@ -168,7 +168,8 @@ struct dns_result {
 	char *why_bogus;	/* the validator's reason, when bogus */
 
 	/* raw records of the answer, every lookup (dns_addrs: A, then
-	 * AAAA); the accessor for types without a parser here (TLSA) */
+	 * AAAA); the accessor for types without a typed array here
+	 * (TLSA: dns_rdata_tlsa on each) */
 	struct dns_rr *rr;
 	size_t nrr;
 	/* dns_txt */
@@ -288,6 +289,23 @@ int dns_rdata_txt(const unsigned char *p, size_t len, struct buf *out)
  * "." for a null MX); -1 if malformed or trailing bytes follow */
 int dns_rdata_mx(const unsigned char *p, size_t len, unsigned *pref_r,
     struct buf *host) WARN_UNUSED;
+
+/* one TLSA record (RFC 6698 2.1); data points into the rdata parsed */
+struct dns_tlsa {
+	uint8_t usage;		/* 0 PKIX-TA .. 3 DANE-EE (RFC 7218) */
+	uint8_t selector;	/* 0 Cert, 1 SPKI */
+	uint8_t mtype;		/* 0 Full, 1 SHA2-256, 2 SHA2-512 */
+	const unsigned char *data;	/* certificate association data */
+	size_t len;		/* >= 1 */
+};
+/*
+ * dns_rdata_tlsa - the fields of one TLSA rdata: three octets and at
+ * least one octet of association data; -1 if shorter.  Any field value
+ * is returned as it is: whether a record is usable (RFC 7672 3.1) is the
+ * caller's policy.
+ */
+int dns_rdata_tlsa(const unsigned char *p, size_t len, struct dns_tlsa *t)
+    WARN_UNUSED;
 
 /*
  * dns_parse_txt/_mx/_ptr/_addrs - fill the typed array of r from the raw

@@ -1,7 +1,8 @@
 /*
  * dns_rr.c - the pure half of the resolver (see dns.h): checking query
  * names, building reverse (RFC 1035 3.5, RFC 3596 2.5) and DNSBL (RFC
- * 5782 2.1, 2.4) names, and parsing the rdata of the types we read.
+ * 5782 2.1, 2.4) names, and parsing the rdata of the types we read
+ * (TLSA: RFC 6698 2.1).
  *
  * No I/O and no state: bytes and limits in, text or -1 out, so each is
  * table-tested and fuzzable.  The dns_parse_* functions turn the raw
@@ -326,6 +327,19 @@ dns_rdata_mx(const unsigned char *p, size_t len, unsigned *pref_r,
 		return -1;
 	}
 	*pref_r = (unsigned)p[0] << 8 | p[1];
+	return 0;
+}
+
+int
+dns_rdata_tlsa(const unsigned char *p, size_t len, struct dns_tlsa *t)
+{
+	if (len < 4)		/* usage, selector, type, >= 1 octet */
+		return -1;
+	t->usage = p[0];
+	t->selector = p[1];
+	t->mtype = p[2];
+	t->data = p + 3;
+	t->len = len - 3;
 	return 0;
 }
 

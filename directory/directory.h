@@ -113,6 +113,19 @@ int dir_resolve(struct directory *d, const char *addr, struct dir_rcpt *r,
     struct buf *err) WARN_UNUSED;
 
 /*
+ * dir_owns - whether account id may use addr as its own (a sender
+ * address): 1 when addr, normalised, is the account's address, or that
+ * address with a sub-address, or an alias (with or without a
+ * sub-address, through other aliases) that reaches the account, among
+ * its targets; 0 when not: another account, an address only a domain's
+ * catch-all takes (a catch-all is not ownership of the domain), a remote
+ * or unknown address, or something that is no address at all; -1 on
+ * error.
+ */
+int dir_owns(struct directory *d, uint32_t id, const char *addr,
+    struct buf *err) WARN_UNUSED;
+
+/*
  * dir_authenticate - 1 with *id_r when user (an account's address) and
  * password match, 0 when they do not (unknown user included: the same
  * work is done, so timing does not tell which), -1 on error.

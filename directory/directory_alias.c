@@ -337,6 +337,7 @@ struct resolve_op {
 	struct resolve *rs;
 	const char *name;	/* normalised */
 	char sep;
+	bool catchall;		/* try the domain's catch-all last */
 	int found;
 };
 
@@ -361,7 +362,7 @@ resolve_txn(struct kv_txn *t, void *arg, struct buf *err)
 		buf_add_str(&base, at);
 		r = expand(t, rs, buf_cstr(&base), 0, err);
 	}
-	if (r == 0 && at != NULL)
+	if (r == 0 && at != NULL && op->catchall)
 		r = expand(t, rs, at, 0, err);	/* "@domain": catch-all */
 	buf_free(&base);
 	op->found = r;
@@ -374,7 +375,7 @@ dir_resolve(struct directory *d, const char *addr, struct dir_rcpt *r,
 {
 	struct resolve rs = { d, r, { NULL, 0, 0 }, 0 };
 	struct buf name = BUF_INIT(0);
-	struct resolve_op op = { &rs, NULL, d->opt.subaddress_sep, -1 };
+	struct resolve_op op = { &rs, NULL, d->opt.subaddress_sep, true, -1 };
 
 	memset(r, 0, sizeof(*r));
 	if (check_addr(addr, false, &name, err) == 0) {
@@ -387,6 +388,39 @@ dir_resolve(struct directory *d, const char *addr, struct dir_rcpt *r,
 	if (op.found != 1)
 		dir_rcpt_clear(r);
 	return op.found;
+}
+
+/*
+ * dir_owns - resolution as dir_resolve without the catch-all: a domain's
+ * catch-all delivers to someone every address nobody else has, which
+ * makes none of them that account's to send as (see directory.h)
+ */
+int
+dir_owns(struct directory *d, uint32_t id, const char *addr, struct buf *err)
+{
+	struct dir_rcpt r;
+	struct resolve rs = { d, &r, { NULL, 0, 0 }, 0 };
+	struct buf name = BUF_INIT(0), why = BUF_INIT(0);
+	struct resolve_op op = { &rs, NULL, d->opt.subaddress_sep, false, -1 };
+	int owned = 0;
+
+	memset(&r, 0, sizeof(r));
+	if (check_addr(addr, false, &name, &why) < 0) {
+		/* not an address we could hold: nobody's */
+		buf_free(&name);
+		buf_free(&why);
+		return 0;
+	}
+	op.name = buf_cstr(&name);
+	if (kv_run(d->kv, KV_READ, resolve_txn, &op, err) < 0)
+		op.found = -1;
+	for (size_t i = 0; op.found == 1 && i < r.naccounts; i++)
+		if (r.accounts[i] == id)
+			owned = 1;
+	names_free(&rs.seen);
+	buf_free(&name);
+	dir_rcpt_clear(&r);
+	return op.found < 0 ? -1 : owned;
 }
 
 /* ---- authentication ---- */
@@ -419,6 +453,7 @@ dir_authenticate(struct directory *d, const char *user, const char *password,
     size_t pwlen, uint32_t *id_r, struct buf *err)
 {
 	struct dir_account a;
+	struct buf name = BUF_INIT(0), why = BUF_INIT(0);
 	const char *error, *dummy;
 	bool ok = false;
 	int f;
@@ -427,7 +462,13 @@ dir_authenticate(struct directory *d, const char *user, const char *password,
 	 * login, not a server error */
 	if (!password_is_valid(password, pwlen))
 		return 0;
-	f = dir_user_get(d, user, &a, err);
+	/* a name that is no address is an unknown user, not an error */
+	if (check_addr(user, false, &name, &why) == 0)
+		f = dir_user_get(d, user, &a, err);
+	else
+		f = 0;
+	buf_free(&name);
+	buf_free(&why);
 	if (f < 0)
 		return -1;
 	if (f == 1 && a.password[0] != '\0') {

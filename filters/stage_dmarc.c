@@ -72,6 +72,7 @@
 
 #include "common/dns.h"
 #include "common/log.h"
+#include "common/rfc5322.h"
 #include "common/xalloc.h"
 #include "filters/filters.h"
 #include "filters/stage_dkim.h"
@@ -174,83 +175,14 @@ is_from_field(const char *name)
 	return n == 4 && strncasecmp(name, "From", 4) == 0;
 }
 
-/* strip - value unfolded, comments removed (quoted strings kept) */
-static void
-strip(const char *v, struct buf *out)
-{
-	int depth = 0;
-	bool quoted = false;
-
-	for (; *v != '\0'; v++) {
-		if (*v == '\r' || *v == '\n')
-			continue;
-		if (*v == '\\' && (quoted || depth > 0) && v[1] != '\0') {
-			if (depth == 0)
-				buf_add(out, v, 2);
-			v++;
-			continue;
-		}
-		if (depth == 0 && *v == '"')
-			quoted = !quoted;
-		else if (!quoted && *v == '(') {
-			depth++;
-			continue;
-		} else if (!quoted && *v == ')' && depth > 0) {
-			depth--;
-			if (depth == 0)
-				buf_add(out, " ", 1);
-			continue;
-		}
-		if (depth == 0)
-			buf_add(out, v, 1);
-	}
-}
-
-/* mailbox - the addr-spec of one mailbox (s, n) into addr (inside <>
- * when there are brackets); false when the mailbox is empty */
-static bool
-mailbox(const char *s, size_t n, struct buf *addr)
-{
-	const char *lt = NULL, *gt, *end = s + n;
-	bool quoted = false;
-
-	for (const char *p = s; p < end && lt == NULL; p++) {
-		if (*p == '\\' && quoted && p + 1 < end)
-			p++;
-		else if (*p == '"')
-			quoted = !quoted;
-		else if (*p == '<' && !quoted)
-			lt = p;
-	}
-	if (lt != NULL) {
-		gt = memchr(lt, '>', (size_t)(end - lt));
-		s = lt + 1;
-		end = gt != NULL ? gt : end;
-		/* obs-route: "<@a,@b:user@example.org>" */
-		for (const char *p = s; p < end; p++)
-			if (*p == ':')
-				s = p + 1;
-	}
-	while (s < end && (*s == ' ' || *s == '\t'))
-		s++;
-	while (end > s && (end[-1] == ' ' || end[-1] == '\t'))
-		end--;
-	buf_reset(addr);
-	buf_add(addr, s, (size_t)(end - s));
-	return addr->len > 0;
-}
-
 /* from_domain - the domain of the one address of the one From field
- * into ev->from; -1 with ev->why */
+ * into ev->from (common/rfc5322.h, shared with the SMTP client's DKIM
+ * signing); -1 with ev->why */
 static int
 from_domain(const struct filter_msg *m, struct dmarc_eval *ev)
 {
 	const struct filter_header *from = NULL;
-	struct buf v = BUF_INIT(0), addr = BUF_INIT(0), dom = BUF_INIT(0);
-	size_t nfrom = 0, naddr = 0, start = 0;
-	bool quoted = false, angle = false;
-	const char *s, *at;
-	int rc = -1;
+	size_t nfrom = 0;
 
 	for (size_t i = 0; i < m->nhdrs; i++)
 		if (is_from_field(m->hdrs[i].name)) {
@@ -261,56 +193,7 @@ from_domain(const struct filter_msg *m, struct dmarc_eval *ev)
 		ev->why = nfrom == 0 ? "no From field" : "several From fields";
 		return -1;
 	}
-	strip(from->value, &v);
-	s = buf_cstr(&v);
-	/* split at ',' (and group syntax's ':' and ';') at the top level */
-	for (size_t i = 0; i <= v.len; i++) {
-		char c = i < v.len ? s[i] : ',';
-
-		if (c == '\\' && quoted && i + 1 < v.len) {
-			i++;
-			continue;
-		}
-		if (c == '"' && !angle)
-			quoted = !quoted;
-		else if (!quoted && c == '<')
-			angle = true;
-		else if (!quoted && c == '>')
-			angle = false;
-		else if (!quoted && !angle && c == ':') {
-			start = i + 1;	/* a group's display name */
-		} else if (!quoted && !angle && (c == ',' || c == ';')) {
-			if (mailbox(s + start, i - start, &addr)) {
-				naddr++;
-				buf_reset(&dom);
-				at = strrchr(buf_cstr(&addr), '@');
-				if (at != NULL)
-					buf_add_str(&dom, at + 1);
-			}
-			start = i + 1;
-		}
-	}
-	if (naddr != 1) {
-		ev->why = naddr == 0 ? "no From address" :
-		    "several From addresses";
-		goto out;
-	}
-	while (dom.len > 0 && (dom.data[dom.len - 1] == ' ' ||
-	    dom.data[dom.len - 1] == '.'))
-		buf_truncate(&dom, dom.len - 1);
-	if (dom.len == 0 || dom.len > DNS_NAME_MAX ||
-	    !dns_is_host_name(buf_cstr(&dom), dom.len)) {
-		ev->why = "no usable From domain";
-		goto out;
-	}
-	snprintf(ev->from, sizeof(ev->from), "%s", buf_cstr(&dom));
-	lower(ev->from);
-	rc = 0;
-out:
-	buf_free(&v);
-	buf_free(&addr);
-	buf_free(&dom);
-	return rc;
+	return rfc5322_from_domain(from->value, ev->from, &ev->why);
 }
 
 /* ---- policy discovery ---- */

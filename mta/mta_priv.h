@@ -15,13 +15,16 @@
 
 #include <event2/bufferevent.h>
 
+#include "common/auth_throttle.h"
 #include "common/buf.h"
 #include "common/config.h"
 #include "common/loop.h"
 #include "common/netaddr.h"
+#include "directory/directory.h"
 #include "filters/filters.h"
 #include "mta/smtp_data.h"
 #include "mta/smtp_parse.h"
+#include "mta/smtp_sasl.h"
 #include "mta/smtpd.h"
 #include "queue/queue.h"
 
@@ -53,6 +56,11 @@ struct smtpd {
 	struct filters *filters;	/* the anti-spam pipeline, or NULL */
 	const char *listener;		/* its name for the stages */
 	size_t flush_at;		/* content kept in memory up to this */
+	bool starttls;			/* offer STARTTLS (with tls) */
+	bool submission;		/* AUTH before MAIL, RFC 6409 fixes */
+	bool implicit_tls;		/* TLS from the first byte (465) */
+	struct directory *dir;		/* non-NULL: AUTH offered */
+	struct auth_throttle *throttle;	/* failed-AUTH accounting */
 
 	pthread_mutex_t mu;	/* guards the counters and list below */
 	unsigned nsessions;
@@ -67,6 +75,32 @@ enum smtpd_state {
 	SMTPD_SKIP,	/* discarding the rest of an over-long line */
 	SMTPD_DATA,	/* reading DATA content up to CRLF.CRLF */
 	SMTPD_BDAT,	/* reading a BDAT chunk */
+	SMTPD_AUTH,	/* reading a SASL response line (after a 334) */
+};
+
+/* where a SASL exchange stands */
+enum smtpd_sasl_step {
+	SMTPD_SASL_NONE,
+	SMTPD_SASL_PLAIN,	/* 334 sent, the PLAIN message next */
+	SMTPD_SASL_LOGIN_USER,	/* 334 Username: */
+	SMTPD_SASL_LOGIN_PASS,	/* 334 Password: */
+};
+
+/* one AUTH command's state; the password is wiped as soon as it is used */
+struct smtpd_sasl {
+	enum smtpd_sasl_step step;
+	enum smtp_sasl_mech mech;
+	struct buf user;	/* authcid as sent */
+	struct buf key;		/* ... lowercased: the throttle's name */
+	struct buf pass;
+	/* the job's answer */
+	int result;		/* 1 ok, 0 refused, -1 error */
+	uint32_t id;
+	char *account;		/* the account's name, on success */
+	char error[256];
+	/* a failure's reply held back (auth_throttle.h) */
+	struct event *timer;
+	bool blocked;		/* ... then 421 and close */
 };
 
 struct smtpd_rcpt {
@@ -91,6 +125,10 @@ struct smtpd_txn {
 	/* content */
 	bool bdat;			/* BDAT used: DATA now refused */
 	bool data_started;		/* scanner initialised */
+	bool hdr_done;			/* smtpd_submit_header ran */
+	bool hdr_refused;		/* ... and refused the message */
+	int owned;			/* the MAIL job: sender owned 1, not
+					 * 0, lookup failed -1 */
 	uint64_t bdat_left;		/* bytes of the current chunk to read */
 	bool bdat_last;
 	int bdat_fail_code;		/* nonzero: reply for the rest */
@@ -135,6 +173,10 @@ struct smtpd_session {
 	bool closing;		/* close once output is flushed */
 	bool dead;		/* client gone; free when the job is done */
 	unsigned nerrors;
+	char *auth_user;	/* the authenticated account, or NULL */
+	uint32_t auth_id;
+	const char *auth_mech;	/* "PLAIN", "LOGIN" */
+	struct smtpd_sasl sasl;
 	struct smtpd_txn txn;
 	struct filter_session *fs;	/* with srv->filters */
 	enum filter_action faction;	/* connect, HELO, MAIL: the answer */
@@ -142,7 +184,8 @@ struct smtpd_session {
 
 	/* per-command counters for the disconnect line */
 	unsigned n_ehlo, n_helo, n_mail, n_rcpt, n_data, n_bdat, n_rset,
-	    n_quit, n_starttls, n_noop, n_vrfy, n_help, n_unknown, n_cmds;
+	    n_quit, n_starttls, n_noop, n_vrfy, n_help, n_unknown, n_cmds,
+	    n_auth;
 };
 
 /* smtpd.c */
@@ -172,6 +215,36 @@ void smtpd_bdat_begin(struct smtpd_session *s, uint64_t size, bool last);
 size_t smtpd_data_input(struct smtpd_session *s, const unsigned char *in,
     size_t len);
 void smtpd_txn_free_content(struct smtpd_session *s);
+
+/* smtpd_auth.c */
+/* smtpd_auth_offered - whether AUTH may be used now (EHLO shows it) */
+bool smtpd_auth_offered(const struct smtpd_session *s);
+void smtpd_auth_command(struct smtpd_session *s, const struct smtp_cmd *cmd);
+/* smtpd_auth_response - a line read in SMTPD_AUTH (CRLF removed) */
+void smtpd_auth_response(struct smtpd_session *s, const char *line,
+    size_t len);
+/* smtpd_auth_line_too_long - a response line over SMTP_SASL_LINE_MAX */
+void smtpd_auth_line_too_long(struct smtpd_session *s);
+/* smtpd_auth_free - the session's SASL state and timer; wipes secrets */
+void smtpd_auth_free(struct smtpd_session *s);
+/*
+ * smtpd_auth_owns - on a worker: may the authenticated account use addr
+ * (MAIL FROM, From:)?  1 yes, 0 no, -1 error with err.  The account's own
+ * addresses and aliases (dir_owns), and auth.sender_wildcards.
+ */
+int smtpd_auth_owns(struct smtpd_session *s, const char *addr,
+    struct buf *err);
+
+/* smtpd_submit.c */
+/*
+ * smtpd_submit_header - on a worker, once per message, before its first
+ * byte goes to the spool or the pipeline: an authenticated session's
+ * From: addresses must be its own (else t->faction REJECT with
+ * t->freply 553 5.7.1), and on submission listeners missing Date:,
+ * Message-ID: (and From:) are added (RFC 6409 8).  at_end: the whole
+ * message is in t->content.  True when the message is refused.
+ */
+bool smtpd_submit_header(struct smtpd_session *s, bool at_end);
 
 /* smtpd_envelope.c */
 /*

@@ -13,7 +13,12 @@
  *
  * STARTTLS (RFC 3207): whatever the client sent after the STARTTLS line
  * is discarded before the handshake (CVE-2011-0411), and the session
- * forgets HELO and any transaction, as the RFC requires.
+ * forgets HELO and any transaction, as the RFC requires.  Implicit TLS
+ * (submissions, RFC 8314 3.3): the socket is wrapped at accept and the
+ * greeting waits in the TLS buffer until the handshake is done.
+ *
+ * AUTH (smtpd_auth.c): after a 334, SASL response lines (SMTPD_AUTH)
+ * may be SMTP_SASL_LINE_MAX octets long (RFC 4954 4).
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -58,7 +63,25 @@ smtpd_new(const struct config *cfg, struct jobs *jobs, SSL_CTX *tls,
 	s->nbuckets = 1024;
 	s->ip_buckets = xcalloc(s->nbuckets, sizeof(*s->ip_buckets));
 	s->flush_at = SMTPD_FLUSH_AT;
+	s->starttls = cfg->smtp.starttls;
 	return s;
+}
+
+void
+smtpd_set_auth(struct smtpd *s, struct directory *dir,
+    struct auth_throttle *th)
+{
+	s->dir = dir;
+	s->throttle = th;
+}
+
+void
+smtpd_set_submission(struct smtpd *s, bool implicit_tls)
+{
+	ASSERT(s->tls != NULL);
+	s->submission = true;
+	s->implicit_tls = implicit_tls;
+	s->starttls = true;
 }
 
 static void session_free(struct smtpd_session *s);
@@ -314,7 +337,20 @@ smtpd_accept(struct loop *l, evutil_socket_t fd, const struct sockaddr *peer,
 	s->started_us = clock_mono_us();
 	s->state = SMTPD_CMD;
 	buf_init(&s->txn.content, 0);
-	s->bev = bufferevent_socket_new(loop_base(l), fd, BEV_OPT_CLOSE_ON_FREE);
+	if (srv->implicit_tls) {
+		SSL *ssl = SSL_new(srv->tls);
+
+		s->bev = ssl == NULL ? NULL : bufferevent_openssl_socket_new(
+		    loop_base(l), fd, ssl, BUFFEREVENT_SSL_ACCEPTING,
+		    BEV_OPT_CLOSE_ON_FREE);
+		if (s->bev != NULL)
+			bufferevent_openssl_set_allow_dirty_shutdown(s->bev, 1);
+		else if (ssl != NULL)
+			SSL_free(ssl);
+	} else {
+		s->bev = bufferevent_socket_new(loop_base(l), fd,
+		    BEV_OPT_CLOSE_ON_FREE);
+	}
 	if (s->bev == NULL) {
 		log_error(SMTPD_SVC, "bufferevent_socket_new failed");
 		close(fd);
@@ -352,7 +388,8 @@ session_free(struct smtpd_session *s)
 		unsigned n;
 	} c[] = {
 		{ "ehlo", s->n_ehlo }, { "helo", s->n_helo },
-		{ "starttls", s->n_starttls }, { "mail", s->n_mail },
+		{ "starttls", s->n_starttls }, { "auth", s->n_auth },
+		{ "mail", s->n_mail },
 		{ "rcpt", s->n_rcpt }, { "data", s->n_data },
 		{ "bdat", s->n_bdat }, { "rset", s->n_rset },
 		{ "noop", s->n_noop }, { "vrfy", s->n_vrfy },
@@ -382,6 +419,8 @@ session_free(struct smtpd_session *s)
 	buf_free(&s->txn.content);
 	free(s->txn.rcpts);
 	filters_session_free(&s->fs);
+	smtpd_auth_free(s);
+	free(s->auth_user);
 	free(s->helo);
 	conn_release(s->srv, s, s->ip);
 	free(s);
@@ -513,13 +552,18 @@ const char *
 smtpd_proto(const struct smtpd_session *s)
 {
 	/* RFC 3848 and RFC 6531 protocol names for Received: "with" */
-	if (s->srv->lmtp != NULL)
-		return s->tls_active ? "LMTPS" : "LMTP";
-	if (s->txn.smtputf8)
-		return s->tls_active ? "UTF8SMTPS" : "UTF8SMTP";
-	if (!s->esmtp)
-		return s->tls_active ? "SMTPS" : "SMTP";
-	return s->tls_active ? "ESMTPS" : "ESMTP";
+	static const char *const names[][4] = {
+		/* plain, TLS, AUTH, TLS and AUTH */
+		{ "LMTP", "LMTPS", "LMTPA", "LMTPSA" },
+		{ "UTF8SMTP", "UTF8SMTPS", "UTF8SMTPA", "UTF8SMTPSA" },
+		{ "SMTP", "SMTPS", "SMTP", "SMTPS" },	/* AUTH needs EHLO */
+		{ "ESMTP", "ESMTPS", "ESMTPA", "ESMTPSA" },
+	};
+	size_t row = s->srv->lmtp != NULL ? 0 : s->txn.smtputf8 ? 1 :
+	    !s->esmtp ? 2 : 3;
+
+	return names[row][(s->tls_active ? 1 : 0) +
+	    (s->auth_user != NULL ? 2 : 0)];
 }
 
 /* process - handle buffered input until it runs out or we must wait */
@@ -571,6 +615,34 @@ process(struct smtpd_session *s)
 			line[llen] = '\0';
 			evbuffer_drain(in, used);
 			smtpd_command(s, line, llen);
+			break;
+		}
+		case SMTPD_AUTH: {
+			size_t n = avail < SMTP_SASL_LINE_MAX + 2 ? avail :
+			    SMTP_SASL_LINE_MAX + 2;
+			const unsigned char *p = evbuffer_pullup(in, (ssize_t)n);
+			size_t llen;
+			enum parse_res r = smtp_line_split(p, n,
+			    SMTP_SASL_LINE_MAX, &llen, &used);
+
+			if (r == PARSE_MORE)
+				return;
+			if (r == PARSE_TOO_LONG) {
+				evbuffer_drain(in, n);
+				s->state = SMTPD_SKIP;
+				smtpd_auth_line_too_long(s);
+				break;
+			}
+			if (r == PARSE_BAD) {
+				/* a bare LF ends the exchange like junk */
+				evbuffer_drain(in, smtp_line_skip(p, n));
+				s->state = SMTPD_CMD;
+				smtpd_auth_response(s, NULL, 0);
+				break;
+			}
+			/* the response is read in place, then drained */
+			smtpd_auth_response(s, (const char *)p, llen);
+			evbuffer_drain(in, used);
 			break;
 		}
 		case SMTPD_SKIP: {

@@ -1,9 +1,11 @@
 /*
- * smtpd.h - the inbound SMTP server (RFC 5321) on port 25.
+ * smtpd.h - the inbound SMTP server (RFC 5321) on port 25, message
+ * submission (RFC 6409) on 587 and 465, and LMTP.
  *
  * A struct smtpd serves one listener kind; its sessions live on the I/O
- * loops, run blocking work (spool writes, the group commit) as jobs, and
- * answer 250 after DATA only once the message is durable in the spool.
+ * loops, run blocking work (spool writes, the group commit, password
+ * checks) as jobs, and answer 250 after DATA only once the message is
+ * durable in the spool.
  */
 #ifndef POSTERN_SMTPD_H
 #define POSTERN_SMTPD_H
@@ -92,6 +94,28 @@ void smtpd_set_direct(struct smtpd *s, smtpd_lmtp_fn *deliver, void *arg);
 struct filters;
 void smtpd_set_filters(struct smtpd *s, struct filters *f,
     const char *listener);
+
+/*
+ * Authentication (RFC 4954; mta/smtpd_auth.c).  smtpd_set_auth offers
+ * AUTH PLAIN and LOGIN, checked against dir, once the session is under
+ * TLS (or from loopback with auth.plaintext_loopback); failures are
+ * counted and throttled in th (common/auth_throttle.h), which may be
+ * shared by several servers.  An authenticated client may relay to any
+ * domain, but only from its own addresses (MAIL FROM and the From:
+ * field; 553 5.7.1 otherwise).  dir and th must outlive the server.
+ */
+struct directory;
+struct auth_throttle;
+void smtpd_set_auth(struct smtpd *s, struct directory *dir,
+    struct auth_throttle *th);
+/*
+ * smtpd_set_submission - a submission server: STARTTLS offered whatever
+ * smtp.starttls says (implicit_tls: the session is TLS from the first
+ * byte instead, RFC 8314), MAIL needs AUTH (530 5.7.0), and messages get
+ * Date: and Message-ID: when they lack them (RFC 6409 8).  Needs a TLS
+ * context and smtpd_set_auth.  Before the first session.
+ */
+void smtpd_set_submission(struct smtpd *s, bool implicit_tls);
 
 /* smtpd_accept - the listen_accept_fn of SMTP listeners; arg is smtpd */
 void smtpd_accept(struct loop *l, evutil_socket_t fd,

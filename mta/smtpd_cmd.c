@@ -1,14 +1,25 @@
 /*
  * smtpd_cmd.c - SMTP command handlers (RFC 5321 4.1, with RFC 1869
  * EHLO, 1870 SIZE, 2920 PIPELINING, 3030 CHUNKING, 3207 STARTTLS, 6152
- * 8BITMIME, 6531 SMTPUTF8, 2034 ENHANCEDSTATUSCODES).
+ * 8BITMIME, 6531 SMTPUTF8, 2034 ENHANCEDSTATUSCODES, 3461 DSN, 4954
+ * AUTH; AUTH itself is smtpd_auth.c).
  *
  * Policy lives here, grammar in smtp_parse.c: command order (503 5.5.1),
  * SIZE and recipient limits, and the relay rule - recipients only in
  * smtp.local_domains (or <Postmaster>), anything else 554 5.7.1, so
- * Postern is never an open relay.  Authenticated relaying comes with
- * submission; DSN and AUTH are not advertised yet, so their parameters
- * are refused (555 5.5.4) rather than accepted and ignored.
+ * Postern is never an open relay - unless the session is authenticated:
+ * then any domain (an address literal stays refused), and the sender
+ * must be the account's (smtpd_auth_owns; 553 5.7.1, the null sender
+ * too).  On a submission server MAIL needs AUTH first (530 5.7.0).
+ *
+ * DSN (RFC 3461) is offered by SMTP servers (not LMTP, which hands the
+ * message on at once): RET and ENVID on MAIL, NOTIFY and ORCPT on RCPT,
+ * checked by the parser and again with queue_dsn_params_parse (what the
+ * queue will read back: 501 5.5.4 when it would not take them), and
+ * stored as received in the envelope's parameter strings.  MAIL's AUTH=
+ * (RFC 4954 5), taken when AUTH is offered, is checked and dropped: we
+ * do not pass identities on from other servers.  Parameters of
+ * extensions not offered are refused (555 5.5.4).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,9 +30,22 @@
 #include "common/log.h"
 #include "common/xalloc.h"
 #include "mta/mta_priv.h"
+#include "queue/queue_dsn.h"
 
-/* the extensions we advertise, for the parameter checks */
-#define SMTPD_EXT (SMTP_EXT_SIZE | SMTP_EXT_8BITMIME | SMTP_EXT_SMTPUTF8)
+/* session_ext - the extensions this session advertised, for parameters */
+static unsigned
+session_ext(const struct smtpd_session *s)
+{
+	unsigned ext = SMTP_EXT_SIZE | SMTP_EXT_8BITMIME | SMTP_EXT_SMTPUTF8;
+
+	if (!s->esmtp)
+		return 0;
+	if (s->srv->lmtp == NULL)
+		ext |= SMTP_EXT_DSN;
+	if (smtpd_auth_offered(s))
+		ext |= SMTP_EXT_AUTH;
+	return ext;
+}
 
 static char *
 str_dup(struct smtp_str s)
@@ -63,6 +87,9 @@ smtpd_txn_reset(struct smtpd_session *s)
 	t->bdat_last = false;
 	t->bdat_fail_code = 0;
 	t->bdat_fail_text = NULL;
+	t->hdr_done = false;
+	t->hdr_refused = false;
+	t->owned = 0;
 	t->qid[0] = '\0';
 	t->discard = false;
 	t->faction = FILTER_CONTINUE;
@@ -71,7 +98,8 @@ smtpd_txn_reset(struct smtpd_session *s)
 		filters_txn_end(s->fs);
 }
 
-/* params_text - "KEY=VALUE KEY" as received, for the envelope */
+/* params_text - "KEY=VALUE KEY" as received, for the envelope; AUTH=
+ * is not kept (see the top) */
 static char *
 params_text(const struct smtp_cmd *cmd)
 {
@@ -80,7 +108,10 @@ params_text(const struct smtp_cmd *cmd)
 	for (size_t i = 0; i < cmd->nparams; i++) {
 		const struct smtp_param *p = &cmd->params[i];
 
-		if (i > 0)
+		if (cmd->verb == SMTP_VERB_MAIL &&
+		    ascii_eq_nocase(p->key.p, p->key.len, "AUTH"))
+			continue;
+		if (b.len > 0)
 			buf_add(&b, " ", 1);
 		buf_add(&b, p->key.p, p->key.len);
 		if (p->has_value) {
@@ -89,6 +120,23 @@ params_text(const struct smtp_cmd *cmd)
 		}
 	}
 	return buf_steal(&b, NULL);
+}
+
+/* dsn_check - the DSN parameters as the queue will read them back */
+static bool
+dsn_check(struct smtpd_session *s, const char *params, bool rcpt)
+{
+	struct queue_dsn_params dp;
+	const char *why = NULL;
+
+	if (queue_dsn_params_parse(params, strlen(params),
+	    (rcpt ? QUEUE_DSN_PARSE_RCPT : 0) |
+	    (s->txn.smtputf8 ? QUEUE_DSN_PARSE_UTF8 : 0), &dp, &why) ==
+	    PARSE_OK)
+		return true;
+	smtpd_error(s, 501, "5.5.4", "Error: %s", why != NULL ? why :
+	    "invalid DSN parameter");
+	return false;
 }
 
 static void log_reject(struct smtpd_session *s, const char *stage, int code,
@@ -124,10 +172,14 @@ helo_reply(struct smtpd_session *s)
 	evbuffer_add_printf(out, "250-PIPELINING\r\n");
 	evbuffer_add_printf(out, "250-SIZE %llu\r\n",
 	    (unsigned long long)s->cfg->smtp.max_message_size);
-	if (s->srv->tls != NULL && s->cfg->smtp.starttls && !s->tls_active)
+	if (s->srv->tls != NULL && s->srv->starttls && !s->tls_active)
 		evbuffer_add_printf(out, "250-STARTTLS\r\n");
+	if (smtpd_auth_offered(s))
+		evbuffer_add_printf(out, "250-AUTH PLAIN LOGIN\r\n");
 	evbuffer_add_printf(out, "250-ENHANCEDSTATUSCODES\r\n");
 	evbuffer_add_printf(out, "250-8BITMIME\r\n");
+	if (s->srv->lmtp == NULL)
+		evbuffer_add_printf(out, "250-DSN\r\n");
 	evbuffer_add_printf(out, "250-SMTPUTF8\r\n");
 	evbuffer_add_printf(out, "250 CHUNKING\r\n");
 }
@@ -192,22 +244,59 @@ static void
 mail_work(void *arg)
 {
 	struct smtpd_session *s = arg;
+	struct smtpd_txn *t = &s->txn;
+	struct buf err = BUF_INIT(0);
 
-	s->faction = filters_mail(s->fs, s->txn.qid, s->txn.sender,
-	    &s->freply);
+	t->owned = 1;
+	s->faction = FILTER_CONTINUE;
+	if (s->auth_user != NULL) {
+		t->owned = smtpd_auth_owns(s, t->sender, &err);
+		if (t->owned < 0)
+			(void)snprintf(t->job_error, sizeof(t->job_error),
+			    "%s", buf_cstr(&err));
+	}
+	buf_free(&err);
+	if (t->owned == 1 && s->fs != NULL)
+		s->faction = filters_mail(s->fs, t->qid, t->sender,
+		    &s->freply);
+}
+
+/* not_owned - 553 for a sender the account may not use */
+static void
+not_owned(struct smtpd_session *s, const char *addr)
+{
+	char text[200];
+
+	(void)snprintf(text, sizeof(text), "Sender address rejected: not "
+	    "owned by user %s", s->auth_user);
+	log_reject(s, "MAIL", 553, "5.7.1", text, NULL);
+	smtpd_error(s, 553, "5.7.1", "<%s>: %s", addr, text);
 }
 
 static void
 mail_done(void *arg)
 {
 	struct smtpd_session *s = arg;
+	struct smtpd_txn *t = &s->txn;
 
 	s->busy = false;
-	if (!s->dead) {
-		if (filter_refused(s, "MAIL", s->faction, &s->freply, NULL))
-			smtpd_txn_reset(s);
-		else
-			smtpd_reply(s, 250, "2.1.0", "Ok");
+	if (s->dead) {
+		smtpd_resume(s);
+		return;
+	}
+	if (t->owned == 0) {
+		not_owned(s, t->sender);
+		smtpd_txn_reset(s);
+	} else if (t->owned < 0) {
+		log_error(SMTPD_SVC, "%s: sender check <%s>: %s", t->qid,
+		    t->sender, t->job_error);
+		smtpd_error(s, 451, "4.3.0", "<%s>: Temporary lookup failure",
+		    t->sender);
+		smtpd_txn_reset(s);
+	} else if (filter_refused(s, "MAIL", s->faction, &s->freply, NULL)) {
+		smtpd_txn_reset(s);
+	} else {
+		smtpd_reply(s, 250, "2.1.0", "Ok");
 	}
 	smtpd_resume(s);
 }
@@ -218,7 +307,8 @@ cmd_mail(struct smtpd_session *s, const struct smtp_cmd *cmd)
 	struct smtp_mail_params mp;
 	struct smtp_reply_hint h;
 	struct smtpd_txn *t = &s->txn;
-	unsigned ext = s->esmtp ? SMTPD_EXT : 0;
+	unsigned ext = session_ext(s);
+	char *params;
 
 	if (s->helo == NULL) {
 		smtpd_error(s, 503, "5.5.1", "Error: send HELO/EHLO first");
@@ -226,6 +316,10 @@ cmd_mail(struct smtpd_session *s, const struct smtp_cmd *cmd)
 	}
 	if (t->active) {
 		smtpd_error(s, 503, "5.5.1", "Error: nested MAIL command");
+		return;
+	}
+	if (s->srv->submission && s->auth_user == NULL) {
+		smtpd_error(s, 530, "5.7.0", "Authentication required");
 		return;
 	}
 	if (smtp_mail_params_parse(cmd, ext, &mp, &h) != PARSE_OK) {
@@ -237,13 +331,31 @@ cmd_mail(struct smtpd_session *s, const struct smtp_cmd *cmd)
 		    "limit");
 		return;
 	}
+	if (s->auth_user != NULL && cmd->path.is_null) {
+		not_owned(s, "");
+		return;
+	}
+	t->smtputf8 = mp.smtputf8;	/* for dsn_check */
+	params = params_text(cmd);
+	if (!dsn_check(s, params, false)) {
+		t->smtputf8 = false;
+		free(params);
+		return;
+	}
 	t->active = true;
 	t->sender = str_dup(cmd->path.mailbox);
-	t->sender_params = params_text(cmd);
-	t->smtputf8 = mp.smtputf8;
+	t->sender_params = params;
 	t->body_8bitmime = mp.body == SMTP_BODY_8BITMIME;
 	t->size_hint = mp.has_size ? mp.size : 0;
 	queue_id_new(t->qid);
+	if (s->auth_user != NULL) {
+		log_info(SMTPD_SVC, "%s: client=unknown[%s]:%u, "
+		    "sasl_method=%s, sasl_username=%s", t->qid, s->ip,
+		    s->port, s->auth_mech, s->auth_user);
+		/* the sender check is a directory lookup: a job */
+		smtpd_run_job(s, mail_work, mail_done);
+		return;
+	}
 	log_info(SMTPD_SVC, "%s: client=unknown[%s]:%u", t->qid, s->ip,
 	    s->port);
 	if (s->fs != NULL) {
@@ -295,6 +407,9 @@ rcpt_check_work(void *arg)
 	t->verdict = s->srv->rcpt_check == NULL ? SMTPD_RCPT_OK :
 	    s->srv->rcpt_check(s->srv->rcpt_arg, t->pending.addr,
 	    t->size_hint);
+	/* an authenticated client relays: not ours is not refused */
+	if (t->verdict == SMTPD_RCPT_RELAY_DENIED && s->auth_user != NULL)
+		t->verdict = SMTPD_RCPT_OK;
 	t->faction = FILTER_CONTINUE;
 	if (t->verdict == SMTPD_RCPT_OK && s->fs != NULL)
 		t->faction = filters_rcpt(s->fs, t->pending.addr, &t->freply);
@@ -347,14 +462,14 @@ cmd_rcpt(struct smtpd_session *s, const struct smtp_cmd *cmd)
 	struct smtp_rcpt_params rp;
 	struct smtp_reply_hint h;
 	struct smtpd_txn *t = &s->txn;
-	char *addr;
+	char *addr, *params;
 
 	if (!t->active) {
 		smtpd_error(s, 503, "5.5.1", "Error: need MAIL command");
 		return;
 	}
-	if (smtp_rcpt_params_parse(cmd, s->esmtp ? SMTPD_EXT : 0, t->smtputf8,
-	    &rp, &h) != PARSE_OK) {
+	if (smtp_rcpt_params_parse(cmd, session_ext(s), t->smtputf8, &rp,
+	    &h) != PARSE_OK) {
 		hint_error(s, &h);
 		return;
 	}
@@ -362,35 +477,42 @@ cmd_rcpt(struct smtpd_session *s, const struct smtp_cmd *cmd)
 		smtpd_error(s, 452, "4.5.3", "Error: too many recipients");
 		return;
 	}
+	params = params_text(cmd);
+	if (!dsn_check(s, params, true)) {
+		free(params);
+		return;
+	}
 	addr = str_dup(cmd->path.mailbox);
 	if (cmd->path.is_literal && !cmd->path.is_postmaster) {
 		log_reject(s, "RCPT", 554, "5.7.1", "Relay access denied", addr);
 		smtpd_error(s, 554, "5.7.1", "<%s>: Relay access denied", addr);
 		free(addr);
+		free(params);
 		return;
 	}
 	/* <Postmaster> without a domain is always taken (RFC 5321 4.5.1) */
 	if (cmd->path.is_postmaster) {
-		rcpt_add(s, addr, params_text(cmd));
+		rcpt_add(s, addr, params);
 		return;
 	}
-	if (s->srv->rcpt_check == NULL &&
+	if (s->srv->rcpt_check == NULL && s->auth_user == NULL &&
 	    !is_local_domain(s->cfg, cmd->path.domain)) {
 		log_reject(s, "RCPT", 554, "5.7.1", "Relay access denied", addr);
 		smtpd_error(s, 554, "5.7.1", "<%s>: Relay access denied", addr);
 		free(addr);
+		free(params);
 		return;
 	}
 	if (s->srv->rcpt_check != NULL || (s->fs != NULL &&
 	    filters_wants(s->srv->filters, FILTER_STEP_RCPT))) {
 		t->pending.addr = addr;
-		t->pending.params = params_text(cmd);
+		t->pending.params = params;
 		smtpd_run_job(s, rcpt_check_work, rcpt_check_done);
 		return;
 	}
 	if (s->fs != NULL)
 		(void)filters_rcpt(s->fs, addr, &t->freply);
-	rcpt_add(s, addr, params_text(cmd));
+	rcpt_add(s, addr, params);
 }
 
 static void
@@ -417,8 +539,8 @@ cmd_data(struct smtpd_session *s)
 static void
 cmd_help(struct smtpd_session *s)
 {
-	smtpd_reply(s, 214, "2.0.0", "Commands: EHLO HELO MAIL RCPT DATA "
-	    "BDAT RSET NOOP QUIT VRFY HELP STARTTLS; see RFC 5321");
+	smtpd_reply(s, 214, "2.0.0", "Commands: EHLO HELO AUTH MAIL RCPT "
+	    "DATA BDAT RSET NOOP QUIT VRFY HELP STARTTLS; see RFC 5321");
 }
 
 void
@@ -504,17 +626,21 @@ smtpd_command(struct smtpd_session *s, const char *line, size_t len)
 		break;
 	case SMTP_VERB_STARTTLS:
 		s->n_starttls++;
-		if (s->srv->tls == NULL || !s->cfg->smtp.starttls)
+		if (s->srv->tls == NULL || !s->srv->starttls)
 			smtpd_error(s, 502, "5.5.1", "Error: command not "
 			    "implemented");
 		else if (s->tls_active)
 			smtpd_error(s, 503, "5.5.1", "Error: TLS already active");
+		else if (s->auth_user != NULL)
+			/* what was authenticated in the clear stays so */
+			smtpd_error(s, 503, "5.5.1", "Error: STARTTLS after "
+			    "AUTH");
 		else
 			smtpd_starttls(s);
 		break;
 	case SMTP_VERB_AUTH:
-		smtpd_error(s, 503, "5.5.1", "Error: authentication not "
-		    "enabled");
+		s->n_auth++;
+		smtpd_auth_command(s, &cmd);
 		break;
 	case SMTP_VERB_UNKNOWN:
 		s->n_unknown++;

@@ -13,7 +13,12 @@
  * was read to the spool file (reading pauses meanwhile), and at the end a
  * job writes the rest and hands the file to the group committer.  Only
  * when the committer reports the file and its directory entry durable is
- * "250 Ok: queued as QID" sent (ARCHITECTURE.md, "Durability").
+ * "250 Ok: queued as QID" sent (ARCHITECTURE.md, "Durability").  Before
+ * the first byte is written or scanned, the header of an authenticated
+ * or submitted message is checked and completed (smtpd_submit.c).
+ *
+ * Direct delivery skips a recipient that asked for a success report
+ * (NOTIFY=SUCCESS, RFC 3461): the queue delivers it and reports.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,6 +29,7 @@
 #include "common/loop.h"
 #include "common/xalloc.h"
 #include "mta/mta_priv.h"
+#include "queue/queue_dsn.h"
 
 static void
 add_received(struct smtpd_session *s)
@@ -118,7 +124,7 @@ spool_write(struct smtpd_session *s)
 		env.helo = s->helo != NULL ? s->helo : "";
 		env.protocol = smtpd_proto(s);
 		env.tls_info = s->tls_active ? s->tls_info : "";
-		env.auth_user = "";
+		env.auth_user = s->auth_user != NULL ? s->auth_user : "";
 		env.sender = t->sender;
 		env.sender_params = t->sender_params;
 		for (size_t i = 0; i < t->nrcpt; i++) {
@@ -149,7 +155,15 @@ fail:
 static void
 flush_work(void *arg)
 {
-	(void)spool_write(arg);
+	struct smtpd_session *s = arg;
+
+	/* refused by its header: nothing of it is kept (the reply: at
+	 * the end of the data) */
+	if (smtpd_submit_header(s, false)) {
+		buf_reset(&s->txn.content);
+		return;
+	}
+	(void)spool_write(s);
 }
 
 static void
@@ -264,6 +278,12 @@ end_work(void *arg)
 	struct smtpd_session *s = arg;
 	struct spool_file *f;
 
+	if (s->txn.job_status == 0 && smtpd_submit_header(s, true)) {
+		if (s->txn.file != NULL)
+			spool_abort(&s->txn.file);
+		loop_post(s->loop, end_done, s);
+		return;
+	}
 	if (filter_data(s)) {
 		loop_post(s->loop, end_done, s);
 		return;
@@ -376,30 +396,51 @@ lmtp_done(void *arg)
 
 /* ---- direct delivery: into the mailboxes, the rest into the queue ---- */
 
+/* wants_success - the recipient asked for a success DSN */
+static bool
+wants_success(const struct smtpd_txn *t, const char *params)
+{
+	struct queue_dsn_params dp;
+	const char *why;
+
+	return queue_dsn_params_parse(params, strlen(params),
+	    QUEUE_DSN_PARSE_RCPT | (t->smtputf8 ? QUEUE_DSN_PARSE_UTF8 : 0),
+	    &dp, &why) == PARSE_OK && (dp.notify & QUEUE_DSN_NOTIFY_SUCCESS);
+}
+
 static void
 direct_work(void *arg)
 {
 	struct smtpd_session *s = arg;
 	struct smtpd_txn *t = &s->txn;
 	struct smtpd_lmtp_rcpt *r;
-	size_t keep = 0;
+	size_t keep = 0, m = 0, *idx;
+	bool *sent;
 	struct spool_file *f;
 
-	if (filter_data(s)) {
+	if (smtpd_submit_header(s, true) || filter_data(s)) {
 		loop_post(s->loop, end_done, s);
 		return;
 	}
 	/* after the filters: they may have changed the recipients */
 	r = xcalloc(t->nrcpt, sizeof(*r));
+	idx = xcalloc(t->nrcpt, sizeof(*idx));
+	sent = xcalloc(t->nrcpt, sizeof(*sent));
 	for (size_t i = 0; i < t->nrcpt; i++) {
-		r[i].addr = t->rcpts[i].addr;
-		r[i].code = 451;
+		if (wants_success(t, t->rcpts[i].params))
+			continue;	/* the queue reports the delivery */
+		r[m].addr = t->rcpts[i].addr;
+		r[m].code = 451;
+		idx[m++] = i;
 	}
-	s->srv->direct(s->srv->direct_arg, t->qid, t->sender,
-	    t->content.data, t->content.len, r, t->nrcpt);
+	if (m > 0)
+		s->srv->direct(s->srv->direct_arg, t->qid, t->sender,
+		    t->content.data, t->content.len, r, m);
+	for (size_t j = 0; j < m; j++)
+		sent[idx[j]] = r[j].code >= 200 && r[j].code < 300;
 	/* what was delivered leaves the transaction; the rest is queued */
 	for (size_t i = 0; i < t->nrcpt; i++) {
-		if (r[i].code >= 200 && r[i].code < 300) {
+		if (sent[i]) {
 			free(t->rcpts[i].addr);
 			free(t->rcpts[i].params);
 			t->ndirect++;
@@ -409,6 +450,8 @@ direct_work(void *arg)
 	}
 	t->nrcpt = keep;
 	free(r);
+	free(idx);
+	free(sent);
 	if (keep == 0) {		/* all in their mailboxes: done */
 		buf_reset(&t->content);
 		t->job_status = 0;
@@ -578,8 +621,9 @@ smtpd_data_input(struct smtpd_session *s, const unsigned char *in,
 		enum parse_res r = smtp_data_feed(&t->scan, in, len,
 		    &t->content, &used);
 
-		if (t->job_status < 0)
-			buf_reset(&t->content);	/* write failed: 451 at end */
+		/* write failed: 451 at the end; header refused: its reply */
+		if (t->job_status < 0 || t->hdr_refused)
+			buf_reset(&t->content);
 		if (r == PARSE_OK)
 			data_end(s);
 		else if (t->content.len >= flush_at(s) && s->srv->lmtp == NULL)
@@ -593,7 +637,7 @@ smtpd_data_input(struct smtpd_session *s, const unsigned char *in,
 		size_t u;
 
 		(void)smtp_data_feed(&t->scan, in, used, &t->content, &u);
-		if (t->job_status < 0)
+		if (t->job_status < 0 || t->hdr_refused)
 			buf_reset(&t->content);
 	}
 	t->bdat_left -= used;

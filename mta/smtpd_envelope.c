@@ -13,6 +13,8 @@
  * takes an address out of the message (a forwarding or archiving milter
  * fed a crafted header) would otherwise relay for an unauthenticated
  * client, and an unknown local address would only turn into a bounce.
+ * An authenticated client may relay (smtpd_auth.c), so for its mail a
+ * remote recipient is taken as RCPT TO would take it.
  * So an added recipient is
  *   - taken when RCPT TO would take it, or would say "mailbox full" (the
  *     delivery defers it then, as for any recipient), and routed like
@@ -115,7 +117,8 @@ add(struct smtpd_session *s, const struct filter_envelope_edit *e)
 		case SMTPD_RCPT_OVER_QUOTA:
 			break;
 		case SMTPD_RCPT_RELAY_DENIED:
-			why = "not added: relay access denied";
+			if (s->auth_user == NULL)
+				why = "not added: relay access denied";
 			break;
 		case SMTPD_RCPT_UNKNOWN:
 			why = "not added: user unknown";

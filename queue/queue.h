@@ -185,9 +185,16 @@ queue_rcpt_is_final(enum queue_rcpt_status st)
 	return st == QUEUE_RCPT_SENT || st == QUEUE_RCPT_FAILED;
 }
 
+/* what the transport said about its result (struct queue_rcpt_state's
+ * flags; the transport's own are the same bits, transport.h) */
+#define QUEUE_RCPT_F_REMOTE	0x1u	/* text is the next hop's reply */
+#define QUEUE_RCPT_F_DSN_PASSED	0x2u	/* sent: the next hop took the
+					 * DSN request on (RFC 3461 5.2) */
+
 /* the last result of one recipient; strings are "" before any attempt */
 struct queue_rcpt_state {
 	enum queue_rcpt_status status;
+	unsigned flags;		/* QUEUE_RCPT_F_* */
 	unsigned attempts;
 	uint64_t last_try_us;
 	uint64_t next_try_us;	/* deferred: due at; 0 = now (flushed) */

@@ -126,6 +126,9 @@ outcome(struct qmgr_job *job, size_t k, struct transport_result *r,
 	dsn[0] = default_dsn(r->status)[0];	/* the class follows status */
 
 	memset(st, 0, sizeof(*st));
+	st->flags = r->flags & (QUEUE_RCPT_F_REMOTE | QUEUE_RCPT_F_DSN_PASSED);
+	if (r->status != TRANSPORT_OK)
+		st->flags &= ~QUEUE_RCPT_F_DSN_PASSED;
 	st->attempts = job->attempt[k];
 	st->last_try_us = now;
 	switch (r->status) {
@@ -304,7 +307,7 @@ qmgr_job_run(struct qmgr_job *job)
 			any_final = true;
 		qr = (struct queue_result){ job->rcpt[k], st[k].status,
 			st[k].attempts, st[k].last_try_us, st[k].next_try_us,
-			st[k].dsn, st[k].relay, st[k].text };
+			st[k].dsn, st[k].relay, st[k].text, st[k].flags };
 		queue_result_add(&recs, &qr);
 		buf_free(&res[k].relay);
 		buf_free(&res[k].text);

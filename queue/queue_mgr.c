@@ -7,9 +7,10 @@
  * loads newly committed messages, applies a flush, and takes the due
  * messages in order (round-robin among equals): a message's due
  * recipients (never tried, or deferred with next_try <= now) are grouped
- * by the transport the route callback names, and each group becomes one
- * job handed to the dispatch callback, while fewer than max_deliveries
- * jobs run.  Jobs run qmgr_job_run (queue_job.c) anywhere, append their
+ * by the transport the route callback names (and, for a per_domain
+ * transport, by recipient domain too), and each group becomes one job
+ * handed to the dispatch callback, while fewer than max_deliveries jobs
+ * run.  Jobs run qmgr_job_run (queue_job.c) anywhere, append their
  * results to the file and hand the new states back under the lock.  A
  * message whose recipients are all final leaves the queue: its
  * notification to the sender (queue_notify.c, or the bounce hook), then
@@ -303,6 +304,27 @@ struct joblist {
 	size_t n, cap;
 };
 
+/* find_transport - the registered transport called name, or NULL */
+static const struct transport *
+find_transport(const struct qmgr *qm, const char *name)
+{
+	for (size_t i = 0; i < qm->ntransports; i++)
+		if (strcmp(qm->transports[i].name, name) == 0)
+			return &qm->transports[i];
+	return NULL;
+}
+
+/* same_domain - the parts after the last '@' are equal without case */
+static bool
+same_domain(const char *a, const char *b)
+{
+	const char *da = strrchr(a, '@'), *db = strrchr(b, '@');
+
+	da = da != NULL ? da + 1 : "";
+	db = db != NULL ? db + 1 : "";
+	return ascii_eq_nocase(da, strlen(da), db);
+}
+
 static void
 new_job(struct qmgr *qm, struct qmgr_msg *qmsg, const char *tname,
     const size_t *rcpt, size_t n, struct joblist *jl)
@@ -312,9 +334,8 @@ new_job(struct qmgr *qm, struct qmgr_msg *qmsg, const char *tname,
 	job->qm = qm;
 	job->qmsg = qmsg;
 	job->tname = xstrdup(tname);
-	for (size_t i = 0; i < qm->ntransports; i++)
-		if (strcmp(qm->transports[i].name, tname) == 0)
-			job->t = qm->transports[i];
+	if (find_transport(qm, tname) != NULL)
+		job->t = *find_transport(qm, tname);
 	job->rcpt = xreallocarray(NULL, n, sizeof(*job->rcpt));
 	job->attempt = xreallocarray(NULL, n, sizeof(*job->attempt));
 	job->n = n;
@@ -335,7 +356,8 @@ new_job(struct qmgr *qm, struct qmgr_msg *qmsg, const char *tname,
 	jl->v[jl->n++] = job;
 }
 
-/* make_jobs - one job per transport among qmsg's due recipients */
+/* make_jobs - one job per transport among qmsg's due recipients, and
+ * per domain for a per_domain transport */
 static void
 make_jobs(struct qmgr *qm, struct qmgr_msg *qmsg, uint64_t now,
     struct joblist *jl)
@@ -360,14 +382,21 @@ make_jobs(struct qmgr *qm, struct qmgr_msg *qmsg, uint64_t now,
 		name[i] = tname != NULL ? tname : "smtp";
 	}
 	for (size_t i = 0; name != NULL && i < n; i++) {
+		const struct transport *t;
+		bool per_domain;
+
 		if (name[i] == NULL || taken[i])
 			continue;
 		if (qm->active >= qm->max_deliveries)
 			break;
+		t = find_transport(qm, name[i]);
+		per_domain = t != NULL && t->per_domain;
 		ngroup = 0;
 		for (size_t j = i; j < n; j++)
 			if (name[j] != NULL && !taken[j] &&
-			    strcmp(name[j], name[i]) == 0) {
+			    strcmp(name[j], name[i]) == 0 && (!per_domain ||
+			    same_domain(qmsg->m->env.rcpts[j].addr,
+			    qmsg->m->env.rcpts[i].addr))) {
 				taken[j] = true;
 				group[ngroup++] = j;
 			}

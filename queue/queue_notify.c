@@ -7,8 +7,9 @@
  * report for its failed recipients whose NOTIFY allows FAILURE (no
  * NOTIFY counts as FAILURE,DELAY, RFC 3461 4.1) and its delivered ones
  * that asked for SUCCESS; the local transport's "local" relay is
- * "delivered", any other "relayed" (XXX until the SMTP client passes
- * NOTIFY on to a next hop that does DSN, which then answers instead).
+ * "delivered", any other "relayed", except when the transport passed
+ * NOTIFY on to a next hop that does DSN (QUEUE_RCPT_F_DSN_PASSED): that
+ * one reports success itself (RFC 3461 5.2.2), we send nothing.
  * As Postfix does, failures wait for the message's last recipient.  A
  * message still deferred once delay_warning has passed since its arrival
  * gets one "delayed" report, for its deferred recipients whose NOTIFY
@@ -32,10 +33,12 @@
  * crash between the report's commit and the original's unlink sends it
  * again at the next start (Postfix has the same window).
  *
- * The report's remote part: a relay "name[addr]:port" whose text starts
- * with a reply code is taken as the remote MTA's reply (Remote-MTA,
- * Diagnostic-Code: smtp); anything else is our own diagnostic.  XXX a
- * flag in struct transport_result would say it without guessing.
+ * The report's remote part: a result the transport flagged as the next
+ * hop's reply (QUEUE_RCPT_F_REMOTE), with a relay "name[addr]:port",
+ * names that host (Remote-MTA, Diagnostic-Code: smtp); anything else is
+ * our own diagnostic.  Results recorded before the flag existed (or by a
+ * transport that does not set it) are still recognised by their text
+ * starting with a reply code.
  */
 #include <pthread.h>
 #include <stdlib.h>
@@ -117,6 +120,8 @@ remote_mta(const struct queue_rcpt_state *st)
 
 	if (br == NULL || br == st->relay)
 		return NULL;
+	if ((st->flags & QUEUE_RCPT_F_REMOTE) != 0)
+		return xmemdup0(st->relay, (size_t)(br - st->relay));
 	if (t[0] < '2' || t[0] > '5' || !is_ascii_digit((unsigned char)t[1]) ||
 	    !is_ascii_digit((unsigned char)t[2]) ||
 	    (t[3] != ' ' && t[3] != '-' && t[3] != '\0'))
@@ -376,6 +381,12 @@ qmgr_notify_final(struct qmgr *qm, const struct queue_msg *m)
 		    wants(notify, QUEUE_DSN_NOTIFY_FAILURE)) {
 			it[n++] = (struct item){ i, QUEUE_DSN_FAILED, st };
 			failed = true;
+		} else if (st->status == QUEUE_RCPT_SENT &&
+		    wants(notify, QUEUE_DSN_NOTIFY_SUCCESS) &&
+		    (st->flags & QUEUE_RCPT_F_DSN_PASSED) != 0) {
+			log_info(SVC, "%s: to=<%s>: success notification left "
+			    "to %s (DSN passed on)", m->env.qid,
+			    m->env.rcpts[i].addr, st->relay);
 		} else if (st->status == QUEUE_RCPT_SENT &&
 		    wants(notify, QUEUE_DSN_NOTIFY_SUCCESS)) {
 			it[n++] = (struct item){ i, strcmp(st->relay,

@@ -67,6 +67,7 @@ struct queue_result {
 	const char *dsn;	/* valid (queue_dsn_is_valid) */
 	const char *relay;	/* no space or control character */
 	const char *text;	/* no control character */
+	unsigned flags;		/* QUEUE_RCPT_F_* */
 };
 /* queue_result_add - append a complete D record */
 void queue_result_add(struct buf *b, const struct queue_result *r);

@@ -10,6 +10,10 @@
  * A result payload is "<idx> <status> <attempts> <last_try_us>
  * <next_try_us> <dsn> <relay> <text>": single spaces, decimal numbers,
  * status one of deferred/sent/failed, text to the end (may be empty).
+ * The status may carry the result's flags, each as ",remote" (the text
+ * is the next hop's reply) or ",dsn" (the next hop took the DSN request
+ * on).  They came after version 1 shipped, and are written only when
+ * set: a reader that does not know them skips such a record as bad.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -83,8 +87,11 @@ queue_result_add(struct buf *b, const struct queue_result *r)
 	struct buf p = BUF_INIT(0);
 
 	ASSERT(r->status != QUEUE_RCPT_PENDING);
-	buf_addf(&p, "%zu %s %u %llu %llu %s %s ", r->idx,
-	    queue_rcpt_status_name(r->status), r->attempts,
+	buf_addf(&p, "%zu %s%s%s %u %llu %llu %s %s ", r->idx,
+	    queue_rcpt_status_name(r->status),
+	    (r->flags & QUEUE_RCPT_F_REMOTE) != 0 ? ",remote" : "",
+	    (r->flags & QUEUE_RCPT_F_DSN_PASSED) != 0 ? ",dsn" : "",
+	    r->attempts,
 	    (unsigned long long)r->last_try_us,
 	    (unsigned long long)r->next_try_us, r->dsn, r->relay);
 	buf_add_str(&p, r->text);
@@ -175,6 +182,8 @@ queue_result_apply(const unsigned char *p, size_t n,
 	enum queue_rcpt_status status;
 	struct queue_rcpt_state *s;
 	struct buf clean;
+	unsigned flags = 0;
+	const char *comma;
 
 	if (memchr(p, '\0', n) != NULL)
 		return -1;
@@ -187,6 +196,18 @@ queue_result_apply(const unsigned char *p, size_t n,
 	    !next_token(p, n, &pos, &dsn, &dsn_len) ||
 	    !next_token(p, n, &pos, &relay, &relay_len))
 		return -1;
+	/* "sent,remote,dsn": the flags after the status word */
+	while ((comma = memrchr(stat, ',', stat_len)) != NULL) {
+		size_t flen = stat_len - (size_t)(comma - stat) - 1;
+
+		if (ascii_eq_nocase(comma + 1, flen, "remote"))
+			flags |= QUEUE_RCPT_F_REMOTE;
+		else if (ascii_eq_nocase(comma + 1, flen, "dsn"))
+			flags |= QUEUE_RCPT_F_DSN_PASSED;
+		else
+			return -1;
+		stat_len = (size_t)(comma - stat);
+	}
 	if (ascii_eq_nocase(stat, stat_len, "deferred"))
 		status = QUEUE_RCPT_DEFERRED;
 	else if (ascii_eq_nocase(stat, stat_len, "sent"))
@@ -199,6 +220,7 @@ queue_result_apply(const unsigned char *p, size_t n,
 		return -1;
 	s = &st[idx];
 	s->status = status;
+	s->flags = flags;
 	s->attempts = (unsigned)attempts;
 	s->last_try_us = last;
 	s->next_try_us = next;

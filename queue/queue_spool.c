@@ -24,9 +24,9 @@
  *      total size unknown in advance)
  *   X  end: "<content bytes> <SHA-256 of the content, 64 lowercase hex>"
  *   -- committed here; everything after is appended and fsync'ed --
- *   D  result: "<rcpt index> deferred|sent|failed <attempts>
- *      <last try us> <next try us> <dsn> <relay> <text>"; per recipient
- *      the last D wins
+ *   D  result: "<rcpt index> deferred|sent|failed[,remote][,dsn]
+ *      <attempts> <last try us> <next try us> <dsn> <relay> <text>"; per
+ *      recipient the last D wins (the flags: queue_record.c)
  *   F  flush: "<time us>": deferred recipients before it are due now
  *   W  "<time us>": the delay notification was sent then (not again).
  *      Added after version 1 shipped, without changing the version: a

@@ -34,6 +34,7 @@ transport_result_set(struct transport_result *r, enum transport_status st,
 	va_list ap;
 
 	r->status = st;
+	r->flags = 0;
 	r->dsn[0] = '\0';
 	if (dsn != NULL && strlen(dsn) < sizeof(r->dsn))
 		memcpy(r->dsn, dsn, strlen(dsn) + 1);

@@ -74,8 +74,17 @@ enum transport_status {
 /* what the qmgr keeps of a transport's text; longer is cut with "..." */
 #define TRANSPORT_TEXT_MAX 512u
 
+/* flags of a result (the queue keeps them with the recipient's state) */
+#define TRANSPORT_F_REMOTE QUEUE_RCPT_F_REMOTE	/* text is the next
+		 * hop's reply: a DSN names it Remote-MTA, Diagnostic-Code
+		 * smtp (relay then holds "name[addr]:port") */
+#define TRANSPORT_F_DSN_PASSED QUEUE_RCPT_F_DSN_PASSED	/* OK only: the
+		 * next hop does DSN and got NOTIFY/ORCPT, so it reports
+		 * success itself and we send no "relayed" (RFC 3461 5.2) */
+
 struct transport_result {
 	enum transport_status status;
+	unsigned flags;		/* TRANSPORT_F_* */
 	char dsn[16];		/* RFC 3463 "5.1.1"; "" = 2.0.0/4.0.0/5.0.0 */
 	struct buf relay;	/* "mx.example.com[192.0.2.1]:25"; empty =
 				 * the transport's name */
@@ -83,7 +92,8 @@ struct transport_result {
 };
 
 /*
- * transport_result_set - fill r; dsn may be NULL (default of st).  The
+ * transport_result_set - fill r (flags cleared: set them afterwards);
+ * dsn may be NULL (default of st).  The
  * text is ours to format (a remote reply is data: pass it as "%s"); it is
  * cut at TRANSPORT_TEXT_MAX and control characters are replaced later.
  */
@@ -108,6 +118,14 @@ struct transport {
 	void *ctx;
 	void (*deliver)(void *ctx, const struct transport_request *req,
 	    struct transport_result *results /* req->nrcpt of them, zeroed */);
+	/*
+	 * per_domain: every call gets recipients of one domain only (the
+	 * part after the last '@', compared without case; an address
+	 * without '@' is of the domain ""): one delivery goes to one
+	 * destination, as for SMTP.  The qmgr splits a message's due
+	 * recipients of this transport into one job per domain.
+	 */
+	bool per_domain;
 };
 
 #endif

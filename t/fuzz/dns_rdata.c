@@ -1,8 +1,8 @@
 /*
  * dns_rdata.c - libFuzzer target for the pure half of the resolver
- * (common/dns_rr.c): dns_rdata_name, dns_rdata_txt, dns_rdata_mx and
- * dns_parse_txt/_mx/_ptr/_addrs over a struct dns_result filled with
- * records made from the input.
+ * (common/dns_rr.c): dns_rdata_name, dns_rdata_txt, dns_rdata_mx,
+ * dns_rdata_tlsa and dns_parse_txt/_mx/_ptr/_addrs over a struct
+ * dns_result filled with records made from the input.
  *
  * fuzz-sources: common/buf.c common/log.c common/util.c common/xalloc.c
  * fuzz-sources: common/dns_rr.c
@@ -11,7 +11,7 @@
  * output buffers, then records: a type byte (A, AAAA, MX, TXT, PTR, TLSA,
  * by its low three bits), a length (one byte, or two when the high bit is
  * set: up to 32767), the rdata (cut at the end of the input).  The whole
- * input is also given to the three rdata parsers as one rdata.
+ * input is also given to the four rdata parsers as one rdata.
  *
  * Each parser is checked against a decoder written here from RFC 1035
  * (3.1 names, 3.3.9 MX, 3.3.14 TXT) and the contract of dns.h, not only
@@ -23,6 +23,8 @@
  *   - TXT: the strings concatenated, accepted exactly when every string
  *     fits the rdata; a buffer's max is honoured (-1, never a cut);
  *   - MX: the preference, a name filling the rest of the rdata;
+ *   - TLSA: the three octets and the rest as data, which is not empty
+ *     (RFC 6698 2.1);
  *   - on -1 the output buffer is as it was (what was in it before kept);
  *   - dns_parse_*: each record of the matching type counted once, as an
  *     entry or as malformed (or, TXT, dropped over txt_max with truncated
@@ -290,6 +292,22 @@ check_mx(const uint8_t *p, size_t len, size_t max)
 	buf_free(&host);
 }
 
+/* RFC 6698 2.1: usage, selector, matching type, >= 1 octet of data */
+static void
+check_tlsa(const uint8_t *p, size_t len)
+{
+	struct dns_tlsa t;
+	int rc = dns_rdata_tlsa(p, len, &t);
+
+	if (len < 4) {
+		ASSERT(rc == -1);
+		return;
+	}
+	ASSERT(rc == 0);
+	ASSERT(t.usage == p[0] && t.selector == p[1] && t.mtype == p[2]);
+	ASSERT(t.data == p + 3 && t.len == len - 3 && t.len >= 1);
+}
+
 static void
 check_rdata(const uint8_t *p, size_t len, size_t max)
 {
@@ -302,6 +320,7 @@ check_rdata(const uint8_t *p, size_t len, size_t max)
 	check_txt(p, len, max + 2, "ab");
 	check_mx(p, len, 0);
 	check_mx(p, len, max);
+	check_tlsa(p, len);
 }
 
 /* ---- results ---- */

@@ -2,7 +2,7 @@
  * smtp_parse.c - libFuzzer target for mta/smtp_parse.c.
  *
  * fuzz-sources: common/buf.c common/log.c common/util.c common/xalloc.c
- * fuzz-sources: mta/smtp_parse.c
+ * fuzz-sources: mta/smtp_parse.c mta/smtp_sasl.c
  *
  * The input is a client's byte stream: split into lines (over-long and
  * bare-LF lines skipped as the session does), each line parsed; the whole
@@ -11,7 +11,11 @@
  * parsed line holds no control octet; reply hints are well-formed;
  * mailbox = local "@" domain; has_utf8 matches the bytes; the verb is
  * case-insensitive; a parsed MAIL/RCPT re-serialized without source
- * route parses to the same mailbox and parameters.
+ * route parses to the same mailbox and parameters.  AUTH lines, and
+ * every line as a SASL response (mta/smtp_sasl.c): the argument's views
+ * stay in the line, base64 that decodes encodes back to itself (only
+ * canonical base64 is taken) and never grows, and a PLAIN message's
+ * parts are in bounds and hold no NUL.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -20,6 +24,7 @@
 #include "common/buf.h"
 #include "common/common.h"
 #include "mta/smtp_parse.h"
+#include "mta/smtp_sasl.h"
 
 static const char *g_line;
 static size_t g_len;
@@ -180,6 +185,58 @@ check_params(const struct smtp_cmd *cmd)
 }
 
 static void
+check_sasl_response(const char *p, size_t len)
+{
+	struct buf dec = BUF_INIT(SMTP_SASL_LINE_MAX), enc = BUF_INIT(0);
+	struct smtp_sasl_plain pl;
+
+	if (smtp_sasl_b64_decode(p, len, &dec) < 0) {
+		ASSERT(dec.len == 0);
+		goto out;
+	}
+	ASSERT(dec.len <= len / 4 * 3);
+	smtp_sasl_b64_encode(dec.data, dec.len, &enc);
+	ASSERT(enc.len == len && (len == 0 || memcmp(enc.data, p, len) == 0));
+	if (smtp_sasl_plain_parse(dec.data, dec.len, &pl) == PARSE_OK) {
+		const char *lo = (const char *)dec.data;
+
+		ASSERT(pl.authcid.len > 0 && pl.passwd.len > 0);
+		ASSERT(pl.authzid.len <= SMTP_SASL_USER_MAX &&
+		    pl.authcid.len <= SMTP_SASL_USER_MAX &&
+		    pl.passwd.len <= SMTP_SASL_PASS_MAX);
+		ASSERT(pl.authzid.p == lo);
+		ASSERT(pl.authzid.len + pl.authcid.len + pl.passwd.len + 2 ==
+		    dec.len);
+		ASSERT(memchr(pl.authcid.p, '\0', pl.authcid.len) == NULL);
+		ASSERT(memchr(pl.passwd.p, '\0', pl.passwd.len) == NULL);
+		ASSERT(memchr(pl.authzid.p, '\0', pl.authzid.len) == NULL);
+	}
+out:
+	buf_free(&dec);
+	buf_free(&enc);
+}
+
+static void
+check_auth(const struct smtp_cmd *cmd)
+{
+	struct smtp_sasl_start st;
+	struct smtp_reply_hint h;
+
+	if (smtp_sasl_start_parse(cmd->arg.p, cmd->arg.len, &st, &h) !=
+	    PARSE_OK) {
+		check_hint(&h);
+		ASSERT(h.code == 501 || h.code == 504);
+		return;
+	}
+	ASSERT(st.mech == SMTP_SASL_PLAIN || st.mech == SMTP_SASL_LOGIN);
+	if (!st.has_ir)
+		return;
+	ASSERT(in_line(st.ir));
+	ASSERT(memchr(st.ir.p, ' ', st.ir.len) == NULL);
+	check_sasl_response(st.ir.p, st.ir.len);
+}
+
+static void
 check_line(const char *line, size_t len, bool recurse)
 {
 	struct smtp_reply_hint h = { 0, NULL, NULL };
@@ -188,6 +245,7 @@ check_line(const char *line, size_t len, bool recurse)
 
 	g_line = line;
 	g_len = len;
+	check_sasl_response(line, len);	/* what a 334 reply would read */
 	r = smtp_cmd_parse(line, len, &cmd, &h);
 	if (r != PARSE_OK) {
 		ASSERT(r == PARSE_BAD);
@@ -220,8 +278,11 @@ check_line(const char *line, size_t len, bool recurse)
 		break;
 	case SMTP_VERB_VRFY:
 	case SMTP_VERB_EXPN:
+		ASSERT(cmd.arg.len > 0);
+		break;
 	case SMTP_VERB_AUTH:
 		ASSERT(cmd.arg.len > 0);
+		check_auth(&cmd);
 		break;
 	default:
 		break;

@@ -47,7 +47,7 @@ class Postern:
 
     def __init__(self, extra_conf="", smtp_extra="", port=None, dir=None,
                  listen=None, deliver=False, queue_extra="", directory=True,
-                 stages=None):
+                 stages=None, submission=None, outbound=False):
         """deliver=False holds the local transport (the SMTP and queue
         tests look at the spool); directory=True makes the domains
         test.example and example.org, the account u@test.example and
@@ -57,7 +57,11 @@ class Postern:
         Authentication-Results and X-Spam-Status, and up to
         filters.max_scan_size stays in memory); a list is written as
         filters.stages, [] for none: a test that compares the stored
-        bytes with what it sent."""
+        bytes with what it sent.  submission=None turns the submission
+        listeners (587/465 by default) off; a string is the body of the
+        submission group.  outbound=False holds the smtp transport (mail
+        for other domains stays queued); the outbound tests
+        (test_outbound.py) give their own DNS and smtp_client group."""
         ensure_user()
         if stages is not None:
             assert "filters" not in extra_conf, "stages= or a filters group"
@@ -72,6 +76,10 @@ class Postern:
         self.conf = os.path.join(self.dir, "postern.conf")
         self.logfile = os.path.join(self.dir, "postern.log")
         listen = listen or ["127.0.0.1:%d" % self.port]
+        holds = ([] if deliver else ["local"]) + ([] if outbound else ["smtp"])
+        hold = ("hold_transports = [ %s ];" % ", ".join(
+            '"%s"' % h for h in holds)) if holds and \
+            "hold_transports" not in queue_extra else ""
         with open(self.conf, "w") as f:
             f.write(f"""
 server = {{
@@ -85,8 +93,11 @@ smtp = {{
   local_domains = [ "test.example", "example.org" ];
   {smtp_extra}
 }}
+submission = {{
+  {submission if submission is not None else 'listen = []; listen_tls = [];'}
+}}
 queue = {{
-  {'' if deliver else 'hold_transports = [ "local" ];'}
+  {hold}
   {queue_extra}
 }}
 {extra_conf or 'log = { level = "debug"; };'}

@@ -49,3 +49,46 @@ def body_after_received(content):
         if content[j + 2:j + 3] not in (b" ", b"\t"):
             return content[j + 2:]
         i = j + 2
+
+
+def _rec(t, payload):
+    if isinstance(payload, str):
+        payload = payload.encode()
+    return t.encode() + b"%d:" % len(payload) + payload + b"\n"
+
+
+def write(queue_dir, sender, rcpts, content, sender_params="",
+          arrival_us=None):
+    """A committed queue file msg/QID, as the server writes one (format
+    above; queue/queue_spool.c): rcpts are (address, params) pairs.  For
+    tests that need an envelope no client can give (DSN parameters on an
+    alias's forward); start or flush the server after.  Returns the QID."""
+    import hashlib
+    import random
+    import time as _time
+    now = int(_time.time())
+    qid = "%08X%06X" % (now, random.getrandbits(24))
+    out = _rec("V", "POSTERN-QUEUE 1") + _rec("I", qid)
+    out += _rec("T", str(arrival_us or now * 1000000))
+    out += _rec("A", "127.0.0.1") + _rec("H", "localhost")
+    out += _rec("E", "localhost") + _rec("P", "ESMTP")
+    out += _rec("S", sender)
+    if sender_params:
+        out += _rec("s", sender_params)
+    for addr, params in rcpts:
+        out += _rec("R", addr)
+        if params:
+            out += _rec("r", params)
+    out += _rec("C", content)
+    out += _rec("X", "%d %s" % (len(content),
+                                hashlib.sha256(content).hexdigest()))
+    for sub in ("msg", "tmp", "corrupt"):
+        os.makedirs(os.path.join(queue_dir, sub), mode=0o700, exist_ok=True)
+    path = os.path.join(queue_dir, "msg", qid)
+    with open(path, "wb") as f:
+        f.write(out)
+    st = os.stat(os.path.join(queue_dir, "msg"))
+    os.chmod(path, 0o600)
+    if os.geteuid() == 0:           # the server's user owns the spool
+        os.chown(path, st.st_uid, st.st_gid)
+    return qid

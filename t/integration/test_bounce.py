@@ -71,7 +71,7 @@ def start_delivering(p):
     with open(p.conf) as f:
         conf = f.read()
     with open(p.conf, "w") as f:
-        f.write(conf.replace('hold_transports = [ "local" ];', ""))
+        f.write(conf.replace('"local", ', ""))
     p.start()
     p.proc.send_signal(signal.SIGUSR1)
 

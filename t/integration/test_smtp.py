@@ -417,7 +417,9 @@ def test_order_and_syntax_errors(postern):
     assert r.cmd("EHLO")[0] == 501
     assert r.cmd("EHLO client.example")[0] == 250
     assert r.cmd("MAIL FROM:a@example.net")[0] == 501      # no brackets
-    assert r.cmd("MAIL FROM:<a@example.net> RET=FULL")[0] == 555  # DSN not offered
+    assert r.cmd("MAIL FROM:<a@example.net> AUTH=<>")[0] == 555  # AUTH not offered
+    assert r.cmd("MAIL FROM:<a@example.net> RET=FULL")[0] == 250  # DSN
+    assert r.cmd("RSET")[0] == 250
     assert r.cmd("MAIL FROM:<a@example.net> FOO=1")[0] == 555
     assert r.cmd("MAIL FROM:<a@example.net>")[0] == 250
     assert r.cmd("DATA")[0] == 554                            # no recipients

@@ -182,6 +182,37 @@ static const struct {
 	  "tls.key is set but tls.cert is not (set both or neither)" },
 	{ "queue", "min_backoff = \"2h\";",
 	  "queue.min_backoff (2h) is greater than queue.max_backoff (4000s)" },
+	{ "auth", "sender_wildcards = [ \"@a.example=b@a.example\", "
+	  "\"nope\" ];", "auth.sender_wildcards[1]: \"nope\": PATTERN=ACCOUNT: "
+	  "\"@domain=user@domain\" or \"address=user@domain\"" },
+	{ "auth", "sender_wildcards = [ \"@a.example=nobody\" ];",
+	  "auth.sender_wildcards[0]: \"@a.example=nobody\": the account is "
+	  "an address (user@domain)" },
+	{ "submission", "listen_tls = [ \"465\" ];",
+	  "submission.listen_tls[0]: \"465\": missing port (\"IPv4:port\" "
+	  "or \"[IPv6]:port\")" },
+	{ "smtp_client", "tls = \"dane\";",
+	  "smtp_client.tls: \"dane\" is not one of "
+	  "none|may|encrypt|verify" },
+	{ "smtp_client", "domains = [ \"example.com=[10.0.0.1],tls=maybe\" ];",
+	  "smtp_client.domains[0]: \"example.com=[10.0.0.1],tls=maybe\": "
+	  "tls= is none, may, encrypt or verify" },
+	{ "smtp_client", "domains = [ \"example.com\" ];",
+	  "smtp_client.domains[0]: \"example.com\": expected "
+	  "DOMAIN=[NEXTHOP][,tls=MODE][,port=N]" },
+	{ "smtp_client", "domains = [ \"bad_dom=x\" ];",
+	  "smtp_client.domains[0]: \"bad_dom=x\": bad character in domain "
+	  "(letters, digits, '-' and '.' only)" },
+	{ "smtp_client", "domains = [ \"a.example=port=0\" ];",
+	  "smtp_client.domains[0]: \"a.example=port=0\": port= is 1..65535" },
+	{ "smtp_client", "relay = \"relay example\";",
+	  "smtp_client.relay: \"relay example\": a next hop is \"[host]:port\", "
+	  "\"host\" or \"[192.0.2.1]\": printable, no blanks" },
+	{ "smtp_client", "relay_user = \"u\";",
+	  "smtp_client.relay_user needs smtp_client.relay and "
+	  "smtp_client.relay_password_file" },
+	{ "smtp_client", "port = 0;",
+	  "smtp_client.port: 0 is out of range (1..65535)" },
 };
 
 /* whole files, for line numbers and everything outside one value */

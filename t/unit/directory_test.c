@@ -1,8 +1,8 @@
 /*
  * directory_test.c - the internal directory over a real SQLite data
  * store: domains, accounts, aliases (one-to-many, catch-all, loops),
- * sub-addressing, authentication, and the errors for duplicates and
- * unknown names.
+ * sub-addressing, authentication, sender ownership (dir_owns), and the
+ * errors for duplicates and unknown names.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -134,6 +134,11 @@ test_users(void **state)
 	    &id, &fx->err), 0);	/* no password: no login */
 	assert_int_equal(dir_authenticate(fx->d, "ghost@example.com", "x", 1,
 	    &id, &fx->err), 0);
+	/* a name that is no address is an unknown user, not an error */
+	assert_int_equal(dir_authenticate(fx->d, "not-an-address", "x", 1,
+	    &id, &fx->err), 0);
+	assert_int_equal(dir_authenticate(fx->d, "", "x", 1, &id, &fx->err),
+	    0);
 	assert_int_equal(dir_user_passwd(fx->d, "bob@example.com", "new",
 	    &fx->err), 0);
 	assert_int_equal(dir_authenticate(fx->d, "bob@example.com", "new", 3,
@@ -271,6 +276,68 @@ test_resolve(void **state)
 	fx_free(fx);
 }
 
+/* what an account may use as its sender (submission's sender rule) */
+static void
+test_owns(void **state)
+{
+	struct fx *fx = fx_new();
+	uint32_t alice, bob;
+	static const struct {
+		const char *addr;
+		int alice, bob;
+	} cases[] = {
+		{ "alice@example.com", 1, 0 },
+		{ "ALICE@Example.COM", 1, 0 },
+		{ "alice+lists@example.com", 1, 0 },	/* sub-address */
+		{ "sales@example.com", 1, 0 },		/* alias */
+		{ "sales+x@example.com", 1, 0 },	/* ... sub-addressed */
+		{ "boss@example.com", 1, 0 },		/* alias of an alias */
+		{ "team@example.com", 1, 1 },		/* a list: both */
+		{ "fwd@example.com", 0, 0 },		/* only remote */
+		{ "nobody@example.com", 0, 0 },		/* catch-all only */
+		{ "bob@example.com", 0, 1 },
+		{ "alice@other.example", 0, 0 },
+		{ "not-an-address", 0, 0 },
+		{ "", 0, 0 },
+	};
+
+	(void)state;
+	assert_int_equal(dir_domain_add(fx->d, "example.com", &fx->err), 0);
+	assert_int_equal(dir_domain_add(fx->d, "other.example", &fx->err), 0);
+	assert_int_equal(dir_user_add(fx->d, "alice@example.com", NULL, 0,
+	    NULL, &alice, &fx->err), 0);
+	assert_int_equal(dir_user_add(fx->d, "bob@example.com", NULL, 0, NULL,
+	    &bob, &fx->err), 0);
+	assert_int_equal(dir_alias_add(fx->d, "sales@example.com",
+	    "alice@example.com", &fx->err), 0);
+	assert_int_equal(dir_alias_add(fx->d, "boss@example.com",
+	    "sales@example.com", &fx->err), 0);
+	assert_int_equal(dir_alias_add(fx->d, "team@example.com",
+	    "alice@example.com", &fx->err), 0);
+	assert_int_equal(dir_alias_add(fx->d, "team@example.com",
+	    "bob@example.com", &fx->err), 0);
+	assert_int_equal(dir_alias_add(fx->d, "fwd@example.com",
+	    "someone@remote.example", &fx->err), 0);
+	assert_int_equal(dir_alias_add(fx->d, "@example.com",
+	    "alice@example.com", &fx->err), 0);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		buf_reset(&fx->err);
+		if (dir_owns(fx->d, alice, cases[i].addr, &fx->err) !=
+		    cases[i].alice || dir_owns(fx->d, bob, cases[i].addr,
+		    &fx->err) != cases[i].bob)
+			fail_msg("%s: %s", cases[i].addr, buf_cstr(&fx->err));
+	}
+	/* the catch-all still delivers: ownership is not resolution */
+	{
+		struct dir_rcpt r;
+
+		assert_int_equal(dir_resolve(fx->d, "nobody@example.com", &r,
+		    &fx->err), 1);
+		dir_rcpt_clear(&r);
+	}
+	fx_free(fx);
+}
+
 int
 main(void)
 {
@@ -278,6 +345,7 @@ main(void)
 		cmocka_unit_test(test_domains),
 		cmocka_unit_test(test_users),
 		cmocka_unit_test(test_resolve),
+		cmocka_unit_test(test_owns),
 	};
 
 	log_open(LOG_DEST_STDERR, LOG_LVL_ERROR, NULL, NULL);

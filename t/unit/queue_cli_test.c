@@ -102,7 +102,7 @@ static void
 defer(struct cfx *f, const char *qid, uint64_t next)
 {
 	struct queue_result r = { 0, QUEUE_RCPT_DEFERRED, 1, 5, next, "4.4.1",
-		"mx.example[192.0.2.1]:25", "connect refused" };
+		"mx.example[192.0.2.1]:25", "connect refused", 0 };
 	struct buf rec = BUF_INIT(0), p = BUF_INIT(0);
 
 	queue_result_add(&rec, &r);

@@ -303,6 +303,36 @@ test_immediate(void **state)
 	fx_free(&fx);
 }
 
+/* a per_domain transport gets one call per recipient domain (without
+ * case); the others keep one call for all */
+static void
+test_per_domain(void **state)
+{
+	struct fx *fx = fx_new();
+	const char *rcpts[] = { "a@x.example", "b@y.example", "c@X.Example",
+		"d@local", "e@y.example", "f@local" };
+	char qid[QUEUE_ID_SIZE];
+
+	(void)state;
+	fx->smtp.t.per_domain = true;
+	put_msg(fx->sp, T0, "s@example.com", rcpts, 6, "x", 1, qid);
+	fx_qmgr(fx);
+	assert_int_equal(idle(fx), UINT64_MAX);
+	assert_int_equal(fx->smtp.ncalls, 2);
+	/* in recipient order, each domain's recipients together */
+	assert_int_equal(fx->smtp.calls[0].n, 2);
+	assert_int_equal(fx->smtp.calls[0].rcpt[0], 0);
+	assert_int_equal(fx->smtp.calls[0].rcpt[1], 2);
+	assert_int_equal(fx->smtp.calls[1].n, 2);
+	assert_int_equal(fx->smtp.calls[1].rcpt[0], 1);
+	assert_int_equal(fx->smtp.calls[1].rcpt[1], 4);
+	/* local is not per_domain: one call */
+	assert_int_equal(fx->local.ncalls, 1);
+	assert_int_equal(fx->local.calls[0].n, 2);
+	assert_false(file_exists(fx->dir, "msg", qid));
+	fx_free(&fx);
+}
+
 static void
 test_backoff(void **state)
 {
@@ -701,8 +731,8 @@ test_many_deferred(void **state)
 {
 	struct fx *fx = fx_new();
 	const char *rcpts[] = { "a@remote.example" };
-	struct counting c = { { "smtp", false, NULL, counting_deliver }, 0, 0,
-		NULL };
+	struct counting c = { { "smtp", false, NULL, counting_deliver, false },
+		0, 0, NULL };
 	struct buf err = BUF_INIT(0);
 	char qid[QUEUE_ID_SIZE];
 	struct qmgr_stats st;
@@ -750,6 +780,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_immediate),
+		cmocka_unit_test(test_per_domain),
 		cmocka_unit_test(test_backoff),
 		cmocka_unit_test(test_permfail_and_mixed),
 		cmocka_unit_test(test_expiry),

@@ -352,10 +352,11 @@ test_results(void **state)
 {
 	struct queue_result r[] = {
 		{ 0, QUEUE_RCPT_DEFERRED, 1, 100, 400, "4.4.1",
-		    "mx[1.2.3.4]:25", "connect refused" },
+		    "mx[1.2.3.4]:25", "connect refused", 0 },
 		{ 1, QUEUE_RCPT_FAILED, 1, 100, 0, "5.1.1", "local",
-		    "no such user" },
-		{ 0, QUEUE_RCPT_DEFERRED, 2, 400, 1000, "4.2.0", "mx", "busy" },
+		    "no such user", 0 },
+		{ 0, QUEUE_RCPT_DEFERRED, 2, 400, 1000, "4.2.0", "mx", "busy",
+		    0 },
 	};
 	struct buf b = BUF_INIT(0), tail = BUF_INIT(0);
 	struct queue_msg *m;
@@ -393,6 +394,50 @@ test_results(void **state)
 	buf_free(&tail);
 }
 
+/* the flags of a result (",remote", ",dsn" after the status word) come
+ * back; an unknown one makes the record bad, skipped */
+static void
+test_result_flags(void **state)
+{
+	struct queue_result r[] = {
+		{ 0, QUEUE_RCPT_SENT, 1, 100, 0, "2.0.0", "mx[1.2.3.4]:25",
+		    "250 ok", QUEUE_RCPT_F_REMOTE | QUEUE_RCPT_F_DSN_PASSED },
+		{ 1, QUEUE_RCPT_FAILED, 1, 100, 0, "5.1.1", "mx[1.2.3.4]:25",
+		    "550 no", QUEUE_RCPT_F_REMOTE },
+	};
+	struct buf b = BUF_INIT(0), tail = BUF_INIT(0);
+	struct queue_msg *m;
+
+	(void)state;
+	for (size_t i = 0; i < ARRAY_SIZE(r); i++)
+		queue_result_add(&tail, &r[i]);
+	assert_non_null(memmem(tail.data, tail.len, " sent,remote,dsn 1 ", 19));
+	assert_non_null(memmem(tail.data, tail.len, " failed,remote 1 ", 17));
+	image(&b, "", 0, true, (const char *)tail.data, tail.len);
+	assert_int_equal(parse(&b, &m), QUEUE_LOAD_OK);
+	assert_int_equal(m->state[0].status, QUEUE_RCPT_SENT);
+	assert_int_equal(m->state[0].flags, QUEUE_RCPT_F_REMOTE |
+	    QUEUE_RCPT_F_DSN_PASSED);
+	assert_int_equal(m->state[1].status, QUEUE_RCPT_FAILED);
+	assert_int_equal(m->state[1].flags, QUEUE_RCPT_F_REMOTE);
+	assert_string_equal(m->state[1].text, "550 no");
+	assert_int_equal(m->bad_records, 0);
+	queue_msg_free(&m);
+	/* a flag this version does not know: the record is skipped */
+	buf_reset(&tail);
+	queue_record_add_str(&tail, REC_RESULT,
+	    "0 sent,remote,shiny 1 100 0 2.0.0 mx 250 ok");
+	queue_record_add_str(&tail, REC_RESULT,
+	    "0 ,remote 1 100 0 2.0.0 mx 250 ok");
+	image(&b, "", 0, true, (const char *)tail.data, tail.len);
+	assert_int_equal(parse(&b, &m), QUEUE_LOAD_OK);
+	assert_int_equal(m->bad_records, 2);
+	assert_int_equal(m->state[0].status, QUEUE_RCPT_PENDING);
+	queue_msg_free(&m);
+	buf_free(&b);
+	buf_free(&tail);
+}
+
 /* mutations of a valid image: never a crash, never IOERR, and an OK
  * answer keeps its invariants */
 static void
@@ -400,7 +445,7 @@ test_mutations(void **state)
 {
 	struct buf good = BUF_INIT(0), b = BUF_INIT(0), tail = BUF_INIT(0);
 	struct queue_result r = { 1, QUEUE_RCPT_SENT, 1, 5, 0, "2.0.0",
-		"local", "ok" };
+		"local", "ok", 0 };
 	uint32_t x = 2463534242u;
 
 	(void)state;
@@ -465,6 +510,7 @@ main(void)
 		cmocka_unit_test(test_field_limits),
 		cmocka_unit_test(test_tails),
 		cmocka_unit_test(test_results),
+		cmocka_unit_test(test_result_flags),
 		cmocka_unit_test(test_mutations),
 	};
 

@@ -25,6 +25,7 @@ struct answer {
 	const char *dsn;
 	const char *text;
 	const char *relay;	/* NULL: the transport's name */
+	unsigned flags;		/* TRANSPORT_F_* of the result */
 };
 
 /* a report that reached its recipient */
@@ -57,9 +58,10 @@ tt_deliver(void *ctx, const struct transport_request *req,
 		for (size_t i = 0; i < tt->nanswers; i++)
 			if (strcmp(tt->answers[i].addr, addr) == 0)
 				a = &tt->answers[i];
-		if (a != NULL && a->st != TRANSPORT_OK) {
+		if (a != NULL) {
 			transport_result_set(&res[k], a->st, a->dsn, "%s",
 			    a->text);
+			res[k].flags = a->flags;
 			if (a->relay != NULL)
 				transport_result_relay(&res[k], "%s",
 				    a->relay);
@@ -232,11 +234,12 @@ has(const struct report *r, const char *s)
 }
 
 static const struct answer fail_a[] = {
-	{ "a@local", TRANSPORT_PERMFAIL, "5.1.1", "user unknown", NULL },
+	{ "a@local", TRANSPORT_PERMFAIL, "5.1.1", "user unknown", NULL, 0 },
 	{ "r@remote.example", TRANSPORT_PERMFAIL, "5.2.1",
-	  "550 5.2.1 mailbox disabled", "mx.remote.example[192.0.2.1]:25" },
+	  "550 5.2.1 mailbox disabled", "mx.remote.example[192.0.2.1]:25",
+	  0 },
 	{ "later@remote.example", TRANSPORT_TEMPFAIL, "4.4.1",
-	  "connect: Connection refused", NULL },
+	  "connect: Connection refused", NULL, 0 },
 };
 
 static void
@@ -339,6 +342,45 @@ test_notify_never_and_success(void **state)
 	fx_free(&fx);
 }
 
+/* success left to a next hop that does DSN (TRANSPORT_F_DSN_PASSED):
+ * no "relayed" from us; a remote reply flagged TRANSPORT_F_REMOTE is
+ * the Diagnostic-Code whatever its text looks like */
+static const struct answer passed_a[] = {
+	{ "passed@remote.example", TRANSPORT_OK, "2.0.0", "250 2.0.0 queued",
+	  "mx.remote.example[192.0.2.1]:25",
+	  TRANSPORT_F_REMOTE | TRANSPORT_F_DSN_PASSED },
+	{ "kept@remote.example", TRANSPORT_OK, "2.0.0", "250 2.0.0 queued",
+	  "mx.remote.example[192.0.2.1]:25", TRANSPORT_F_REMOTE },
+	{ "odd@remote.example", TRANSPORT_PERMFAIL, "5.7.1",
+	  "go away", "mx.odd.example[192.0.2.2]:25", TRANSPORT_F_REMOTE },
+};
+
+static void
+test_dsn_passed_on(void **state)
+{
+	struct fx *fx = fx_new(passed_a, ARRAY_SIZE(passed_a));
+	const char *rcpts[] = { "passed@remote.example NOTIFY=SUCCESS",
+		"kept@remote.example NOTIFY=SUCCESS",
+		"odd@remote.example" };
+	char qid[QUEUE_ID_SIZE];
+	struct report *r;
+
+	(void)state;
+	put(fx, "s@example.com", "", rcpts, 3, msg, qid);
+	fx_qmgr(fx);
+	qmgr_set_spool(fx->qm, fx->sp);
+	idle(fx);
+	assert_int_equal(count_files(fx->dir, "msg"), 0);
+	assert_int_equal(fx->smtp.nreports, 1);
+	r = &fx->smtp.reports[0];
+	assert_false(has(r, "passed@remote.example"));
+	assert_true(has(r, "\r\nFinal-Recipient: rfc822; kept@remote.example"
+	    "\r\nAction: relayed\r\n"));
+	assert_true(has(r, "Remote-MTA: dns; mx.odd.example\r\n"
+	    "Diagnostic-Code: smtp; go away\r\n"));
+	fx_free(&fx);
+}
+
 static void
 test_ret_hdrs_and_size_limit(void **state)
 {
@@ -436,9 +478,9 @@ test_damaged_original(void **state)
 static const struct answer later_a[] = {
 	{ "later@remote.example", TRANSPORT_TEMPFAIL, "4.4.1",
 	  "connect to mx.remote.example[192.0.2.9]:25: Connection refused",
-	  NULL },
+	  NULL, 0 },
 	{ "quiet@remote.example", TRANSPORT_TEMPFAIL, "4.4.1", "no route",
-	  NULL },
+	  NULL, 0 },
 };
 
 static void
@@ -529,6 +571,7 @@ main(void)
 		cmocka_unit_test(test_failure_report),
 		cmocka_unit_test(test_null_sender),
 		cmocka_unit_test(test_notify_never_and_success),
+		cmocka_unit_test(test_dsn_passed_on),
 		cmocka_unit_test(test_ret_hdrs_and_size_limit),
 		cmocka_unit_test(test_report_write_fails),
 		cmocka_unit_test(test_damaged_original),

@@ -502,7 +502,7 @@ test_recover(void **state)
 	char garbled[QUEUE_ID_SIZE];
 	struct spool_recover_stats rs;
 	struct queue_result qr = { 1, QUEUE_RCPT_DEFERRED, 1, 5, 10, "4.0.0",
-		"smtp", "try later" };
+		"smtp", "try later", 0 };
 	struct queue_msg *m;
 	const char *error;
 	struct spool *sp = spool_open(dir, &error);

@@ -590,6 +590,12 @@ static const struct mail_case {
 	MERR("unknown", "FOO=bar", SMTP_EXT_ALL, 555, "5.5.4"),
 	MERR("unknown no value", "XYZZY", SMTP_EXT_ALL, 555, "5.5.4"),
 	MERR("notify on mail", "NOTIFY=NEVER", SMTP_EXT_ALL, 555, "5.5.4"),
+	/* what port 25 offers (smtpd_cmd.c): DSN, and AUTH only with it */
+	{ .name = "dsn without auth", .line = M "RET=HDRS ENVID=x",
+	  .ext = SMTP_EXT_ALL & ~SMTP_EXT_AUTH, .want = PARSE_OK,
+	  .ret = SMTP_RET_HDRS, .envid = "x" },
+	MERR("auth= without auth", "AUTH=<>", SMTP_EXT_ALL & ~SMTP_EXT_AUTH,
+	    555, "5.5.4"),
 	{ .name = "utf8 path, no SMTPUTF8",
 	  .line = "MAIL FROM:<j\xc3\xb6rg@example.com>", .ext = SMTP_EXT_ALL,
 	  .want = PARSE_BAD, .code = 553, .enh = "5.6.7" },
@@ -682,6 +688,10 @@ static const struct rcpt_case {
 	RERR("unknown", "FOO=1", SMTP_EXT_ALL, 555),
 	RERR("size on rcpt", "SIZE=1", SMTP_EXT_ALL, 555),
 	RERR("no dsn", "NOTIFY=NEVER", SMTP_EXT_SIZE, 555),
+	{ .name = "dsn without auth", .line = R "NOTIFY=SUCCESS,DELAY "
+	  "ORCPT=rfc822;x@y", .ext = SMTP_EXT_ALL & ~SMTP_EXT_AUTH,
+	  .want = PARSE_OK, .notify = SMTP_NOTIFY_SUCCESS | SMTP_NOTIFY_DELAY,
+	  .otype = "rfc822", .oaddr = "x@y" },
 	{ .name = "utf8 rcpt, no SMTPUTF8",
 	  .line = "RCPT TO:<j\xc3\xb6rg@example.com>", .ext = SMTP_EXT_ALL,
 	  .want = PARSE_BAD, .code = 553, .enh = "5.6.7" },
