@@ -31,19 +31,6 @@ struct bayes_snap {
 	size_t max;
 };
 
-static uint64_t
-fnv1a(const void *p, size_t n)
-{
-	const unsigned char *s = p;
-	uint64_t h = 0xcbf29ce484222325ull;
-
-	for (size_t i = 0; i < n; i++) {
-		h ^= s[i];
-		h *= 0x100000001b3ull;
-	}
-	return h;
-}
-
 struct bayes_snap *
 bayes_snap_new(size_t max_bytes)
 {
@@ -86,7 +73,7 @@ ent_key(const struct bayes_snap *s, uint64_t off, size_t *len_r)
 static size_t
 find(const struct bayes_snap *s, const void *key, size_t len)
 {
-	size_t i = fnv1a(key, len) & (s->nslots - 1);
+	size_t i = bayes_fnv1a(key, len) & (s->nslots - 1);
 
 	for (; s->slot[i] != 0; i = (i + 1) & (s->nslots - 1)) {
 		size_t kl;

@@ -25,6 +25,7 @@
 
 #include "common/xalloc.h"
 #include "filters/bayes.h"
+#include "filters/filters_priv.h"
 
 #define SLOTS 8192u			/* a power of two, > 2 * TOKENS_MAX */
 _Static_assert(SLOTS > 2 * BAYES_TOKENS_MAX, "dedup table too small");
@@ -60,18 +61,6 @@ struct tk {
 	size_t limit;			/* tokens allowed for now */
 	char tmp[BAYES_TOKEN_TEXT_MAX];
 };
-
-static uint64_t
-fnv1a(const char *s, size_t n)
-{
-	uint64_t h = 0xcbf29ce484222325ull;
-
-	for (size_t i = 0; i < n; i++) {
-		h ^= (unsigned char)s[i];
-		h *= 0x100000001b3ull;
-	}
-	return h;
-}
 
 /*
  * SHA-256 fetched once per process: EVP_sha256() makes every
@@ -122,7 +111,7 @@ emit(struct tk *k, const char *prefix, const char *s, size_t n)
 	for (size_t i = 0; i < n; i++)
 		k->tmp[plen + i] = (char)ascii_tolower((unsigned char)s[i]);
 	len = plen + n;
-	h = fnv1a(k->tmp, len);
+	h = bayes_fnv1a(k->tmp, len);
 	for (slot = (uint32_t)h & (SLOTS - 1); t->slots[slot] != 0;
 	    slot = (slot + 1) & (SLOTS - 1)) {
 		const struct bayes_token *o = &t->v[t->slots[slot] - 1];

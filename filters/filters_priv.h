@@ -7,12 +7,28 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "common/buf.h"
 #include "common/common.h"
 
 struct lookup;
 struct lookup_key;
+
+/* bayes_fnv1a - FNV-1a of p[0..n): the Bayes tables' hash (token dedup,
+ * the snapshot) */
+static inline uint64_t
+bayes_fnv1a(const void *p, size_t n)
+{
+	const unsigned char *s = p;
+	uint64_t h = 0xcbf29ce484222325ull;
+
+	for (size_t i = 0; i < n; i++) {
+		h ^= s[i];
+		h *= 0x100000001b3ull;
+	}
+	return h;
+}
 
 /* bayes_snap.c: a read-through cache of lookup_get_many (bayes_options
  * .snapshot), bounded to max_bytes of entries */
