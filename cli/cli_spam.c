@@ -67,6 +67,7 @@
  */
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -87,6 +88,7 @@
 #define SPAM_MSG_MAX (64u << 20)	/* bigger messages are skipped */
 #define SPAM_TOP_DEFAULT 10u
 #define SPAM_QUEUE 64			/* messages read ahead */
+#define SPAM_WAKE 4			/* queued before an idle worker wakes */
 #define SPAM_QUEUE_BYTES (64u << 20)	/* bytes read ahead (one at least) */
 #define SPAM_WORKERS_MAX 8
 #define SPAM_BATCH 1024			/* messages learned together */
@@ -368,7 +370,8 @@ deliver(struct spam *s, uint64_t seq, struct buf *o)
 		s->out_ready[slot] = false;
 		s->seq_printed++;
 	}
-	pthread_cond_broadcast(&s->not_full);
+	if (s->reader_waits)
+		pthread_cond_broadcast(&s->not_full);
 	pthread_mutex_unlock(&s->mu);
 }
 
@@ -482,7 +485,8 @@ worker(void *arg)
 		s->qhead = (s->qhead + 1) % SPAM_QUEUE;
 		s->qlen--;
 		s->qbytes -= j.len;
-		if (s->reader_waits)
+		/* the reader refills half a queue at a time */
+		if (s->reader_waits && s->qlen <= SPAM_QUEUE / 2)
 			pthread_cond_signal(&s->not_full);
 		pthread_mutex_unlock(&s->mu);
 		process(w, &j);
@@ -705,6 +709,8 @@ one_message(struct spam *s, const char *label, enum bayes_class cls,
 	    (s->cmd == CMD_CLASSIFY && s->seq_next - s->seq_printed >=
 	    SPAM_WINDOW))) {
 		s->reader_waits = true;
+		if (s->qlen > 0 && s->idle_workers > 0)	/* nothing held back */
+			pthread_cond_broadcast(&s->not_empty);
 		pthread_cond_wait(&s->not_full, &s->mu);
 		s->reader_waits = false;
 	}
@@ -718,7 +724,8 @@ one_message(struct spam *s, const char *label, enum bayes_class cls,
 	s->queue[(s->qhead + s->qlen) % SPAM_QUEUE] = j;
 	s->qlen++;
 	s->qbytes += j.len;
-	if (s->idle_workers > 0)
+	/* an idle worker is woken for a few messages, not for each */
+	if (s->idle_workers > 0 && s->qlen >= SPAM_WAKE)
 		pthread_cond_signal(&s->not_empty);
 	pthread_mutex_unlock(&s->mu);
 }
@@ -842,71 +849,89 @@ mbox(struct spam *s, const char *path, FILE *f, enum bayes_class cls)
 	buf_free(&msg);
 }
 
-/* file - one message, or an mbox */
+/*
+ * file - one message, or an mbox.  A message file is read with open,
+ * fstat and one read of its size (and one more to see the end): the
+ * stdio path cost three stats and three reads a message, which made the
+ * reader the slow end of training.
+ */
 static void
 file(struct spam *s, const char *path, enum bayes_class cls)
 {
-	FILE *f = fopen(path, "rb");
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	struct buf msg = BUF_INIT(0);
-	unsigned char head[5];
-	size_t n;
 	struct stat st;
+	ssize_t got = 0;
+	size_t want;
+	FILE *f;
 
-	if (f == NULL || fstat(fileno(f), &st) < 0) {
+	if (fd < 0 || fstat(fd, &st) < 0) {
 		fprintf(stderr, "postern: %s: %s\n", path, strerror(errno));
 		set_failed(s);
-		if (f != NULL)
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	/* up to the size (capped) + 1, so a file that grew still shows */
+	want = (uint64_t)st.st_size >= SPAM_MSG_MAX ? SPAM_MSG_MAX + 1 :
+	    (size_t)st.st_size + 1;
+	if (buf_reserve(&msg, want) < 0)
+		PANIC("spam: %zu bytes", want);
+	while (msg.len < want && (got = read(fd, msg.data + msg.len,
+	    want - msg.len)) != 0) {
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got < 0)
+			break;
+		msg.len += (size_t)got;
+	}
+	if (got < 0) {
+		fprintf(stderr, "postern: %s: %s\n", path, strerror(errno));
+		set_failed(s);
+	} else if (msg.len >= 5 && memcmp(msg.data, "From ", 5) == 0) {
+		/* an mbox: read as a stream, from the start */
+		if (lseek(fd, 0, SEEK_SET) == 0 && (f = fdopen(fd, "rb")) !=
+		    NULL) {
+			fd = -1;
+			mbox(s, path, f, cls);
 			fclose(f);
-		return;
-	}
-	n = fread(head, 1, sizeof(head), f);
-	if (n == 5 && memcmp(head, "From ", 5) == 0) {
-		rewind(f);
-		mbox(s, path, f, cls);
-		fclose(f);
-		return;
-	}
-	if ((uint64_t)st.st_size > SPAM_MSG_MAX) {
+		} else {
+			fprintf(stderr, "postern: %s: %s\n", path,
+			    strerror(errno));
+			set_failed(s);
+		}
+	} else if (msg.len > SPAM_MSG_MAX) {
 		fprintf(stderr, "postern: %s: over %u MiB: skipped\n", path,
 		    SPAM_MSG_MAX >> 20);
-		set_failed(s);
-		fclose(f);
-		return;
-	}
-	buf_add(&msg, head, n);
-	for (;;) {
-		unsigned char chunk[65536];
-		size_t got = fread(chunk, 1, sizeof(chunk), f);
-
-		if (got == 0)
-			break;
-		if (got > SPAM_MSG_MAX - msg.len)
-			break;		/* grew while we read: take what fits */
-		buf_add(&msg, chunk, got);
-	}
-	if (ferror(f)) {
-		fprintf(stderr, "postern: %s: %s\n", path, strerror(errno));
 		set_failed(s);
 	} else if (msg.len > 0) {
 		one_message(s, path, cls, &msg);
 	}
-	fclose(f);
+	if (fd >= 0)
+		close(fd);
 	buf_free(&msg);
 }
+
+/* a directory entry: its name, and whether readdir said a regular file */
+struct entry {
+	char *name;
+	bool reg;		/* DT_REG: no stat needed */
+};
 
 static int
 name_cmp(const void *a, const void *b)
 {
-	return strcmp(*(char *const *)a, *(char *const *)b);
+	return strcmp(((const struct entry *)a)->name,
+	    ((const struct entry *)b)->name);
 }
 
-/* directory - its regular files (not hidden), in name order */
+/* directory - every regular file in dir, in name order */
 static void
 directory(struct spam *s, const char *dir, enum bayes_class cls, bool quiet)
 {
 	DIR *d = opendir(dir);
 	struct dirent *e;
-	char **names = NULL;
+	struct entry *ents = NULL;
 	size_t n = 0, cap = 0;
 
 	if (d == NULL) {
@@ -918,28 +943,30 @@ directory(struct spam *s, const char *dir, enum bayes_class cls, bool quiet)
 		return;
 	}
 	while ((e = readdir(d)) != NULL) {
-		if (e->d_name[0] == '.')
+		if (e->d_name[0] == '.' || (e->d_type != DT_REG &&
+		    e->d_type != DT_LNK && e->d_type != DT_UNKNOWN))
 			continue;
 		if (n == cap) {
 			cap = cap == 0 ? 64 : cap * 2;
-			names = xreallocarray(names, cap, sizeof(*names));
+			ents = xreallocarray(ents, cap, sizeof(*ents));
 		}
-		names[n++] = xstrdup(e->d_name);
+		ents[n].name = xstrdup(e->d_name);
+		ents[n++].reg = e->d_type == DT_REG;
 	}
 	closedir(d);
-	qsort(names, n, sizeof(*names), name_cmp);
+	qsort(ents, n, sizeof(*ents), name_cmp);
 	for (size_t i = 0; i < n; i++) {
 		struct buf p = BUF_INIT(0);
 		struct stat st;
 
-		buf_addf(&p, "%s/%s", dir, names[i]);
-		if (!atomic_load(&s->fatal) && stat(buf_cstr(&p), &st) == 0 &&
-		    S_ISREG(st.st_mode))
+		buf_addf(&p, "%s/%s", dir, ents[i].name);
+		if (!atomic_load(&s->fatal) && (ents[i].reg ||
+		    (stat(buf_cstr(&p), &st) == 0 && S_ISREG(st.st_mode))))
 			file(s, buf_cstr(&p), cls);
 		buf_free(&p);
-		free(names[i]);
+		free(ents[i].name);
 	}
-	free(names);
+	free(ents);
 }
 
 static bool

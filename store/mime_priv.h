@@ -104,8 +104,8 @@ void mime_fields_subject(struct mime_ctx *c, GMimeMessage *msg,
 void mime_fields_subject_raw(struct mime_ctx *c, const char *raw,
     struct mime_headers *h);
 /* mime_simple (mime_simple.c) - the fast path of mime_parse_text: true
- * when the message is one plain text/plain part, now described as such
- * (its part and subject); false, and nothing done, otherwise */
+ * when the message has one of the plain shapes it reads, now described
+ * (its parts and subject); false, and no part left, otherwise */
 bool mime_simple(struct mime_ctx *c);
 /* mime_unfold - header value without CR/LF/NUL, trimmed; arena copy */
 char *mime_unfold(struct mime_arena *a, const char *v);

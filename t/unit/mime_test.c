@@ -444,6 +444,38 @@ static const char *const plain_msgs[] = {
 	"Subject: bare\nlf\r\n\r\nbody\r\n",
 	"Content-Transfer-Encoding: base64\r\n\r\naGVsbG8K\r\n",
 	"Subject: invalid\r\n\r\n\xff\xfe bytes\r\n",
+	/* the multipart shapes mime_simple.c reads, and ones it leaves */
+	"Subject: alt\nContent-Type: multipart/alternative; boundary=\"b1\"\n"
+	"\npreamble\n--b1\nContent-Type: text/plain; charset=utf-8\n"
+	"Content-Transfer-Encoding: quoted-printable\n\ncaf=C3=A9 plain\n"
+	"--b1\nContent-Type: text/html; charset=iso-8859-1\n\n"
+	"<p>caf\xe9 <b>html</b></p>\n--b1--\nepilogue\n",
+	"From: Jos\xc3\xa9 <j@example.org>\r\nContent-Type: multipart/mixed;"
+	"\r\n boundary=outer\r\n\r\n--outer\r\nContent-Type: multipart/"
+	"alternative; boundary=inner\r\n\r\n--inner\r\nContent-Type: "
+	"text/plain\r\nContent-Transfer-Encoding: base64\r\n\r\n"
+	"aGVsbG8gd29ybGQK\r\n--inner\r\nContent-Type: text/html\r\n\r\n"
+	"<i>hi</i>\r\n--inner--\r\n\r\n--outer\r\nContent-Type: "
+	"application/pdf; name=\"a.pdf\"\r\nContent-Description: r\xe9"
+	"sum\xe9\r\nContent-Transfer-Encoding: base64\r\n\r\nJVBERi0=\r\n"
+	"--outer--\r\n",
+	"Content-Type: multipart/mixed; boundary=x\n\n--x \nContent-Type: "
+	"text/plain\n\nboundary with a blank after it\n--x--\n",
+	"Content-Type: multipart/mixed; boundary=x\n\n--x\nContent-Type: "
+	"text/plain\n\nno final boundary\n",
+	"Content-Type: multipart/mixed; boundary=x\n\n--x\n\nno part "
+	"header\n--x--\n",
+	"Content-Type: multipart/mixed; boundary=ab\n\n--ab\nContent-Type: "
+	"multipart/alternative; boundary=abc\n\n--abc\nContent-Type: "
+	"text/plain\n\nprefix boundaries\n--abc--\n--ab--\n",
+	"Content-Type: multipart/mixed; boundary=x\n\n--x\nContent-Type: "
+	"text/plain\n\n--xy not a boundary\n--x--\n",
+	"Content-Type: multipart/alternative; boundary=\"q\"\r\n\r\n"
+	"--q\r\nContent-Type: text/plain; charset*=utf-8''x\r\n\r\n2231"
+	"\r\n--q--\r\n",
+	"Content-Type: TEXT/HTML; CHARSET=\"UTF-8\"\n\n<p>upper case</p>\n",
+	"Content-Type: multipart/digest; boundary=d\n\n--d\n\nSubject: in\n"
+	"\ndigest\n--d--\n",
 };
 
 /* mime_parse_text: what it fills is what mime_parse gives */
