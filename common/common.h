@@ -37,11 +37,31 @@ NORETURN void panic_at(const char *file, int line, const char *fmt, ...)
 int parse_u64(const char *s, size_t len, uint64_t max, uint64_t *val_r)
     WARN_UNUSED;
 
-/* ascii helpers that ignore the locale */
-bool is_ascii_alpha(int c);
-bool is_ascii_digit(int c);
-bool is_ascii_alnum(int c);
-int ascii_tolower(int c);
+/* ascii helpers that ignore the locale; inline: tokenizers call them per
+ * byte */
+static inline bool
+is_ascii_alpha(int c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
+
+static inline bool
+is_ascii_digit(int c)
+{
+	return c >= '0' && c <= '9';
+}
+
+static inline bool
+is_ascii_alnum(int c)
+{
+	return is_ascii_alpha(c) || is_ascii_digit(c);
+}
+
+static inline int
+ascii_tolower(int c)
+{
+	return c >= 'A' && c <= 'Z' ? c + ('a' - 'A') : c;
+}
 /* case-insensitive compare of n bytes; 0 when equal */
 int ascii_strncasecmp(const char *a, const char *b, size_t n);
 /* case-insensitive equality of a length-carrying string and a C string */

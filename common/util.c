@@ -50,30 +50,6 @@ parse_u64(const char *s, size_t len, uint64_t max, uint64_t *val_r)
 	return 0;
 }
 
-bool
-is_ascii_alpha(int c)
-{
-	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
-}
-
-bool
-is_ascii_digit(int c)
-{
-	return c >= '0' && c <= '9';
-}
-
-bool
-is_ascii_alnum(int c)
-{
-	return is_ascii_alpha(c) || is_ascii_digit(c);
-}
-
-int
-ascii_tolower(int c)
-{
-	return c >= 'A' && c <= 'Z' ? c + ('a' - 'A') : c;
-}
-
 int
 ascii_strncasecmp(const char *a, const char *b, size_t n)
 {

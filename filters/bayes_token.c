@@ -144,11 +144,18 @@ emit(struct tk *k, const char *prefix, const char *s, size_t n)
 	t->slots[slot] = (uint32_t)++t->n;
 }
 
-static bool
+/* the ASCII bytes of a word: letters, digits and $'-_.! (a table: the
+ * tokenizer asks for every byte) */
+static const bool word_ascii[128] = {
+	['0' ... '9'] = true, ['A' ... 'Z'] = true, ['a' ... 'z'] = true,
+	['$'] = true, ['\''] = true, ['-'] = true, ['_'] = true, ['.'] = true,
+	['!'] = true,
+};
+
+static inline bool
 is_word_byte(unsigned char c)
 {
-	return is_ascii_alnum(c) || c >= 0x80 || c == '$' || c == '\'' ||
-	    c == '-' || c == '_' || c == '.' || c == '!';
+	return c >= 0x80 || word_ascii[c];
 }
 
 static bool
@@ -218,6 +225,8 @@ url(struct tk *k, const char *s, size_t n)
 	size_t skip, end, hs, he, dots = 0, d1 = 0, d2 = 0;
 	bool ip = true;
 
+	if (n == 0 || strchr("hHwW", s[0]) == NULL || s[0] == '\0')
+		return 0;	/* the common case, at every word */
 	if (starts_nocase(s, n, "http://"))
 		skip = 7;
 	else if (starts_nocase(s, n, "https://"))
