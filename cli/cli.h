@@ -68,18 +68,21 @@ void cli_filters_close(struct cli_filters *cf);
 /*
  * The outbound SMTP transport and what it uses (cli_outbound.c): a
  * resolver, the DKIM signer (keys read as the current user: open it
- * after dropping privileges), our addresses for loop detection.  t is
- * the transport to register.  stop before the delivery threads are
- * joined (their waits end), close after.  -1 with err.
+ * after dropping privileges), the TLS policy (DANE, MTA-STS; its
+ * MTA-STS cache in sts_cache, the lookup store, which must outlive it;
+ * NULL: in memory), our addresses for loop detection.  t is the
+ * transport to register.  stop before the delivery threads are joined
+ * (their waits end), close after.  -1 with err.
  */
 struct cli_outbound {
 	struct dns *dns;
 	struct dkim_signer *signer;
+	struct smtp_tlspolicy *tlspolicy;
 	struct smtp_client *client;
 	struct transport t;
 };
-int cli_outbound_open(const struct config *cfg, struct cli_outbound *ob,
-    struct buf *err) WARN_UNUSED;
+int cli_outbound_open(const struct config *cfg, struct lookup *sts_cache,
+    struct cli_outbound *ob, struct buf *err) WARN_UNUSED;
 void cli_outbound_stop(struct cli_outbound *ob);
 void cli_outbound_close(struct cli_outbound *ob);
 

@@ -3,7 +3,11 @@
  * it (mta/smtp_client.h): a resolver of its own over cfg->dns (its
  * lifetime is the transport's, independent of the filters'), the DKIM
  * signer of cfg->dkim_sign (keys read as the user we run as: build it
- * after privileges are dropped), and who we are for loop detection.
+ * after privileges are dropped), the TLS policy every delivery goes
+ * through (mta/smtp_tlspolicy.h: the tls_policy group, DANE over this
+ * resolver, MTA-STS policies cached in the lookup store, PKIX with the
+ * CAs of smtp_client.tls_ca_file, so one setting says which CAs
+ * outbound TLS trusts), and who we are for loop detection.
  *
  * "Us" for loops: the addresses of smtp.listen whose port is the one we
  * deliver to (smtp_client.port): a server of ours on another port of
@@ -24,6 +28,7 @@
 #include "common/xalloc.h"
 #include "mta/dkim_sign.h"
 #include "mta/smtp_client.h"
+#include "mta/smtp_tlspolicy.h"
 
 #define SVC "master"
 
@@ -103,10 +108,11 @@ self(const struct config *cfg, struct addrs *a)
 }
 
 int
-cli_outbound_open(const struct config *cfg, struct cli_outbound *ob,
-    struct buf *err)
+cli_outbound_open(const struct config *cfg, struct lookup *sts_cache,
+    struct cli_outbound *ob, struct buf *err)
 {
 	struct dns_options dopt;
+	struct smtp_tlspolicy_options topt;
 	struct addrs a = { NULL, 0, 0 };
 	int rc = -1;
 
@@ -126,9 +132,20 @@ cli_outbound_open(const struct config *cfg, struct cli_outbound *ob,
 		buf_add_str(err, " (dkim_sign)");
 		goto out;
 	}
+	smtp_tlspolicy_config_options(cfg, &topt);
+	topt.dns = ob->dns;
+	topt.cache = sts_cache;
+	topt.ca_file = cfg->smtp_client.tls_ca_file;
+	if (smtp_tlspolicy_new(&topt, &ob->tlspolicy, err) < 0) {
+		buf_add_str(err, " (tls_policy)");
+		goto out;
+	}
+	if (cfg->dns.trust_anchor[0] == '\0' && cfg->tls_policy.dane)
+		log_warn(SVC, "outbound mail: no dns.trust_anchor, so no "
+		    "DNSSEC and no DANE");
 	self(cfg, &a);
-	if (smtp_client_new(cfg, ob->dns, ob->signer, a.v, a.n, &ob->client,
-	    err) < 0)
+	if (smtp_client_new(cfg, ob->dns, ob->signer, ob->tlspolicy, a.v, a.n,
+	    &ob->client, err) < 0)
 		goto out;
 	smtp_client_transport(ob->client, &ob->t);
 	if (dkim_sign_nkeys(ob->signer) > 0)
@@ -153,6 +170,7 @@ void
 cli_outbound_close(struct cli_outbound *ob)
 {
 	smtp_client_free(&ob->client);
+	smtp_tlspolicy_free(&ob->tlspolicy);
 	dkim_sign_free(&ob->signer);
 	dns_free(&ob->dns);
 }

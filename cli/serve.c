@@ -108,6 +108,7 @@ struct serve_ctx {
 	struct delivery *delivery;
 	struct spool *spool;
 	struct qmgr *qm;
+	struct jobs *auth_jobs;	/* password checks (smtpd_set_auth) */
 };
 
 /* a forward's commit, waited for on the delivery worker */
@@ -135,11 +136,15 @@ fwd_committed(void *arg, int status, const char *error)
 
 /*
  * forward - a new queue message for an alias's remote addresses, with
- * the original sender; returns once it is durable
+ * the original sender and MAIL parameters (BODY=8BITMIME and SMTPUTF8
+ * describe the same content; RET and ENVID are the same sender's wish
+ * for its bounces; delivery.h); returns once it is durable.  The new
+ * recipients get no NOTIFY or ORCPT: the original's were for the alias.
  */
 static int
-forward(void *arg, const char *sender, const char *const *rcpts, size_t n,
-    const void *msg, size_t len, struct buf *err)
+forward(void *arg, const char *sender, const char *sender_params,
+    const char *const *rcpts, size_t n, const void *msg, size_t len,
+    struct buf *err)
 {
 	struct serve_ctx *sc = arg;
 	struct queue_envelope env;
@@ -155,7 +160,7 @@ forward(void *arg, const char *sender, const char *const *rcpts, size_t n,
 	env.helo = sc->cfg->server.hostname;
 	env.protocol = "local";
 	env.sender = sender;
-	env.sender_params = "";
+	env.sender_params = sender_params;
 	for (size_t i = 0; i < n; i++) {
 		qr[i].addr = rcpts[i];
 		qr[i].params = "";
@@ -267,8 +272,8 @@ rcpt_check(void *arg, const char *addr, uint64_t size)
  */
 static void
 deliver_now(struct serve_ctx *sc, const char *qid, const char *sender,
-    const void *msg, size_t len, struct smtpd_lmtp_rcpt *rcpts, size_t n,
-    bool only_local)
+    const char *sender_params, const void *msg, size_t len,
+    struct smtpd_lmtp_rcpt *rcpts, size_t n, bool only_local)
 {
 	struct delivery_rcpt *dr = xcalloc(n, sizeof(*dr));
 	size_t m = 0;
@@ -280,7 +285,8 @@ deliver_now(struct serve_ctx *sc, const char *qid, const char *sender,
 		dr[m++].index = (uint32_t)i;	/* back to rcpts[] */
 	}
 	if (m > 0)
-		delivery_message(sc->delivery, NULL, sender, msg, len, dr, m);
+		delivery_message(sc->delivery, NULL, sender, sender_params,
+		    msg, len, dr, m);
 	for (size_t i = 0; i < m; i++) {
 		struct smtpd_lmtp_rcpt *r = &rcpts[dr[i].index];
 
@@ -309,18 +315,22 @@ deliver_now(struct serve_ctx *sc, const char *qid, const char *sender,
 
 /* lmtp_deliver - an LMTP transaction's message, straight to mailboxes */
 static void
-lmtp_deliver(void *arg, const char *qid, const char *sender, const void *msg,
-    size_t len, struct smtpd_lmtp_rcpt *rcpts, size_t n)
+lmtp_deliver(void *arg, const char *qid, const char *sender,
+    const char *sender_params, const void *msg, size_t len,
+    struct smtpd_lmtp_rcpt *rcpts, size_t n)
 {
-	deliver_now(arg, qid, sender, msg, len, rcpts, n, false);
+	deliver_now(arg, qid, sender, sender_params, msg, len, rcpts, n,
+	    false);
 }
 
 /* direct_deliver - SMTP: local recipients first, the rest queued */
 static void
 direct_deliver(void *arg, const char *qid, const char *sender,
-    const void *msg, size_t len, struct smtpd_lmtp_rcpt *rcpts, size_t n)
+    const char *sender_params, const void *msg, size_t len,
+    struct smtpd_lmtp_rcpt *rcpts, size_t n)
 {
-	deliver_now(arg, qid, sender, msg, len, rcpts, n, true);
+	deliver_now(arg, qid, sender, sender_params, msg, len, rcpts, n,
+	    true);
 }
 
 static bool
@@ -414,7 +424,7 @@ submission_start(struct serve_ctx *sc, struct jobs *jobs, SSL_CTX *tls,
 	    sc->qm);
 
 	smtpd_set_rcpt_check(d, rcpt_check, sc);
-	smtpd_set_auth(d, sc->dir, th);
+	smtpd_set_auth(d, sc->dir, th, sc->auth_jobs);
 	smtpd_set_submission(d, implicit_tls);
 	if (filters_stage_count(filters) > 0)
 		smtpd_set_filters(d, filters, "submission");
@@ -539,7 +549,7 @@ cli_serve(const struct config *cfg, int argc, char **argv)
 	dopt.subaddress_sep = cfg->delivery.recipient_delimiter[0];
 	dir = directory_new(store->kv, &dopt);
 	delivery = delivery_new(store, dir);
-	sc = (struct serve_ctx){ cfg, dir, delivery, spool, NULL };
+	sc = (struct serve_ctx){ cfg, dir, delivery, spool, NULL, NULL };
 	delivery_set_forward(delivery, forward, &sc);
 	/* no queue message is retried past max_lifetime: a day of margin */
 	delivery_set_retention(delivery,
@@ -552,6 +562,10 @@ cli_serve(const struct config *cfg, int argc, char **argv)
 	 * writes that SMTP sessions wait on before their 250.
 	 */
 	deliveries = jobs_new(cfg->queue.max_deliveries);
+	/* and password checks one: a slow hash must not hold them up either
+	 * (mta/smtpd_auth.c) */
+	sc.auth_jobs = jobs_new(cfg->auth.check_threads != 0 ?
+	    cfg->auth.check_threads : ncores() < 2 ? 1 : ncores() / 2);
 	memset(&hooks, 0, sizeof(hooks));
 	hooks.route = route;
 	hooks.route_arg = &sc;
@@ -565,12 +579,15 @@ cli_serve(const struct config *cfg, int argc, char **argv)
 		    "mail stays queued", local.name);
 	else
 		qmgr_register_transport(qm, &local);
+	/* the lookup store first: MTA-STS policies are cached there too */
+	if (cli_filters_open(cfg, store->kv, &cf, &err) < 0)
+		log_fatal(SVC, "filters: %s", buf_cstr(&err));
 	/* the outbound SMTP transport (cli_outbound.c, mta/smtp_client.h) */
 	memset(&outbound, 0, sizeof(outbound));
 	if (is_held(cfg, "smtp"))
 		log_info(SVC, "transport smtp held (queue.hold_transports): "
 		    "its mail stays queued");
-	else if (cli_outbound_open(cfg, &outbound, &err) < 0)
+	else if (cli_outbound_open(cfg, cf.lookup, &outbound, &err) < 0)
 		log_fatal(SVC, "outbound SMTP: %s", buf_cstr(&err));
 	else
 		qmgr_register_transport(qm, &outbound.t);
@@ -579,8 +596,6 @@ cli_serve(const struct config *cfg, int argc, char **argv)
 	if (qmgr_start(qm, &error) < 0)
 		log_fatal(SVC, "queue manager: %s", error);
 
-	if (cli_filters_open(cfg, store->kv, &cf, &err) < 0)
-		log_fatal(SVC, "filters: %s", buf_cstr(&err));
 	filters = cf.filters;
 	jc = (struct junk_ctx){ dir, cf.bayes };
 	store_set_junk_hook(store, junk_train, &jc);
@@ -599,7 +614,7 @@ cli_serve(const struct config *cfg, int argc, char **argv)
 	tc = (struct auth_throttle_conf){ cfg->auth.failure_free,
 	    cfg->auth.failure_delay_ms, cfg->auth.failure_delay_max_ms,
 	    cfg->auth.failure_window, cfg->auth.max_failures_per_ip,
-	    cfg->auth.block_time, 100000 };
+	    cfg->auth.block_time, 100000, cfg->auth.max_checks };
 	throttle = auth_throttle_new(&tc);
 	submission = cfg->submission.listen.n == 0 ? NULL :
 	    submission_start(&sc, jobs, tls, filters, throttle,
@@ -612,7 +627,7 @@ cli_serve(const struct config *cfg, int argc, char **argv)
 	smtpd = smtpd_new(cfg, jobs, tls, spool, on_queued, qm);
 	smtpd_set_rcpt_check(smtpd, rcpt_check, &sc);
 	if (cfg->smtp.auth)
-		smtpd_set_auth(smtpd, dir, throttle);
+		smtpd_set_auth(smtpd, dir, throttle, sc.auth_jobs);
 	/* no stage: no pipeline, and messages pass untouched */
 	if (filters_stage_count(filters) > 0)
 		smtpd_set_filters(smtpd, filters, "smtp");
@@ -658,6 +673,7 @@ cli_serve(const struct config *cfg, int argc, char **argv)
 	loops_stop(loops);
 	qmgr_stop(qm);
 	jobs_free(&jobs);	/* spool writes finish */
+	jobs_free(&sc.auth_jobs);	/* before the sessions go */
 	cli_outbound_stop(&outbound);	/* SMTP deliveries stop waiting */
 	jobs_free(&deliveries);	/* deliveries finish */
 	spool_close(&spool);	/* pending commits finish */

@@ -41,6 +41,7 @@ struct auth_throttle {
 	struct entry *head, *tail;
 	size_t n;
 	uint32_t seed;
+	unsigned checks;		/* queued or running now */
 };
 
 struct auth_throttle *
@@ -81,6 +82,28 @@ auth_throttle_free(struct auth_throttle **tp)
 	pthread_mutex_destroy(&t->mu);
 	free(t);
 	*tp = NULL;
+}
+
+bool
+auth_throttle_check_begin(struct auth_throttle *t)
+{
+	bool ok;
+
+	pthread_mutex_lock(&t->mu);
+	ok = t->c.max_checks == 0 || t->checks < t->c.max_checks;
+	if (ok)
+		t->checks++;
+	pthread_mutex_unlock(&t->mu);
+	return ok;
+}
+
+void
+auth_throttle_check_end(struct auth_throttle *t)
+{
+	pthread_mutex_lock(&t->mu);
+	ASSERT(t->checks > 0);
+	t->checks--;
+	pthread_mutex_unlock(&t->mu);
 }
 
 static uint32_t

@@ -23,7 +23,12 @@
  *     succeeds at once (successes are never delayed);
  *   - a success forgets the account's failures but not the IP's (else a
  *     client holding one valid account could reset its address's count
- *     between guesses at another).
+ *     between guesses at another);
+ *   - password checks queued or running at once are bounded (max_checks,
+ *     across every server sharing the object): a deliberately slow hash
+ *     (Argon2id, about 0.3 s and 64 MiB here) must not let a crowd of
+ *     guessers queue unbounded work; over the bound the attempt is
+ *     answered "try later" at once, and neither counted nor checked.
  * Memory: at most max_entries records (IPs and accounts together); when
  * full, the least recently used one is dropped.
  *
@@ -50,6 +55,7 @@ struct auth_throttle_conf {
 	unsigned ip_limit;	/* failures that block an IP; 0 = never */
 	unsigned block;		/* seconds an IP stays blocked */
 	size_t max_entries;	/* records kept, >= 1 */
+	unsigned max_checks;	/* password checks at once; 0 = no bound */
 };
 
 /* what one failure led to */
@@ -74,6 +80,14 @@ void auth_throttle_fail(struct auth_throttle *t, const char *ip,
 /* auth_throttle_success - account logged in: forget its failures */
 void auth_throttle_success(struct auth_throttle *t, const char *account,
     uint64_t now_us);
+/*
+ * auth_throttle_check_begin - a password check is about to be queued:
+ * true and counted, or false when max_checks are queued or running
+ * already.  Each true is followed by one auth_throttle_check_end once
+ * the check is done (from any thread).
+ */
+bool auth_throttle_check_begin(struct auth_throttle *t);
+void auth_throttle_check_end(struct auth_throttle *t);
 /* auth_throttle_entries - records held now (tests) */
 size_t auth_throttle_entries(struct auth_throttle *t);
 

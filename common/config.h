@@ -73,6 +73,8 @@ struct config_smtp {
 	unsigned max_errors;	/* protocol errors before 421, default 20 */
 	enum bare_newline_policy bare_newline;	/* default reject */
 	bool auth;		/* AUTH here too, after STARTTLS (false) */
+	struct strlist relay_networks;	/* CIDRs that may relay, like
+					   Postfix's mynetworks; default [] */
 };
 
 /* message submission (RFC 6409, RFC 8314): AUTH required for MAIL */
@@ -93,6 +95,10 @@ struct config_auth {
 	unsigned failure_window;	/* seconds a count lasts, 15m */
 	unsigned max_failures_per_ip;	/* then blocked, 20; 0 = never */
 	unsigned block_time;	/* seconds an IP stays blocked, 15m */
+	unsigned check_threads;	/* password checks' own pool; 0 = half
+				   the cores, at least 1 */
+	unsigned max_checks;	/* checks queued or running, 32; 0 = no
+				   bound */
 };
 
 struct config_queue {
@@ -184,6 +190,10 @@ enum smtp_tls_mode {
 	SMTP_TLS_MAY,		/* "may": STARTTLS when offered, unverified */
 	SMTP_TLS_ENCRYPT,	/* "encrypt": TLS or no delivery */
 	SMTP_TLS_VERIFY,	/* "verify": TLS with a verified certificate */
+	/* the levels of mta/smtp_tlspolicy.h that look things up */
+	SMTP_TLS_AUTO,		/* "auto": DANE, else MTA-STS, else may */
+	SMTP_TLS_DANE,		/* "dane": DANE where published, else may */
+	SMTP_TLS_DANE_ONLY,	/* "dane-only": DANE or no delivery */
 };
 
 /* the order of enum smtp_route_family (mta/smtp_route.h) */
@@ -196,7 +206,7 @@ struct config_smtp_client {
 	char *relay;		/* "[host]:port", "host"; "" = MX delivery */
 	char *relay_user;	/* AUTH PLAIN to the relay; "" = none */
 	char *relay_password_file;	/* its password, first line */
-	enum smtp_tls_mode tls;	/* default may */
+	enum smtp_tls_mode tls;	/* default auto */
 	char *tls_ca_file;	/* "" = the system's CA store */
 	struct strlist domains;	/* "example.com=[host]:port,tls=verify" */
 	enum smtp_client_family address_family;	/* ipv6-first */

@@ -20,9 +20,10 @@
  * retry anything (delivery_set_retention).
  *
  * Forwarding: an alias may name remote addresses (dir_rcpt.forwards).
- * Those are handed to the forward hook (a new queue message) before the
- * transaction that files the local copies and writes the 'P' key: a
- * crash in between forwards twice rather than never.
+ * Those are handed to the forward hook (a new queue message, with the
+ * original sender and MAIL parameters: body type, SMTPUTF8, RET, ENVID)
+ * before the transaction that files the local copies and writes the 'P'
+ * key: a crash in between forwards twice rather than never.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -573,8 +574,8 @@ fwd_txn(struct kv_txn *t, void *arg, struct buf *err)
  */
 static void
 forward_all(struct delivery *d, const char *idem_id, const char *sender,
-    const void *msg, size_t len, struct delivery_rcpt *rcpts,
-    struct resolved *res, size_t n)
+    const char *sender_params, const void *msg, size_t len,
+    struct delivery_rcpt *rcpts, struct resolved *res, size_t n)
 {
 	struct buf err = BUF_INIT(0);
 
@@ -593,7 +594,7 @@ forward_all(struct delivery *d, const char *idem_id, const char *sender,
 		}
 		if (fc.done)
 			continue;
-		if (d->forward(d->forward_arg, sender,
+		if (d->forward(d->forward_arg, sender, sender_params,
 		    (const char *const *)res[i].forwards, res[i].nforwards,
 		    msg, len, &err) < 0) {
 			rcpt_set(&rcpts[i], TRANSPORT_TEMPFAIL, "4.3.0",
@@ -619,7 +620,8 @@ forward_all(struct delivery *d, const char *idem_id, const char *sender,
 
 void
 delivery_message(struct delivery *d, const char *idem_id, const char *sender,
-    const void *msg, size_t len, struct delivery_rcpt *rcpts, size_t n)
+    const char *sender_params, const void *msg, size_t len,
+    struct delivery_rcpt *rcpts, size_t n)
 {
 	struct resolved *res = xcalloc(n, sizeof(*res));
 	bool *done_before = xcalloc(n, sizeof(bool));
@@ -635,7 +637,8 @@ delivery_message(struct delivery *d, const char *idem_id, const char *sender,
 		rcpts[i].status = TRANSPORT_NONE;
 		resolve(d, &rcpts[i], &res[i]);
 	}
-	forward_all(d, idem_id, sender, msg, len, rcpts, res, n);
+	forward_all(d, idem_id, sender, sender_params, msg, len, rcpts, res,
+	    n);
 	for (size_t i = 0; i < n; i++)
 		if (res[i].todo)
 			todo++;
@@ -781,9 +784,8 @@ transport_deliver(void *ctx, const struct transport_request *req,
 		rc[i].addr = req->env->rcpts[req->rcpt[i]].addr;
 		rc[i].index = (uint32_t)req->rcpt[i];
 	}
-	delivery_message(d, req->queue_id, req->env->sender, msg.data,
-	    msg.len, rc,
-	    req->nrcpt);
+	delivery_message(d, req->queue_id, req->env->sender,
+	    req->env->sender_params, msg.data, msg.len, rc, req->nrcpt);
 	for (size_t i = 0; i < req->nrcpt; i++)
 		transport_result_set(&results[i], rc[i].status, rc[i].dsn,
 		    "%s", rc[i].text);

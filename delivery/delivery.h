@@ -42,14 +42,19 @@ void delivery_free(struct delivery **d);
  * of such a recipient is filed, the message is handed to forward (on the
  * worker) for those addresses, with the original envelope sender
  * (XXX no SRS yet, so SPF of the original domain fails at the next
- * hop); it must return only once the new message is durable (0), else -1
- * with err, and the recipient is retried later.  A crash between the two
- * may forward twice, never lose one.  Without a forward function such
- * recipients are deferred.
+ * hop) and the original MAIL parameters as stored (sender_params,
+ * queue_envelope's: BODY=8BITMIME, SMTPUTF8, RET, ENVID; "" when none),
+ * which the new message keeps: the content is the same, so is its body
+ * type and its need of SMTPUTF8, and a bounce of the copy goes to the
+ * same sender, who asked for that RET and ENVID.  It must return only
+ * once the new message is durable (0), else -1 with err, and the
+ * recipient is retried later.  A crash between the two may forward
+ * twice, never lose one.  Without a forward function such recipients
+ * are deferred.
  */
 typedef int delivery_forward_fn(void *arg, const char *sender,
-    const char *const *rcpts, size_t n, const void *msg, size_t len,
-    struct buf *err);
+    const char *sender_params, const char *const *rcpts, size_t n,
+    const void *msg, size_t len, struct buf *err);
 void delivery_set_forward(struct delivery *d, delivery_forward_fn *fn,
     void *arg);
 
@@ -78,13 +83,15 @@ struct delivery_rcpt {
 
 /*
  * delivery_message - file msg (len bytes) for every rcpt; each gets its
- * own status.  sender is the envelope sender ("" for <>), for forwards.  idem_id names the message for idempotency (the queue ID);
- * NULL when there is none (LMTP: the client retries what it did not see
- * acknowledged, as with any SMTP server).
+ * own status.  sender ("" for <>) and sender_params (the MAIL
+ * parameters as the queue stores them, "" for none) are the envelope's,
+ * for forwards.  idem_id names the message for idempotency (the queue
+ * ID); NULL when there is none (LMTP: the client retries what it did not
+ * see acknowledged, as with any SMTP server).
  */
 void delivery_message(struct delivery *d, const char *idem_id,
-    const char *sender, const void *msg, size_t len,
-    struct delivery_rcpt *rcpts, size_t n);
+    const char *sender, const char *sender_params, const void *msg,
+    size_t len, struct delivery_rcpt *rcpts, size_t n);
 
 /* delivery_rcpt_check - what RCPT TO should answer */
 enum delivery_check {

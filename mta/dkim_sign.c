@@ -10,40 +10,44 @@
  * 0400, 0440: OpenDKIM refuses the same), at most
  * DKIM_SIGN_KEY_FILE_MAX bytes, an unencrypted PEM private key that
  * OpenSSL reads as RSA (1024 bits or more, RFC 8301 3.2) or Ed25519.
- * Each is written back as PKCS#8 PEM, the form libopendkim takes, and
- * signs a small message once, so that a key the library cannot use stops
- * the start instead of every message.  The file's text is wiped from
- * memory once parsed, the PEM copy when the signer is freed; no key
- * material is ever logged.
+ * An RSA key is written back as PKCS#8 PEM, the form libopendkim takes;
+ * an Ed25519 key stays the parsed EVP_PKEY that dkim_sign_ed25519.c
+ * signs with.  Each signs a small message once, so that a key that
+ * cannot sign stops the start instead of every message.  The file's text is
+ * wiped from memory once parsed, the PEM copy and the EVP_PKEY when the
+ * signer is freed; no key material is ever logged.
  *
- * Per message, per key: dkim_sign, dkim_header for each field of the
- * header (fields are split as the filters and the store split them: a
- * line starting with a space or tab continues the field before it; a
- * line without a colon is no field and not given to the library), then
- * dkim_eoh, dkim_body, dkim_eom and dkim_getsighdr_d.  The library folds
- * the value with bare LF; we turn that into CRLF.  A message without a
- * From field, or with more than one (RFC 5322 3.6: exactly one), is not
- * signed (DKIM_SIGN_SKIPPED): a signature would vouch for a From that
- * verifiers and DMARC cannot tell.
+ * Per message: the header is split into fields once (as the filters and
+ * the store split it: a line starting with a space or tab continues the
+ * field before it; a line without a colon is no field, neither given to
+ * the library nor signed), then, per key: RSA by libopendkim
+ * (dkim_sign, dkim_header for each field, dkim_eoh, dkim_body, dkim_eom
+ * and dkim_getsighdr_d; the library folds with bare LF, which we make
+ * CRLF), Ed25519 by dkim_sign_ed25519.c (why not the library: there).
+ * A message without a From field, or with more than one (RFC 5322 3.6:
+ * exactly one), is not signed (DKIM_SIGN_SKIPPED): a signature would
+ * vouch for a From that verifiers and DMARC cannot tell.
  *
  * Threads: one DKIM_LIB, configured in dkim_sign_new and only read
  * afterwards (the header-name regex is used with regexec, which is
- * thread-safe); all per-message state lives in the DKIM handles, one per
- * message and key, used by one thread.
+ * thread-safe); all per-message state lives in the DKIM handles and the
+ * split message, one per message, used by one thread.  The Ed25519
+ * EVP_PKEYs and the fetched SHA-256 are only read (OpenSSL 3 allows
+ * that from any number of threads).
  *
- * XXX libopendkim 2.11 (Debian 12) takes the private key as text and
- * parses it again for every signature (dkim_sign keeps the PEM,
- * dkim_privkey_load runs PEM_read_bio_PrivateKey at dkim_eom): with
- * OpenSSL 3.0's decoders that costs about 0.45 ms of CPU per signature
- * on our 2-core machine, most of an Ed25519 signature (0.5 ms in all)
- * and a third of an RSA-2048 one (1.5 ms); a dual-signed message costs
- * about 2 ms.  Worse, its dkim_free() frees the parsed key of RSA
- * signing handles only: every Ed25519 signature leaks the EVP_PKEY and
- * a 64-byte buffer, about 580 bytes (mallinfo2 over 2,000 messages;
- * RSA: none).  Both go away with a libopendkim that keeps a parsed
- * EVP_PKEY (no release does), or by making the signature ourselves with
- * OpenSSL over a pre-parsed key, since the library's API gives no
- * access to the canonical header hash of a signing handle.
+ * XXX libopendkim 2.11 takes an RSA key as bytes and parses it again for
+ * every signature (dkim_privkey_load at dkim_eom), then sets up a fresh
+ * RSA object (Montgomery contexts, blinding): measured on our 2-core
+ * machine, 0.45 ms for the parse with OpenSSL 3.0's decoders and about
+ * 0.4 ms more for the fresh key, of an RSA-2048 signature's 1.5 ms
+ * (RSA_sign over a key kept parsed: 0.7 ms).  Handing it the key as
+ * base64 DER instead of PEM (dkim_sign takes "MII..." as such) saves
+ * nothing measurable (0.47 against 0.48 ms: the decoder set-up, not the
+ * base64, is the cost), and neither one DKIM_LIB per thread nor any
+ * DKIM_LIBFLAGS_* keeps a key between handles.  What would: a
+ * libopendkim that takes an EVP_PKEY (no release does), or RSA signed
+ * like Ed25519 over a key kept parsed, which the issue did not want
+ * (libopendkim signs; t/bench/dkim_bench.c has the figures).
  */
 #include <dirent.h>
 #include <errno.h>
@@ -53,6 +57,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <openssl/bio.h>
@@ -66,6 +71,7 @@
 #include "common/log.h"
 #include "common/xalloc.h"
 #include "mta/dkim_sign.h"
+#include "mta/dkim_sign_priv.h"
 
 #define SVC "dkim"
 #define SIG_PREFIX DKIM_SIGNHEADER ": "
@@ -76,18 +82,23 @@
 struct sign_key {
 	struct dkim_sign_keyinfo info;	/* strings owned here */
 	dkim_alg_t alg;
-	char *pem;		/* PKCS#8 PEM, NUL-terminated; wiped on free */
+	char *pem;		/* RSA: PKCS#8 PEM, NUL-terminated; wiped on
+				   free */
 	size_t pem_len;
+	EVP_PKEY *pk;		/* Ed25519: the key, parsed once */
 };
 
 struct dkim_signer {
 	DKIM_LIB *lib;
+	EVP_MD *sha256;		/* fetched once, for dkim_sign_ed25519 */
 	struct sign_key *keys;
 	size_t nkeys, cap;
 	bool subdomains;
-	/* NULL-terminated name lists handed to libopendkim */
+	/* NULL-terminated name lists handed to libopendkim, and the same
+	 * to dkim_sign_ed25519 */
 	const char **sign_hdrs;
 	const char **oversign_hdrs;
+	struct dkim_sign_names names;
 };
 
 static const char selftest_msg[] =
@@ -333,6 +344,7 @@ key_clear(struct sign_key *k)
 		OPENSSL_cleanse(k->pem, k->pem_len);
 		free(k->pem);
 	}
+	EVP_PKEY_free(k->pk);
 	free((char *)k->info.domain);
 	free((char *)k->info.selector);
 	free((char *)k->info.path);
@@ -378,8 +390,11 @@ key_type(EVP_PKEY *pk, struct sign_key *k, struct buf *err)
 
 /* forward: signs msg with one key */
 static int sign_one(const struct dkim_signer *s, const struct sign_key *k,
-    const char *id, const unsigned char *msg, size_t len, struct buf *out,
+    const char *id, struct dkim_sign_msg *m, struct buf *out,
     struct buf *err);
+static void msg_split(const unsigned char *msg, size_t len,
+    struct dkim_sign_msg *m);
+static void msg_free(struct dkim_sign_msg *m);
 
 /* key_add - read, check and parse one key file; -1 with err */
 static int
@@ -387,11 +402,13 @@ key_add(struct dkim_signer *s, const char *domain, const char *selector,
     const char *path, struct buf *err)
 {
 	struct buf text = BUF_INIT(0), p = BUF_INIT(0), sig = BUF_INIT(0);
+	struct dkim_sign_msg m;
 	struct sign_key k;
 	EVP_PKEY *pk = NULL;
 	int rc = -1;
 
 	memset(&k, 0, sizeof(k));
+	memset(&m, 0, sizeof(m));
 	k.info.domain = xstrdup(domain);
 	lower((char *)k.info.domain);
 	k.info.selector = xstrdup(selector);
@@ -411,11 +428,16 @@ key_add(struct dkim_signer *s, const char *domain, const char *selector,
 		goto out;
 	}
 	k.info.p = buf_steal(&p, NULL);
-	if (to_pem(pk, &k, err) < 0)
+	if (k.alg == DKIM_SIGN_ED25519SHA256) {
+		k.pk = pk;
+		pk = NULL;
+	} else if (to_pem(pk, &k, err) < 0) {
 		goto out;
-	if (sign_one(s, &k, "selftest", (const unsigned char *)selftest_msg,
-	    sizeof(selftest_msg) - 1, &sig, err) < 0) {
-		buf_addf(err, ": %s: libopendkim cannot sign with it\n", path);
+	}
+	msg_split((const unsigned char *)selftest_msg,
+	    sizeof(selftest_msg) - 1, &m);
+	if (sign_one(s, &k, "selftest", &m, &sig, err) < 0) {
+		buf_addf(err, ": %s: cannot sign with it\n", path);
 		goto out;
 	}
 	if (s->nkeys == s->cap) {
@@ -432,6 +454,7 @@ out:
 	buf_free(&text);
 	buf_free(&p);
 	buf_free(&sig);
+	msg_free(&m);
 	key_clear(&k);
 	return rc;
 }
@@ -605,7 +628,7 @@ dedupe(struct dkim_signer *s, struct buf *err)
 			key_clear(k);
 			break;
 		}
-		if (k->pem != NULL)
+		if (k->info.domain != NULL)	/* not cleared above */
 			s->keys[out++] = *k;
 	}
 	s->nkeys = out;
@@ -624,22 +647,33 @@ has_name(const char **v, size_t n, const char *name)
 }
 
 /* name_list - From, then the names of a and b, each once, NULL-ended;
- * the strings stay the configuration's */
+ * copies (dkim_sign_ed25519 reads them after the configuration is gone),
+ * freed by name_list_free */
 static const char **
 name_list(const struct strlist *a, const struct strlist *b)
 {
 	size_t na = a != NULL ? a->n : 0, nb = b != NULL ? b->n : 0, n = 0;
 	const char **v = xcalloc(na + nb + 2, sizeof(*v));
 
-	v[n++] = "From";
+	v[n++] = xstrdup("From");
 	for (size_t i = 0; i < na; i++)
 		if (!has_name(v, n, a->v[i]))
-			v[n++] = a->v[i];
+			v[n++] = xstrdup(a->v[i]);
 	for (size_t i = 0; i < nb; i++)
 		if (!has_name(v, n, b->v[i]))
-			v[n++] = b->v[i];
+			v[n++] = xstrdup(b->v[i]);
 	v[n] = NULL;
 	return v;
+}
+
+static void
+name_list_free(const char **v)
+{
+	if (v == NULL)
+		return;
+	for (size_t i = 0; v[i] != NULL; i++)
+		free((char *)v[i]);
+	free(v);
 }
 
 static int
@@ -647,14 +681,17 @@ lib_open(struct dkim_signer *s, const struct config_dkim_sign *c,
     struct buf *err)
 {
 	s->lib = dkim_init(NULL, NULL);
-	if (s->lib == NULL) {
-		buf_add_str(err, "dkim_init failed\n");
+	s->sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
+	if (s->lib == NULL || s->sha256 == NULL) {
+		buf_add_str(err, "dkim_init or SHA-256 failed\n");
 		return -1;
 	}
 	/* the over-signed names must be signed too, or the library would
 	 * list a present field in h= that it did not hash */
 	s->sign_hdrs = name_list(&c->headers, &c->oversign);
 	s->oversign_hdrs = name_list(&c->oversign, NULL);
+	s->names.sign = s->sign_hdrs;
+	s->names.oversign = s->oversign_hdrs;
 	if (dkim_options(s->lib, DKIM_OP_SETOPT, DKIM_OPTS_SIGNHDRS,
 	    s->sign_hdrs, sizeof(s->sign_hdrs)) != DKIM_STAT_OK) {
 		buf_add_str(err, "dkim_sign.headers: libopendkim refuses the "
@@ -710,8 +747,9 @@ dkim_sign_free(struct dkim_signer **sp)
 	free(s->keys);
 	if (s->lib != NULL)
 		dkim_close(s->lib);
-	free(s->sign_hdrs);
-	free(s->oversign_hdrs);
+	EVP_MD_free(s->sha256);
+	name_list_free(s->sign_hdrs);
+	name_list_free(s->oversign_hdrs);
 	free(s);
 	*sp = NULL;
 }
@@ -782,16 +820,6 @@ out:
 	return found;
 }
 
-/* is_field - the field at name (len bytes before its colon) is called
- * lit, trailing white space allowed (RFC 5322 4.5.3, obs-optional) */
-static bool
-is_field(const unsigned char *name, size_t len, const char *lit)
-{
-	while (len > 0 && (name[len - 1] == ' ' || name[len - 1] == '\t'))
-		len--;
-	return ascii_eq_nocase((const char *)name, len, lit);
-}
-
 /* field_end - the end of the field starting at p: after its line end and
  * the continuation lines */
 static const unsigned char *
@@ -809,49 +837,69 @@ field_end(const unsigned char *p, const unsigned char *end)
 	return end;
 }
 
-/* next_field - the field at *pp (without its line end) in *f, *flen;
- * *pp moves past it.  Returns false at the blank line (*pp then at the
- * body) or the end.  *flen is 0 for a line that is no field. */
-static bool
-next_field(const unsigned char **pp, const unsigned char *end,
-    const unsigned char **f, size_t *flen, size_t *namelen)
+/* msg_split - the header fields of msg and where its body starts; a line
+ * without a colon, or a continuation line before any field, is left out
+ * (the library refuses it: not signed either) */
+static void
+msg_split(const unsigned char *msg, size_t len, struct dkim_sign_msg *m)
 {
-	const unsigned char *p = *pp, *fe, *ve, *colon;
+	const unsigned char *p = msg, *end = msg + len, *fe, *ve, *colon;
+	struct dkim_sign_field *f;
+	size_t namelen;
 
-	if (p >= end)
-		return false;
-	if (*p == '\r' || *p == '\n') {
-		*pp = p + ((*p == '\r' && p + 1 < end && p[1] == '\n') ? 2 :
-		    1);
-		return false;
+	memset(m, 0, sizeof(*m));
+	m->t = (uint64_t)time(NULL);
+	while (p < end && *p != '\r' && *p != '\n') {
+		fe = field_end(p, end);
+		colon = memchr(p, ':', (size_t)(fe - p));
+		if (colon == NULL || *p == ' ' || *p == '\t') {
+			p = fe;
+			continue;
+		}
+		ve = fe;
+		if (ve > colon && ve[-1] == '\n')
+			ve--;
+		if (ve > colon && ve[-1] == '\r')
+			ve--;
+		/* RFC 5322 4.5.3, obs-optional: white space before ':' */
+		for (namelen = (size_t)(colon - p); namelen > 0 &&
+		    (p[namelen - 1] == ' ' || p[namelen - 1] == '\t');
+		    namelen--)
+			;
+		if (m->n == m->cap) {
+			m->cap = m->cap == 0 ? 32 : m->cap * 2;
+			m->f = xreallocarray(m->f, m->cap, sizeof(*m->f));
+		}
+		f = &m->f[m->n++];
+		f->p = p;
+		f->len = (size_t)(ve - p);
+		f->namelen = namelen;
+		f->value = (size_t)(colon - p) + 1;
+		p = fe;
 	}
-	fe = field_end(p, end);
-	*pp = fe;
-	*flen = 0;
-	colon = memchr(p, ':', (size_t)(fe - p));
-	/* a line without a colon, or a leading continuation line */
-	if (colon == NULL || *p == ' ' || *p == '\t')
-		return true;
-	ve = fe;
-	if (ve > colon && ve[-1] == '\n')
-		ve--;
-	if (ve > colon && ve[-1] == '\r')
-		ve--;
-	*f = p;
-	*flen = (size_t)(ve - p);
-	*namelen = (size_t)(colon - p);
-	return true;
+	/* the blank line, CRLF or LF; no blank line: no body */
+	if (p < end)
+		p += (*p == '\r' && p + 1 < end && p[1] == '\n') ? 2 : 1;
+	m->body = p;
+	m->bodylen = (size_t)(end - p);
 }
 
-/* count_from - From fields in the header of msg */
-static size_t
-count_from(const unsigned char *msg, size_t len)
+static void
+msg_free(struct dkim_sign_msg *m)
 {
-	const unsigned char *p = msg, *end = msg + len, *f = NULL;
-	size_t flen = 0, namelen = 0, n = 0;
+	free(m->f);
+	memset(m, 0, sizeof(*m));
+}
 
-	while (next_field(&p, end, &f, &flen, &namelen))
-		if (flen > 0 && is_field(f, namelen, "From"))
+/* count_from - From fields in the header */
+static size_t
+count_from(const struct dkim_sign_msg *m)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < m->n; i++)
+		if (ascii_eq_nocase((const char *)m->f[i].p, m->f[i].namelen,
+		    "From"))
 			n++;
 	return n;
 }
@@ -883,14 +931,14 @@ lib_fail(DKIM *dkim, const char *step, DKIM_STAT stat, struct buf *err)
 	return -1;
 }
 
+/* sign_rsa - one rsa-sha256 signature by libopendkim */
 static int
-sign_one(const struct dkim_signer *s, const struct sign_key *k,
-    const char *id, const unsigned char *msg, size_t len, struct buf *out,
+sign_rsa(const struct dkim_signer *s, const struct sign_key *k,
+    const char *id, const struct dkim_sign_msg *m, struct buf *out,
     struct buf *err)
 {
-	const unsigned char *p = msg, *end = msg + len, *f = NULL;
 	unsigned char *v;
-	size_t flen = 0, namelen = 0, vlen;
+	size_t vlen;
 	DKIM_STAT stat;
 	DKIM *dkim;
 	int rc = -1;
@@ -902,10 +950,9 @@ sign_one(const struct dkim_signer *s, const struct sign_key *k,
 	    DKIM_CANON_RELAXED, k->alg, -1, &stat);
 	if (dkim == NULL)
 		return lib_fail(NULL, "dkim_sign", stat, err);
-	while (next_field(&p, end, &f, &flen, &namelen)) {
-		if (flen == 0)
-			continue;
-		stat = dkim_header(dkim, (unsigned char *)f, flen);
+	for (size_t i = 0; i < m->n; i++) {
+		stat = dkim_header(dkim, (unsigned char *)m->f[i].p,
+		    m->f[i].len);
 		if (stat != DKIM_STAT_OK) {
 			lib_fail(dkim, "dkim_header", stat, err);
 			goto out;
@@ -915,8 +962,8 @@ sign_one(const struct dkim_signer *s, const struct sign_key *k,
 		lib_fail(dkim, "dkim_eoh", stat, err);
 		goto out;
 	}
-	if (p < end && (stat = dkim_body(dkim, (unsigned char *)p,
-	    (size_t)(end - p))) != DKIM_STAT_OK) {
+	if (m->bodylen > 0 && (stat = dkim_body(dkim,
+	    (unsigned char *)m->body, m->bodylen)) != DKIM_STAT_OK) {
 		lib_fail(dkim, "dkim_body", stat, err);
 		goto out;
 	}
@@ -936,12 +983,25 @@ out:
 	return rc;
 }
 
+static int
+sign_one(const struct dkim_signer *s, const struct sign_key *k,
+    const char *id, struct dkim_sign_msg *m, struct buf *out,
+    struct buf *err)
+{
+	if (k->alg == DKIM_SIGN_ED25519SHA256)
+		return dkim_sign_ed25519(k->pk, s->sha256, k->info.domain,
+		    k->info.selector, &s->names, m, out, err);
+	return sign_rsa(s, k, id, m, out, err);
+}
+
 enum dkim_sign_res
 dkim_sign_message(const struct dkim_signer *s, const char *domain,
     const char *id, const unsigned char *msg, size_t len,
     struct buf *headers_out, struct buf *err)
 {
 	const char *d = dkim_sign_domain(s, domain);
+	struct dkim_sign_msg m;
+	enum dkim_sign_res res = DKIM_SIGN_DONE;
 	size_t nfrom, first, mark = headers_out->len;
 
 	if (id == NULL)
@@ -950,22 +1010,25 @@ dkim_sign_message(const struct dkim_signer *s, const char *domain,
 		buf_addf(err, "no DKIM key for %s", domain);
 		return DKIM_SIGN_SKIPPED;
 	}
-	nfrom = count_from(msg, len);
+	msg_split(msg, len, &m);
+	nfrom = count_from(&m);
 	if (nfrom != 1) {
 		buf_add_str(err, nfrom == 0 ? "no From field" :
 		    "several From fields");
+		msg_free(&m);
 		return DKIM_SIGN_SKIPPED;
 	}
 	first = first_key(s, d);
 	for (size_t i = first; i < s->nkeys &&
 	    strcmp(s->keys[i].info.domain, d) == 0; i++) {
-		if (sign_one(s, &s->keys[i], id, msg, len, headers_out,
-		    err) < 0) {
+		if (sign_one(s, &s->keys[i], id, &m, headers_out, err) < 0) {
 			buf_addf(err, " (d=%s s=%s)", d,
 			    s->keys[i].info.selector);
 			buf_truncate(headers_out, mark);
-			return DKIM_SIGN_ERROR;
+			res = DKIM_SIGN_ERROR;
+			break;
 		}
 	}
-	return DKIM_SIGN_DONE;
+	msg_free(&m);
+	return res;
 }

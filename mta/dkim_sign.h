@@ -1,6 +1,7 @@
 /*
- * dkim_sign.h - DKIM signing of outgoing mail (RFC 6376) with
- * libopendkim: rsa-sha256 and ed25519-sha256 (RFC 8463), relaxed/relaxed
+ * dkim_sign.h - DKIM signing of outgoing mail (RFC 6376): rsa-sha256 made
+ * by libopendkim, ed25519-sha256 (RFC 8463) made with OpenSSL over a key
+ * parsed once (mta/dkim_sign_ed25519.c says why), relaxed/relaxed
  * canonicalization, one signature per key of the signing domain (an RSA
  * and an Ed25519 key: two signatures, so that verifiers that do not know
  * Ed25519 still find one they can check, RFC 8463 4).
@@ -25,8 +26,14 @@
  * signature (RFC 6376 8.15).  From is always signed and over-signed.
  *
  * The signer is immutable after dkim_sign_new and may be used by any
- * number of threads at once: each message gets libopendkim handles of its
- * own; the library handle is only read.
+ * number of threads at once: each message gets libopendkim handles and
+ * hash contexts of its own; the library handle and the parsed Ed25519
+ * keys are only read.
+ *
+ * Cost (t/bench/dkim_bench.c, one core of our 2-core machine, a 4 KiB
+ * message): about 1.8 ms per RSA-2048 signature, most of it libopendkim
+ * parsing the key again for each one (dkim_sign.c, XXX), 0.1 ms per
+ * Ed25519 one; no heap kept per message.
  */
 #ifndef POSTERN_DKIM_SIGN_H
 #define POSTERN_DKIM_SIGN_H

@@ -61,6 +61,9 @@ struct smtpd {
 	bool implicit_tls;		/* TLS from the first byte (465) */
 	struct directory *dir;		/* non-NULL: AUTH offered */
 	struct auth_throttle *throttle;	/* failed-AUTH accounting */
+	struct jobs *auth_jobs;		/* password checks run here */
+	struct netaddr_cidr *relay_nets;	/* smtp.relay_networks */
+	size_t nrelay_nets;
 
 	pthread_mutex_t mu;	/* guards the counters and list below */
 	unsigned nsessions;
@@ -161,6 +164,7 @@ struct smtpd_session {
 	char ip[NETADDR_STRLEN];
 	unsigned port;
 	bool loopback;
+	bool relay_client;	/* in smtp.relay_networks: relays (SMTP) */
 	uint64_t started_us;
 
 	enum smtpd_state state;
@@ -206,6 +210,9 @@ void smtpd_txn_reset(struct smtpd_session *s);
  * session processes no input meanwhile (busy) */
 void smtpd_run_job(struct smtpd_session *s, job_fn *work,
     job_done_fn *done);
+/* smtpd_run_job_on - the same on another pool (password checks) */
+void smtpd_run_job_on(struct smtpd_session *s, struct jobs *pool,
+    job_fn *work, job_done_fn *done);
 
 /* smtpd_data.c */
 void smtpd_data_begin(struct smtpd_session *s);

@@ -203,64 +203,45 @@ same_addr(const struct netaddr *a, const struct netaddr *b)
 	return a->len == b->len && memcmp(&a->ss, &b->ss, a->len) == 0;
 }
 
-/* host_mode - the TLS mode for host h: the hook's, else the policy's;
- * at least encrypt with AUTH; -1: the host is not to be used (why) */
-static int
-host_mode(const struct smtp_tls_policy *pol, const struct smtp_route_host *h,
-    bool use_auth, struct buf *why)
-{
-	int m = pol->host_mode != NULL ? pol->host_mode(pol->prepare_arg, h,
-	    why) : (int)pol->mode;
+/* what a cached connection to one host of the route must have */
+struct want {
+	bool allowed;		/* the policy allows the host */
+	struct smtp_host_tls t;
+	char *key;		/* t.authenticated: smtp_tlspolicy_auth_key */
+};
 
-	if (m < 0 || m > SMTP_TLS_VERIFY)
-		return -1;
-	return use_auth && m < SMTP_TLS_ENCRYPT ? SMTP_TLS_ENCRYPT : m;
-}
-
-/* fits - may conn carry mail under pol and mode (for host h), with or
- * without AUTH? */
+/* fits - may conn carry mail for a host that wants w, with or without
+ * AUTH?  Nothing weaker than what a new session would have to get. */
 static bool
-fits(const struct smtp_conn *conn, const struct smtp_tls_policy *pol,
-    int mode, const char *host, bool use_auth)
+fits(const struct smtp_conn *conn, const struct want *w, bool use_auth)
 {
-	struct buf names = BUF_INIT(0);
-	bool ok;
-
-	if (conn->authed != use_auth || mode < 0)
+	if (!w->allowed || conn->authed != use_auth)
 		return false;
-	switch ((enum smtp_tls_mode)mode) {
-	case SMTP_TLS_NONE:
-	case SMTP_TLS_MAY:
-		return true;
-	case SMTP_TLS_ENCRYPT:
-		return conn->tls;
-	case SMTP_TLS_VERIFY:
-		break;
-	}
-	if (!conn->verified || conn->verified_for == NULL)
-		return false;
-	smtp_tls_names(pol, host, &names);
-	ok = strcmp(buf_cstr(&names), conn->verified_for) == 0;
-	buf_free(&names);
-	return ok;
+	if (w->t.authenticated)
+		return conn->verified && conn->verified_for != NULL &&
+		    w->key[0] != '\0' && strcmp(w->key, conn->verified_for) == 0;
+	return !w->t.required || conn->tls;
 }
 
 /* cache_take - an idle cached connection to one of the route's
  * addresses that fits, checked alive; NULL: none */
 struct smtp_conn *
 smtp_cache_take(struct smtp_client *c, const struct smtp_route *rt,
-    const struct smtp_tls_policy *pol, bool use_auth, const char *qid)
+    const struct smtp_tlspolicy_result *pol, bool use_auth, const char *qid)
 {
 	struct smtp_conn **pp, *conn;
-	struct buf why = BUF_INIT(0);
-	int *mode = xcalloc(rt->nhost + 1, sizeof(*mode));
+	struct want *w = xcalloc(rt->nhost + 1, sizeof(*w));
 
-	/* the hook is asked outside the lock */
+	/* the policy is asked outside the lock */
 	for (size_t i = 0; i < rt->nhost; i++) {
-		mode[i] = host_mode(pol, &rt->host[i], use_auth, &why);
-		buf_reset(&why);
+		struct buf key = BUF_INIT(0);
+
+		w[i].allowed = smtp_tlspolicy_mx_allowed(pol, rt->host[i].name,
+		    NULL);
+		smtp_host_tls(pol, rt->host[i].name, use_auth, &w[i].t);
+		smtp_tlspolicy_auth_key(pol, rt->host[i].name, &key);
+		w[i].key = buf_steal(&key, NULL);
 	}
-	buf_free(&why);
 	pthread_mutex_lock(&c->mu);
 	for (;;) {
 		conn = NULL;
@@ -270,8 +251,7 @@ smtp_cache_take(struct smtp_client *c, const struct smtp_route *rt,
 				    pp = &(*pp)->next)
 					if (same_addr(&(*pp)->addr,
 					    &rt->host[i].addr[j]) &&
-					    fits(*pp, pol, mode[i],
-					    rt->host[i].name, use_auth))
+					    fits(*pp, &w[i], use_auth))
 						break;
 				if (*pp != NULL) {
 					conn = *pp;
@@ -287,8 +267,7 @@ smtp_cache_take(struct smtp_client *c, const struct smtp_route *rt,
 			log_debug(SMTPC_SVC, "%s: reusing the connection to %s "
 			    "(transaction %u)", qid, conn->relay,
 			    conn->ntxn + 1);
-			free(mode);
-			return conn;
+			goto out;
 		}
 		log_debug(SMTPC_SVC, "%s: cached connection to %s is gone",
 		    qid, conn->relay);
@@ -296,8 +275,11 @@ smtp_cache_take(struct smtp_client *c, const struct smtp_route *rt,
 		pthread_mutex_lock(&c->mu);
 	}
 	pthread_mutex_unlock(&c->mu);
-	free(mode);
-	return NULL;
+out:
+	for (size_t i = 0; i < rt->nhost; i++)
+		free(w[i].key);
+	free(w);
+	return conn;
 }
 
 /* cache_put - keep conn for the next delivery, or close it */
@@ -325,7 +307,7 @@ smtp_cache_put(struct smtp_client *c, struct smtp_conn *conn)
  * f telling what went wrong last */
 struct smtp_conn *
 smtp_cache_open(struct smtp_client *c, const struct smtp_route *rt,
-    const struct smtp_tls_policy *pol, bool use_auth, const char *qid,
+    const struct smtp_tlspolicy_result *pol, bool use_auth, const char *qid,
     struct smtp_fail *f)
 {
 	unsigned sessions = 0;
@@ -333,23 +315,21 @@ smtp_cache_open(struct smtp_client *c, const struct smtp_route *rt,
 	for (size_t i = 0; i < rt->nhost; i++) {
 		const struct smtp_route_host *h = &rt->host[i];
 		struct buf why = BUF_INIT(0);
-		int mode = host_mode(pol, h, use_auth, &why);
+		struct smtp_host_tls t;
 
-		if (mode < 0) {
-			f->st = TRANSPORT_TEMPFAIL;
-			memcpy(f->dsn, "4.7.5", 6);
-			f->flags = 0;
-			f->relay[0] = '\0';
-			buf_reset(&f->text);
-			buf_addf(&f->text, "MX host %s may not be used now "
-			    "(TLS policy %s): %s", h->name,
-			    pol->source != NULL ? pol->source : "hook",
+		if (!smtp_tlspolicy_mx_allowed(pol, h->name, &why)) {
+			smtp_fail_set(f, TRANSPORT_TEMPFAIL,
+			    SMTP_TLSPOLICY_DSN, 0, "MX host %s may not be "
+			    "used now (TLS policy %s): %s", h->name,
+			    smtp_tlspolicy_source_name(pol->source),
 			    buf_cstr(&why));
+			f->relay[0] = '\0';
 			log_info(SMTPC_SVC, "%s: %s", qid, buf_cstr(&f->text));
 			buf_free(&why);
 			continue;
 		}
 		buf_free(&why);
+		smtp_host_tls(pol, h->name, use_auth, &t);
 		for (size_t j = 0; j < h->naddr; j++) {
 			struct smtp_conn *conn;
 			int rc;
@@ -360,12 +340,15 @@ smtp_cache_open(struct smtp_client *c, const struct smtp_route *rt,
 				return NULL;
 			conn = xcalloc(1, sizeof(*conn));
 			rc = smtp_session_open(c, conn, h, &h->addr[j], pol,
-			    (enum smtp_tls_mode)mode, use_auth, qid, f);
-			if (rc < 0 && f->retry_plain) {
+			    &t, use_auth, qid, f);
+			if (rc < 0 && f->retry_plain && !t.required) {
+				struct smtp_host_tls plain = t;
+
+				plain.wanted = false;
 				log_info(SMTPC_SVC, "%s: %s; trying again "
 				    "without TLS", qid, buf_cstr(&f->text));
 				rc = smtp_session_open(c, conn, h, &h->addr[j],
-				    pol, SMTP_TLS_NONE, use_auth, qid, f);
+				    pol, &plain, use_auth, qid, f);
 			}
 			if (rc == 0)
 				return conn;

@@ -17,7 +17,8 @@
  *     routed once per destination, then sent in transactions of at most
  *     max_recipients (Postfix's smtp_destination_recipient_limit is 50
  *     too), one after another over the same connection.  Through a
- *     relay the policy hook is asked with the first recipient's domain.
+ *     relay the TLS policy is looked up with the first recipient's
+ *     domain (it matters only for MTA-STS, which a relay does not get).
  *   - Hosts: the route's order (MX preference, IPv6 first by default).
  *     A host that cannot be used (connect failure, a greeting or EHLO
  *     other than 2xx, a TLS failure the policy does not forgive, a lost
@@ -29,13 +30,26 @@
  *     none takes the mail, every recipient gets the last host's failure,
  *     temporary.  Once a transaction started, its replies decide: we do
  *     not try another host for recipients a host refused.
- *   - TLS policy: smtp_client.tls, or a domain's tls=, then the hook
- *     (smtp_client_set_tls_policy: DANE, MTA-STS) may change it, per
- *     host too (smtp_client.h, struct smtp_tls_policy).  "may"
- *     (the default) is RFC 7435's opportunistic TLS: STARTTLS when
- *     offered, any certificate accepted (the verification result is
- *     logged), a failed handshake retried once in plain text.  The relay
- *     with AUTH is at least "encrypt": no password in the clear.
+ *   - TLS policy: the level is smtp_client.tls, or a domain's tls=
+ *     (smtp_client_tls_level); the client calls mta/smtp_tlspolicy.h
+ *     directly, once per destination after its route (DANE TLSA and
+ *     MTA-STS lookups, in the delivery's job), and per host for what it
+ *     allows and needs (smtp_host_tls), the SSL set-up and the check
+ *     after the handshake.  No hook: the policy is not optional, and
+ *     one code path is the one that is tested.  The module knows
+ *     nothing of the client (routes and OpenSSL objects in, a result
+ *     out); the client knows nothing of DANE or MTA-STS.  "auto" (the
+ *     default) without DANE or MTA-STS, and "may", are RFC 7435's
+ *     opportunistic TLS: STARTTLS when offered, any certificate accepted
+ *     (the verification result is logged), a failed handshake retried
+ *     once in plain text.  Where the policy requires TLS there is no
+ *     such retry and no cleartext: the host failed (4.7.4 when STARTTLS
+ *     is not offered, Postfix's code; 4.7.5 for the rest), the next one
+ *     is tried, and if none is left the mail is deferred.  A policy
+ *     lookup that leaves no host usable (a TLSA lookup failed, no MX in
+ *     the MTA-STS policy, dane-only without DANE) defers at once
+ *     (4.7.5).  The relay with AUTH requires TLS whatever the level: no
+ *     password in the clear.
  *   - AUTH PLAIN only, only to the global relay (smtp_client.relay),
  *     only over TLS.  A relay that offers no AUTH gets the mail without;
  *     a refused AUTH defers (it is our configuration, not the mail).
@@ -43,11 +57,13 @@
  *     connection goes to the cache (up to cache_reuse_limit transactions
  *     and cache_idle_time idle); the next delivery to any domain routed
  *     to the same address and port takes it when its TLS state satisfies
- *     that delivery's policy (encrypt: TLS; verify: verified for the same
- *     names) and its AUTH state is the same.  Before reuse a non-blocking
- *     peek checks the peer has neither closed nor sent anything (a 421
- *     on idle timeout); if it died anyway before its first reply, the
- *     transaction goes to the next connection, a fresh one at the end.
+ *     that delivery's policy for the host (TLS required: TLS; dane or
+ *     verify: authenticated under the same smtp_tlspolicy_auth_key, so
+ *     the same name and, for DANE, the same records) and its AUTH state
+ *     is the same.  Before reuse a non-blocking peek checks the peer has
+ *     neither closed nor sent anything (a 421 on idle timeout); if it
+ *     died anyway before its first reply, the transaction goes to the
+ *     next connection, a fresh one at the end.
  *     A reaper thread closes connections idle too long (QUIT, a short
  *     wait for its reply).
  *   - Concurrency: at most max_connections open (idle cached ones
@@ -84,44 +100,47 @@
 
 #define SMTPC_PASSWORD_MAX 1024	/* bytes of relay_password_file */
 
-/* ---- TLS policies ---- */
+/* ---- TLS ---- */
 
-int
-smtp_tls_policy_add_match(struct smtp_tls_policy *p, const char *name)
-{
-	if (p->nmatch == SMTP_TLS_MATCH_MAX)
-		return -1;
-	p->match[p->nmatch++] = xstrdup(name);
-	return 0;
-}
-
-void
-smtp_tls_policy_clear(struct smtp_tls_policy *p)
-{
-	for (size_t i = 0; i < p->nmatch; i++)
-		free(p->match[i]);
-	if (p->free_arg != NULL)
-		p->free_arg(p->prepare_arg);
-	memset(p, 0, sizeof(*p));
-}
+static const char *const tls_names[] = { "none", "may", "encrypt", "verify",
+	"auto", "dane", "dane-only" };
 
 const char *
 smtp_tls_mode_name(enum smtp_tls_mode m)
 {
-	static const char *const names[] = { "none", "may", "encrypt",
-		"verify" };
+	return (size_t)m < ARRAY_SIZE(tls_names) ? tls_names[m] : "?";
+}
 
-	return (size_t)m < ARRAY_SIZE(names) ? names[m] : "?";
+enum smtp_tlspolicy_level
+smtp_client_tls_level(enum smtp_tls_mode m)
+{
+	switch (m) {
+	case SMTP_TLS_NONE:
+		return SMTP_TLSPOLICY_LVL_NONE;
+	case SMTP_TLS_MAY:
+		return SMTP_TLSPOLICY_LVL_MAY;
+	case SMTP_TLS_ENCRYPT:
+		return SMTP_TLSPOLICY_LVL_ENCRYPT;
+	case SMTP_TLS_VERIFY:
+		return SMTP_TLSPOLICY_LVL_VERIFY;
+	case SMTP_TLS_DANE:
+		return SMTP_TLSPOLICY_LVL_DANE;
+	case SMTP_TLS_DANE_ONLY:
+		return SMTP_TLSPOLICY_LVL_DANE_ONLY;
+	case SMTP_TLS_AUTO:
+		break;
+	}
+	return SMTP_TLSPOLICY_AUTO;
 }
 
 void
-smtp_tls_names(const struct smtp_tls_policy *p, const char *host,
-    struct buf *out)
+smtp_host_tls(const struct smtp_tlspolicy_result *pol, const char *host,
+    bool use_auth, struct smtp_host_tls *t)
 {
-	if (p->nmatch == 0)
-		buf_add_str(out, host);
-	for (size_t i = 0; i < p->nmatch; i++)
-		buf_addf(out, "%s%s", i > 0 ? " " : "", p->match[i]);
+	t->mode = smtp_tlspolicy_mode(pol, host);
+	t->wanted = use_auth || smtp_tlspolicy_tls_wanted(pol, host);
+	t->required = use_auth || smtp_tlspolicy_tls_required(pol, host);
+	t->authenticated = smtp_tlspolicy_is_authenticated(pol, host);
 }
 
 /* ---- smtp_client.domains ---- */
@@ -129,9 +148,9 @@ smtp_tls_names(const struct smtp_tls_policy *p, const char *host,
 static int
 tls_mode_parse(const char *s, size_t n)
 {
-	for (int m = SMTP_TLS_NONE; m <= SMTP_TLS_VERIFY; m++)
-		if (ascii_eq_nocase(s, n, smtp_tls_mode_name(m)))
-			return m;
+	for (size_t m = 0; m < ARRAY_SIZE(tls_names); m++)
+		if (ascii_eq_nocase(s, n, tls_names[m]))
+			return (int)m;
 	return -1;
 }
 
@@ -185,8 +204,9 @@ smtp_client_override_parse(const char *spec, struct smtp_client_override *o,
 			o->tls = tls_mode_parse(v + 1, n - 4);
 			seen_tls = true;
 			if (o->tls < 0) {
-				buf_addf(err, "\"%s\": tls= is none, may, "
-				    "encrypt or verify", spec);
+				buf_addf(err, "\"%s\": tls= is auto, none, "
+				    "may, encrypt, verify, dane or dane-only",
+				    spec);
 				return -1;
 			}
 		} else if ((size_t)(v - p) == 4 && strncmp(p, "port", 4) == 0 &&
@@ -287,11 +307,19 @@ client_ctx(const struct config *cfg, struct buf *err)
 	if (cfg->tls.ciphers[0] != '\0' &&
 	    SSL_CTX_set_cipher_list(ctx, cfg->tls.ciphers) != 1)
 		goto fail;
-	/* verified after the handshake, as the policy says (smtp_session.c) */
+	/*
+	 * the policy sets each SSL up (smtp_tlspolicy_ssl_setup: its own CA
+	 * store and SSL_VERIFY_PEER where a certificate must pass); this
+	 * store only tells "Trusted" from "Untrusted" in the log otherwise
+	 */
 	SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
 	if (ca[0] != '\0' ? SSL_CTX_load_verify_locations(ctx, ca,
 	    NULL) != 1 : SSL_CTX_set_default_verify_paths(ctx) != 1)
 		goto fail;
+	if (smtp_tlspolicy_ctx_init(ctx, err) < 0) {
+		SSL_CTX_free(ctx);
+		return NULL;
+	}
 	return ctx;
 fail:
 	ERR_error_string_n(ERR_get_error(), text, sizeof(text));
@@ -304,8 +332,9 @@ fail:
 
 int
 smtp_client_new(const struct config *cfg, struct dns *dns,
-    const struct dkim_signer *signer, const struct netaddr *self,
-    size_t nself, struct smtp_client **c_r, struct buf *err)
+    const struct dkim_signer *signer, struct smtp_tlspolicy *tp,
+    const struct netaddr *self, size_t nself, struct smtp_client **c_r,
+    struct buf *err)
 {
 	const struct config_smtp_client *cc = &cfg->smtp_client;
 	struct smtp_client *c = xcalloc(1, sizeof(*c));
@@ -317,6 +346,7 @@ smtp_client_new(const struct config *cfg, struct dns *dns,
 	c->cc = cc;
 	c->dns = dns;
 	c->signer = signer;
+	c->tp = tp;
 	c->stop_pipe[0] = c->stop_pipe[1] = -1;
 	pthread_mutex_init(&c->mu, NULL);
 	pthread_condattr_init(&ca);
@@ -360,20 +390,6 @@ smtp_client_new(const struct config *cfg, struct dns *dns,
 fail:
 	smtp_client_free(&c);
 	return -1;
-}
-
-void
-smtp_client_set_tls_policy(struct smtp_client *c, smtp_tls_policy_fn *fn,
-    void *arg)
-{
-	c->policy_fn = fn;
-	c->policy_arg = arg;
-}
-
-SSL_CTX *
-smtp_client_ssl_ctx(struct smtp_client *c)
-{
-	return c->ssl_ctx;
 }
 
 void
@@ -433,7 +449,7 @@ struct dom_ctx {
 	struct transport_result *res;
 	char domain[DNS_NAME_MAX + 2];
 	struct smtp_route route;
-	struct smtp_tls_policy pol;
+	struct smtp_tlspolicy_result pol;
 	const char *nexthop;	/* the relay or the domain's; "": by MX */
 	bool use_auth;
 };
@@ -531,6 +547,59 @@ transactions(struct dom_ctx *d)
 	free(tr);
 }
 
+/* log_note - each line of the policy's note, for the postmaster */
+static void
+log_note(const struct dom_ctx *d)
+{
+	const char *p = buf_cstr(&d->pol.note);
+
+	while (*p != '\0') {
+		size_t n = strcspn(p, "\n");
+
+		log_info(SMTPC_SVC, "%s: TLS policy of %s: %.*s",
+		    d->req->queue_id, d->domain, (int)n, p);
+		p += n + (p[n] != '\0');
+	}
+}
+
+/*
+ * tls_policy - d->pol for d's route, at the level configured for it;
+ * -1: no host may be used now, the recipients are deferred (4.7.5)
+ */
+static int
+tls_policy(struct dom_ctx *d, const struct smtp_client_override *o)
+{
+	struct smtp_client *c = d->c;
+	enum smtp_tls_mode m = o != NULL && o->tls >= 0 ?
+	    (enum smtp_tls_mode)o->tls : c->cc->tls;
+	struct smtp_route_nexthop nh;
+	struct buf err = BUF_INIT(0);
+	unsigned flags = 0;
+	int rc;
+
+	/* AUTH only to the configured relay (never in the clear: every
+	 * host requires TLS then, smtp_host_tls) */
+	d->use_auth = c->relay_pass != NULL && d->route.relay &&
+	    (o == NULL || !o->has_nexthop);
+	/* a "[host]" next hop: DANE as for a domain without MX */
+	if (d->route.relay && d->nexthop[0] != '\0' &&
+	    smtp_route_nexthop_parse(d->nexthop, &nh, &err) == 0 &&
+	    nh.no_mx && !nh.is_ip)
+		flags |= SMTP_TLSPOLICY_F_NO_MX;
+	buf_reset(&err);
+	rc = smtp_tlspolicy_lookup(c->tp, d->domain, &d->route,
+	    smtp_client_tls_level(m), flags, &d->pol, &err);
+	log_note(d);
+	if (rc < 0) {
+		log_warn(SMTPC_SVC, "%s: %s; deferred", d->req->queue_id,
+		    buf_cstr(&err));
+		dom_fail(d, TRANSPORT_TEMPFAIL, SMTP_TLSPOLICY_DSN, "%s",
+		    buf_cstr(&err));
+	}
+	buf_free(&err);
+	return rc;
+}
+
 /* route_and_policy - d->route and d->pol; -1: the recipients failed */
 static int
 route_and_policy(struct dom_ctx *d, const struct smtp_client_override *o)
@@ -557,21 +626,7 @@ route_and_policy(struct dom_ctx *d, const struct smtp_client_override *o)
 		    "%s", buf_cstr(&err));
 		goto out;
 	}
-	d->pol.mode = o != NULL && o->tls >= 0 ? (enum smtp_tls_mode)o->tls :
-	    cc->tls;
-	d->pol.source = "config";
-	if (c->policy_fn != NULL && c->policy_fn(c->policy_arg, d->domain,
-	    &d->route, &d->pol, &err) < 0) {
-		dom_fail(d, TRANSPORT_TEMPFAIL, "4.7.5", "TLS policy of %s: %s",
-		    d->domain, buf_cstr(&err));
-		goto out;
-	}
-	/* AUTH only to the configured relay, and never in the clear */
-	d->use_auth = c->relay_pass != NULL && d->route.relay &&
-	    (o == NULL || !o->has_nexthop);
-	if (d->use_auth && d->pol.mode < SMTP_TLS_ENCRYPT)
-		d->pol.mode = SMTP_TLS_ENCRYPT;
-	rc = 0;
+	rc = tls_policy(d, o);
 out:
 	buf_free(&err);
 	return rc;
@@ -589,11 +644,13 @@ deliver_domain(struct dom_ctx *d)
 	o = smtp_client_override_find(c->ovr, c->novr, d->domain);
 	if (route_and_policy(d, o) < 0)
 		return;
-	log_debug(SMTPC_SVC, "%s: %s: %zu host%s, first %s, TLS %s (%s)",
-	    d->req->queue_id, d->domain, d->route.nhost,
-	    d->route.nhost == 1 ? "" : "s", d->route.host[0].name,
-	    smtp_tls_mode_name(d->pol.mode), d->pol.source != NULL ?
-	    d->pol.source : "hook");
+	log_debug(SMTPC_SVC, "%s: %s: %zu host%s, first %s, TLS policy %s "
+	    "(level %s), %s for it", d->req->queue_id, d->domain,
+	    d->route.nhost, d->route.nhost == 1 ? "" : "s",
+	    d->route.host[0].name, smtp_tlspolicy_source_name(d->pol.source),
+	    smtp_tlspolicy_level_name(d->pol.level),
+	    smtp_tlspolicy_mode_name(smtp_tlspolicy_mode(&d->pol,
+	    d->route.host[0].name)));
 	/* a next hop's deliveries count together, whatever the domain */
 	if (d->route.relay)
 		buf_addf(&key, "relay:%s", d->nexthop);
@@ -691,7 +748,7 @@ smtpc_deliver(void *ctx, const struct transport_request *req,
 		d.msg = &msg;
 		d.res = res;
 		d.ks = ks;
-		/* the route and the policy hook get the first one's domain */
+		/* the route and the TLS policy get the first one's domain */
 		if (!domain_of(env->rcpts[req->rcpt[k]].addr, d.domain,
 		    sizeof(d.domain)))
 			PANIC("smtpc_deliver: domain_of changed its mind");
@@ -709,7 +766,7 @@ smtpc_deliver(void *ctx, const struct transport_request *req,
 		keys[k] = NULL;
 		deliver_domain(&d);
 		smtp_route_free(&d.route);
-		smtp_tls_policy_clear(&d.pol);
+		smtp_tlspolicy_result_free(&d.pol);
 	}
 out:
 	for (size_t k = 0; k < req->nrcpt; k++)

@@ -9,7 +9,7 @@
  * result per recipient.
  *
  * The files: smtp_client.c (this interface, the transport's deliver(),
- * routing, the TLS policy, per-domain overrides), smtp_cache.c
+ * routing, the TLS policy lookup, per-domain overrides), smtp_cache.c
  * (connection and destination limits, the connection cache, opening a
  * connection host after host), smtp_session.c (a conversation's start:
  * greeting, EHLO, STARTTLS, AUTH; QUIT), smtp_txn.c (one transaction:
@@ -23,6 +23,9 @@
  * its state on its stack.  The shared parts (the connection cache, the
  * concurrency counters) are under one mutex, never held across I/O.  A
  * reaper thread closes connections idle past smtp_client.cache_idle_time.
+ *
+ * TLS: as the destination's policy says (mta/smtp_tlspolicy.h: DANE,
+ * MTA-STS, the configured level); below.
  *
  * Results (one per recipient, logged by the qmgr): relay
  * "mx.example.com[192.0.2.1]:25"; a reply of the next hop as its text,
@@ -39,94 +42,40 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include <openssl/ssl.h>
-
 #include "common/buf.h"
 #include "common/config.h"
 #include "common/dns.h"
 #include "common/netaddr.h"
 #include "mta/smtp_route.h"
+#include "mta/smtp_tlspolicy.h"
 #include "queue/transport.h"
 
 struct smtp_client;
 struct dkim_signer;
 
-/* ---- the TLS policy of a destination ---- */
-
-#define SMTP_TLS_MATCH_MAX 16	/* names a certificate may match */
+/* ---- the TLS policy ---- */
 
 /*
- * struct smtp_tls_policy - how mail to one domain uses TLS.  The client
- * fills it from the configuration (smtp_client.tls, a domain's tls=)
- * and hands it to the policy hook, which may change anything (DANE,
- * MTA-STS).  Release with smtp_tls_policy_clear().
- *
- *   SMTP_TLS_NONE     no STARTTLS.
- *   SMTP_TLS_MAY      STARTTLS when offered, the certificate not
- *                     checked (its verification result is logged); a
- *                     failed handshake is retried once without TLS.
- *   SMTP_TLS_ENCRYPT  STARTTLS or that host is skipped (4.7.4 when
- *                     not offered, 4.7.5 when the handshake fails).
- *   SMTP_TLS_VERIFY   as encrypt, and the chain must verify (the CA
- *                     store of smtp_client.tls_ca_file) for one of
- *                     match[] (none: the MX host's name); else 4.7.5.
- *
- * A policy hook (DANE, MTA-STS) decides per host with the three
- * callbacks, all given prepare_arg:
- *   host_mode  the mode of one host of the route (replaces mode for
- *              it), or -1 with a line in why: the host may not be used
- *              now and is skipped (4.7.5).
- *   prepare    with the SSL before the handshake, SNI set (DANE:
- *              SSL_dane_enable, SSL_dane_tlsa_add; PKIX names).  0, or
- *              -1 with a line in err: that host failed (4.7.5).
- *   check      right after the handshake, instead of our own check of
- *              match[] under SMTP_TLS_VERIFY: 0 go on (a line appended
- *              to note is logged), -1 with err: the host failed (4.7.5).
- *              With a check hook the client sets no match names of its
- *              own: prepare does what the hook's check needs.
- * Any of them may be NULL.  A host whose mode is at least encrypt never
- * gets the mail in clear text, whatever fails.
+ * Every delivery goes through mta/smtp_tlspolicy.h: the level of the
+ * destination (smtp_client.tls, or a domain's tls=) becomes a policy
+ * lookup (DANE, MTA-STS) over the route, and each host is used, with
+ * STARTTLS and the certificate checked, as that policy says (the
+ * sequence of smtp_tlspolicy.h's header comment).  Where the policy
+ * requires TLS a host without it (not offered 4.7.4; refused, a failed
+ * handshake, a certificate that does not pass 4.7.5) is skipped, never
+ * used in cleartext; when no host is left the mail is deferred.
  */
-struct smtp_tls_policy {
-	enum smtp_tls_mode mode;
-	char *match[SMTP_TLS_MATCH_MAX];	/* owned; see the add helper */
-	size_t nmatch;
-	int (*host_mode)(void *arg, const struct smtp_route_host *h,
-	    struct buf *why);
-	int (*prepare)(void *arg, SSL *ssl, const struct smtp_route_host *h,
-	    struct buf *err);
-	int (*check)(void *arg, SSL *ssl, const struct smtp_route_host *h,
-	    struct buf *note, struct buf *err);
-	void *prepare_arg;	/* the callbacks' */
-	/* releases prepare_arg (smtp_tls_policy_clear); NULL: nothing */
-	void (*free_arg)(void *arg);
-	const char *source;	/* static, for the log: "config", "dane" */
-};
 
-/* smtp_tls_policy_add_match - a copy of name in p->match; -1 when full */
-int smtp_tls_policy_add_match(struct smtp_tls_policy *p, const char *name)
-    WARN_UNUSED;
-/* smtp_tls_policy_clear - free the names and prepare_arg; p zeroed */
-void smtp_tls_policy_clear(struct smtp_tls_policy *p);
-/* smtp_tls_mode_name - "none", "may", "encrypt", "verify" */
+/* smtp_tls_mode_name - the configuration's names: "none", "may",
+ * "encrypt", "verify", "auto", "dane", "dane-only" */
 const char *smtp_tls_mode_name(enum smtp_tls_mode m);
-
-/*
- * smtp_tls_policy_fn - the hook of smtp_client_set_tls_policy: the
- * policy for mail to domain (lower case) once its route is known (route:
- * the hosts in order, their names and DNSSEC flags).  *p holds the
- * configuration's policy; change it or leave it.  Runs on the delivery
- * thread and may block (DNS, HTTPS).  0, or -1 with a line in err: the
- * domain's recipients are deferred (4.7.5), nothing is sent.
- */
-typedef int smtp_tls_policy_fn(void *arg, const char *domain,
-    const struct smtp_route *route, struct smtp_tls_policy *p,
-    struct buf *err);
+/* smtp_client_tls_level - the policy level of a configuration value */
+enum smtp_tlspolicy_level smtp_client_tls_level(enum smtp_tls_mode m);
 
 /* ---- per-domain overrides (smtp_client.domains) ---- */
 
 /*
- * "DOMAIN=[NEXTHOP][,tls=MODE][,port=N]": DOMAIN alone or, written
+ * "DOMAIN=[NEXTHOP][,tls=LEVEL][,port=N]": DOMAIN alone or, written
  * ".example.com", every domain under example.com (not example.com
  * itself).  NEXTHOP in the syntax of smtp_route_nexthop_parse: the
  * domain's mail goes there instead of its MX or the relay; an empty one
@@ -138,7 +87,8 @@ struct smtp_client_override {
 	char domain[DNS_NAME_MAX + 2];	/* lower case, leading '.' kept */
 	bool has_nexthop;
 	char nexthop[DNS_NAME_MAX + 24];	/* "" = MX delivery */
-	int tls;		/* -1: not given; else an enum smtp_tls_mode */
+	int tls;		/* -1: not given; else an enum smtp_tls_mode
+				 * (the level, smtp_client_tls_level) */
 	unsigned port;		/* 0: not given */
 };
 
@@ -157,23 +107,19 @@ const struct smtp_client_override *smtp_client_override_find(
 /*
  * smtp_client_new - a client for cfg's smtp_client group (cfg must
  * outlive it).  dns: the resolver for routes (shared, outlives it);
- * signer: DKIM keys, or NULL (nothing signed).  self: our listening
- * addresses for loop detection (smtp_route.h; the port is ignored
- * there, so give only those that receive on the port we deliver to),
- * with server.hostname and helo_name as our names.  Reads
- * relay_password_file.  -1 with a line in err (a bad relay or domains
- * entry, an unreadable file, a TLS context that cannot be made).
+ * signer: DKIM keys, or NULL (nothing signed); tp: the TLS policy every
+ * delivery goes through (shared, outlives it; smtp_tlspolicy_new with
+ * the same resolver).  self: our listening addresses for loop detection
+ * (smtp_route.h; the port is ignored there, so give only those that
+ * receive on the port we deliver to), with server.hostname and
+ * helo_name as our names.  Reads relay_password_file.  -1 with a line
+ * in err (a bad relay or domains entry, an unreadable file, a TLS
+ * context that cannot be made).
  */
 int smtp_client_new(const struct config *cfg, struct dns *dns,
-    const struct dkim_signer *signer, const struct netaddr *self,
-    size_t nself, struct smtp_client **c_r, struct buf *err) WARN_UNUSED;
-/* smtp_client_set_tls_policy - before the first delivery */
-void smtp_client_set_tls_policy(struct smtp_client *c,
-    smtp_tls_policy_fn *fn, void *arg);
-/* smtp_client_ssl_ctx - the client's TLS context (TLS 1.2+, no
- * verification during the handshake: the policy checks after it), for
- * a policy hook to set up before the first delivery */
-SSL_CTX *smtp_client_ssl_ctx(struct smtp_client *c);
+    const struct dkim_signer *signer, struct smtp_tlspolicy *tp,
+    const struct netaddr *self, size_t nself, struct smtp_client **c_r,
+    struct buf *err) WARN_UNUSED;
 /* smtp_client_transport - *t: name "smtp", not idempotent, per_domain
  * unless smtp_client.relay is set */
 void smtp_client_transport(struct smtp_client *c, struct transport *t);

@@ -17,6 +17,7 @@
 #include "common/config.h"
 #include "mta/smtp_client.h"
 #include "mta/smtp_route.h"
+#include "mta/smtp_tlspolicy.h"
 #include "mta/smtpc_data.h"
 #include "mta/smtpc_parse.h"
 #include "queue/queue.h"
@@ -117,8 +118,8 @@ struct smtp_conn {
 	struct smtpc_ehlo caps;
 	bool esmtp;		/* EHLO worked (else HELO) */
 	bool tls;		/* STARTTLS done */
-	bool verified;		/* the certificate verified */
-	char *verified_for;	/* the match names, joined (cache key) */
+	bool verified;		/* authenticated as the policy wanted */
+	char *verified_for;	/* then: smtp_tlspolicy_auth_key (cache) */
 	bool authed;		/* AUTH done (relay) */
 	unsigned ntxn;		/* transactions begun on it */
 	uint64_t idle_since;	/* cached: monotonic us */
@@ -132,7 +133,8 @@ struct smtp_fail {
 	unsigned flags;		/* TRANSPORT_F_REMOTE */
 	char relay[SMTPC_RELAY_MAX];	/* "" = none reached */
 	struct buf text;
-	bool retry_plain;	/* "may": the handshake failed, try without */
+	bool retry_plain;	/* TLS not required and the handshake (or its
+				 * set-up) failed: try again without */
 	bool greeted;		/* the server had answered: a session try */
 };
 
@@ -161,16 +163,25 @@ int smtp_session_cmd(struct smtp_conn *conn, const char *cmd,
     unsigned timeout, const char *phase, struct smtpc_reply *r,
     struct smtp_fail *f) WARN_UNUSED;
 
+/* the TLS one host of a delivery is given (smtp_host_tls) */
+struct smtp_host_tls {
+	enum smtp_tlspolicy_mode mode;	/* the policy's for the host */
+	bool wanted;		/* STARTTLS when offered */
+	bool required;		/* no cleartext: the host fails without */
+	bool authenticated;	/* the certificate must pass (DANE, verify) */
+};
+
 /*
  * smtp_session_open - connect to a (of host h), read the greeting, EHLO,
- * STARTTLS as mode says (the host's, from pol; pol's hooks are called),
- * AUTH when auth.  0: conn ready for a transaction; -1: f says why
- * (f->retry_plain: "may" and the handshake failed), conn closed.
+ * STARTTLS as t says, the handshake set up and judged by pol
+ * (smtp_tlspolicy_ssl_setup, _ssl_check), AUTH when auth.  0: conn
+ * ready for a transaction; -1: f says why (f->retry_plain: TLS was not
+ * required and its handshake failed), conn closed.
  */
 int smtp_session_open(struct smtp_client *c, struct smtp_conn *conn,
     const struct smtp_route_host *h, const struct netaddr *a,
-    const struct smtp_tls_policy *pol, enum smtp_tls_mode mode, bool auth,
-    const char *qid, struct smtp_fail *f) WARN_UNUSED;
+    const struct smtp_tlspolicy_result *pol, const struct smtp_host_tls *t,
+    bool auth, const char *qid, struct smtp_fail *f) WARN_UNUSED;
 
 struct smtp_txn_rcpt {
 	const char *addr;
@@ -221,12 +232,12 @@ void smtp_cache_dest_release(struct smtp_client *c, struct smtp_dest *d,
 /* smtp_cache_take - an idle cached connection to one of the route's
  * addresses that suits pol and use_auth, checked alive; NULL: none */
 struct smtp_conn *smtp_cache_take(struct smtp_client *c,
-    const struct smtp_route *rt, const struct smtp_tls_policy *pol,
+    const struct smtp_route *rt, const struct smtp_tlspolicy_result *pol,
     bool use_auth, const char *qid);
-/* smtp_cache_open - a new session with the route's hosts in order; NULL
- * with f telling what went wrong last */
+/* smtp_cache_open - a new session with the route's hosts in order, those
+ * pol allows; NULL with f telling what went wrong last */
 struct smtp_conn *smtp_cache_open(struct smtp_client *c,
-    const struct smtp_route *rt, const struct smtp_tls_policy *pol,
+    const struct smtp_route *rt, const struct smtp_tlspolicy_result *pol,
     bool use_auth, const char *qid, struct smtp_fail *f);
 /* smtp_cache_put - keep conn (after a clean transaction) or close it */
 void smtp_cache_put(struct smtp_client *c, struct smtp_conn *conn);
@@ -236,11 +247,11 @@ void smtp_cache_close(struct smtp_client *c, struct smtp_conn **conn,
 
 /* ---- smtp_client.c: what the others read of the client ---- */
 
-/* smtp_tls_names - the names a certificate must match under p for host
- * (p's, else host), space-separated, appended to out: the cache key of
- * a verified connection */
-void smtp_tls_names(const struct smtp_tls_policy *p, const char *host,
-    struct buf *out);
+/* smtp_host_tls - *t for host under pol: the policy's mode, STARTTLS
+ * wanted and required as it says, and always both with AUTH (no
+ * password in the clear) */
+void smtp_host_tls(const struct smtp_tlspolicy_result *pol,
+    const char *host, bool use_auth, struct smtp_host_tls *t);
 
 struct smtp_client {
 	const struct config *cfg;
@@ -254,8 +265,7 @@ struct smtp_client {
 	const char *self_names[2];
 	struct netaddr *self_addrs;
 	size_t nself_addrs;
-	smtp_tls_policy_fn *policy_fn;
-	void *policy_arg;
+	struct smtp_tlspolicy *tp;	/* shared, not ours */
 	int stop_pipe[2];	/* [0] readable once stopping */
 	pthread_mutex_t mu;	/* what follows */
 	pthread_cond_t cv;	/* a connection or destination slot freed,

@@ -15,18 +15,28 @@
  *     the next one (smtp_cache.c); the host's reply is the result's text
  *     if none is left.  EHLO answered with 5xx (but 554): HELO, and no
  *     extensions.
- *   - STARTTLS in "may" mode: a refused STARTTLS goes on in plain text; a
- *     failed handshake leaves the connection unusable, the caller
- *     connects again without TLS (RFC 7435 opportunistic security).  In
- *     "encrypt" and "verify" a host without TLS is skipped, never used in
- *     clear text.  Bytes that arrive with the 220 to STARTTLS are refused
- *     (they would be read as if they came over TLS: the client side of
- *     CVE-2011-0411).  EHLO again after the handshake (RFC 3207 4.2).
- *   - The certificate: the handshake never fails on it (SSL_VERIFY_NONE);
- *     afterwards OpenSSL's verification result is logged ("Untrusted",
- *     "Trusted": the chain verifies, "Verified": for the host's name too,
- *     Postfix's words), and under "verify" (or the policy hook's check)
- *     it decides.
+ *   - STARTTLS as the host's TLS policy says (mta/smtp_tlspolicy.h,
+ *     through struct smtp_host_tls).  Not required (may, MTA-STS
+ *     testing): a refused STARTTLS goes on in plain text; a failed
+ *     handshake leaves the connection unusable, the caller connects again
+ *     without TLS (RFC 7435 opportunistic security).  Required (encrypt,
+ *     verify, DANE, MTA-STS enforce, AUTH): a host without TLS is
+ *     skipped, never used in clear text: 4.7.4 when STARTTLS is not
+ *     offered, the reply when it is refused, 4.7.5 when the handshake or
+ *     the certificate fails.  Bytes that arrive with the 220 to STARTTLS
+ *     are refused (they would be read as if they came over TLS: the
+ *     client side of CVE-2011-0411).  EHLO again after the handshake
+ *     (RFC 3207 4.2), and never before the policy's check passed.
+ *   - The certificate: the policy sets the SSL up
+ *     (smtp_tlspolicy_ssl_setup: SNI, the DANE records or the PKIX store
+ *     and name); where a certificate must pass (dane, verify) OpenSSL
+ *     ends the handshake on one that does not, and the policy's check
+ *     says why.  After the handshake the check decides
+ *     (smtp_tlspolicy_ssl_check); OpenSSL's result is logged in
+ *     Postfix's words ("Untrusted", "Trusted": the chain verifies to a CA
+ *     of tls_ca_file or the system's, "Verified": the policy
+ *     authenticated it, or in may mode the chain is for the host's name
+ *     too), with what the policy noted ("dane: DANE-EE(3) 1 1 matched").
  *   - AUTH: PLAIN only, over TLS only; a relay that offers no AUTH gets
  *     the mail without (logged); the credentials are wiped from memory
  *     after use.
@@ -115,124 +125,113 @@ is_host_name(const char *s)
 	    strspn(s, "0123456789.") != strlen(s);
 }
 
-/* tls_setup - a new SSL for conn: SNI, the names to verify, the hook */
+/* tls_setup - a new SSL for conn, set up by the policy for host h */
 static SSL *
 tls_setup(struct smtp_client *c, struct smtp_conn *conn,
-    const struct smtp_route_host *h, const struct smtp_tls_policy *pol,
-    enum smtp_tls_mode mode, struct smtp_fail *f)
+    const struct smtp_route_host *h, const struct smtp_tlspolicy_result *pol,
+    const struct smtp_host_tls *t, struct smtp_fail *f)
 {
-	struct buf why = BUF_INIT(0), names = BUF_INIT(0);
+	struct buf why = BUF_INIT(0);
 	SSL *ssl = SSL_new(c->ssl_ctx);
-	bool ok = ssl != NULL;
 
-	if (ok && is_host_name(h->name))
-		ok = SSL_set_tlsext_host_name(ssl, h->name) == 1;
-	if (ok && mode == SMTP_TLS_VERIFY && pol->check == NULL) {
-		SSL_set_hostflags(ssl, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
-		if (pol->nmatch == 0)
-			ok = SSL_set1_host(ssl, h->name) == 1;
-		for (size_t i = 0; ok && i < pol->nmatch; i++)
-			ok = (i == 0 ? SSL_set1_host(ssl, pol->match[i]) :
-			    SSL_add1_host(ssl, pol->match[i])) == 1;
-	}
-	if (ok && mode == SMTP_TLS_VERIFY) {
-		smtp_tls_names(pol, h->name, &names);
-		free(conn->verified_for);
-		conn->verified_for = buf_steal(&names, NULL);
-	}
-	if (!ok)
-		smtp_fail_set(f, TRANSPORT_TEMPFAIL, "4.7.5", 0, "TLS with %s: "
-		    "cannot set up the session", conn->relay);
-	else if (pol->prepare != NULL && pol->prepare(pol->prepare_arg, ssl,
-	    h, &why) < 0) {
-		smtp_fail_set(f, TRANSPORT_TEMPFAIL, "4.7.5", 0,
+	if (ssl == NULL) {
+		smtp_fail_set(f, TRANSPORT_TEMPFAIL, SMTP_TLSPOLICY_DSN, 0,
+		    "TLS with %s: cannot set up the session", conn->relay);
+	} else if (smtp_tlspolicy_ssl_setup(pol, h->name, ssl, &why) < 0) {
+		/* as a failed handshake: cleartext only where allowed */
+		smtp_fail_set(f, TRANSPORT_TEMPFAIL, SMTP_TLSPOLICY_DSN, 0,
 		    "TLS with %s: %s", conn->relay, buf_cstr(&why));
-		ok = false;
-	}
-	if (!ok) {
+		f->retry_plain = !t->required;
 		SSL_free(ssl);
 		ssl = NULL;
 	}
 	buf_free(&why);
-	buf_free(&names);
 	return ssl;
 }
 
-/* tls_check - after the handshake: verified?  Logged as Postfix does
- * ("Untrusted TLS connection established to ..."); -1 (f) when the
- * policy wants a verified certificate and it is not */
+/* not_verified - f: the certificate of conn's peer did not pass pol */
+static void
+not_verified(const struct smtp_conn *conn,
+    const struct smtp_tlspolicy_result *pol, const struct smtp_host_tls *t,
+    const struct buf *why, struct smtp_fail *f)
+{
+	smtp_fail_set(f, TRANSPORT_TEMPFAIL, SMTP_TLSPOLICY_DSN, 0, "server "
+	    "certificate not verified for %s (TLS policy %s, %s): %s",
+	    conn->relay, smtp_tlspolicy_source_name(pol->source),
+	    smtp_tlspolicy_mode_name(t->mode), buf_cstr(why));
+}
+
+/* tls_check - after the handshake: the policy's verdict, logged as
+ * Postfix does ("Untrusted TLS connection established to ..."); -1 (f)
+ * when the policy refuses the session */
 static int
 tls_check(struct smtp_conn *conn, const struct smtp_route_host *h,
-    const struct smtp_tls_policy *pol, enum smtp_tls_mode mode,
+    const struct smtp_tlspolicy_result *pol, const struct smtp_host_tls *t,
     const char *qid, struct smtp_fail *f)
 {
 	SSL *ssl = conn->io.ssl;
 	X509 *peer = SSL_get1_peer_certificate(ssl);
 	long vr = SSL_get_verify_result(ssl);
 	bool trusted = peer != NULL && vr == X509_V_OK, anon = peer == NULL;
+	bool named;
 	struct buf note = BUF_INIT(0), err = BUF_INIT(0);
 	char desc[160];
-	int rc = 0;
+	int rc;
 
 	conn->tls = true;
-	conn->verified = trusted && ((mode == SMTP_TLS_VERIFY &&
-	    pol->check == NULL) || (is_host_name(h->name) &&
-	    X509_check_host(peer, h->name, strlen(h->name),
-	    X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS, NULL) == 1));
-	X509_free(peer);
-	if (pol->check != NULL) {
-		rc = pol->check(pol->prepare_arg, ssl, h, &note, &err);
-		/* the hook's verdict is the verification (DANE, MTA-STS) */
-		conn->verified = rc == 0 && mode == SMTP_TLS_VERIFY;
+	rc = smtp_tlspolicy_ssl_check(pol, h->name, ssl, &note, &err);
+	conn->verified = rc == 0 && t->authenticated;
+	if (conn->verified) {
+		struct buf key = BUF_INIT(0);
+
+		smtp_tlspolicy_auth_key(pol, h->name, &key);
+		free(conn->verified_for);
+		conn->verified_for = buf_steal(&key, NULL);
 	}
+	/* "Verified" without a policy that asked: the chain is for the name */
+	named = conn->verified || (trusted && is_host_name(h->name) &&
+	    X509_check_host(peer, h->name, strlen(h->name),
+	    X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS, NULL) == 1);
+	X509_free(peer);
 	tls_describe(ssl, desc, sizeof(desc));
 	log_info(SMTPC_SVC, "%s: %s TLS connection established to %s: %s%s%s",
-	    qid, conn->verified ? "Verified" : trusted ? "Trusted" :
+	    qid, named ? "Verified" : trusted ? "Trusted" :
 	    anon ? "Anonymous" : "Untrusted", conn->relay, desc,
 	    trusted ? "" : "; certificate: ",
 	    trusted ? "" : X509_verify_cert_error_string(vr));
+	if (note.len > 0 && note.data[note.len - 1] == '\n')
+		note.data[--note.len] = '\0';
 	if (note.len > 0)
 		log_info(SMTPC_SVC, "%s: TLS with %s: %s", qid, conn->relay,
 		    buf_cstr(&note));
-	buf_free(&note);
 	if (rc < 0) {
-		smtp_fail_set(f, TRANSPORT_TEMPFAIL, "4.7.5", 0, "TLS with %s "
-		    "refused by the policy (%s): %s", conn->relay,
-		    pol->source != NULL ? pol->source : "hook",
-		    buf_cstr(&err));
-		buf_free(&err);
-		return -1;
+		not_verified(conn, pol, t, &err, f);
+		log_info(SMTPC_SVC, "%s: %s", qid, buf_cstr(&f->text));
 	}
+	buf_free(&note);
 	buf_free(&err);
-	if (mode == SMTP_TLS_VERIFY && !conn->verified) {
-		smtp_fail_set(f, TRANSPORT_TEMPFAIL, "4.7.5", 0, "server "
-		    "certificate not verified for %s (policy %s): %s",
-		    conn->relay, pol->source != NULL ? pol->source : "config",
-		    anon ? "no certificate" :
-		    X509_verify_cert_error_string(vr));
-		return -1;
-	}
 	return rc;
 }
 
-/* starttls - 0: TLS on; 1: refused, plain text goes on ("may"); -1 (f) */
+/* starttls - 0: TLS on; 1: refused, plain text goes on (TLS not
+ * required); -1 (f) */
 static int
 starttls(struct smtp_client *c, struct smtp_conn *conn,
-    const struct smtp_route_host *h, const struct smtp_tls_policy *pol,
-    enum smtp_tls_mode mode, const char *qid, struct smtp_fail *f)
+    const struct smtp_route_host *h, const struct smtp_tlspolicy_result *pol,
+    const struct smtp_host_tls *t, const char *qid, struct smtp_fail *f)
 {
 	struct smtpc_reply r;
 	struct buf why = BUF_INIT(0);
-	unsigned t = c->cc->helo_timeout;
+	unsigned to = c->cc->helo_timeout;
 	SSL *ssl;
 	int rc = -1;
 
 	memset(&r, 0, sizeof(r));
-	if (smtp_session_cmd(conn, "STARTTLS\r\n", t, "sending STARTTLS", &r,
+	if (smtp_session_cmd(conn, "STARTTLS\r\n", to, "sending STARTTLS", &r,
 	    f) < 0)
 		goto out;
 	if (r.code != 220) {
-		if (mode == SMTP_TLS_MAY) {
+		if (!t->required) {
 			log_info(SMTPC_SVC, "%s: %s refused STARTTLS (%u); "
 			    "going on without TLS", qid, conn->relay, r.code);
 			rc = 1;
@@ -247,15 +246,26 @@ starttls(struct smtp_client *c, struct smtp_conn *conn,
 		    "after its reply to STARTTLS", conn->relay);
 		goto out;
 	}
-	if ((ssl = tls_setup(c, conn, h, pol, mode, f)) == NULL)
+	if ((ssl = tls_setup(c, conn, h, pol, t, f)) == NULL)
 		goto out;
-	if (smtp_io_starttls(&conn->io, ssl, t, &why) < 0) {
+	if (smtp_io_starttls(&conn->io, ssl, to, &why) < 0) {
+		struct buf err = BUF_INIT(0);
+
 		smtp_fail_io(conn, f, "performing the TLS handshake", &why);
-		f->retry_plain = mode == SMTP_TLS_MAY &&
-		    conn->io.fail == SMTP_IO_TLS;
+		/* a certificate that did not pass ended it: the policy says
+		 * why (with SSL_VERIFY_PEER OpenSSL stops at the first
+		 * error, and its own text is a bare "certificate verify
+		 * failed") */
+		if (conn->io.fail == SMTP_IO_TLS && t->authenticated &&
+		    SSL_get_verify_result(conn->io.ssl) != X509_V_OK &&
+		    smtp_tlspolicy_ssl_check(pol, h->name, conn->io.ssl, NULL,
+		    &err) < 0)
+			not_verified(conn, pol, t, &err, f);
+		buf_free(&err);
+		f->retry_plain = !t->required && conn->io.fail == SMTP_IO_TLS;
 		goto out;
 	}
-	if (tls_check(conn, h, pol, mode, qid, f) < 0)
+	if (tls_check(conn, h, pol, t, qid, f) < 0)
 		goto out;
 	rc = ehlo(c, conn, f);
 out:
@@ -329,7 +339,7 @@ auth(struct smtp_client *c, struct smtp_conn *conn, const char *qid,
 int
 smtp_session_open(struct smtp_client *c, struct smtp_conn *conn,
     const struct smtp_route_host *h, const struct netaddr *a,
-    const struct smtp_tls_policy *pol, enum smtp_tls_mode mode,
+    const struct smtp_tlspolicy_result *pol, const struct smtp_host_tls *t,
     bool use_auth, const char *qid, struct smtp_fail *f)
 {
 	struct buf why = BUF_INIT(0);
@@ -360,19 +370,20 @@ smtp_session_open(struct smtp_client *c, struct smtp_conn *conn,
 	}
 	if (ehlo(c, conn, f) < 0)
 		goto fail;
-	if (mode != SMTP_TLS_NONE) {
+	if (t->wanted) {
 		if ((conn->caps.ext & SMTPC_EXT_STARTTLS) != 0) {
-			if ((rc = starttls(c, conn, h, pol, mode, qid, f)) < 0)
+			if ((rc = starttls(c, conn, h, pol, t, qid, f)) < 0)
 				goto fail;
-			if (rc > 0 && mode != SMTP_TLS_MAY)
-				goto fail;
-		} else if (mode != SMTP_TLS_MAY) {
+		} else if (t->required) {
+			/* never the mail in cleartext: this host failed */
 			smtp_fail_set(f, TRANSPORT_TEMPFAIL, "4.7.4", 0,
 			    "TLS is required, but was not offered by host %s",
 			    conn->relay);
 			goto fail;
 		}
 	}
+	/* safety net: nothing past this point without TLS if required */
+	ASSERT(conn->tls || !t->required);
 	if (use_auth && auth(c, conn, qid, f) < 0)
 		goto fail;
 	log_debug(SMTPC_SVC, "%s: connected to %s%s%s", qid, conn->relay,

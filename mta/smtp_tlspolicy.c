@@ -17,6 +17,8 @@
 #include <time.h>
 
 #include <curl/curl.h>
+#include <openssl/evp.h>
+#include <openssl/sha.h>
 #include <openssl/x509.h>
 
 #include "common/config.h"
@@ -207,38 +209,35 @@ host_skip(struct smtp_tlspolicy_host *h, const char *fmt, ...)
 	h->skip = true;
 }
 
-/*
- * dane_host - the TLSA records of one route host, if DANE applies to it
- * (2.2): 1 when a secure TLSA RRset was found (mode DANE, or ENCRYPT if
- * none of it is usable), 0 when DANE does not apply (mode left as it
- * is), 0 with skip set when the lookup failed.
- */
-static int
-dane_host(struct smtp_tlspolicy *tp, const struct smtp_route *route,
-    const struct smtp_route_host *rh, struct smtp_tlspolicy_host *h,
-    struct buf *note)
+enum tlsa_res {
+	TLSA_NONE,	/* securely none, or an insecure answer */
+	TLSA_FOUND,	/* a secure RRset: h has its records and mode */
+	TLSA_FAILED,	/* the lookup failed: h skipped */
+};
+
+/* tlsa_at - the TLSA RRset at _port._tcp.base, into h */
+static enum tlsa_res
+tlsa_at(struct smtp_tlspolicy *tp, unsigned port, const char *base,
+    struct smtp_tlspolicy_host *h, struct buf *note)
 {
 	struct buf name = BUF_INIT(0), derr = BUF_INIT(0);
 	struct dns_result dr;
-	unsigned port = rh->naddr > 0 ?
-	    netaddr_port((const struct sockaddr *)&rh->addr[0].ss) : 0;
-	int rc = 0;
+	enum tlsa_res res = TLSA_NONE;
 
-	if (!rh->secure || !(route->mx_secure || rh->implicit))
-		return 0;
-	buf_addf(&name, "_%u._tcp.%s", port != 0 ? port : SMTP_ROUTE_PORT,
-	    rh->name);
+	buf_addf(&name, "_%u._tcp.%s", port, base);
 	if (dns_query(tp->dns, buf_cstr(&name), DNS_T_TLSA, &dr, &derr) < 0) {
+		/* DNS_ERROR (a name too long to ask): no TLSA can be there */
 		if (dns_status_is_temporary(dr.status)) {
 			host_skip(h, "TLSA lookup of %s failed: %s",
 			    buf_cstr(&name), buf_cstr(&derr));
 			buf_addf(note, "%s\n", h->why);
+			res = TLSA_FAILED;
 		}
 		goto out;
 	}
 	if (dr.status != DNS_OK || !dr.secure)
 		goto out;	/* securely none, or insecure: not DANE */
-	rc = 1;
+	res = TLSA_FOUND;
 	for (size_t i = 0; i < dr.nrr; i++) {
 		struct smtp_tlspolicy_tlsa *t;
 		struct dns_tlsa rec;
@@ -256,6 +255,8 @@ dane_host(struct smtp_tlspolicy *tp, const struct smtp_route *route,
 		t->data = (unsigned char *)xmemdup0(rec.data, rec.len);
 		t->len = rec.len;
 	}
+	free(h->base);
+	h->base = xstrdup(base);
 	if (h->ntlsa > 0) {
 		h->mode = SMTP_TLSPOLICY_MODE_DANE;
 	} else {
@@ -268,7 +269,71 @@ out:
 	dns_result_free(&dr);
 	buf_free(&name);
 	buf_free(&derr);
+	return res;
+}
+
+/*
+ * expansion - the fully CNAME-expanded name of host when its address
+ * answer went through CNAMEs and was secure (RFC 7672 2.2.2), in
+ * *name_r (NULL: none); -1 with h skipped when the lookup failed: an
+ * attacker who could make it fail must not push us past the expanded
+ * name's TLSA records
+ */
+static int
+expansion(struct smtp_tlspolicy *tp, const char *host,
+    struct smtp_tlspolicy_host *h, char **name_r, struct buf *note)
+{
+	struct buf derr = BUF_INIT(0);
+	struct dns_result dr;
+	int rc = 0;
+
+	*name_r = NULL;
+	if (dns_addrs(tp->dns, host, AF_UNSPEC, &dr, &derr) < 0) {
+		if (dns_status_is_temporary(dr.status)) {
+			host_skip(h, "address lookup of %s failed: %s", host,
+			    buf_cstr(&derr));
+			buf_addf(note, "%s\n", h->why);
+			rc = -1;
+		}
+	} else if (dr.status == DNS_OK && dr.secure && dr.canonname != NULL &&
+	    dns_is_host_name(dr.canonname, strlen(dr.canonname))) {
+		*name_r = xstrdup(dr.canonname);
+	}
+	dns_result_free(&dr);
+	buf_free(&derr);
 	return rc;
+}
+
+/*
+ * dane_host - the TLSA records of one route host, if DANE applies to it
+ * (2.2): 1 when a secure TLSA RRset was found (mode DANE, or ENCRYPT if
+ * none of it is usable; base set), 0 when DANE does not apply (mode
+ * left as it is), 0 with skip set when a lookup failed.
+ */
+static int
+dane_host(struct smtp_tlspolicy *tp, const struct smtp_route *route,
+    unsigned flags, const struct smtp_route_host *rh,
+    struct smtp_tlspolicy_host *h, struct buf *note)
+{
+	unsigned port = rh->naddr > 0 ?
+	    netaddr_port((const struct sockaddr *)&rh->addr[0].ss) : 0;
+	enum tlsa_res res;
+	char *expanded;
+
+	if (!rh->secure || !(route->mx_secure || rh->implicit ||
+	    (flags & SMTP_TLSPOLICY_F_NO_MX) != 0))
+		return 0;
+	if (port == 0)
+		port = SMTP_ROUTE_PORT;
+	if (expansion(tp, rh->name, h, &expanded, note) < 0)
+		return 0;
+	if (expanded != NULL) {
+		res = tlsa_at(tp, port, expanded, h, note);
+		free(expanded);
+		if (res != TLSA_NONE)
+			return res == TLSA_FOUND;
+	}
+	return tlsa_at(tp, port, rh->name, h, note) == TLSA_FOUND;
 }
 
 /* ---- MTA-STS (RFC 8461 4, 5) ---- */
@@ -335,7 +400,7 @@ level_mode(enum smtp_tlspolicy_level l)
 int
 smtp_tlspolicy_lookup(struct smtp_tlspolicy *tp, const char *domain,
     const struct smtp_route *route, enum smtp_tlspolicy_level level,
-    struct smtp_tlspolicy_result *r, struct buf *err)
+    unsigned flags, struct smtp_tlspolicy_result *r, struct buf *err)
 {
 	size_t usable = 0, ndane = 0;
 	bool lookups = level == SMTP_TLSPOLICY_AUTO ||
@@ -357,8 +422,8 @@ smtp_tlspolicy_lookup(struct smtp_tlspolicy *tp, const char *domain,
 	}
 	if (lookups && (level != SMTP_TLSPOLICY_AUTO || !tp->no_dane))
 		for (size_t i = 0; i < r->nhost; i++)
-			ndane += (size_t)dane_host(tp, route, &route->host[i],
-			    &r->host[i], &r->note);
+			ndane += (size_t)dane_host(tp, route, flags,
+			    &route->host[i], &r->host[i], &r->note);
 	if (ndane > 0)
 		r->source = SMTP_TLSPOLICY_SRC_DANE;
 	if (level == SMTP_TLSPOLICY_LVL_DANE_ONLY) {
@@ -375,8 +440,12 @@ smtp_tlspolicy_lookup(struct smtp_tlspolicy *tp, const char *domain,
 		usable += !r->host[i].skip;
 	if (usable > 0)
 		return 0;
-	buf_addf(err, "TLS policy (%s) of %s allows none of its MX hosts",
-	    smtp_tlspolicy_source_name(r->source), domain);
+	if (r->source == SMTP_TLSPOLICY_SRC_NONE)
+		buf_addf(err, "TLS policy of %s allows none of its MX hosts",
+		    domain);
+	else
+		buf_addf(err, "TLS policy (%s) of %s allows none of its MX "
+		    "hosts", smtp_tlspolicy_source_name(r->source), domain);
 	for (size_t i = 0; i < r->nhost && i < 3; i++)
 		if (r->host[i].why != NULL)
 			buf_addf(err, "%s %s", i == 0 ? ":" : ";",
@@ -395,6 +464,7 @@ smtp_tlspolicy_result_free(struct smtp_tlspolicy_result *r)
 		free(h->tlsa);
 		free(h->name);
 		free(h->why);
+		free(h->base);
 	}
 	free(r->host);
 	mta_sts_policy_free(&r->sts);
@@ -503,4 +573,58 @@ smtp_tlspolicy_tls_required(const struct smtp_tlspolicy_result *r,
 	default:
 		return false;
 	}
+}
+
+bool
+smtp_tlspolicy_is_authenticated(const struct smtp_tlspolicy_result *r,
+    const char *host)
+{
+	enum smtp_tlspolicy_mode m = smtp_tlspolicy_mode(r, host);
+
+	return m == SMTP_TLSPOLICY_MODE_DANE || m == SMTP_TLSPOLICY_MODE_VERIFY;
+}
+
+void
+smtp_tlspolicy_auth_key(const struct smtp_tlspolicy_result *r,
+    const char *host, struct buf *out)
+{
+	const struct smtp_tlspolicy_host *h = smtp_tlspolicy_host(r, host);
+	unsigned char md[SHA256_DIGEST_LENGTH];
+	EVP_MD_CTX *ctx;
+
+	switch (smtp_tlspolicy_mode(r, host)) {
+	case SMTP_TLSPOLICY_MODE_VERIFY:
+		buf_addf(out, "verify %s", host);
+		return;
+	case SMTP_TLSPOLICY_MODE_DANE:
+		break;
+	default:
+		return;
+	}
+	if (h == NULL || h->ntlsa == 0)
+		return;		/* nothing to match: nothing is authenticated */
+	/* the records, each with its fields and length: no two sets of
+	 * records give the same input */
+	if ((ctx = EVP_MD_CTX_new()) == NULL ||
+	    EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1)
+		PANIC("smtp_tlspolicy_auth_key: SHA-256");
+	for (size_t i = 0; i < h->ntlsa; i++) {
+		const struct smtp_tlspolicy_tlsa *t = &h->tlsa[i];
+		unsigned char head[3 + sizeof(uint64_t)];
+		uint64_t len = t->len;
+
+		head[0] = t->usage;
+		head[1] = t->selector;
+		head[2] = t->mtype;
+		memcpy(head + 3, &len, sizeof(len));
+		if (EVP_DigestUpdate(ctx, head, sizeof(head)) != 1 ||
+		    EVP_DigestUpdate(ctx, t->data, t->len) != 1)
+			PANIC("smtp_tlspolicy_auth_key: SHA-256");
+	}
+	if (EVP_DigestFinal_ex(ctx, md, NULL) != 1)
+		PANIC("smtp_tlspolicy_auth_key: SHA-256");
+	EVP_MD_CTX_free(ctx);
+	buf_addf(out, "dane %s %s ", h->base != NULL ? h->base : host, host);
+	for (size_t i = 0; i < sizeof(md); i++)
+		buf_addf(out, "%02x", md[i]);
 }

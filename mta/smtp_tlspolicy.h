@@ -6,23 +6,27 @@
  * TLS; or what the postmaster configured for the domain.  Then applying
  * that to an OpenSSL connection and judging the handshake.
  *
- * How the transport uses it, per delivery to one domain:
+ * How the transport uses it, per delivery to one domain (the SMTP
+ * client does exactly this: smtp_client.c, smtp_cache.c, smtp_session.c):
  *
- *   smtp_tlspolicy_lookup(tp, domain, &route, level, &pol, err)   (job)
- *     -1: no MX host may be used now: defer (4.7.5, err says why).
+ *   smtp_tlspolicy_lookup(tp, domain, &route, level, flags, &pol, err)
+ *     (job) -1: no MX host may be used now: defer (4.7.5, err says why).
  *   for each host of the route, in order:
  *     smtp_tlspolicy_mx_allowed(&pol, host, why)   false: skip it, log
  *     connect, EHLO;
  *     STARTTLS not offered, refused, or the handshake fails:
  *       smtp_tlspolicy_tls_required(&pol, host)? -> QUIT, this host
- *       failed temporarily (4.7.5), try the next; NEVER go on in
+ *       failed temporarily (4.7.x), try the next; NEVER go on in
  *       cleartext.  Otherwise cleartext is fine.
  *     smtp_tlspolicy_tls_wanted(&pol, host) false: do not STARTTLS.
  *     SSL_new(ctx), smtp_tlspolicy_ssl_setup(&pol, host, ssl, err)
- *       (-1: as a failed handshake), SSL_connect (via bufferevent),
+ *       (-1: as a failed handshake), SSL_connect,
  *     smtp_tlspolicy_ssl_check(&pol, host, ssl, note, err) right after
  *       the handshake, before EHLO: -1: QUIT, host failed temporarily;
  *       0: go on (note, if not empty, is worth a log line).
+ *     A connection kept for reuse carries mail of a later delivery only
+ *       if smtp_tlspolicy_auth_key of that delivery's policy for the host
+ *       is the key it was authenticated under.
  *   smtp_tlspolicy_result_free(&pol).
  * The SSL_CTX must have been through smtp_tlspolicy_ctx_init() once.
  *
@@ -31,31 +35,45 @@
  *   auto (default): DANE for an MX host when the MX answer (or, without
  *     MX, the domain's own address answer) and the host's addresses were
  *     DNSSEC-secure and a secure answer has TLSA records at
- *     _<port>._tcp.<host>: with usable records (DANE-TA(2), DANE-EE(3);
- *     PKIX-TA/PKIX-EE are unusable for SMTP) the certificate must match
- *     one; with none usable, TLS is required but not authenticated.  A
- *     TLSA lookup that fails (SERVFAIL, bogus, timeout) on such a host
- *     makes that host unusable now (2.2: it may be an attack).  A host
- *     without TLSA (securely denied, or insecure) gets opportunistic TLS.
+ *     _<port>._tcp.<base> (the TLSA base domain, below): with usable
+ *     records (DANE-TA(2), DANE-EE(3); PKIX-TA/PKIX-EE are unusable for
+ *     SMTP) the certificate must match one; with none usable, TLS is
+ *     required but not authenticated.  A TLSA lookup that fails
+ *     (SERVFAIL, bogus, timeout) on such a host makes that host unusable
+ *     now (2.2: it may be an attack).  A host without TLSA (securely
+ *     denied, or insecure) gets opportunistic TLS.
  *     If no host has DANE, MTA-STS: with a policy in enforce mode a host
  *     must match an mx pattern (else it is skipped) and present a
  *     certificate that verifies (PKIX: the system CAs or ca_file, the MX
  *     host name); testing mode delivers as without a policy but the
  *     failures are noted; mode none is no policy.  Neither: "may".
  *     MTA-STS is not applied through a relay (it is the recipient
- *     domain's policy for its own MX hosts).
+ *     domain's policy for its own MX hosts).  A relay named by its
+ *     address lookup alone ("[host]": flag SMTP_TLSPOLICY_F_NO_MX) gets
+ *     DANE when that lookup was secure, as a destination without MX
+ *     does (2.2.3: the host is its own TLSA base domain); a relay named
+ *     by its MX ("host") gets it as any domain (a secure MX answer).
  *   dane: the same without MTA-STS.  dane-only: DANE or nothing (a host
  *     without usable TLSA is skipped).
  *   none: no STARTTLS.  may: opportunistic, no lookups.  encrypt: TLS
  *     required, any certificate.  verify: TLS required, PKIX with the MX
  *     host name.
+ * The TLSA base domain (RFC 7672 2.2.2): when the host's address answer
+ * came through CNAMEs, secure all the way, TLSA records are looked up
+ * first at the fully expanded name and, if that name securely has none
+ * (or an insecure answer), at the host name.  The first secure TLSA
+ * RRset decides; a lookup that fails on the way (the expansion's own, a
+ * TLSA lookup) makes the host unusable now, never a step down to the
+ * next name.
+ * XXX libunbound has one "secure" for a whole answer: a CNAME chain that
+ * leaves the signed zones makes the host insecure, no DANE, where 2.2.2
+ * would still look at the unexpanded name when its first link is signed.
+ * Asking for the CNAME of each link on its own (dns_query DNS_T_CNAME,
+ * its own secure flag) would fix it.
  * DANE names (RFC 7672 3.2.2): DANE-EE matches the key alone, no name
- * check; DANE-TA checks the TLSA base domain (the MX host) with no
- * partial wildcards.  SNI is the MX host name.
- *
- * XXX the TLSA base domain is the MX host name as the MX record gives
- * it; the CNAME expansion of 2.2.2 (TLSA first at the expanded name) is
- * not done, and DANE is not applied to a bracketed relay ("[host]").
+ * check; DANE-TA checks the TLSA base domain, and the host name too when
+ * the base is its expansion, with no partial wildcards.  SNI (8.1): the
+ * TLSA base domain under DANE, else the host name.
  *
  * Threads: one struct smtp_tlspolicy, made at start-up (it calls
  * curl_global_init: before other threads use libcurl), shared by every
@@ -137,6 +155,10 @@ struct smtp_tlspolicy_host {
 	/* DANE: the usable records (at least one) */
 	struct smtp_tlspolicy_tlsa *tlsa;
 	size_t ntlsa;
+	/* where the secure TLSA RRset was found (mode DANE, or ENCRYPT
+	 * for one with no usable record): the TLSA base domain, name or
+	 * its CNAME expansion; NULL without DANE */
+	char *base;
 };
 
 struct smtp_tlspolicy_result {
@@ -200,18 +222,24 @@ int smtp_tlspolicy_new(const struct smtp_tlspolicy_options *opt,
  * *tp NULL; results made from it may outlive it */
 void smtp_tlspolicy_free(struct smtp_tlspolicy **tp);
 
+/* flags of smtp_tlspolicy_lookup: the route is a next hop named by its
+ * address lookup alone ("[host]"): DANE as for a domain without MX */
+#define SMTP_TLSPOLICY_F_NO_MX	0x1u
+
 /*
  * smtp_tlspolicy_lookup - the policy for mail to domain over route (its
- * hosts, MX and address security; status OK), at level.  Blocks on DNS
- * (TLSA, TXT, addresses) and maybe one HTTPS fetch.  Fills *r always
- * (release with smtp_tlspolicy_result_free whatever the return).
- * 0: at least one host may be used.  -1: none may (every host skipped:
- * TLSA lookups failed, not in the MTA-STS policy, dane-only without
- * DANE): defer the mail with SMTP_TLSPOLICY_DSN; one line in err.
+ * hosts, MX and address security; status OK), at level, with flags
+ * (above, or 0).  Blocks on DNS (TLSA, TXT, addresses) and maybe one
+ * HTTPS fetch.  Fills *r always (release with smtp_tlspolicy_result_free
+ * whatever the return).  0: at least one host may be used.  -1: none
+ * may (every host skipped: TLSA lookups failed, not in the MTA-STS
+ * policy, dane-only without DANE): defer the mail with
+ * SMTP_TLSPOLICY_DSN; one line in err.
  */
 int smtp_tlspolicy_lookup(struct smtp_tlspolicy *tp, const char *domain,
     const struct smtp_route *route, enum smtp_tlspolicy_level level,
-    struct smtp_tlspolicy_result *r, struct buf *err) WARN_UNUSED;
+    unsigned flags, struct smtp_tlspolicy_result *r, struct buf *err)
+    WARN_UNUSED;
 /* smtp_tlspolicy_result_free - r zeroed; harmless twice */
 void smtp_tlspolicy_result_free(struct smtp_tlspolicy_result *r);
 
@@ -241,6 +269,20 @@ bool smtp_tlspolicy_tls_required(const struct smtp_tlspolicy_result *r,
  * MTA-STS verify or testing, DANE (which mx_allowed refuses), else may */
 enum smtp_tlspolicy_mode smtp_tlspolicy_mode(
     const struct smtp_tlspolicy_result *r, const char *host);
+/* smtp_tlspolicy_is_authenticated - host's mode needs a certificate that
+ * passes (dane, verify): a session with it proves whom it talks to */
+bool smtp_tlspolicy_is_authenticated(const struct smtp_tlspolicy_result *r,
+    const char *host);
+/*
+ * smtp_tlspolicy_auth_key - what a session with host is authenticated
+ * against under r, appended to out: "verify NAME" (PKIX, the name
+ * checked), "dane BASE NAME HEX" (HEX: SHA-256 over the usable records);
+ * nothing when the mode authenticates nothing.  A connection
+ * authenticated under one key may carry the mail of a policy with the
+ * same key, and no other.
+ */
+void smtp_tlspolicy_auth_key(const struct smtp_tlspolicy_result *r,
+    const char *host, struct buf *out);
 
 /* ---- OpenSSL (smtp_tlspolicy_ssl.c) ---- */
 
@@ -251,7 +293,8 @@ enum smtp_tlspolicy_mode smtp_tlspolicy_mode(
 int smtp_tlspolicy_ctx_init(SSL_CTX *ctx, struct buf *err) WARN_UNUSED;
 /*
  * smtp_tlspolicy_ssl_setup - before the handshake with host: SNI, and
- * for DANE the TLSA records (SSL_dane_enable, SSL_dane_tlsa_add), for
+ * for DANE the TLSA records (SSL_dane_enable for the TLSA base domain,
+ * SSL_dane_tlsa_add), for
  * verify/MTA-STS the CA store and the host name (SSL_set1_host); the
  * enforced modes (dane, verify) set SSL_VERIFY_PEER, so a certificate
  * that does not pass ends the handshake; the others SSL_VERIFY_NONE.

@@ -8,8 +8,10 @@
  * them during chain verification.  RFC 7672 3.1.1: a DANE-EE(3) match
  * authenticates the key alone, no name or validity check
  * (DANE_FLAG_NO_DANE_EE_NAMECHECKS); 3.2.2/3.2.3: with DANE-TA(2) the
- * leaf must name the TLSA base domain (the MX host), no partial
- * wildcards ("mx*.example.com"), an ordinary wildcard allowed.
+ * leaf must name the TLSA base domain (the MX host, or its CNAME
+ * expansion where the records were found: then the MX host's own name
+ * is accepted too), no partial wildcards ("mx*.example.com"), an
+ * ordinary wildcard allowed.  SNI is the TLSA base domain (8.1).
  * PKIX (verify, MTA-STS, RFC 8461 4.1) uses the policy's CA store
  * through SSL_set1_verify_cert_store, so the transport's SSL_CTX needs no
  * CA setup of its own, and SSL_set1_host for the MX host name (RFC 6125
@@ -81,12 +83,20 @@ static int
 setup_dane(const struct smtp_tlspolicy_host *h, const char *name, SSL *ssl,
     struct buf *err)
 {
+	char base[DNS_NAME_MAX + 1];
 	size_t usable = 0;
 
 	if (h == NULL || h->ntlsa == 0)
 		return ssl_fail(err, "no TLSA record to match", name);
-	if (SSL_dane_enable(ssl, name) <= 0)
+	if (host_name(h->base != NULL ? h->base : name, base, err) < 0)
+		return -1;
+	/* SNI and the first reference identifier: the TLSA base domain */
+	if (SSL_set_tlsext_host_name(ssl, base) != 1)
+		return ssl_fail(err, "cannot set SNI", base);
+	if (SSL_dane_enable(ssl, base) <= 0)
 		return ssl_fail(err, "SSL_dane_enable failed", name);
+	if (strcmp(base, name) != 0 && SSL_add1_host(ssl, name) != 1)
+		return ssl_fail(err, "SSL_add1_host failed", name);
 	(void)SSL_dane_set_flags(ssl, DANE_FLAG_NO_DANE_EE_NAMECHECKS);
 	SSL_set_hostflags(ssl, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
 	for (size_t i = 0; i < h->ntlsa; i++) {
@@ -132,6 +142,7 @@ smtp_tlspolicy_ssl_setup(const struct smtp_tlspolicy_result *r,
 		return -1;
 	if (host_name(host, name, err) < 0)
 		return -1;
+	/* DANE may name another base domain: setup_dane sets it again */
 	if (!is_ip_literal(name) && SSL_set_tlsext_host_name(ssl, name) != 1)
 		return ssl_fail(err, "cannot set SNI", name);
 	switch (mode) {

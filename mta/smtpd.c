@@ -64,15 +64,41 @@ smtpd_new(const struct config *cfg, struct jobs *jobs, SSL_CTX *tls,
 	s->ip_buckets = xcalloc(s->nbuckets, sizeof(*s->ip_buckets));
 	s->flush_at = SMTPD_FLUSH_AT;
 	s->starttls = cfg->smtp.starttls;
+	s->relay_nets = xcalloc(cfg->smtp.relay_networks.n + 1,
+	    sizeof(*s->relay_nets));
+	for (size_t i = 0; i < cfg->smtp.relay_networks.n; i++) {
+		const char *error;
+
+		/* config_table.c checked them: a failure is our bug */
+		if (netaddr_cidr_parse(cfg->smtp.relay_networks.v[i],
+		    &s->relay_nets[i], &error) < 0)
+			PANIC("smtp.relay_networks: %s: %s",
+			    cfg->smtp.relay_networks.v[i], error);
+	}
+	s->nrelay_nets = cfg->smtp.relay_networks.n;
 	return s;
+}
+
+/* is_relay_client - peer is in smtp.relay_networks (never for LMTP,
+ * which delivers here only) */
+static bool
+is_relay_client(const struct smtpd *s, const struct sockaddr *peer)
+{
+	if (s->lmtp != NULL)
+		return false;
+	for (size_t i = 0; i < s->nrelay_nets; i++)
+		if (netaddr_cidr_match(&s->relay_nets[i], peer))
+			return true;
+	return false;
 }
 
 void
 smtpd_set_auth(struct smtpd *s, struct directory *dir,
-    struct auth_throttle *th)
+    struct auth_throttle *th, struct jobs *checks)
 {
 	s->dir = dir;
 	s->throttle = th;
+	s->auth_jobs = checks != NULL ? checks : s->jobs;
 }
 
 void
@@ -137,6 +163,7 @@ smtpd_free(struct smtpd **sp)
 		}
 	}
 	free(s->ip_buckets);
+	free(s->relay_nets);
 	pthread_mutex_destroy(&s->mu);
 	free(s);
 	*sp = NULL;
@@ -334,6 +361,7 @@ smtpd_accept(struct loop *l, evutil_socket_t fd, const struct sockaddr *peer,
 	memcpy(s->ip, ip, sizeof(s->ip));
 	s->port = netaddr_port(peer);
 	s->loopback = netaddr_is_loopback(peer);
+	s->relay_client = is_relay_client(srv, peer);
 	s->started_us = clock_mono_us();
 	s->state = SMTPD_CMD;
 	buf_init(&s->txn.content, 0);

@@ -33,7 +33,10 @@ struct smtpd *smtpd_new(const struct config *cfg, struct jobs *jobs,
  * The recipient check (optional).  Without one, RCPT TO is accepted for
  * any address of smtp.local_domains.  With one, it decides alone, on a
  * worker thread (it may block on the directory and the store): size is
- * the MAIL FROM SIZE= value, 0 when none was given.
+ * the MAIL FROM SIZE= value, 0 when none was given.  Either way, an
+ * authenticated session and (SMTP, not LMTP) a client in
+ * smtp.relay_networks may relay: SMTPD_RCPT_RELAY_DENIED is not applied
+ * to them.
  */
 enum smtpd_verdict {
 	SMTPD_RCPT_OK,			/* 250 2.1.5 */
@@ -53,6 +56,8 @@ void smtpd_set_rcpt_check(struct smtpd *s, smtpd_rcpt_fn *fn, void *arg);
  * spooled but handed to deliver, on a worker, with the whole content in
  * memory; its per-recipient answers are sent in RCPT order.  deliver
  * must fill code (250, 4xx, 5xx), ecode and text of every recipient.
+ * sender_params are the MAIL parameters as the queue would store them
+ * (queue_envelope.sender_params: "BODY=8BITMIME SMTPUTF8", "" for none).
  */
 struct smtpd_lmtp_rcpt {
 	const char *addr;
@@ -61,7 +66,8 @@ struct smtpd_lmtp_rcpt {
 	char text[200];
 };
 typedef void smtpd_lmtp_fn(void *arg, const char *qid, const char *sender,
-    const void *msg, size_t len, struct smtpd_lmtp_rcpt *rcpts, size_t n);
+    const char *sender_params, const void *msg, size_t len,
+    struct smtpd_lmtp_rcpt *rcpts, size_t n);
 /* smtpd_set_lmtp - before the first session */
 void smtpd_set_lmtp(struct smtpd *s, smtpd_lmtp_fn *deliver, void *arg);
 
@@ -100,14 +106,19 @@ void smtpd_set_filters(struct smtpd *s, struct filters *f,
  * AUTH PLAIN and LOGIN, checked against dir, once the session is under
  * TLS (or from loopback with auth.plaintext_loopback); failures are
  * counted and throttled in th (common/auth_throttle.h), which may be
- * shared by several servers.  An authenticated client may relay to any
- * domain, but only from its own addresses (MAIL FROM and the From:
- * field; 553 5.7.1 otherwise).  dir and th must outlive the server.
+ * shared by several servers and bounds the password checks under way
+ * (auth.max_checks; more get 454 4.7.0).  The checks run on checks, a
+ * pool of their own, so that slow hashes cannot hold up the jobs that
+ * carry mail (NULL: the server's pool).  An authenticated client may
+ * relay to any domain, but only from its own addresses (MAIL FROM and
+ * the From: field; 553 5.7.1 otherwise).  dir, th and checks must
+ * outlive the server; checks must be drained (jobs_free) before
+ * smtpd_free, as the server's own pool.
  */
 struct directory;
 struct auth_throttle;
 void smtpd_set_auth(struct smtpd *s, struct directory *dir,
-    struct auth_throttle *th);
+    struct auth_throttle *th, struct jobs *checks);
 /*
  * smtpd_set_submission - a submission server: STARTTLS offered whatever
  * smtp.starttls says (implicit_tls: the session is TLS from the first

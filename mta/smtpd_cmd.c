@@ -7,10 +7,16 @@
  * Policy lives here, grammar in smtp_parse.c: command order (503 5.5.1),
  * SIZE and recipient limits, and the relay rule - recipients only in
  * smtp.local_domains (or <Postmaster>), anything else 554 5.7.1, so
- * Postern is never an open relay - unless the session is authenticated:
- * then any domain (an address literal stays refused), and the sender
- * must be the account's (smtpd_auth_owns; 553 5.7.1, the null sender
- * too).  On a submission server MAIL needs AUTH first (530 5.7.0).
+ * Postern is never an open relay - unless the session is authenticated
+ * or its client is in smtp.relay_networks (relay_client, Postfix's
+ * mynetworks): then any domain (an address literal stays refused).  An
+ * authenticated sender must be the account's (smtpd_auth_owns; 553
+ * 5.7.1, the null sender too); a relay network's client is trusted with
+ * any sender, as Postfix trusts mynetworks: it is the postmaster's own
+ * hosts (an application server, a printer), which have no account.  The
+ * queue routes what is not local to the smtp transport by its domain,
+ * whoever sent it.  On a submission server MAIL needs AUTH first (530
+ * 5.7.0), relay network or not.
  *
  * DSN (RFC 3461) is offered by SMTP servers (not LMTP, which hands the
  * message on at once): RET and ENVID on MAIL, NOTIFY and ORCPT on RCPT,
@@ -381,6 +387,13 @@ is_local_domain(const struct config *cfg, struct smtp_str d)
 	return false;
 }
 
+/* may_relay - recipients of any domain are taken from this session */
+static bool
+may_relay(const struct smtpd_session *s)
+{
+	return s->auth_user != NULL || s->relay_client;
+}
+
 /* rcpt_add - the recipient is accepted: into the transaction */
 static void
 rcpt_add(struct smtpd_session *s, char *addr, char *params)
@@ -407,8 +420,9 @@ rcpt_check_work(void *arg)
 	t->verdict = s->srv->rcpt_check == NULL ? SMTPD_RCPT_OK :
 	    s->srv->rcpt_check(s->srv->rcpt_arg, t->pending.addr,
 	    t->size_hint);
-	/* an authenticated client relays: not ours is not refused */
-	if (t->verdict == SMTPD_RCPT_RELAY_DENIED && s->auth_user != NULL)
+	/* an authenticated or relay-network client relays: not ours is
+	 * not refused */
+	if (t->verdict == SMTPD_RCPT_RELAY_DENIED && may_relay(s))
 		t->verdict = SMTPD_RCPT_OK;
 	t->faction = FILTER_CONTINUE;
 	if (t->verdict == SMTPD_RCPT_OK && s->fs != NULL)
@@ -495,7 +509,7 @@ cmd_rcpt(struct smtpd_session *s, const struct smtp_cmd *cmd)
 		rcpt_add(s, addr, params);
 		return;
 	}
-	if (s->srv->rcpt_check == NULL && s->auth_user == NULL &&
+	if (s->srv->rcpt_check == NULL && !may_relay(s) &&
 	    !is_local_domain(s->cfg, cmd->path.domain)) {
 		log_reject(s, "RCPT", 554, "5.7.1", "Relay access denied", addr);
 		smtpd_error(s, 554, "5.7.1", "<%s>: Relay access denied", addr);

@@ -317,7 +317,8 @@ abort_done(void *arg)
 }
 
 void
-smtpd_run_job(struct smtpd_session *s, job_fn *work, job_done_fn *done)
+smtpd_run_job_on(struct smtpd_session *s, struct jobs *pool, job_fn *work,
+    job_done_fn *done)
 {
 	/*
 	 * Reading goes on (bounded by SMTPD_IN_HIGH) but nothing is
@@ -325,7 +326,13 @@ smtpd_run_job(struct smtpd_session *s, job_fn *work, job_done_fn *done)
 	 * calls per job.
 	 */
 	s->busy = true;
-	jobs_submit(s->srv->jobs, s->loop, work, done, s);
+	jobs_submit(pool, s->loop, work, done, s);
+}
+
+void
+smtpd_run_job(struct smtpd_session *s, job_fn *work, job_done_fn *done)
+{
+	smtpd_run_job_on(s, s->srv->jobs, work, done);
 }
 
 /* ---- LMTP: deliver now, one reply per recipient ---- */
@@ -364,8 +371,8 @@ lmtp_work(void *arg)
 	}
 	if (done)
 		return;
-	s->srv->lmtp(s->srv->lmtp_arg, t->qid, t->sender, t->content.data,
-	    t->content.len, t->lmtp_replies, t->nrcpt);
+	s->srv->lmtp(s->srv->lmtp_arg, t->qid, t->sender, t->sender_params,
+	    t->content.data, t->content.len, t->lmtp_replies, t->nrcpt);
 }
 
 static void
@@ -435,7 +442,8 @@ direct_work(void *arg)
 	}
 	if (m > 0)
 		s->srv->direct(s->srv->direct_arg, t->qid, t->sender,
-		    t->content.data, t->content.len, r, m);
+		    t->sender_params, t->content.data, t->content.len, r,
+		    m);
 	for (size_t j = 0; j < m; j++)
 		sent[idx[j]] = r[j].code >= 200 && r[j].code < 300;
 	/* what was delivered leaves the transaction; the rest is queued */

@@ -28,8 +28,8 @@
 #include <time.h>
 
 #include "common/log.h"
+#include "common/rfc5322.h"
 #include "mta/mta_priv.h"
-#include "mta/smtp_hdr.h"
 
 /* refuse - the message's answer; true for the caller to return */
 static bool
@@ -49,22 +49,22 @@ static bool
 check_from(struct smtpd_session *s, const unsigned char *hdr, size_t hlen,
     size_t *nfrom_r)
 {
-	struct smtp_hdr_field f;
+	struct rfc5322_field f;
 	struct buf addrs = BUF_INIT(0), err = BUF_INIT(0);
 	char text[256];
 	size_t off = 0;
 	bool refused = false;
 
 	*nfrom_r = 0;
-	while (!refused && smtp_hdr_next(hdr, hlen, &off, &f)) {
+	while (!refused && rfc5322_header_next(hdr, hlen, &off, &f)) {
 		size_t n = 0;
 		const char *a;
 
-		if (!ascii_eq_nocase(f.name.p, f.name.len, "From"))
+		if (!ascii_eq_nocase(f.name, f.name_len, "From"))
 			continue;
 		(*nfrom_r)++;
 		buf_reset(&addrs);
-		if (smtp_hdr_addresses(f.value.p, f.value.len, &addrs,
+		if (rfc5322_addresses(f.value, f.value_len, &addrs,
 		    &n) < 0 || n == 0) {
 			refused = refuse(s, FILTER_REJECT, 553, "5.7.1",
 			    "From: header not understood: its addresses "
@@ -105,13 +105,13 @@ fixes(struct smtpd_session *s, const unsigned char *hdr, size_t hlen,
 	time_t now = time(NULL);
 	struct tm tm;
 
-	if (smtp_hdr_count(hdr, hlen, "Date") == 0) {
+	if (rfc5322_header_find(hdr, hlen, "Date", NULL) == 0) {
 		localtime_r(&now, &tm);
 		strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S %z", &tm);
 		buf_addf(ins, "Date: %s\r\n", date);
 		buf_add_str(names, " Date");
 	}
-	if (smtp_hdr_count(hdr, hlen, "Message-ID") == 0) {
+	if (rfc5322_header_find(hdr, hlen, "Message-ID", NULL) == 0) {
 		buf_addf(ins, "Message-ID: <%s.%llu@%s>\r\n", t->qid,
 		    (unsigned long long)clock_wall_us(),
 		    s->cfg->server.hostname);
@@ -139,7 +139,7 @@ smtpd_submit_header(struct smtpd_session *s, bool at_end)
 		return false;
 	msg = t->content.data + t->received_len;
 	mlen = t->content.len - t->received_len;
-	hlen = smtp_hdr_len(msg, mlen, &complete);
+	hlen = rfc5322_header_len(msg, mlen, &complete);
 	if (!complete && !at_end)
 		return refuse(s, FILTER_REJECT, 554, "5.6.0", "Message header "
 		    "too long");

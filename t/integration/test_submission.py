@@ -9,6 +9,7 @@ import smtplib
 import socket
 import ssl
 import subprocess
+import time
 
 import pytest
 
@@ -541,3 +542,66 @@ def test_port25_auth_when_configured(postern_factory):
         s.ehlo("client.example")
         s.mail("a@example.net")
         assert s.rcpt("u@test.example")[0] == 250
+
+
+def guess_all(p, n, user="sub@test.example"):
+    """n connections each send one wrong AUTH PLAIN without waiting;
+    returns them, their replies still to be read."""
+    conns = []
+    for i in range(n):
+        r = Raw(p.sub_port, timeout=60)
+        r.cmd("EHLO guesser.example")
+        conns.append(r)
+    for i, r in enumerate(conns):
+        r.send("AUTH PLAIN " + b64("\0%s\0guess%d" % (user, i)) + "\r\n")
+    return conns
+
+
+def test_password_checks_do_not_hold_up_mail(postern_factory):
+    """Password checks run on their own pool (auth.check_threads): while
+    one thread works through 16 Argon2id checks (about 0.3 s each), a
+    message on port 25 - a recipient check and a delivery, jobs of the
+    shared pool - is not queued behind them.  On the shared pool (8
+    threads, 2 cores here) it waited about 3.5 s; now milliseconds, with
+    every guess still answered 535 afterwards."""
+    p = make_server(postern_factory, auth_extra=(
+        "plaintext_loopback = true; failure_free = 1000; "
+        "max_failures_per_ip = 0; check_threads = 1; max_checks = 0;"))
+    conns = guess_all(p, 16)
+    t0 = time.monotonic()
+    with smtplib.SMTP("127.0.0.1", p.port, timeout=60) as s:
+        s.sendmail("a@example.net", ["u@test.example"],
+                   b"Subject: during a guessing crowd\r\n\r\nhi\r\n")
+    took = time.monotonic() - t0
+    codes = [r.reply()[0] for r in conns]
+    all_answered = time.monotonic() - t0
+    for r in conns:
+        r.close()
+    assert codes == [535] * 16
+    assert took < 0.8 < all_answered, (took, all_answered)
+
+
+def test_password_checks_bounded(postern_factory):
+    """auth.max_checks: past that many checks under way, AUTH gets 454
+    4.7.0 at once, is neither checked nor counted as a failure, and
+    logged; once they are done a correct password works."""
+    p = make_server(postern_factory, auth_extra=(
+        "plaintext_loopback = true; check_threads = 1; max_checks = 2;"))
+    conns = guess_all(p, 6)
+    replies = [r.reply() for r in conns]
+    for r in conns:
+        r.close()
+    codes = sorted(c for c, _ in replies)
+    assert codes.count(535) >= 2 and codes.count(454) >= 1, replies
+    assert set(codes) == {454, 535}, replies
+    busy = [lines[0] for c, lines in replies if c == 454]
+    assert busy[0].startswith("454 4.7.0 Temporary authentication "
+                              "failure"), busy
+    log = p.log()
+    assert log.count("password checks under way") == codes.count(454)
+    assert log.count("authentication failed") == codes.count(535)
+    r = Raw(p.sub_port)
+    r.cmd("EHLO c.example")
+    assert r.cmd("AUTH PLAIN " + b64("\0sub@test.example\0" +
+                                     PASSWORD))[0] == 235
+    r.close()

@@ -168,6 +168,33 @@ test_bounded(void **state)
 	auth_throttle_free(&t);
 }
 
+/* password checks at once: up to max_checks, then refused until one
+ * ends; 0 bounds nothing */
+static void
+test_checks(void **state)
+{
+	struct auth_throttle_conf c = conf;
+	struct auth_throttle *t;
+
+	(void)state;
+	c.max_checks = 2;
+	t = auth_throttle_new(&c);
+	assert_true(auth_throttle_check_begin(t));
+	assert_true(auth_throttle_check_begin(t));
+	assert_false(auth_throttle_check_begin(t));
+	auth_throttle_check_end(t);
+	assert_true(auth_throttle_check_begin(t));
+	assert_false(auth_throttle_check_begin(t));
+	auth_throttle_check_end(t);
+	auth_throttle_check_end(t);
+	auth_throttle_free(&t);
+	c.max_checks = 0;
+	t = auth_throttle_new(&c);
+	for (int i = 0; i < 1000; i++)
+		assert_true(auth_throttle_check_begin(t));
+	auth_throttle_free(&t);
+}
+
 int
 main(void)
 {
@@ -176,6 +203,7 @@ main(void)
 		cmocka_unit_test(test_window),
 		cmocka_unit_test(test_block_again),
 		cmocka_unit_test(test_bounded),
+		cmocka_unit_test(test_checks),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

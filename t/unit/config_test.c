@@ -191,12 +191,12 @@ static const struct {
 	{ "submission", "listen_tls = [ \"465\" ];",
 	  "submission.listen_tls[0]: \"465\": missing port (\"IPv4:port\" "
 	  "or \"[IPv6]:port\")" },
-	{ "smtp_client", "tls = \"dane\";",
-	  "smtp_client.tls: \"dane\" is not one of "
-	  "none|may|encrypt|verify" },
+	{ "smtp_client", "tls = \"danish\";",
+	  "smtp_client.tls: \"danish\" is not one of "
+	  "none|may|encrypt|verify|auto|dane|dane-only" },
 	{ "smtp_client", "domains = [ \"example.com=[10.0.0.1],tls=maybe\" ];",
 	  "smtp_client.domains[0]: \"example.com=[10.0.0.1],tls=maybe\": "
-	  "tls= is none, may, encrypt or verify" },
+	  "tls= is auto, none, may, encrypt, verify, dane or dane-only" },
 	{ "smtp_client", "domains = [ \"example.com\" ];",
 	  "smtp_client.domains[0]: \"example.com\": expected "
 	  "DOMAIN=[NEXTHOP][,tls=MODE][,port=N]" },

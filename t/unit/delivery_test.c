@@ -127,7 +127,8 @@ deliver1(struct fx *fx, const char *qid, uint32_t index, const char *addr,
 	memset(rc, 0, sizeof(*rc));
 	rc->addr = addr;
 	rc->index = index;
-	delivery_message(fx->d, qid, "s@example.net", msg_text, sizeof(msg_text) - 1, rc, 1);
+	delivery_message(fx->d, qid, "s@example.net",
+	    "BODY=8BITMIME SMTPUTF8 RET=HDRS", msg_text, sizeof(msg_text) - 1, rc, 1);
 }
 
 static void
@@ -146,7 +147,7 @@ test_user_plus_alias(void **state)
 	rc[2].index = 2;
 	rc[3].addr = "nobody@example.org";
 	rc[3].index = 3;
-	delivery_message(fx->d, "Q1", "s@example.net", msg_text, sizeof(msg_text) - 1, rc, 4);
+	delivery_message(fx->d, "Q1", "s@example.net", "", msg_text, sizeof(msg_text) - 1, rc, 4);
 	for (int i = 0; i < 3; i++) {
 		assert_int_equal(rc[i].status, TRANSPORT_OK);
 		assert_string_equal(rc[i].dsn, "2.0.0");
@@ -283,7 +284,7 @@ test_bare_lf_and_search(void **state)
 
 	memset(&rc, 0, sizeof(rc));
 	rc.addr = "alice@example.org";
-	delivery_message(fx->d, "Q6", "s@example.net", lf, sizeof(lf) - 1, &rc, 1);
+	delivery_message(fx->d, "Q6", "s@example.net", "", lf, sizeof(lf) - 1, &rc, 1);
 	assert_int_equal(rc.status, TRANSPORT_OK);
 	/* stored as CRLF: the blob is the CRLF text's */
 	blob_id_of(crlf, sizeof(crlf) - 1, &id);
@@ -330,7 +331,7 @@ test_expunge(void **state)
 	    &fx->err), 0);
 	memset(&rc, 0, sizeof(rc));
 	rc.addr = "bob@example.org";
-	delivery_message(fx->d, "Q7", "s@example.net", text, sizeof(text) - 1, &rc, 1);
+	delivery_message(fx->d, "Q7", "s@example.net", "", text, sizeof(text) - 1, &rc, 1);
 	assert_int_equal(rc.status, TRANSPORT_OK);
 	assert_int_equal(mail_mailbox_find(fx->st->mail, fx->bob, 0, "INBOX",
 	    &inbox, &fx->err), 1);
@@ -382,12 +383,15 @@ struct fwd_log {
 };
 
 static int
-fwd_hook(void *arg, const char *sender, const char *const *rcpts, size_t n,
-    const void *msg, size_t len, struct buf *err)
+fwd_hook(void *arg, const char *sender, const char *sender_params,
+    const char *const *rcpts, size_t n, const void *msg, size_t len,
+    struct buf *err)
 {
 	struct fwd_log *fl = arg;
 
 	assert_string_equal(sender, "s@example.net");
+	/* the copy keeps the original's body type, SMTPUTF8, RET */
+	assert_string_equal(sender_params, "BODY=8BITMIME SMTPUTF8 RET=HDRS");
 	assert_int_equal(n, 1);
 	assert_true(len > 0 && msg != NULL);
 	if (fl->fail) {
@@ -497,14 +501,14 @@ test_junk(void **state)
 	jb = box_count(fx, fx->alice, "Junk");
 	memset(&rc, 0, sizeof(rc));
 	rc.addr = "alice@example.org";
-	delivery_message(fx->d, "QJ1", "s@example.net", junk,
+	delivery_message(fx->d, "QJ1", "s@example.net", "", junk,
 	    sizeof(junk) - 1, &rc, 1);
 	assert_int_equal(rc.status, TRANSPORT_OK);
 	assert_int_equal(box_count(fx, fx->alice, "Junk"), jb + 1);
 	assert_int_equal(inbox_count(fx, fx->alice), inbox);
 	memset(&rc, 0, sizeof(rc));
 	rc.addr = "alice@example.org";
-	delivery_message(fx->d, "QJ2", "s@example.net", body_only,
+	delivery_message(fx->d, "QJ2", "s@example.net", "", body_only,
 	    sizeof(body_only) - 1, &rc, 1);
 	assert_int_equal(rc.status, TRANSPORT_OK);
 	assert_int_equal(box_count(fx, fx->alice, "Junk"), jb + 1);

@@ -27,13 +27,17 @@
 
 /*
  * Sanitizer builds: libopendkim 2.11's dkim_free() frees the private key
- * of an RSA signing handle only, so each Ed25519 signature made here
- * leaks the key that dkim_privkey_load() read.  That is the test's
- * signer, not the stages (they only verify, and verification frees its
- * keys), so exactly that leak is suppressed; full stacks are needed for
- * the suppression to see dkim_privkey_load under OpenSSL's frames
- * (slower: a test that signs with Ed25519 asks for it by defining
- * DKIMFX_ED25519 before including this file).
+ * of an RSA signing handle only, so each Ed25519 signature dkimfx_sign
+ * makes leaks the key that dkim_privkey_load() read (and its 64-byte
+ * signature buffer).  That is this fixture's signer, libopendkim's own,
+ * used to feed the verifying stages (they only verify, and verification
+ * frees its keys); Postern's signer does not use the library for
+ * Ed25519 (mta/dkim_sign_ed25519.c), and dkim_sign_test, which does not
+ * define DKIMFX_ED25519, runs without this suppression.  Exactly that
+ * leak is suppressed; full stacks are needed for the suppression to see
+ * dkim_privkey_load under OpenSSL's frames (slower: a test that signs
+ * with dkimfx_sign and Ed25519 asks for it by defining DKIMFX_ED25519
+ * before including this file).
  */
 #ifdef DKIMFX_ED25519
 const char *__lsan_default_suppressions(void);

@@ -5,7 +5,10 @@
  * time and split at every boundary, which must not change the output;
  * normalising twice changes nothing; un-stuffing gives the normalised
  * message back.  Then the per-domain overrides (smtp_client.domains):
- * what parses, what does not and why, and which one applies to a domain.
+ * what parses, what does not and why, and which one applies to a domain;
+ * the TLS levels of the configuration as the policy module's.  What the
+ * client does with a policy on the wire is t/integration/
+ * test_tls_policy.py's.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -279,24 +282,51 @@ test_override_find(void **state)
 	buf_free(&err);
 }
 
+/* every configuration value has its name and its policy level, and the
+ * names are those the module knows (the config's and the module's
+ * spellings cannot drift apart) */
 static void
-test_tls_policy(void **state)
+test_tls_levels(void **state)
 {
-	struct smtp_tls_policy p;
-	char name[16];
+	static const struct {
+		enum smtp_tls_mode m;
+		const char *name;
+		enum smtp_tlspolicy_level level;
+	} cases[] = {
+		{ SMTP_TLS_NONE, "none", SMTP_TLSPOLICY_LVL_NONE },
+		{ SMTP_TLS_MAY, "may", SMTP_TLSPOLICY_LVL_MAY },
+		{ SMTP_TLS_ENCRYPT, "encrypt", SMTP_TLSPOLICY_LVL_ENCRYPT },
+		{ SMTP_TLS_VERIFY, "verify", SMTP_TLSPOLICY_LVL_VERIFY },
+		{ SMTP_TLS_AUTO, "auto", SMTP_TLSPOLICY_AUTO },
+		{ SMTP_TLS_DANE, "dane", SMTP_TLSPOLICY_LVL_DANE },
+		{ SMTP_TLS_DANE_ONLY, "dane-only",
+		  SMTP_TLSPOLICY_LVL_DANE_ONLY },
+	};
 
 	(void)state;
-	memset(&p, 0, sizeof(p));
-	for (int i = 0; i < SMTP_TLS_MATCH_MAX; i++) {
-		(void)snprintf(name, sizeof(name), "mx%d.example", i);
-		assert_int_equal(smtp_tls_policy_add_match(&p, name), 0);
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+		enum smtp_tlspolicy_level l;
+		struct smtp_client_override o;
+		struct buf spec = BUF_INIT(0), err = BUF_INIT(0);
+
+		assert_string_equal(smtp_tls_mode_name(cases[i].m),
+		    cases[i].name);
+		assert_int_equal(smtp_client_tls_level(cases[i].m),
+		    cases[i].level);
+		assert_int_equal(smtp_tlspolicy_level_parse(cases[i].name, &l),
+		    0);
+		assert_int_equal(l, cases[i].level);
+		/* a domain's tls= takes every name, any case */
+		buf_addf(&spec, "example.com=tls=%s", cases[i].name);
+		spec.data[spec.len - 1] = (char)(spec.data[spec.len - 1] -
+		    'a' + 'A');	/* every name ends in a small letter */
+		assert_int_equal(smtp_client_override_parse(buf_cstr(&spec),
+		    &o, &err), 0);
+		assert_int_equal(o.tls, (int)cases[i].m);
+		buf_free(&spec);
+		buf_free(&err);
 	}
-	assert_int_equal(smtp_tls_policy_add_match(&p, "one.more"), -1);
-	assert_string_equal(p.match[3], "mx3.example");
-	smtp_tls_policy_clear(&p);
-	assert_int_equal(p.nmatch, 0);
-	assert_string_equal(smtp_tls_mode_name(SMTP_TLS_VERIFY), "verify");
-	assert_string_equal(smtp_tls_mode_name(SMTP_TLS_NONE), "none");
+	assert_string_equal(smtp_tls_mode_name((enum smtp_tls_mode)99), "?");
 }
 
 int
@@ -307,7 +337,7 @@ main(void)
 		cmocka_unit_test(test_scan),
 		cmocka_unit_test(test_override_parse),
 		cmocka_unit_test(test_override_find),
-		cmocka_unit_test(test_tls_policy),
+		cmocka_unit_test(test_tls_levels),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

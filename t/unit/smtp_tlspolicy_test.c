@@ -24,6 +24,14 @@
  * (bogus) makes the host unusable and the lookup fail; secure denial of
  * TLSA, an insecure zone with TLSA records, and a secure MX pointing to
  * an insecure host give no DANE; dane-only and the configured levels.
+ * The TLSA base domain of an MX host that is a secure CNAME (RFC 7672
+ * 2.2.2): the expanded name's records first (an alias's own records of
+ * another key lose, DANE-TA names the target), the alias's own when the
+ * target securely has none, a failed lookup at the target stops, a chain
+ * into the unsigned zone is no DANE.  A relay "[host]" gets DANE when
+ * its address lookup is secure, with the relay's port in the TLSA name.
+ * The reuse key of an authenticated connection names the host and the
+ * records.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -124,11 +132,12 @@ requests(const char *host)
 	return n;
 }
 
-/* the route and the policy of domain, over dns; the lookup's return */
+/* the route (through relay, if not NULL) and the policy of domain, over
+ * dns; the lookup's return */
 static int
-policy_of(struct smtp_tlspolicy *tp, struct dns *d, const char *domain,
-    enum smtp_tlspolicy_level level, struct smtp_tlspolicy_result *r,
-    struct buf *err)
+policy_via(struct smtp_tlspolicy *tp, struct dns *d, const char *domain,
+    const char *relay, unsigned flags, enum smtp_tlspolicy_level level,
+    struct smtp_tlspolicy_result *r, struct buf *err)
 {
 	struct smtp_route_options ro;
 	struct smtp_route route;
@@ -138,13 +147,22 @@ policy_of(struct smtp_tlspolicy *tp, struct dns *d, const char *domain,
 	memset(&ro, 0, sizeof(ro));
 	ro.allow_self = true;
 	ro.family = SMTP_ROUTE_IPV4_ONLY;
+	ro.relay = relay;
 	if (smtp_route_lookup(d, domain, &ro, &route, &rerr) < 0)
 		fail_msg("route of %s: %s", domain, buf_cstr(&rerr));
 	buf_free(&rerr);
 	buf_reset(err);
-	rc = smtp_tlspolicy_lookup(tp, domain, &route, level, r, err);
+	rc = smtp_tlspolicy_lookup(tp, domain, &route, level, flags, r, err);
 	smtp_route_free(&route);
 	return rc;
+}
+
+static int
+policy_of(struct smtp_tlspolicy *tp, struct dns *d, const char *domain,
+    enum smtp_tlspolicy_level level, struct smtp_tlspolicy_result *r,
+    struct buf *err)
+{
+	return policy_via(tp, d, domain, NULL, 0, level, r, err);
 }
 
 static void
@@ -462,6 +480,202 @@ test_dane_not_applicable(void **state)
 	buf_free(&note);
 }
 
+/*
+ * RFC 7672 2.2.2: an MX host whose address answer is a secure CNAME
+ * chain has its TLSA records looked up first at the expanded name, then
+ * at its own; a failure on the way stops; a chain into an insecure zone
+ * is insecure
+ */
+static void
+test_dane_cname(void **state)
+{
+	static const struct {
+		const char *domain, *host, *base;
+		enum smtp_tlspolicy_source source;
+		enum smtp_tlspolicy_mode mode;
+		unsigned port;		/* 1: srv_mx1, 2: srv_other, 3: srv_ta */
+		int handshake;		/* with that server */
+	} cases[] = {
+		/* alias -> mx: mx's record (mx1's key) wins over alias's own
+		 * (other's key) */
+		{ "cn.dane.test", "alias.dane.test", "mx.dane.test",
+		  SMTP_TLSPOLICY_SRC_DANE, SMTP_TLSPOLICY_MODE_DANE, 1, 0 },
+		{ "cn.dane.test", "alias.dane.test", "mx.dane.test",
+		  SMTP_TLSPOLICY_SRC_DANE, SMTP_TLSPOLICY_MODE_DANE, 2, -1 },
+		/* DANE-TA at the expanded name: the certificate names it */
+		{ "cnta.dane.test", "aliasta.dane.test", "mxta.dane.test",
+		  SMTP_TLSPOLICY_SRC_DANE, SMTP_TLSPOLICY_MODE_DANE, 3, 0 },
+		/* the target securely has none: the alias's own record */
+		{ "cnfall.dane.test", "alias2.dane.test", "alias2.dane.test",
+		  SMTP_TLSPOLICY_SRC_DANE, SMTP_TLSPOLICY_MODE_DANE, 1, 0 },
+		/* the chain leaves the signed zone: insecure, no DANE */
+		{ "cnplain.dane.test", "alias3.dane.test", NULL,
+		  SMTP_TLSPOLICY_SRC_NONE, SMTP_TLSPOLICY_MODE_MAY, 0, 0 },
+	};
+	struct smtp_tlspolicy_result r;
+	struct buf err = BUF_INIT(0), note = BUF_INIT(0);
+	const unsigned ports[] = { 0, srv_mx1.port, srv_other.port,
+		srv_ta.port };
+
+	(void)state;
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+		const struct smtp_tlspolicy_host *h;
+
+		assert_int_equal(policy_of(dane_tp, dane_dns, cases[i].domain,
+		    SMTP_TLSPOLICY_AUTO, &r, &err), 0);
+		h = smtp_tlspolicy_host(&r, cases[i].host);
+		assert_non_null(h);
+		if (r.source != cases[i].source || h->mode != cases[i].mode)
+			fail_msg("%s: source %d mode %d (%s)", cases[i].domain,
+			    r.source, h->mode, buf_cstr(&r.note));
+		if (cases[i].base == NULL)
+			assert_null(h->base);
+		else
+			assert_string_equal(h->base, cases[i].base);
+		if (cases[i].port != 0) {
+			buf_reset(&err);
+			buf_reset(&note);
+			if (tpfx_handshake(client_ctx, &r, cases[i].host,
+			    ports[cases[i].port], &note, &err) !=
+			    cases[i].handshake)
+				fail_msg("%s with server %u: %s%s", cases[i].host,
+				    cases[i].port, buf_cstr(&err),
+				    buf_cstr(&note));
+		}
+		smtp_tlspolicy_result_free(&r);
+	}
+	/* the expanded name's TLSA lookup fails (bogus): the host is not
+	 * used, never a fall back to the alias's own name or to may */
+	assert_int_equal(policy_of(dane_tp, dane_dns, "cnbogus.dane.test",
+	    SMTP_TLSPOLICY_AUTO, &r, &err), -1);
+	assert_non_null(strstr(buf_cstr(&err), "_25._tcp.mxb.dane.test"));
+	assert_false(smtp_tlspolicy_mx_allowed(&r, "alias4.dane.test", NULL));
+	smtp_tlspolicy_result_free(&r);
+	buf_free(&err);
+	buf_free(&note);
+}
+
+/* a relay named "[host]": DANE when its address lookup is secure (with
+ * SMTP_TLSPOLICY_F_NO_MX, as the client passes it), on the relay's port */
+static void
+test_dane_relay(void **state)
+{
+	struct smtp_tlspolicy_result r;
+	struct buf err = BUF_INIT(0), note = BUF_INIT(0);
+	const struct smtp_tlspolicy_host *h;
+
+	(void)state;
+	assert_int_equal(policy_via(dane_tp, dane_dns, "elsewhere.test",
+	    "[mx.dane.test]", SMTP_TLSPOLICY_F_NO_MX, SMTP_TLSPOLICY_AUTO, &r,
+	    &err), 0);
+	assert_int_equal(r.source, SMTP_TLSPOLICY_SRC_DANE);
+	h = smtp_tlspolicy_host(&r, "mx.dane.test");
+	assert_non_null(h);
+	assert_int_equal(h->mode, SMTP_TLSPOLICY_MODE_DANE);
+	assert_int_equal(tpfx_handshake(client_ctx, &r, "mx.dane.test",
+	    srv_mx1.port, &note, &err), 0);
+	assert_int_equal(tpfx_handshake(client_ctx, &r, "mx.dane.test",
+	    srv_other.port, &note, &err), -1);
+	assert_false(r.sts_found);	/* no MTA-STS through a relay */
+	smtp_tlspolicy_result_free(&r);
+	/* its own port: _2525._tcp.mx.dane.test has a record of another
+	 * key */
+	assert_int_equal(policy_via(dane_tp, dane_dns, "elsewhere.test",
+	    "[mx.dane.test]:2525", SMTP_TLSPOLICY_F_NO_MX, SMTP_TLSPOLICY_AUTO,
+	    &r, &err), 0);
+	assert_int_equal(smtp_tlspolicy_mode(&r, "mx.dane.test"),
+	    SMTP_TLSPOLICY_MODE_DANE);
+	buf_reset(&err);
+	assert_int_equal(tpfx_handshake(client_ctx, &r, "mx.dane.test",
+	    srv_mx1.port, &note, &err), -1);
+	smtp_tlspolicy_result_free(&r);
+	/* without the flag the route alone cannot say it is not an MX
+	 * answer: no DANE */
+	assert_int_equal(policy_via(dane_tp, dane_dns, "elsewhere.test",
+	    "[mx.dane.test]", 0, SMTP_TLSPOLICY_AUTO, &r, &err), 0);
+	assert_int_equal(r.source, SMTP_TLSPOLICY_SRC_NONE);
+	smtp_tlspolicy_result_free(&r);
+	/* an insecure relay host: no DANE */
+	assert_int_equal(policy_via(dane_tp, dane_dns, "elsewhere.test",
+	    "[mx.plain.test]", SMTP_TLSPOLICY_F_NO_MX, SMTP_TLSPOLICY_AUTO,
+	    &r, &err), 0);
+	assert_int_equal(r.source, SMTP_TLSPOLICY_SRC_NONE);
+	assert_int_equal(smtp_tlspolicy_mode(&r, "mx.plain.test"),
+	    SMTP_TLSPOLICY_MODE_MAY);
+	smtp_tlspolicy_result_free(&r);
+	/* dane-only through a relay that has none: nothing */
+	assert_int_equal(policy_via(dane_tp, dane_dns, "elsewhere.test",
+	    "[mx.plain.test]", SMTP_TLSPOLICY_F_NO_MX,
+	    SMTP_TLSPOLICY_LVL_DANE_ONLY, &r, &err), -1);
+	smtp_tlspolicy_result_free(&r);
+	buf_free(&err);
+	buf_free(&note);
+}
+
+/* what a cached connection may be reused for: the same name and, for
+ * DANE, the same records; nothing to reuse under may */
+static void
+test_auth_key(void **state)
+{
+	struct smtp_tlspolicy_result a, b, c;
+	struct buf ka = BUF_INIT(0), kb = BUF_INIT(0), kc = BUF_INIT(0);
+	struct buf err = BUF_INIT(0);
+
+	(void)state;
+	assert_int_equal(policy_of(dane_tp, dane_dns, "dane.test",
+	    SMTP_TLSPOLICY_AUTO, &a, &err), 0);
+	assert_int_equal(policy_of(dane_tp, dane_dns, "cn.dane.test",
+	    SMTP_TLSPOLICY_AUTO, &b, &err), 0);
+	assert_int_equal(policy_of(dane_tp, dane_dns, "dane.test",
+	    SMTP_TLSPOLICY_AUTO, &c, &err), 0);
+	smtp_tlspolicy_auth_key(&a, "mx.dane.test", &ka);
+	smtp_tlspolicy_auth_key(&b, "alias.dane.test", &kb);
+	smtp_tlspolicy_auth_key(&c, "mx.dane.test", &kc);
+	assert_true(smtp_tlspolicy_is_authenticated(&a, "mx.dane.test"));
+	assert_int_equal(strncmp(buf_cstr(&ka), "dane mx.dane.test "
+	    "mx.dane.test ", 31), 0);
+	assert_int_equal(ka.len, 31 + 64);
+	assert_string_equal(buf_cstr(&ka), buf_cstr(&kc));	/* stable */
+	/* the same records, another name: not the same key */
+	assert_int_equal(strncmp(buf_cstr(&kb), "dane mx.dane.test "
+	    "alias.dane.test ", 34), 0);
+	assert_string_equal(buf_cstr(&ka) + 31, buf_cstr(&kb) + 34);
+	smtp_tlspolicy_result_free(&b);
+	/* other records: another key */
+	assert_int_equal(policy_of(dane_tp, dane_dns, "cnfall.dane.test",
+	    SMTP_TLSPOLICY_AUTO, &b, &err), 0);
+	buf_reset(&kb);
+	smtp_tlspolicy_auth_key(&b, "alias2.dane.test", &kb);
+	assert_int_equal(kb.len, 39 + 64);
+	smtp_tlspolicy_result_free(&b);
+	assert_int_equal(policy_of(dane_tp, dane_dns, "unusable.dane.test",
+	    SMTP_TLSPOLICY_AUTO, &b, &err), 0);
+	buf_reset(&kb);
+	smtp_tlspolicy_auth_key(&b, "mxu.dane.test", &kb);
+	assert_int_equal(kb.len, 0);		/* encrypt: nothing proven */
+	assert_false(smtp_tlspolicy_is_authenticated(&b, "mxu.dane.test"));
+	smtp_tlspolicy_result_free(&b);
+	/* PKIX: the name */
+	assert_int_equal(policy_of(sts_tp, sts_dns, "nosts.test",
+	    SMTP_TLSPOLICY_LVL_VERIFY, &b, &err), 0);
+	buf_reset(&kb);
+	smtp_tlspolicy_auth_key(&b, "mx1.sts.test", &kb);
+	assert_string_equal(buf_cstr(&kb), "verify mx1.sts.test");
+	smtp_tlspolicy_result_free(&b);
+	assert_int_equal(policy_of(sts_tp, sts_dns, "nosts.test",
+	    SMTP_TLSPOLICY_LVL_MAY, &b, &err), 0);
+	buf_reset(&kb);
+	smtp_tlspolicy_auth_key(&b, "mx1.sts.test", &kb);
+	assert_int_equal(kb.len, 0);
+	smtp_tlspolicy_result_free(&b);
+	smtp_tlspolicy_result_free(&a);
+	smtp_tlspolicy_result_free(&c);
+	buf_free(&ka);
+	buf_free(&kb);
+	buf_free(&kc);
+	buf_free(&err);
+}
+
 static void
 test_levels(void **state)
 {
@@ -556,13 +770,14 @@ policy(struct dns *d, unsigned sts_port)
 static int
 start_dane(void)
 {
-	char spki[80], cahash[80], port[40], ta[128], zone[4096];
+	char spki[80], ospki[80], cahash[80], port[40], ta[128], zone[8192];
 	const char *args[] = { "dnssec", dir, "dane.test", "plain.test",
 		"_25._tcp.mxb.dane.test.", NULL };
 	struct buf err = BUF_INIT(0);
 	struct dns_result r;
 
 	if (tpfx_read(dir, "mx1.spki256", spki, sizeof(spki)) < 0 ||
+	    tpfx_read(dir, "other.spki256", ospki, sizeof(ospki)) < 0 ||
 	    tpfx_read(dir, "ca.cert256", cahash, sizeof(cahash)) < 0)
 		return -1;
 	snprintf(zone, sizeof(zone),
@@ -576,7 +791,17 @@ start_dane(void)
 	    "_25._tcp.mxu TLSA 0 0 1 %s\n"
 	    "bogus MX 10 mxb\nmxb A 127.0.0.6\n_25._tcp.mxb TLSA 3 1 1 %s\n"
 	    "notlsa MX 10 mxn\nmxn A 127.0.0.2\n"
-	    "cross MX 10 mx.plain.test.\n", spki, cahash, spki, cahash, spki);
+	    "cross MX 10 mx.plain.test.\n"
+	    "_2525._tcp.mx TLSA 3 1 1 %s\n"
+	    "cn MX 10 alias\nalias CNAME mx\n_25._tcp.alias TLSA 3 1 1 %s\n"
+	    "cnta MX 10 aliasta\naliasta CNAME mxta\n"
+	    "cnfall MX 10 alias2\nalias2 CNAME mxn\n"
+	    "_25._tcp.alias2 TLSA 3 1 1 %s\n"
+	    "cnplain MX 10 alias3\nalias3 CNAME mx.plain.test.\n"
+	    "_25._tcp.alias3 TLSA 3 1 1 %s\n"
+	    "cnbogus MX 10 alias4\nalias4 CNAME mxb\n"
+	    "_25._tcp.alias4 TLSA 3 1 1 %s\n",
+	    spki, cahash, spki, cahash, spki, ospki, ospki, spki, spki, spki);
 	if (tpfx_write(dir, "dane.test.zone", zone) < 0)
 		return -1;
 	snprintf(zone, sizeof(zone),
@@ -694,6 +919,9 @@ main(void)
 		cmocka_unit_test(test_dane_ee),
 		cmocka_unit_test(test_dane_ta),
 		cmocka_unit_test(test_dane_not_applicable),
+		cmocka_unit_test(test_dane_cname),
+		cmocka_unit_test(test_dane_relay),
+		cmocka_unit_test(test_auth_key),
 		cmocka_unit_test(test_levels),
 	};
 	int rc;
