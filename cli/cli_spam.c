@@ -25,10 +25,14 @@
  * Threads: the main thread reads the messages and hands them to a
  * worker per core plus one (at most SPAM_WORKERS_MAX), through a queue bounded
  * in messages and bytes; parsing the MIME and tokenizing are most of
- * the work.  train learns each worker's messages SPAM_BATCH at a time
- * (bayes_learn_many: a few store transactions per batch, not a few per
- * message); the order of learning does not change the counts, and
- * duplicates in the input meet at the message's marker.  classify's
+ * the work.  train hands each message's tokens to one learner thread,
+ * which learns them SPAM_BATCH at a time (bayes_learn_many: a few store
+ * transactions per batch, not a few per message) while the workers
+ * tokenize the next batch: the store's single writer and the cores'
+ * tokenizing overlap, tokens shared by the workers' messages are
+ * written once per batch, and the end waits for one partial batch, not
+ * one per worker.  The order of learning does not change the counts,
+ * and duplicates in the input meet at the message's marker.  classify's
  * results are printed in the input's order: each waits for the ones
  * before it, at most SPAM_WINDOW of them.  classify reads each token's
  * counts once and keeps them (bayes_options.snapshot): every message is
@@ -92,6 +96,7 @@
 #define SPAM_QUEUE_BYTES (64u << 20)	/* bytes read ahead (one at least) */
 #define SPAM_WORKERS_MAX 8
 #define SPAM_BATCH 1024			/* messages learned together */
+#define SPAM_LEARN_MIN SPAM_BATCH	/* an idle learner waits for these */
 #define SPAM_WINDOW (SPAM_QUEUE + SPAM_WORKERS_MAX + 1)	/* out of order */
 #define SPAM_PENDING 512		/* requests in flight, remote */
 
@@ -133,10 +138,18 @@ struct spam_conn {
 	bool running;
 };
 
+/* messages tokenized, waiting to be learned together (the learner's) */
+struct spam_batch {
+	struct bayes_tokens tok[SPAM_BATCH];
+	struct bayes_item item[SPAM_BATCH];
+	size_t n;
+};
+
 /* what one thread needs to handle a message */
 struct spam_worker {
 	struct spam *s;
 	struct bayes_tokens tok;
+	struct bayes_tokens keys;	/* tok's keys, handed to the learner */
 	struct buf text;
 	/* train: messages tokenized, waiting to be learned together */
 	struct bayes_tokens batch_tok[SPAM_BATCH];
@@ -170,6 +183,11 @@ struct spam {
 	 * than the queue work itself) */
 	unsigned idle_workers;
 	bool reader_waits;
+	/* train: the learner thread, fed by the workers (under mu) */
+	struct spam_batch *fill, *spare;	/* filling; learnt, empty */
+	pthread_cond_t learn_work, learn_room;
+	pthread_t learner;
+	bool learner_running, learning, workers_done;
 	/* under mu: the queue and everything below */
 	pthread_mutex_t mu;
 	/* classify: results waiting for the ones before them */
@@ -346,6 +364,8 @@ fatal(struct spam *s, const char *what, const struct buf *err)
 		fprintf(stderr, "postern: %s: %s\n", what, buf_cstr(err));
 	s->failed = true;
 	pthread_cond_broadcast(&s->not_full);
+	pthread_cond_broadcast(&s->learn_work);
+	pthread_cond_broadcast(&s->learn_room);
 }
 
 /*
@@ -399,6 +419,90 @@ flush(struct spam_worker *w)
 	buf_free(&err);
 }
 
+/* learn_put - the worker's message (its tokens in w->tok) for the
+ * learner: into the filling batch, waiting while it is full */
+static void
+learn_put(struct spam_worker *w, enum bayes_class c)
+{
+	struct spam *s = w->s;
+	struct bayes_tokens t;
+	size_t i;
+
+	bayes_tokens_keys(&w->keys, &w->tok);
+	pthread_mutex_lock(&s->mu);
+	while (s->fill->n == SPAM_BATCH && !atomic_load(&s->fatal))
+		pthread_cond_wait(&s->learn_room, &s->mu);
+	if (!atomic_load(&s->fatal)) {
+		/* the slot's old tokens come back, freed at the next keys */
+		i = s->fill->n++;
+		t = s->fill->tok[i];
+		s->fill->tok[i] = w->keys;
+		w->keys = t;
+		s->fill->item[i].t = &s->fill->tok[i];
+		s->fill->item[i].c = c;
+		if (!s->learning && s->fill->n >= SPAM_LEARN_MIN)
+			pthread_cond_signal(&s->learn_work);
+	}
+	pthread_mutex_unlock(&s->mu);
+}
+
+/*
+ * learner - learns the filling batch whenever it is idle and the batch
+ * holds SPAM_LEARN_MIN messages (any, once the workers are done), while
+ * the workers fill the other one
+ */
+static void *
+learner(void *arg)
+{
+	struct spam *s = arg;
+	struct buf err = BUF_INIT(0);
+
+	pthread_mutex_lock(&s->mu);
+	for (;;) {
+		struct spam_batch *b;
+		int rc;
+
+		while (!atomic_load(&s->fatal) && s->fill->n <
+		    (s->workers_done ? 1 : SPAM_LEARN_MIN) &&
+		    !(s->workers_done && s->fill->n == 0))
+			pthread_cond_wait(&s->learn_work, &s->mu);
+		if (atomic_load(&s->fatal) || s->fill->n == 0)
+			break;
+		b = s->fill;
+		s->fill = s->spare;
+		s->spare = b;
+		s->learning = true;
+		pthread_cond_broadcast(&s->learn_room);
+		pthread_mutex_unlock(&s->mu);
+		buf_reset(&err);
+		rc = bayes_learn_many(s->b, b->item, b->n, s->user, true, 0,
+		    &err);
+		pthread_mutex_lock(&s->mu);
+		for (size_t i = 0; i < b->n && !atomic_load(&s->fatal); i++)
+			if (b->item[i].done) {
+				s->done[b->item[i].c][b->item[i].out]++;
+				progress(s);
+			}
+		if (rc < 0)
+			fatal(s, "learning", &err);
+		b->n = 0;
+		s->learning = false;
+	}
+	pthread_mutex_unlock(&s->mu);
+	buf_free(&err);
+	return NULL;
+}
+
+static void
+batch_free(struct spam_batch *b)
+{
+	if (b == NULL)
+		return;
+	for (size_t i = 0; i < SPAM_BATCH; i++)
+		bayes_tokens_free(&b->tok[i]);
+	free(b);
+}
+
 /* process - one message on the worker's thread */
 static void
 process(struct spam_worker *w, const struct spam_job *j)
@@ -421,6 +525,10 @@ process(struct spam_worker *w, const struct spam_job *j)
 	case CMD_TRAIN:
 		if (atomic_load(&s->fatal))
 			break;
+		if (s->learner_running) {
+			learn_put(w, j->cls);
+			break;
+		}
 		bayes_tokens_keys(&w->batch_tok[w->nbatch], &w->tok);
 		w->batch[w->nbatch].t = &w->batch_tok[w->nbatch];
 		w->batch[w->nbatch].c = j->cls;
@@ -739,6 +847,12 @@ workers_start(struct spam *s)
 	long n = sysconf(_SC_NPROCESSORS_ONLN) + 1;
 
 	n = n < 2 ? 2 : n > SPAM_WORKERS_MAX ? SPAM_WORKERS_MAX : n;
+	if (s->cmd == CMD_TRAIN) {
+		s->fill = xcalloc(1, sizeof(*s->fill));
+		s->spare = xcalloc(1, sizeof(*s->spare));
+		s->learner_running = pthread_create(&s->learner, NULL,
+		    learner, s) == 0;
+	}
 	s->workers = xcalloc((size_t)n, sizeof(*s->workers));
 	for (long i = 0; i < n; i++) {
 		s->workers[i].s = s;
@@ -754,6 +868,7 @@ static void
 worker_free(struct spam_worker *w)
 {
 	bayes_tokens_free(&w->tok);
+	bayes_tokens_free(&w->keys);
 	buf_free(&w->text);
 	for (size_t i = 0; i < SPAM_BATCH; i++)
 		bayes_tokens_free(&w->batch_tok[i]);
@@ -768,6 +883,17 @@ workers_stop(struct spam *s)
 	pthread_mutex_unlock(&s->mu);
 	for (size_t i = 0; i < s->nworkers; i++)
 		pthread_join(s->workers[i].thread, NULL);
+	if (s->learner_running) {
+		pthread_mutex_lock(&s->mu);
+		s->workers_done = true;
+		pthread_cond_signal(&s->learn_work);
+		pthread_mutex_unlock(&s->mu);
+		pthread_join(s->learner, NULL);
+		s->learner_running = false;
+	}
+	batch_free(s->fill);
+	batch_free(s->spare);
+	s->fill = s->spare = NULL;
 	for (size_t i = 0; s->workers != NULL && i < s->nworkers; i++)
 		worker_free(&s->workers[i]);
 	free(s->workers);
@@ -1203,6 +1329,8 @@ cli_spam(const struct config *cfg, int argc, char **argv)
 	pthread_mutex_init(&s.mu, NULL);
 	pthread_cond_init(&s.not_empty, NULL);
 	pthread_cond_init(&s.not_full, NULL);
+	pthread_cond_init(&s.learn_work, NULL);
+	pthread_cond_init(&s.learn_room, NULL);
 	s.t0 = clock_mono_us();
 	if (s.cmd == CMD_STATS) {
 		rc = s.remote ? remote_stats(&s) : stats(&s);
@@ -1225,6 +1353,8 @@ cli_spam(const struct config *cfg, int argc, char **argv)
 	remote_stop(&s);
 	pthread_cond_destroy(&s.not_empty);
 	pthread_cond_destroy(&s.not_full);
+	pthread_cond_destroy(&s.learn_work);
+	pthread_cond_destroy(&s.learn_room);
 	pthread_mutex_destroy(&s.mu);
 	worker_free(&s.main);
 	for (size_t i = 0; i < SPAM_WINDOW; i++)

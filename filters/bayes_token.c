@@ -225,7 +225,8 @@ url(struct tk *k, const char *s, size_t n)
 	size_t skip, end, hs, he, dots = 0, d1 = 0, d2 = 0;
 	bool ip = true;
 
-	if (n == 0 || strchr("hHwW", s[0]) == NULL || s[0] == '\0')
+	if (n == 0 || (s[0] != 'h' && s[0] != 'H' && s[0] != 'w' &&
+	    s[0] != 'W'))
 		return 0;	/* the common case, at every word */
 	if (starts_nocase(s, n, "http://"))
 		skip = 7;
