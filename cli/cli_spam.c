@@ -395,28 +395,34 @@ deliver(struct spam *s, uint64_t seq, struct buf *o)
 	pthread_mutex_unlock(&s->mu);
 }
 
-/* flush - learn the worker's batch at once */
+/* learn_items - learn v[0..n) at once and count the outcomes; mu not
+ * held */
 static void
-flush(struct spam_worker *w)
+learn_items(struct spam *s, struct bayes_item *v, size_t n)
 {
-	struct spam *s = w->s;
 	struct buf err = BUF_INIT(0);
 	int rc = 0;
 
-	if (w->nbatch > 0 && !atomic_load(&s->fatal))
-		rc = bayes_learn_many(s->b, w->batch, w->nbatch, s->user,
-		    true, 0, &err);
+	if (n > 0 && !atomic_load(&s->fatal))
+		rc = bayes_learn_many(s->b, v, n, s->user, true, 0, &err);
 	pthread_mutex_lock(&s->mu);
-	for (size_t i = 0; i < w->nbatch && !atomic_load(&s->fatal); i++)
-		if (w->batch[i].done) {
-			s->done[w->batch[i].c][w->batch[i].out]++;
+	for (size_t i = 0; i < n && !atomic_load(&s->fatal); i++)
+		if (v[i].done) {
+			s->done[v[i].c][v[i].out]++;
 			progress(s);
 		}
 	if (rc < 0)
 		fatal(s, "learning", &err);
 	pthread_mutex_unlock(&s->mu);
-	w->nbatch = 0;
 	buf_free(&err);
+}
+
+/* flush - learn the batch of a thread without the learner */
+static void
+flush(struct spam_worker *w)
+{
+	learn_items(w->s, w->batch, w->nbatch);
+	w->nbatch = 0;
 }
 
 /* learn_put - the worker's message (its tokens in w->tok) for the
@@ -455,12 +461,10 @@ static void *
 learner(void *arg)
 {
 	struct spam *s = arg;
-	struct buf err = BUF_INIT(0);
 
 	pthread_mutex_lock(&s->mu);
 	for (;;) {
 		struct spam_batch *b;
-		int rc;
 
 		while (!atomic_load(&s->fatal) && s->fill->n <
 		    (s->workers_done ? 1 : SPAM_LEARN_MIN) &&
@@ -474,22 +478,12 @@ learner(void *arg)
 		s->learning = true;
 		pthread_cond_broadcast(&s->learn_room);
 		pthread_mutex_unlock(&s->mu);
-		buf_reset(&err);
-		rc = bayes_learn_many(s->b, b->item, b->n, s->user, true, 0,
-		    &err);
+		learn_items(s, b->item, b->n);
 		pthread_mutex_lock(&s->mu);
-		for (size_t i = 0; i < b->n && !atomic_load(&s->fatal); i++)
-			if (b->item[i].done) {
-				s->done[b->item[i].c][b->item[i].out]++;
-				progress(s);
-			}
-		if (rc < 0)
-			fatal(s, "learning", &err);
 		b->n = 0;
 		s->learning = false;
 	}
 	pthread_mutex_unlock(&s->mu);
-	buf_free(&err);
 	return NULL;
 }
 
