@@ -904,6 +904,21 @@ count_from(const struct dkim_sign_msg *m)
 	return n;
 }
 
+/*
+ * spaced_colon - a field with white space between its name and the
+ * colon (RFC 5322 4.5.8, obsolete but seen): libopendkim's dkim_header
+ * refuses it, so such a message is sent unsigned rather than held
+ */
+static bool
+spaced_colon(const struct dkim_sign_msg *m)
+{
+	for (size_t i = 0; i < m->n; i++)
+		if (m->f[i].namelen < m->f[i].len &&
+		    m->f[i].p[m->f[i].namelen] != ':')
+			return true;
+	return false;
+}
+
 /* add_field - "DKIM-Signature: " and the library's value, its bare LF
  * folds made CRLF, and a CRLF at the end */
 static void
@@ -1015,6 +1030,11 @@ dkim_sign_message(const struct dkim_signer *s, const char *domain,
 	if (nfrom != 1) {
 		buf_add_str(err, nfrom == 0 ? "no From field" :
 		    "several From fields");
+		msg_free(&m);
+		return DKIM_SIGN_SKIPPED;
+	}
+	if (spaced_colon(&m)) {
+		buf_add_str(err, "a field has white space before its colon");
 		msg_free(&m);
 		return DKIM_SIGN_SKIPPED;
 	}

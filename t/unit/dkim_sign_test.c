@@ -501,6 +501,9 @@ test_bad_from(void **state)
 		/* a From in the body is not a field */
 		{ "To: b@example.net\r\n\r\nFrom: a@example.org\r\n",
 		  "no From field" },
+		/* libopendkim refuses such a field: sent unsigned, not held */
+		{ "From: a@example.org\r\nSubject : x\r\n\r\nbody\r\n",
+		  "a field has white space before its colon" },
 	};
 
 	(void)state;
