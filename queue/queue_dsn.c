@@ -494,7 +494,10 @@ status_part(struct buf *d, const struct queue_dsn_report *r,
 		    f->utf8_addr);
 		if (has(rc->orcpt_type) && has(rc->orcpt)) {
 			buf_reset(&v);
-			clean(&v, rc->orcpt_type, false);
+			/* a UTF-8 address is of type utf-8 (RFC 6533 3),
+			 * whatever type the client gave it */
+			clean(&v, is_8bit(rc->orcpt, strlen(rc->orcpt)) ?
+			    "utf-8" : rc->orcpt_type, false);
 			buf_add_str(&v, ";");
 			clean(&v, rc->orcpt, f->utf8_addr);
 			field(d, "Original-Recipient", &v);

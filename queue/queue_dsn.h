@@ -89,8 +89,10 @@ int queue_dsn_xtext_decode(const char *s, size_t n, struct buf *out)
 /*
  * queue_dsn_orcpt_decode - the address of an ORCPT: for addr-type
  * "utf-8" (RFC 6533 3) utf-8-addr-xtext or, when utf8, -unitext, with
- * "\x{HEX}" escapes, decoded to UTF-8; for any other type xtext.  No
- * control character (C0, DEL, C1) may result.  -1 when malformed.
+ * "\x{HEX}" escapes, decoded to UTF-8; for any other type xtext, whose
+ * "+HH" bytes may spell UTF-8 (as Postfix sends a UTF-8 address).  No
+ * control character (C0, DEL, C1) may result, and the UTF-8 must be
+ * well formed.  -1 when malformed.
  */
 int queue_dsn_orcpt_decode(const char *type, size_t type_len,
     const char *s, size_t n, bool utf8, struct buf *out) WARN_UNUSED;

@@ -154,13 +154,58 @@ utf8_addr_decode(const char *s, size_t n, bool utf8, struct buf *out)
 	return 0;
 }
 
+/*
+ * xtext_utf8_decode - xtext whose "+HH" bytes may spell UTF-8: Postfix
+ * relays a UTF-8 recipient with ORCPT=rfc822;j+C3+B6rg@example.org
+ * (not RFC 6533's utf-8 type), and its own smtpd accepts that, so a
+ * message from it must not fail on an optional DSN parameter.  The
+ * result is well-formed UTF-8 without control characters; plain xtext
+ * is the ASCII case of it.
+ */
+static int
+xtext_utf8_decode(const char *s, size_t n, struct buf *out)
+{
+	struct buf raw = BUF_INIT(0);
+	int rc = 0;
+
+	for (size_t i = 0; i < n && rc == 0;) {
+		unsigned char c = (unsigned char)s[i];
+		int hi, lo;
+
+		if (c == '+' && n - i >= 3 &&
+		    (hi = hexval((unsigned char)s[i + 1])) >= 0 &&
+		    (lo = hexval((unsigned char)s[i + 2])) >= 0) {
+			c = (unsigned char)(hi << 4 | lo);
+			i += 3;
+		} else if (c >= 0x21 && c <= 0x7e && c != '=' && c != '+') {
+			i++;
+		} else {
+			rc = -1;
+		}
+		buf_add(&raw, &c, 1);
+	}
+	for (size_t i = 0; i < raw.len && rc == 0;) {
+		uint32_t cp = raw.data[i];
+		size_t len = cp < 0x80 ? 1 : utf8_seq(raw.data + i,
+		    raw.len - i, &cp);
+
+		if (len == 0 || is_control(cp))
+			rc = -1;
+		i += len;
+	}
+	if (rc == 0 && out != NULL)
+		buf_add(out, raw.data, raw.len);
+	buf_free(&raw);
+	return rc;
+}
+
 int
 queue_dsn_orcpt_decode(const char *type, size_t type_len, const char *s,
     size_t n, bool utf8, struct buf *out)
 {
 	if (ascii_eq_nocase(type, type_len, "utf-8"))
 		return utf8_addr_decode(s, n, utf8, out);
-	return queue_dsn_xtext_decode(s, n, out);
+	return xtext_utf8_decode(s, n, out);
 }
 
 /* RFC 5322 atext, for ORCPT's addr-type */

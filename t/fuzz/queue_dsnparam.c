@@ -15,8 +15,10 @@
  *     only on MAIL and RCPT's only on RCPT;
  *   - ENVID is at most 100 bytes and ORCPT at most 500 (with its type
  *     and ';'), and they decode (as the queue relies on) to text with no
- *     control character, ENVID and non-utf-8 ORCPT to printable ASCII,
- *     a utf-8 ORCPT to valid UTF-8 only with SMTPUTF8 or "\x{...}";
+ *     control character, ENVID to printable ASCII, a non-utf-8 ORCPT
+ *     (xtext, whose "+HH" may spell UTF-8, as Postfix sends it) from
+ *     ASCII to valid UTF-8, a utf-8 ORCPT to valid UTF-8 with raw 8-bit
+ *     bytes only with SMTPUTF8;
  *   - each decoder agrees with itself with and without an output buffer;
  *   - the keyword spelled in another case gives the same answer.
  */
@@ -140,7 +142,10 @@ check_ok(const char *s, size_t len, unsigned flags,
 				ASSERT(p->utf8 ||
 				    (unsigned char)p->orcpt[i] < 0x80);
 		} else {
-			ASSERT(printable_ascii(d.data, d.len));
+			/* xtext: ASCII input, UTF-8 (or ASCII) out */
+			ASSERT(valid_utf8(d.data, d.len));
+			for (size_t i = 0; i < p->orcpt_len; i++)
+				ASSERT((unsigned char)p->orcpt[i] < 0x80);
 		}
 	}
 	buf_free(&d);

@@ -108,6 +108,15 @@ static const struct {
 	  NULL },
 	{ "ORCPT=utf-8;a\xc0\xaf", R | U, PARSE_BAD, 0, 0, NULL, NULL, NULL },
 	{ "ORCPT=rfc822;j\xc3\xa9", R | U, PARSE_BAD, 0, 0, NULL, NULL, NULL },
+	/* Postfix's form of a UTF-8 address: xtext of its UTF-8 bytes */
+	{ "ORCPT=rfc822;j+C3+B6rg@example.org", R | U, PARSE_OK, 0, 0, NULL,
+	  "rfc822", "j\xc3\xb6rg@example.org" },
+	{ "ORCPT=rfc822;j+C3+B6rg@example.org", R, PARSE_OK, 0, 0, NULL,
+	  "rfc822", "j\xc3\xb6rg@example.org" },
+	{ "ORCPT=rfc822;j+C3+28", R | U, PARSE_BAD, 0, 0, NULL, NULL, NULL },
+	{ "ORCPT=rfc822;j+C2+85", R | U, PARSE_BAD, 0, 0, NULL, NULL, NULL },
+	{ "ORCPT=rfc822;j+C3", R | U, PARSE_BAD, 0, 0, NULL, NULL, NULL },
+	{ "ORCPT=rfc822;j+0D", R | U, PARSE_BAD, 0, 0, NULL, NULL, NULL },
 	{ "ORCPT=utf-8;a\\x{0D}b", R, PARSE_BAD, 0, 0, NULL, NULL, NULL },
 	{ "ORCPT=utf-8;a\\x{D800}b", R, PARSE_BAD, 0, 0, NULL, NULL, NULL },
 	{ "ORCPT=utf-8;a\\x{110000}b", R, PARSE_BAD, 0, 0, NULL, NULL, NULL },
@@ -336,9 +345,10 @@ static const struct queue_dsn_rcpt r_relayed = {
 	.last_attempt_us = T0 + 2 * SEC,
 };
 
+/* its ORCPT came as Postfix sends one, type rfc822: reported as utf-8 */
 static const struct queue_dsn_rcpt r_utf8 = {
 	.final_rcpt = "j\xc3\xa9r\xc3\xb4me@t\xc3\xa9st.example",
-	.orcpt_type = "utf-8",
+	.orcpt_type = "rfc822",
 	.orcpt = "J\xc3\xa9r\xc3\xb4me@t\xc3\xa9st.example",
 	.action = QUEUE_DSN_FAILED,
 	.status = "5.1.1",
