@@ -47,7 +47,8 @@ class Postern:
 
     def __init__(self, extra_conf="", smtp_extra="", port=None, dir=None,
                  listen=None, deliver=False, queue_extra="", directory=True,
-                 stages=None, submission=None, outbound=False):
+                 stages=None, submission=None, outbound=False,
+                 host="127.0.0.1"):
         """deliver=False holds the local transport (the SMTP and queue
         tests look at the spool); directory=True makes the domains
         test.example and example.org, the account u@test.example and
@@ -61,7 +62,10 @@ class Postern:
         listeners (587/465 by default) off; a string is the body of the
         submission group.  outbound=False holds the smtp transport (mail
         for other domains stays queued); the outbound tests
-        (test_outbound.py) give their own DNS and smtp_client group."""
+        (test_outbound.py) give their own DNS and smtp_client group.
+        host is the loopback address of the port-25 listener (another
+        one, 127.0.0.2, for a second instance on the same port); a
+        listen= list must include host:port, where start() checks."""
         ensure_user()
         if stages is not None:
             assert "filters" not in extra_conf, "stages= or a filters group"
@@ -70,12 +74,13 @@ class Postern:
                 extra_conf or 'log = { level = "debug"; };')
         self.dir = dir or tempfile.mkdtemp(prefix="postern-it-")
         os.chmod(self.dir, 0o755)
+        self.host = host
         self.port = port or free_port()
         self.data_dir = os.path.join(self.dir, "var")
         self.queue_dir = os.path.join(self.data_dir, "queue")
         self.conf = os.path.join(self.dir, "postern.conf")
         self.logfile = os.path.join(self.dir, "postern.log")
-        listen = listen or ["127.0.0.1:%d" % self.port]
+        listen = listen or ["%s:%d" % (host, self.port)]
         holds = ([] if deliver else ["local"]) + ([] if outbound else ["smtp"])
         hold = ("hold_transports = [ %s ];" % ", ".join(
             '"%s"' % h for h in holds)) if holds and \
@@ -121,7 +126,7 @@ queue = {{
             if self.proc.poll() is not None:
                 raise RuntimeError("postern exited at start:\n" + self.log())
             try:
-                with socket.create_connection(("127.0.0.1", self.port), 0.2) as s:
+                with socket.create_connection((self.host, self.port), 0.2) as s:
                     s.settimeout(5)
                     # any greeting: a filter may refuse clients (421/554)
                     if re.match(rb"[245]\d\d[ -]", s.recv(512)):

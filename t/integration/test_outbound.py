@@ -3,12 +3,15 @@ loopback: mail for other domains, routed by MX records that dnsmasq
 serves (dnsfix.py), handed to a scripted SMTP server (smtpsink.py), to a
 second Postern, and to a private Debian Postfix.
 
-How mail gets out: the SMTP server relays for nobody yet (submission with
-AUTH is another piece of work), so a test sends to a local alias whose
-targets are remote addresses; the delivery agent forwards those into the
-queue with the original sender (delivery/ forwarding), and the queue's
-smtp transport takes them.  The sender is a local address, so bounces
-land in a local mailbox where the test reads them.
+How mail gets out: three ways lead to the queue's smtp transport.  Most
+tests send to a local alias whose targets are remote addresses: the
+delivery agent forwards those into the queue with the original sender
+and MAIL parameters (BODY, SMTPUTF8, RET, ENVID; delivery/ forwarding,
+cli/serve.c), and the sender is a local address, so bounces land in a
+local mailbox where the test reads them.  test_two_instances sends the
+way a user does: AUTH on the submission port, then any domain.  Relaying
+for smtp.relay_networks on port 25 is test_relay.py's; a few tests put
+a queue file in place directly (spool.py) for envelopes no client makes.
 
 Short timeouts (smtp_client.*_timeout = 2s) and a short retry schedule
 (queue.min_backoff = max_backoff = 1s) keep the failure tests quick.
@@ -19,9 +22,12 @@ import os
 import re
 import shutil
 import smtplib
+import socket
+import ssl
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 import dkim
@@ -29,7 +35,7 @@ import pytest
 
 import dnsfix
 import spool
-from conftest import BIN
+from conftest import BIN, free_port
 from smtpsink import DROP, GARBAGE, LONG, STALL, SmtpSink, make_cert
 
 # the private Postfix instance of the benchmarks (test_delivery.py too)
@@ -40,7 +46,8 @@ from benchlib import PostfixInstance  # noqa: E402
 SENDER = "alice@test.example"
 
 # MX records: remote.test and friends point at 127.0.0.1, where the sink
-# (or a second server) listens on the port smtp_client.port names
+# listens on the port smtp_client.port names; b.test at 127.0.0.2, where
+# a second Postern listens on the same port as the first one on 127.0.0.1
 RECORDS = """mx-host=remote.test,mx.remote.test,10
 host-record=mx.remote.test,127.0.0.1
 mx-host=other.test,mx.remote.test,10
@@ -50,7 +57,7 @@ host-record=dead.twomx.test,127.0.0.2
 dns-rr=nullmx.test,15,000000
 mx-host=pf.test,mx.remote.test,10
 mx-host=b.test,mx.b.test,10
-host-record=mx.b.test,127.0.0.1
+host-record=mx.b.test,127.0.0.2
 """
 
 RECORD_RE = re.compile(
@@ -66,8 +73,10 @@ def dns():
 
 
 def server(postern_factory, dns, port, smtp_client="", queue_extra="",
-           extra="", **kw):
-    """A Postern delivering outbound mail to 127.0.0.1:port by MX."""
+           extra="", listen_port=None, **kw):
+    """A Postern delivering outbound mail by MX to port (smtp_client.port)
+    of the MX host's address; its own port 25 is listen_port, or a free
+    one."""
     conf = ('log = { level = "debug"; };\n'
             'dns = { servers = [ "%s" ]; forward_special_zones = true; '
             'timeout = "2s"; };\n'
@@ -77,7 +86,7 @@ def server(postern_factory, dns, port, smtp_client="", queue_extra="",
             'data_done_timeout = "2s"; %s };\n%s'
             % (dns.forwarder, port, smtp_client, extra))
     p = postern_factory(outbound=True, deliver=True, stages=[],
-                        extra_conf=conf,
+                        extra_conf=conf, port=listen_port,
                         queue_extra='min_backoff = "1s"; max_backoff = "1s"; '
                         + queue_extra, **kw)
     return p
@@ -398,18 +407,19 @@ def test_tls_policies(postern_factory, dns):
 def test_size_8bit_smtputf8_refused_by_the_peer(postern_factory, dns):
     """What the next hop cannot take bounces: over its SIZE (5.3.4),
     8-bit content without 8BITMIME (5.6.3), an SMTPUTF8 message with a
-    UTF-8 header without SMTPUTF8 (5.6.7, RFC 6531 3.4).  The SMTPUTF8
-    one is put in the queue directly: an alias's forward does not keep
-    the envelope's SMTPUTF8 (serve.c's forward hook has no parameters)."""
+    UTF-8 header without SMTPUTF8 (5.6.7, RFC 6531 3.4).  All three go
+    out through an alias's forward, which keeps the envelope's BODY and
+    SMTPUTF8: had the flag been lost on the way, the UTF-8 header would
+    bounce as 8-bit content (5.6.3), not as 5.6.7."""
     with SmtpSink(ehlo=("PIPELINING", "SIZE 2000")) as sink:
         p = server(postern_factory, dns, sink.port)
-        assert p.stop() == 0
-        spool.write(p.queue_dir, SENDER, [("dave@remote.test", "")],
-                    message("utf", extra_headers="X-Name: J\u00f6rg\r\n"),
-                    sender_params="BODY=8BITMIME SMTPUTF8")
-        p.start()
         alias(p, "big@test.example", "bob@remote.test")
         alias(p, "eight@test.example", "carol@remote.test")
+        alias(p, "utf@test.example", "dave@remote.test")
+        with smtplib.SMTP("127.0.0.1", p.port, timeout=10) as s:
+            s.sendmail(SENDER, ["utf@test.example"],
+                       message("utf", extra_headers="X-Name: J\u00f6rg\r\n"),
+                       mail_options=["SMTPUTF8", "BODY=8BITMIME"])
         send(p, ["big@test.example"], message("big", body=("x" * 70 +
                                                             "\r\n") * 40))
         with smtplib.SMTP("127.0.0.1", p.port, timeout=10) as s:
@@ -523,25 +533,76 @@ def dns_txt(d, qname):
     return out
 
 
+def free_port_on(*hosts):
+    """A TCP port free on each of hosts (loopback addresses)"""
+    for _ in range(50):
+        port = free_port()
+        try:
+            for h in hosts:
+                with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+                    s.bind((h, port))
+        except OSError:
+            continue
+        return port
+    raise RuntimeError("no port free on all of %s" % (hosts,))
+
+
 def test_two_instances(postern_factory):
-    """Postern A sends to Postern B through B's MX record: the message
-    lands in bob@b.test's mailbox at B, DKIM-signed by A, and the
-    signature verifies against the key published in the test's DNS."""
+    """Two Postern instances on one port of two loopback addresses, A on
+    127.0.0.1 and B on 127.0.0.2, as two hosts' port 25.  alice, a user
+    of A, logs in on A's submission port (STARTTLS, AUTH PLAIN) and
+    sends to bob@b.test; A adds Message-ID and Date, signs with its DKIM
+    key for test.example, finds b.test's MX (mx.b.test, 127.0.0.2) in
+    the test's DNS and delivers over STARTTLS; B files the message in
+    bob's mailbox.  There the signature verifies with python3-dkim
+    against the key published in the test's DNS (and with B's own dkim
+    stage, which says so in Authentication-Results); a changed Subject
+    fails, so the check means something."""
+    port = free_port_on("127.0.0.1", "127.0.0.2")
     d = dnsfix.DnsFix(RECORDS).start()
     try:
-        b = postern_factory(deliver=True)
+        # B: b.test, bob's mailbox, the dkim stage also for loopback
+        # clients (A connects from 127.0.0.1); no DNSSEC validation: the
+        # key's name is under example., which the test's DNS cannot prove
+        # insecure (test. is forward_special_zones' own)
+        b = postern_factory(
+            deliver=True, host="127.0.0.2", port=port,
+            extra_conf='log = { level = "debug"; };\n'
+            'dns = { servers = [ "%s" ]; forward_special_zones = true; '
+            'trust_anchor = ""; };\n'
+            'filters = { stages = [ "dkim" ]; trust_loopback = false; };'
+            % d.forwarder)
         b.cli("domain", "add", "b.test")
         b.cli("user", "add", "bob@b.test", "--no-password")
-        a = server(postern_factory, d, b.port)
+        # A: port 25 on 127.0.0.1, submission, MX hosts' port is B's
+        sub_port = free_port()
+        a = server(postern_factory, d, port, listen_port=port,
+                   submission='listen = [ "127.0.0.1:%d" ]; '
+                   'listen_tls = [];' % sub_port)
         assert a.stop() == 0
         name, value = keygen(a, "test.example")
         d.restart(RECORDS + 'txt-record=%s,"%s"\n' % (name, value))
         a.start()
-        alias(a, "out@test.example", "bob@b.test")
-        send(a, ["out@test.example"], message("twins", body="From A to "
-                                               "B.\r\n"))
-        wait_log(a, r"to=<bob@b.test>, relay=mx\.b\.test\[127\.0\.0\.1\]:"
-                 r"%d, .*status=sent \(250 2\.0\.0 Ok: queued as" % b.port)
+        subprocess.run([BIN, "-c", a.conf, "user", "add",
+                        "alice@test.example"], input="alice's secret\n",
+                       text=True, check=True, capture_output=True,
+                       timeout=60)
+        ctx = ssl.create_default_context()
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+        with smtplib.SMTP("127.0.0.1", sub_port, timeout=30) as s:
+            s.starttls(context=ctx)
+            s.login("alice@test.example", "alice's secret")
+            # no Message-ID, no Date: A adds them (RFC 6409 8)
+            assert s.sendmail(SENDER, ["bob@b.test"], (
+                "From: Alice <%s>\r\nTo: Bob <bob@b.test>\r\n"
+                "Subject: twins\r\n\r\nFrom A to B.\r\n" % SENDER)
+                .encode()) == {}
+        wait_log(a, r"to=<bob@b.test>, relay=mx\.b\.test\[127\.0\.0\.2\]:"
+                 r"%d, .*status=sent \(250 2\.0\.0 Ok: queued as" % port)
+        assert re.search(r"TLS connection established to mx\.b\.test"
+                         r"\[127\.0\.0\.2\]:%d" % port, a.log()), \
+            a.log()[-3000:]
         deadline = time.time() + 20
         while not inbox(b, "bob@b.test") and time.time() < deadline:
             time.sleep(0.1)
@@ -549,14 +610,33 @@ def test_two_instances(postern_factory):
         assert len(uids) == 1, b.log()[-5000:]
         raw = fetch(b, uids[0], "bob@b.test")
         assert b"Subject: twins" in raw and b"From A to B." in raw
-        # B's Received: line on top, then A's signature
-        assert raw.startswith(b"Received: from mx.test.example"), raw[:300]
-        assert b"DKIM-Signature: " in raw
+        # on top B's Received: (from A's 127.0.0.1, over TLS) and B's
+        # verdict, then A's signature over A's Received: for alice's
+        # session and her message, which A gave a Message-ID and a Date
+        head = raw[:raw.index(b"\r\n\r\n")].decode()
+        names = [f.split(":")[0] for f in re.split(r"\r\n(?![ \t])", head)]
+        assert names[:5] == ["Received", "Authentication-Results",
+                             "X-Spam-Status", "DKIM-Signature",
+                             "Received"], head
+        assert sorted(names[5:]) == ["Date", "From", "Message-ID",
+                                     "Subject", "To"], head
+        received = re.findall(r"^Received: ([^\r\n]*(?:\r\n[ \t][^\r\n]*)*)",
+                              head, re.M)
+        assert re.match(r"from mx\.test\.example \(unknown \[127\.0\.0\.1"
+                        r"\]\)\r\n\t\(using TLSv1\.3 .*\r\n\tby mx\.test\."
+                        r"example \(Postern\) with ESMTPS id ", received[0]), \
+            received[0]
+        assert " with ESMTPSA id " in received[1], received[1]
+        assert re.search(r"Authentication-Results: mx\.test\.example;\s+"
+                         r"dkim=pass [^;]*header\.d=test\.example", head), \
+            head
 
         def txt(qname, timeout=5):
             qname = qname.decode() if isinstance(qname, bytes) else qname
             return dns_txt(d, qname)
         assert dkim.verify(raw, dnsfunc=txt), raw[:2000]
+        assert not dkim.verify(raw.replace(b"Subject: twins",
+                                           b"Subject: twin"), dnsfunc=txt)
     finally:
         d.stop()
 
@@ -597,6 +677,25 @@ relay     unix  -       -       n       -       -       discard
 tlsmgr    unix  -       -       n       1000?   1       tlsmgr
 """)
     return pf, mail
+
+
+def stop_postfix(pf):
+    """pf.stop(), with the master reaped as it exits.  dnsfix.py makes
+    this process a child subreaper, so a Postfix master started after a
+    DnsFix (the daemon's parent gone) becomes our child, and once it
+    exits a zombie, which PostfixInstance.stop()'s kill(pid, 0) takes
+    for alive for its 15 seconds before SIGKILL."""
+    pid = pf.master_pid()
+
+    def reap():
+        try:
+            os.waitpid(pid, 0)
+        except ChildProcessError:
+            pass                # not ours: init reaps it
+
+    if pid is not None:
+        threading.Thread(target=reap, daemon=True).start()
+    pf.stop()
 
 
 def maildir_files(mail, user):
@@ -647,7 +746,7 @@ def test_postfix_receives(postern_factory, dns):
         assert re.search(r"nrcpt=2 \(queue active\)", pflog), pflog
     finally:
         if pf is not None:
-            pf.stop()
+            stop_postfix(pf)
         shutil.rmtree(base, ignore_errors=True)
 
 

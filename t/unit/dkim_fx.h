@@ -3,7 +3,8 @@
  * dmarc stages: an RSA key made by opendkim-genkey (the tool postmasters
  * use, so its record format is what we parse), an Ed25519 key made with
  * OpenSSL (RFC 8463: the record's p= is the raw 32-byte public key),
- * signing with libopendkim's own signer, and what both tests look at
+ * signing (RSA with libopendkim's own signer, Ed25519 with Postern's,
+ * mta/dkim_sign.h: see dkimfx_sign), and what both tests look at
  * afterwards (the b= tag, the dnsmasq query log; the symbols are
  * t/unit/stage_fx.h's).  Header-only, since each unit test is its own
  * program; include cmocka.h first.
@@ -11,9 +12,11 @@
 #ifndef POSTERN_DKIM_FX_H
 #define POSTERN_DKIM_FX_H
 
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -22,39 +25,10 @@
 #include <opendkim/dkim.h>
 
 #include "common/buf.h"
+#include "common/config.h"
+#include "mta/dkim_sign.h"
 
 #define DKIMFX_GENKEY "/usr/sbin/opendkim-genkey"
-
-/*
- * Sanitizer builds: libopendkim 2.11's dkim_free() frees the private key
- * of an RSA signing handle only, so each Ed25519 signature dkimfx_sign
- * makes leaks the key that dkim_privkey_load() read (and its 64-byte
- * signature buffer).  That is this fixture's signer, libopendkim's own,
- * used to feed the verifying stages (they only verify, and verification
- * frees its keys); Postern's signer does not use the library for
- * Ed25519 (mta/dkim_sign_ed25519.c), and dkim_sign_test, which does not
- * define DKIMFX_ED25519, runs without this suppression.  Exactly that
- * leak is suppressed; full stacks are needed for the suppression to see
- * dkim_privkey_load under OpenSSL's frames (slower: a test that signs
- * with dkimfx_sign and Ed25519 asks for it by defining DKIMFX_ED25519
- * before including this file).
- */
-#ifdef DKIMFX_ED25519
-const char *__lsan_default_suppressions(void);
-const char *__asan_default_options(void);
-
-const char *
-__lsan_default_suppressions(void)
-{
-	return "leak:dkim_privkey_load\n";
-}
-
-const char *
-__asan_default_options(void)
-{
-	return "fast_unwind_on_malloc=0";
-}
-#endif
 
 struct dkimfx_key {
 	struct buf priv;	/* PEM */
@@ -128,8 +102,8 @@ dkimfx_genkey_rsa(const char *dir, const char *domain, const char *selector,
 	return k->record.len > 0 ? 0 : -1;
 }
 
-/* dkimfx_genkey_ed25519 - a fresh Ed25519 key and its k=ed25519 record
- * (see DKIMFX_ED25519 above) */
+/* dkimfx_genkey_ed25519 - a fresh Ed25519 key (PKCS#8 PEM) and its
+ * k=ed25519 record */
 static inline int
 dkimfx_genkey_ed25519(struct dkimfx_key *k)
 {
@@ -165,10 +139,87 @@ out:
 	return rc;
 }
 
+/* dkimfx_write - path created (not there before) with len bytes of data
+ * and the given mode */
+static inline int
+dkimfx_write(const char *path, const void *data, size_t len, mode_t mode)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
+	int rc = 0;
+
+	if (fd < 0)
+		return -1;
+	if (fchmod(fd, mode) < 0 || write(fd, data, len) != (ssize_t)len)
+		rc = -1;
+	if (close(fd) < 0)
+		rc = -1;
+	return rc;
+}
+
 /*
- * dkimfx_sign - out gets "DKIM-Signature: ..." (relaxed/relaxed, every
- * header field signed, CRLF folding) followed by msg.  alg is
- * DKIM_SIGN_RSASHA256, DKIM_SIGN_ED25519SHA256 or DKIM_SIGN_RSASHA1.
+ * dkimfx_sign_ed25519 - Ed25519 through Postern's signer (mta/dkim_sign.h,
+ * mta/dkim_sign_ed25519.c), the way the server signs: k's key written to
+ * a scratch directory as the one key of dkim_sign.keys
+ * ("domain:selector:path", mode 0600), a signer made from that
+ * configuration and freed after this one message.  Not libopendkim's
+ * signer: libopendkim 2.11's dkim_free() frees the private key of an RSA
+ * signing handle only, so each Ed25519 signature it made leaked the key
+ * dkim_privkey_load() read, and the tests that signed with it needed a
+ * LeakSanitizer suppression.  What is signed is the server's choice
+ * (dkim_sign.headers present, then From and the oversign_headers names
+ * once more), not every field; the verifiers under test do not care.
+ */
+static inline int
+dkimfx_sign_ed25519(const struct dkimfx_key *k, const char *domain,
+    const char *selector, const char *msg, struct buf *out)
+{
+	char dir[] = "/tmp/postern-dkimfx.XXXXXX";
+	struct buf key = BUF_INIT(0), conf = BUF_INIT(0), text = BUF_INIT(0);
+	struct buf hdr = BUF_INIT(0), err = BUF_INIT(0);
+	struct config *cfg = NULL;
+	struct dkim_signer *s = NULL;
+	enum dkim_sign_res res = DKIM_SIGN_ERROR;
+
+	if (mkdtemp(dir) == NULL)
+		return -1;
+	buf_addf(&key, "%s/key.pem", dir);
+	buf_addf(&conf, "%s/t.conf", dir);
+	/* key_dir: a directory that does not exist (no keys found there) */
+	buf_addf(&text, "server = { data_dir = \"%s/var\"; };\n"
+	    "dkim_sign = { key_dir = \"%s/none\"; keys = [ \"%s:%s:%s\" ]; "
+	    "subdomains = false; };\n", dir, dir, domain, selector,
+	    buf_cstr(&key));
+	if (dkimfx_write(buf_cstr(&key), k->priv.data, k->priv.len, 0600) <
+	    0 || dkimfx_write(buf_cstr(&conf), text.data, text.len, 0600) < 0)
+		buf_add_str(&err, "cannot write the key or the configuration");
+	else if (config_load(buf_cstr(&conf), &cfg, &err) == 0 &&
+	    dkim_sign_new(cfg, &s, &err) == 0)
+		res = dkim_sign_message(s, domain, NULL,
+		    (const unsigned char *)msg, strlen(msg), &hdr, &err);
+	if (res == DKIM_SIGN_DONE) {
+		buf_add(out, hdr.data, hdr.len);
+		buf_add_str(out, msg);
+	} else
+		fprintf(stderr, "dkimfx_sign_ed25519: %s\n", buf_cstr(&err));
+	dkim_sign_free(&s);
+	config_free(&cfg);
+	(void)unlink(buf_cstr(&key));
+	(void)unlink(buf_cstr(&conf));
+	(void)rmdir(dir);
+	buf_free(&key);
+	buf_free(&conf);
+	buf_free(&text);
+	buf_free(&hdr);
+	buf_free(&err);
+	return res == DKIM_SIGN_DONE ? 0 : -1;
+}
+
+/*
+ * dkimfx_sign - out gets "DKIM-Signature: ..." (relaxed/relaxed, CRLF
+ * folding) followed by msg.  alg is DKIM_SIGN_RSASHA256 or
+ * DKIM_SIGN_RSASHA1, signed by libopendkim (lib) over every header field,
+ * or DKIM_SIGN_ED25519SHA256, signed by Postern's signer
+ * (dkimfx_sign_ed25519; lib is not used).
  */
 static inline int
 dkimfx_sign(DKIM_LIB *lib, const struct dkimfx_key *k, const char *domain,
@@ -180,6 +231,8 @@ dkimfx_sign(DKIM_LIB *lib, const struct dkimfx_key *k, const char *domain,
 	size_t len = 0;
 	int rc = -1;
 
+	if (alg == DKIM_SIGN_ED25519SHA256)
+		return dkimfx_sign_ed25519(k, domain, selector, msg, out);
 	d = dkim_sign(lib, (const unsigned char *)"test", NULL,
 	    (dkim_sigkey_t)buf_cstr(&k->priv),
 	    (const unsigned char *)selector, (const unsigned char *)domain,

@@ -2,7 +2,8 @@
  * stage_dkim_test.c - the dkim stage (filters/stage_dkim.c) in a real
  * pipeline against a real DNS server (dnsmasq, t/unit/dns_fixture.h):
  * keys made at test time (opendkim-genkey for RSA, OpenSSL for Ed25519),
- * published as TXT records, messages signed with libopendkim's signer.
+ * published as TXT records, messages signed with libopendkim's signer
+ * (RSA) and with Postern's (Ed25519, mta/dkim_sign.h; see dkim_fx.h).
  * Covered: RSA and Ed25519 signatures that pass, a valid signature next
  * to a broken one, a changed header field and a changed body (fail), an
  * unsigned message (none), a key record that is missing, revoked or
@@ -28,7 +29,6 @@
 
 #include "filters/filters.h"
 #include "filters/stage_dkim.h"
-#define DKIMFX_ED25519		/* signs with Ed25519: see dkim_fx.h */
 #include "t/unit/dkim_fx.h"
 #include "t/unit/stage_fx.h"
 #include "t/unit/unit_tmpdir.h"
