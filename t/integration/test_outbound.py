@@ -27,7 +27,6 @@ import ssl
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 
 import dkim
@@ -679,25 +678,6 @@ tlsmgr    unix  -       -       n       1000?   1       tlsmgr
     return pf, mail
 
 
-def stop_postfix(pf):
-    """pf.stop(), with the master reaped as it exits.  dnsfix.py makes
-    this process a child subreaper, so a Postfix master started after a
-    DnsFix (the daemon's parent gone) becomes our child, and once it
-    exits a zombie, which PostfixInstance.stop()'s kill(pid, 0) takes
-    for alive for its 15 seconds before SIGKILL."""
-    pid = pf.master_pid()
-
-    def reap():
-        try:
-            os.waitpid(pid, 0)
-        except ChildProcessError:
-            pass                # not ours: init reaps it
-
-    if pid is not None:
-        threading.Thread(target=reap, daemon=True).start()
-    pf.stop()
-
-
 def maildir_files(mail, user):
     d = os.path.join(mail, "pf.test", user, "new")
     return [os.path.join(d, f) for f in os.listdir(d)] \
@@ -746,7 +726,7 @@ def test_postfix_receives(postern_factory, dns):
         assert re.search(r"nrcpt=2 \(queue active\)", pflog), pflog
     finally:
         if pf is not None:
-            stop_postfix(pf)
+            pf.stop()
         shutil.rmtree(base, ignore_errors=True)
 
 

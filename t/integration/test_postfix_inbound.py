@@ -131,7 +131,7 @@ def postfix_to_postern(postern_factory):
         yield p, pf
     finally:
         if pf is not None:
-            outbound.stop_postfix(pf)
+            pf.stop()
         shutil.rmtree(base, ignore_errors=True)
 
 

@@ -246,8 +246,8 @@ def message(subject):
 
 
 def send_to(p, subject, *targets):
-    """Mail through a local alias forwarding to targets (the server
-    relays for nobody: see test_outbound.py)."""
+    """Mail through a local alias forwarding to targets (port 25 relays
+    only for smtp.relay_networks, which these tests leave empty)."""
     name = "out-%s@test.example" % subject
     p.cli("alias", "add", name, *targets)
     with smtplib.SMTP("127.0.0.1", p.port, timeout=10) as s:

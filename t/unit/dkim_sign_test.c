@@ -28,7 +28,7 @@
  * them), an Ed25519-only domain with a 63-character selector (every line
  * of the field within 78 columns), and no heap kept per signature
  * (mallinfo2; under the sanitizer build LeakSanitizer checks the same at
- * exit, with no suppression: this test does not define DKIMFX_ED25519).
+ * exit, with no suppression).
  */
 #include <stdarg.h>
 #include <stddef.h>
