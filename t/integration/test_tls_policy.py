@@ -52,7 +52,7 @@ STS_POLICY = ("version: STSv1\nmode: enforce\nmx: mx.sts.test\n"
               "max_age: 86400\n")
 
 
-def _wait_file(path, proc, timeout=20):
+def _wait_file(path, proc, timeout=60):
     deadline = time.time() + timeout
     while time.time() < deadline:
         if os.path.exists(path):
@@ -192,7 +192,9 @@ opp MX 10 mx
         self.forwarder = "127.0.0.1@%d" % self.port
         self.ta = os.path.join(self.dir, "ta.ds")
         os.chmod(self.ta, 0o644)
-        deadline = time.time() + 20
+        # signing the zones and starting unbound take long on a loaded
+        # machine (the sanitizer run): a minute before giving up
+        deadline = time.time() + 60
         while time.time() < deadline:
             rcode, _ = dnsfix.query(self.port, "dane.test", "SOA", 0.2)
             if rcode == 0:
