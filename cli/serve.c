@@ -39,6 +39,8 @@
 #include "directory/directory.h"
 #include "filters/bayes.h"
 #include "filters/filters.h"
+#include "imap-jmap/imap.h"
+#include "imap-jmap/jmap.h"
 #include "mta/smtpd.h"
 #include "queue/queue.h"
 #include "store/store.h"
@@ -443,7 +445,9 @@ cli_serve(const struct config *cfg, int argc, char **argv)
 {
 	unsigned nio = cfg->server.io_threads, njobs = cfg->server.job_threads;
 	struct listener **listeners, **lmtp_listeners, **sub_listeners,
-	    **subs_listeners;
+	    **subs_listeners, **imap_listeners, **imaps_listeners;
+	struct imap_server *imap;
+	struct jmap_server *jmap;
 	struct auth_throttle *throttle;
 	struct auth_throttle_conf tc;
 	struct smtpd *submission, *submissions;
@@ -496,7 +500,8 @@ cli_serve(const struct config *cfg, int argc, char **argv)
 		log_fatal(SVC, "data_dir %s: %s", cfg->server.data_dir,
 		    strerror(errno));
 	if (cfg->smtp.starttls || cfg->submission.listen.n > 0 ||
-	    cfg->submission.listen_tls.n > 0)
+	    cfg->submission.listen_tls.n > 0 || cfg->imap.listen.n > 0 ||
+	    cfg->imap.listen_tls.n > 0 || cfg->jmap.listen_tls.n > 0)
 		tls = load_tls(cfg);
 
 	/* bind every address now, while we may still be root */
@@ -530,6 +535,13 @@ cli_serve(const struct config *cfg, int argc, char **argv)
 	    "submission.listen");
 	subs_listeners = listeners_open(loops, &cfg->submission.listen_tls,
 	    "submission.listen_tls");
+	imap_listeners = listeners_open(loops, &cfg->imap.listen,
+	    "imap.listen");
+	imaps_listeners = listeners_open(loops, &cfg->imap.listen_tls,
+	    "imap.listen_tls");
+	/* JMAP binds its own sockets: evhttp takes listening ones */
+	if ((jmap = jmap_server_new(cfg, loops, tls, &error)) == NULL)
+		log_fatal(SVC, "%s", error);
 	cli_become_user(cfg, true);
 
 	spool = spool_open(cfg->queue.dir, &error);
@@ -548,6 +560,10 @@ cli_serve(const struct config *cfg, int argc, char **argv)
 	memset(&dopt, 0, sizeof(dopt));
 	dopt.subaddress_sep = cfg->delivery.recipient_delimiter[0];
 	dir = directory_new(store->kv, &dopt);
+	/* before anything shares the store: its change hooks are fixed */
+	imap = imap_server_new(cfg, store, dir, tls);
+	store_add_change_hook(store, imap_server_changed, imap);
+	store_add_change_hook(store, jmap_server_changed, jmap);
 	delivery = delivery_new(store, dir);
 	sc = (struct serve_ctx){ cfg, dir, delivery, spool, NULL, NULL };
 	delivery_set_forward(delivery, forward, &sc);
@@ -648,6 +664,20 @@ cli_serve(const struct config *cfg, int argc, char **argv)
 		log_info(SVC, "lmtp listening on %s",
 		    listener_name(lmtp_listeners[i]));
 	}
+	/* IMAP: store work on the job pool, logins on the checks' pool */
+	imap_server_set_jobs(imap, jobs, sc.auth_jobs, throttle);
+	for (size_t i = 0; i < cfg->imap.listen.n; i++) {
+		listener_start(imap_listeners[i], imap_accept, imap);
+		log_info(SVC, "imap listening on %s",
+		    listener_name(imap_listeners[i]));
+	}
+	for (size_t i = 0; i < cfg->imap.listen_tls.n; i++) {
+		listener_start(imaps_listeners[i], imap_accept_tls, imap);
+		log_info(SVC, "imap (implicit TLS) listening on %s",
+		    listener_name(imaps_listeners[i]));
+	}
+	/* JMAP: the same pools and login accounting as IMAP */
+	jmap_server_start(jmap, store, dir, jobs, sc.auth_jobs, throttle);
 	if (loops_start(loops, &error) < 0)
 		log_fatal(SVC, "starting I/O threads: %s", error);
 	write_pid_file(cfg->server.pid_file);
@@ -687,10 +717,14 @@ cli_serve(const struct config *cfg, int argc, char **argv)
 	free(lmtp_listeners);
 	listeners_free(&sub_listeners, cfg->submission.listen.n);
 	listeners_free(&subs_listeners, cfg->submission.listen_tls.n);
+	listeners_free(&imap_listeners, cfg->imap.listen.n);
+	listeners_free(&imaps_listeners, cfg->imap.listen_tls.n);
 	smtpd_free(&smtpd);
 	smtpd_free(&lmtpd);
 	smtpd_free(&submission);
 	smtpd_free(&submissions);
+	imap_server_free(&imap);	/* every pool is drained: no hook runs */
+	jmap_server_free(&jmap);
 	auth_throttle_free(&throttle);
 	cli_filters_close(&cf);
 	delivery_free(&delivery);

@@ -83,9 +83,9 @@ struct config_submission {
 	struct strlist listen_tls;	/* implicit TLS: 465 likewise */
 };
 
-/* SMTP AUTH (RFC 4954): where, and failed-login throttling */
+/* SMTP AUTH (RFC 4954), IMAP LOGIN: where, and failed-login throttling */
 struct config_auth {
-	bool plaintext_loopback;	/* AUTH without TLS from loopback
+	bool plaintext_loopback;	/* AUTH/LOGIN without TLS from loopback
 					   clients (tests only; false) */
 	struct strlist sender_wildcards;	/* "@domain=account" or
 						   "address=account" */
@@ -99,6 +99,40 @@ struct config_auth {
 				   the cores, at least 1 */
 	unsigned max_checks;	/* checks queued or running, 32; 0 = no
 				   bound */
+};
+
+/* the IMAP server (imap-jmap/imap.h) */
+struct config_imap {
+	struct strlist listen;	/* STARTTLS: ["0.0.0.0:143", "[::]:143"] */
+	struct strlist listen_tls;	/* implicit TLS: 993 likewise */
+	unsigned max_connections;	/* overall, 10000 */
+	unsigned max_connections_per_ip;	/* 50 */
+	unsigned login_timeout;	/* seconds idle before login, 1m */
+	unsigned idle_timeout;	/* after login, 30m (RFC 9051 5.4) */
+	unsigned output_timeout;	/* output not taken, 5m */
+	uint64_t max_output;	/* untagged output queued, 1M */
+	uint64_t max_line;	/* command text after login, 64K */
+	uint64_t max_append_size;	/* one APPEND message, 50M */
+	unsigned max_bad_commands;	/* BADs in a row, 20 */
+};
+
+/* the JMAP server (imap-jmap/jmap.h), RFC 8620 limits included */
+struct config_jmap {
+	struct strlist listen_tls;	/* HTTPS: ["0.0.0.0:443", "[::]:443"] */
+	struct strlist listen;	/* plain HTTP (loopback tests), [] */
+	char *url;		/* base URL in the session; "" = per request */
+	uint64_t max_size_upload;	/* 50M */
+	unsigned max_concurrent_upload;	/* per account, 4 */
+	uint64_t max_size_request;	/* 10M */
+	unsigned max_concurrent_requests;	/* per account, 4 */
+	unsigned max_calls_in_request;	/* 16 */
+	unsigned max_objects_in_get;	/* 500 */
+	unsigned max_objects_in_set;	/* 500 */
+	unsigned max_eventsource;	/* push connections per account, 8 */
+	unsigned upload_ttl;	/* seconds an unused upload is kept, 1d */
+	unsigned idle_timeout;	/* seconds between requests, 1m */
+	unsigned auth_cache_ttl;	/* seconds a checked password is
+					   trusted, 5m; 0 = none */
 };
 
 struct config_queue {
@@ -314,6 +348,8 @@ struct config {
 	struct config_smtp smtp;
 	struct config_submission submission;
 	struct config_auth auth;
+	struct config_imap imap;
+	struct config_jmap jmap;
 	struct config_queue queue;
 	struct config_store store;
 	struct config_delivery delivery;

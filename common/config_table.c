@@ -352,7 +352,8 @@ check_sender_wildcard(const char *s)
 static const struct config_key auth_keys[] = {
 	{ "plaintext_loopback", CONFIG_T_BOOL, "false", 0, 0,
 	  OFF(auth.plaintext_loopback), NULL, NULL, NULL,
-	  "Allow AUTH without TLS from loopback clients (tests only)." },
+	  "Allow AUTH and IMAP LOGIN without TLS from loopback clients "
+	  "(tests only)." },
 	{ "sender_wildcards", CONFIG_T_STRLIST, "", 0, 0,
 	  OFF(auth.sender_wildcards), NULL, check_sender_wildcard, NULL,
 	  "Senders an account may use beyond its addresses and aliases: "
@@ -388,6 +389,117 @@ static const struct config_key auth_keys[] = {
 	  NULL, NULL, NULL,
 	  "Password checks queued or running at once; more get 454 4.7.0 "
 	  "at once; 0 = no bound." },
+};
+
+static const struct config_key imap_keys[] = {
+	{ "listen", CONFIG_T_STRLIST, "0.0.0.0:143 [::]:143", 0, 0,
+	  OFF(imap.listen), NULL, check_listen, NULL,
+	  "IMAP with STARTTLS; LOGIN and AUTHENTICATE wait for TLS "
+	  "(auth.plaintext_loopback aside); [] = off." },
+	{ "listen_tls", CONFIG_T_STRLIST, "0.0.0.0:993 [::]:993", 0, 0,
+	  OFF(imap.listen_tls), NULL, check_listen, NULL,
+	  "IMAP over implicit TLS (RFC 8314); [] = off." },
+	{ "max_connections", CONFIG_T_UINT, "10000", 1, 1000000,
+	  OFF(imap.max_connections), NULL, NULL, NULL,
+	  "Simultaneous IMAP connections in all; more get BYE." },
+	{ "max_connections_per_ip", CONFIG_T_UINT, "50", 1, 1000000,
+	  OFF(imap.max_connections_per_ip), NULL, NULL, NULL,
+	  "Simultaneous IMAP connections from one IP address." },
+	{ "login_timeout", CONFIG_T_DURATION, "1m", 1, DAY,
+	  OFF(imap.login_timeout), NULL, NULL, NULL,
+	  "Idle time allowed before the client has logged in." },
+	/* RFC 9051 5.4: an autologout timer of at least 30 minutes */
+	{ "idle_timeout", CONFIG_T_DURATION, "30m", 1, DAY,
+	  OFF(imap.idle_timeout), NULL, NULL, NULL,
+	  "Idle time allowed after login, IDLE included (RFC 9051: at "
+	  "least 30 minutes)." },
+	{ "output_timeout", CONFIG_T_DURATION, "5m", 1, DAY,
+	  OFF(imap.output_timeout), NULL, NULL, NULL,
+	  "A client that takes none of our output for this long is "
+	  "disconnected." },
+	{ "max_output", CONFIG_T_SIZE, "1M", 64 * KIB, GIB,
+	  OFF(imap.max_output), NULL, NULL, NULL,
+	  "Output a client has not taken beyond which untagged updates "
+	  "(IDLE) disconnect it." },
+	{ "max_line", CONFIG_T_SIZE, "64K", 8 * KIB, 16 * KIB * KIB,
+	  OFF(imap.max_line), NULL, NULL, NULL,
+	  "A command's text after login, literals excluded." },
+	{ "max_append_size", CONFIG_T_SIZE, "50M", KIB, 4 * GIB,
+	  OFF(imap.max_append_size), NULL, NULL, NULL,
+	  "One APPEND message (APPENDLIMIT); bigger get NO [TOOBIG]." },
+	{ "max_bad_commands", CONFIG_T_UINT, "20", 1, 1000,
+	  OFF(imap.max_bad_commands), NULL, NULL, NULL,
+	  "BAD answers in a row before the session ends with BYE." },
+};
+
+/* jmap.url: an absolute http(s) URL without a trailing slash */
+static const char *
+check_base_url(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n == 0)
+		return NULL;
+	if (strncmp(s, "https://", 8) != 0 && strncmp(s, "http://", 7) != 0)
+		return "must start with https:// (or http://)";
+	if (s[n - 1] == '/')
+		return "no trailing slash";
+	for (; *s != '\0'; s++)
+		if ((unsigned char)*s <= 0x20 || (unsigned char)*s > 0x7e ||
+		    *s == '"' || *s == '\\' || *s == '{' || *s == '}')
+			return "printable ASCII without spaces, quotes, "
+			    "backslashes or braces";
+	return NULL;
+}
+
+static const struct config_key jmap_keys[] = {
+	{ "listen_tls", CONFIG_T_STRLIST, "0.0.0.0:443 [::]:443", 0, 0,
+	  OFF(jmap.listen_tls), NULL, check_listen, NULL,
+	  "JMAP over HTTPS (RFC 8620); [] = off." },
+	{ "listen", CONFIG_T_STRLIST, "", 0, 0,
+	  OFF(jmap.listen), NULL, check_listen, NULL,
+	  "JMAP over plain HTTP, for tests: logins only from loopback "
+	  "clients with auth.plaintext_loopback; [] = off." },
+	{ "url", CONFIG_T_STRING, "", 0, 0,
+	  OFF(jmap.url), NULL, check_base_url, NULL,
+	  "Base URL of the session's apiUrl and the others "
+	  "(\"https://mail.example.com\"); \"\" = the scheme and Host of "
+	  "each request." },
+	{ "max_size_upload", CONFIG_T_SIZE, "50M", KIB, 4 * GIB,
+	  OFF(jmap.max_size_upload), NULL, NULL, NULL,
+	  "maxSizeUpload: the largest upload." },
+	{ "max_concurrent_upload", CONFIG_T_UINT, "4", 1, 1000,
+	  OFF(jmap.max_concurrent_upload), NULL, NULL, NULL,
+	  "maxConcurrentUpload: uploads one account may run at once." },
+	{ "max_size_request", CONFIG_T_SIZE, "10M", KIB, GIB,
+	  OFF(jmap.max_size_request), NULL, NULL, NULL,
+	  "maxSizeRequest: the largest API request." },
+	{ "max_concurrent_requests", CONFIG_T_UINT, "4", 1, 1000,
+	  OFF(jmap.max_concurrent_requests), NULL, NULL, NULL,
+	  "maxConcurrentRequests: API requests and downloads one account "
+	  "may run at once." },
+	{ "max_calls_in_request", CONFIG_T_UINT, "16", 1, 1000,
+	  OFF(jmap.max_calls_in_request), NULL, NULL, NULL,
+	  "maxCallsInRequest: method calls in one API request." },
+	{ "max_objects_in_get", CONFIG_T_UINT, "500", 1, 100000,
+	  OFF(jmap.max_objects_in_get), NULL, NULL, NULL,
+	  "maxObjectsInGet: ids one /get may ask for." },
+	{ "max_objects_in_set", CONFIG_T_UINT, "500", 1, 100000,
+	  OFF(jmap.max_objects_in_set), NULL, NULL, NULL,
+	  "maxObjectsInSet: creates, updates and destroys in one /set." },
+	{ "max_eventsource", CONFIG_T_UINT, "8", 1, 1000,
+	  OFF(jmap.max_eventsource), NULL, NULL, NULL,
+	  "EventSource (push) connections one account may hold open." },
+	{ "upload_ttl", CONFIG_T_DURATION, "1d", MINUTE, 30 * DAY,
+	  OFF(jmap.upload_ttl), NULL, NULL, NULL,
+	  "An upload nothing has used is deleted after this long." },
+	{ "idle_timeout", CONFIG_T_DURATION, "1m", 1, HOUR,
+	  OFF(jmap.idle_timeout), NULL, NULL, NULL,
+	  "Idle time allowed on an HTTP connection between requests." },
+	{ "auth_cache_ttl", CONFIG_T_DURATION, "5m", 0, DAY,
+	  OFF(jmap.auth_cache_ttl), NULL, NULL, NULL,
+	  "A password checked once is trusted for this long on later "
+	  "requests (a changed password too); 0 = check every request." },
 };
 
 /* the name in delivery status notifications: server.hostname's */
@@ -1059,8 +1171,13 @@ const struct config_group config_groups[] = {
 	  "timeouts." },
 	{ "submission", KEYS(submission_keys), "Message submission for "
 	  "users' mail programs (ports 587 and 465)." },
-	{ "auth", KEYS(auth_keys), "SMTP AUTH (RFC 4954): plaintext, "
-	  "senders, failed-login throttling." },
+	{ "auth", KEYS(auth_keys), "Logins: SMTP AUTH (RFC 4954), IMAP "
+	  "LOGIN and AUTHENTICATE: plaintext, senders, failed-login "
+	  "throttling." },
+	{ "imap", KEYS(imap_keys), "The IMAP server (ports 143 and 993): "
+	  "listeners, limits, timeouts." },
+	{ "jmap", KEYS(jmap_keys), "The JMAP server (HTTPS, port 443): "
+	  "listeners, RFC 8620 limits, push, uploads." },
 	{ "queue", KEYS(queue_keys), "The mail queue and its retry "
 	  "schedule." },
 	{ "store", KEYS(store_keys), "Where mail and accounts are kept." },

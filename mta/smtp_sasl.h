@@ -16,6 +16,7 @@
 
 #include "common/buf.h"
 #include "common/common.h"
+#include "common/sasl.h"
 #include "mta/smtp_parse.h"
 
 /*
@@ -25,9 +26,9 @@
  * after a 334, as the RFC says.
  */
 #define SMTP_SASL_LINE_MAX	12288
-#define SMTP_SASL_USER_MAX	320	/* octets of authcid, authzid, LOGIN
-					 * user: an address, RFC 5321 limits */
-#define SMTP_SASL_PASS_MAX	1024	/* octets of a password */
+#define SMTP_SASL_USER_MAX	SASL_USER_MAX	/* authcid, authzid, LOGIN
+						 * user (common/sasl.h) */
+#define SMTP_SASL_PASS_MAX	SASL_PASS_MAX	/* a password */
 
 enum smtp_sasl_mech {
 	SMTP_SASL_PLAIN,

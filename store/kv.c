@@ -20,6 +20,7 @@
 
 #include "common/buf.h"
 #include "common/common.h"
+#include "common/xalloc.h"
 #include "store/kv.h"
 #include "store/store_priv.h"
 
@@ -66,6 +67,8 @@ kv_open(const struct kv_options *opt, struct kv **kv_r, struct buf *err)
 			return -1;
 		kv->ops = ops;
 		kv->read_only = opt->read_only;
+		kv->commit_hook = NULL;
+		kv->commit_arg = NULL;
 		atomic_init(&kv->n_txns, 0);
 		*kv_r = kv;
 		return 0;
@@ -114,6 +117,8 @@ kv_begin(struct kv *kv, enum kv_mode mode, struct kv_txn **txn_r,
 	t->failed = 0;
 	t->n_iters = 0;
 	t->gen = 0;
+	t->notes = NULL;
+	t->nnotes = t->notes_cap = 0;
 	atomic_fetch_add(&kv->n_txns, 1);
 	*txn_r = t;
 	return 0;
@@ -134,11 +139,57 @@ txn_end_checks(struct kv_txn *t, const char *what)
 	atomic_fetch_sub(&t->kv->n_txns, 1);
 }
 
+void
+kv_set_commit_hook(struct kv *kv, kv_commit_fn *fn, void *arg)
+{
+	kv->commit_hook = fn;
+	kv->commit_arg = arg;
+}
+
+void
+kv_txn_note(struct kv_txn *t, uint32_t v)
+{
+	if (t->mode != KV_WRITE)
+		return;
+	for (size_t i = 0; i < t->nnotes; i++)
+		if (t->notes[i] == v)
+			return;
+	if (t->nnotes == t->notes_cap) {
+		t->notes_cap = t->notes_cap == 0 ? 4 : t->notes_cap * 2;
+		t->notes = xreallocarray(t->notes, t->notes_cap,
+		    sizeof(*t->notes));
+	}
+	t->notes[t->nnotes++] = v;
+}
+
+/* notes_take - t's notes, to hand to the hook once it has committed */
+static uint32_t *
+notes_take(struct kv_txn *t, size_t *n_r)
+{
+	uint32_t *notes = t->notes;
+
+	*n_r = t->nnotes;
+	t->notes = NULL;
+	t->nnotes = t->notes_cap = 0;
+	return notes;
+}
+
+static void
+notes_done(struct kv *kv, uint32_t *notes, size_t n, bool committed)
+{
+	if (committed && n > 0 && kv->commit_hook != NULL)
+		kv->commit_hook(kv->commit_arg, notes, n);
+	free(notes);
+}
+
 /* commit - kv_commit; kv_commit_nowait when ticket_r is not NULL */
 static int
 commit(struct kv_txn **txn, uint64_t *ticket_r, struct buf *err)
 {
 	struct kv_txn *t = *txn;
+	struct kv *kv;		/* t is the next writer's after the commit */
+	uint32_t *notes;
+	size_t nnotes;
 	int r;
 
 	ASSERT(t != NULL);
@@ -146,17 +197,22 @@ commit(struct kv_txn **txn, uint64_t *ticket_r, struct buf *err)
 		*ticket_r = 0;
 	*txn = NULL;
 	txn_end_checks(t, "kv_commit");
+	kv = t->kv;
+	notes = notes_take(t, &nnotes);
 	if (t->failed != 0) {
 		r = t->failed;
 		t->kv->ops->abort(t);
+		notes_done(kv, notes, nnotes, false);
 		add_line(err, "kv_commit: rolled back, an earlier call failed");
 		return r;
 	}
 	if (t->mode == KV_WRITE && t->kv->ops->commit_nowait != NULL) {
-		struct kv *kv = t->kv;	/* t is the next writer's after */
 		uint64_t ticket = 0;
 
 		r = t->kv->ops->commit_nowait(t, &ticket, err);
+		/* visible from here: tell the hook before waiting for the
+		 * sync, so that the waiters of a group commit hear early */
+		notes_done(kv, notes, nnotes, r == 0);
 		if (r != 0 || ticket_r != NULL) {
 			if (ticket_r != NULL)
 				*ticket_r = ticket;
@@ -164,7 +220,9 @@ commit(struct kv_txn **txn, uint64_t *ticket_r, struct buf *err)
 		}
 		return kv_wait_durable(kv, ticket, err);
 	}
-	return t->kv->ops->commit(t, err);
+	r = t->kv->ops->commit(t, err);
+	notes_done(kv, notes, nnotes, r == 0);
+	return r;
 }
 
 int
@@ -196,6 +254,9 @@ kv_abort(struct kv_txn **txn)
 		return;
 	*txn = NULL;
 	txn_end_checks(t, "kv_abort");
+	free(t->notes);
+	t->notes = NULL;
+	t->nnotes = t->notes_cap = 0;
 	t->kv->ops->abort(t);
 }
 

@@ -179,6 +179,24 @@ int kv_run_nowait(struct kv *kv, kv_txn_fn *fn, void *arg,
     uint64_t *ticket_r, struct buf *err) WARN_UNUSED;
 
 /*
+ * Commit notes: how a writer tells others what it changed, once it is
+ * done.  kv_txn_note(t, v) attaches v to the write transaction t (each
+ * value once); when t has committed - never when it is rolled back or
+ * aborted - the kv's commit hook, if set, gets the notes of t, on the
+ * committing thread, outside any transaction, as soon as the changes are
+ * visible to new transactions (before a nowait commit is durable).  The
+ * mail model notes the account of every change it logs, and the store
+ * turns that into its change hooks (store.h store_add_change_hook): an
+ * IDLE session hears of a delivery at once.  A hook must be quick and
+ * must not block or open a transaction.  kv_set_commit_hook before the
+ * kv is shared between threads; a kv_txn_note in a read transaction is
+ * ignored.
+ */
+typedef void kv_commit_fn(void *arg, const uint32_t *notes, size_t n);
+void kv_set_commit_hook(struct kv *kv, kv_commit_fn *fn, void *arg);
+void kv_txn_note(struct kv_txn *t, uint32_t v);
+
+/*
  * Group commit.  Every write commit costs a sync of the backend's log
  * (SQLite: an fdatasync of the WAL behind its one writer), so threads
  * that each run a small write transaction at the same moment are better

@@ -59,6 +59,9 @@ mail_log_append_txn(struct kv_txn *t, uint32_t acct, enum mail_log_type type,
 		rec_put_bytes(&v, LOG_OP, &opc, 1);
 		r = kv_put(t, k.data, k.len, v.data, v.len, err);
 	}
+	/* once t commits, the store's change hooks hear of acct (IDLE) */
+	if (r == 0)
+		kv_txn_note(t, acct);
 	if (r == 0 && state_r != NULL)
 		*state_r = (uint64_t)state;
 	buf_free(&k);

@@ -25,6 +25,29 @@
 
 #define SVC "store"
 
+/* store_committed - the kv commit hook: the notes are the accounts the
+ * mail model changed (mail_log_append_txn) */
+static void
+store_committed(void *arg, const uint32_t *notes, size_t n)
+{
+	struct store *st = arg;
+
+	for (size_t h = 0; h < st->nchange; h++)
+		for (size_t i = 0; i < n; i++)
+			st->change[h].fn(st->change[h].arg, notes[i]);
+}
+
+void
+store_add_change_hook(struct store *st, store_change_fn *fn, void *arg)
+{
+	if (st->nchange == STORE_CHANGE_HOOKS)
+		PANIC("store_add_change_hook: more than %d hooks",
+		    STORE_CHANGE_HOOKS);
+	st->change[st->nchange].fn = fn;
+	st->change[st->nchange].arg = arg;
+	st->nchange++;
+}
+
 int
 store_open(const struct config *cfg, struct store **st_r, struct buf *err)
 {
@@ -51,6 +74,7 @@ store_open(const struct config *cfg, struct store **st_r, struct buf *err)
 	if (fts_new("english", NULL, &st->fts, err) < 0)
 		goto fail;
 	st->mail = mail_new(st->kv);
+	kv_set_commit_hook(st->kv, store_committed, st);
 	*st_r = st;
 	return 0;
 fail:

@@ -60,6 +60,19 @@
 typedef void store_junk_fn(void *arg, uint32_t acct, const void *msg,
     size_t len, bool spam);
 
+/*
+ * store_change_fn - a transaction that changed account acct's mail
+ * (anything the change log records: a delivery, a flag change, an
+ * expunge, a mailbox created, ...) has committed.  Called on the
+ * committing thread (a worker, the CLI), once per account and commit,
+ * outside any transaction; it must be quick and must not block: the IMAP
+ * server posts to the loops of the account's IDLE sessions.  Only
+ * commits of this process are seen.
+ */
+typedef void store_change_fn(void *arg, uint32_t acct);
+
+#define STORE_CHANGE_HOOKS 4
+
 struct store {
 	struct kv *kv;
 	struct blob_store *blobs;
@@ -67,6 +80,11 @@ struct store {
 	struct fts *fts;
 	store_junk_fn *junk_fn;		/* store_set_junk_hook */
 	void *junk_arg;
+	struct {
+		store_change_fn *fn;
+		void *arg;
+	} change[STORE_CHANGE_HOOKS];	/* store_add_change_hook */
+	size_t nchange;
 };
 
 /*
@@ -169,6 +187,13 @@ void store_reap_finish(struct store_reap *rp, bool committed);
 
 /* store_set_junk_hook - before the store is shared between threads */
 void store_set_junk_hook(struct store *st, store_junk_fn *fn, void *arg);
+/*
+ * store_add_change_hook - fn(arg, acct) after every commit that changed
+ * an account (the registry cli/serve fills: IMAP IDLE, later JMAP push).
+ * At most STORE_CHANGE_HOOKS (PANIC past it); before the store is shared
+ * between threads, and fn must stay valid until store_close.
+ */
+void store_add_change_hook(struct store *st, store_change_fn *fn, void *arg);
 
 /*
  * store_msg_move, store_msg_copy - IMAP MOVE and COPY (JMAP changing an

@@ -38,6 +38,8 @@ struct kv {
 	const struct kv_ops *ops;
 	bool read_only;
 	atomic_uint n_txns;	/* open transactions: kv_close PANICs if any */
+	kv_commit_fn *commit_hook;	/* kv_set_commit_hook */
+	void *commit_arg;
 };
 
 struct kv_txn {
@@ -46,6 +48,8 @@ struct kv_txn {
 	int failed;		/* 0, or the -1/KV_CONFLICT that doomed it */
 	unsigned n_iters;	/* open iterators: 0 at commit and abort */
 	uint64_t gen;		/* bumped before every write (see iterators) */
+	uint32_t *notes;	/* kv_txn_note, distinct values; owned */
+	size_t nnotes, notes_cap;
 };
 
 /*

@@ -2,7 +2,7 @@
  * smtp_parse.c - libFuzzer target for mta/smtp_parse.c.
  *
  * fuzz-sources: common/buf.c common/log.c common/util.c common/xalloc.c
- * fuzz-sources: mta/smtp_parse.c mta/smtp_sasl.c
+ * fuzz-sources: mta/smtp_parse.c mta/smtp_sasl.c common/sasl.c
  *
  * The input is a client's byte stream: split into lines (over-long and
  * bare-LF lines skipped as the session does), each line parsed; the whole

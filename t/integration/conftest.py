@@ -48,7 +48,7 @@ class Postern:
     def __init__(self, extra_conf="", smtp_extra="", port=None, dir=None,
                  listen=None, deliver=False, queue_extra="", directory=True,
                  stages=None, submission=None, outbound=False,
-                 host="127.0.0.1"):
+                 host="127.0.0.1", imap=None, jmap=None):
         """deliver=False holds the local transport (the SMTP and queue
         tests look at the spool); directory=True makes the domains
         test.example and example.org, the account u@test.example and
@@ -60,7 +60,10 @@ class Postern:
         filters.stages, [] for none: a test that compares the stored
         bytes with what it sent.  submission=None turns the submission
         listeners (587/465 by default) off; a string is the body of the
-        submission group.  outbound=False holds the smtp transport (mail
+        submission group (imap=None turns the IMAP listeners, 143/993
+        by default, off the same way; a string is the imap group's
+        body; jmap=None likewise for the JMAP listeners, 443 by
+        default).  outbound=False holds the smtp transport (mail
         for other domains stays queued); the outbound tests
         (test_outbound.py) give their own DNS and smtp_client group.
         host is the loopback address of the port-25 listener (another
@@ -100,6 +103,12 @@ smtp = {{
 }}
 submission = {{
   {submission if submission is not None else 'listen = []; listen_tls = [];'}
+}}
+imap = {{
+  {imap if imap is not None else 'listen = []; listen_tls = [];'}
+}}
+jmap = {{
+  {jmap if jmap is not None else 'listen = []; listen_tls = [];'}
 }}
 queue = {{
   {hold}

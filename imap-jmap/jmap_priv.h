@@ -1,0 +1,585 @@
+/*
+ * jmap_priv.h - what the JMAP server files share inside imap-jmap/.
+ *
+ * Files:
+ *   jmap_json.c     pure: the Request object (RFC 8620 3.3), problem
+ *                   details (3.6.1), JSON Pointer with "*" and result
+ *                   references (3.7), patch objects (5.3)
+ *   jmap_api.c      one API request: dispatch, the method-level errors,
+ *                   the response builder, argument checks, ids, Core/echo
+ *   jmap_std.c      the standard methods' shapes (RFC 8620 5.1-5.6):
+ *                   /get, /changes, /set, /query, /queryChanges
+ *   jmap_methods.c  the method tables and the std types: adding a type
+ *                   is one line there and a file of its own
+ *   jmap_session.c  the session resource (2) and its state
+ *   jmap_http.c     listeners, evhttp, routing, responses, limits
+ *   jmap_auth.c     HTTP Basic against the directory, the password cache
+ *   jmap_blob.c     upload, download (6.1, 6.2), Blob/copy (6.3)
+ *   jmap_push.c     EventSource (7.3) and the store's change hook
+ *   jmap_mailbox.c  the Mailbox methods (RFC 8621 2)
+ *   jmap_thread.c   Thread/get, Thread/changes (RFC 8621 3)
+ *
+ * Ids (RFC 8620 1.2: [A-Za-z0-9_-], opaque to clients) are a letter and
+ * the store's decimal number, no leading zero: account "A1", mailbox
+ * "M7", email "E42", thread "T9".  Blob ids name their owner, so that
+ * the account check of a download is one key lookup and never a scan:
+ *   "B" + 64 hex digits   an upload (or Blob/copy) of the account: its
+ *                         content's SHA-256, valid while the account's
+ *                         upload record ('J' acct 'u' sha, jmap_blob.c)
+ *                         lives;
+ *   "R" + email number    the raw message of one of its emails.
+ *   "P" + email number + "." + part id   reserved for body parts
+ *                         (Email/get bodyStructure, not done yet).
+ * Content is stored once whatever the accounts (blob.h), but a blob id
+ * of one account is meaningless in another: another account's email
+ * number or an upload it never made is notFound, never its data.
+ *
+ * States are the decimal change-log states of store/mail.h
+ * (mail_current_state of the type's log): "0" before the first change.
+ *
+ * Threads: a struct jmap_req, a struct jmap_es and the evhttp objects
+ * belong to their loop's thread; a request's job owns the request's
+ * work fields (body, out, status) while it runs, and the loop touches
+ * none of them until its done callback.  Everything under srv->mu is
+ * shared.  A method handler runs inside a job: it may block on the
+ * store (mail_*, blob_*), never on the network.
+ */
+#ifndef POSTERN_JMAP_PRIV_H
+#define POSTERN_JMAP_PRIV_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <event2/event.h>
+#include <event2/http.h>
+#include <jansson.h>
+#include <openssl/ssl.h>
+
+#include "common/auth_throttle.h"
+#include "common/buf.h"
+#include "common/config.h"
+#include "common/loop.h"
+#include "common/netaddr.h"
+#include "directory/directory.h"
+#include "imap-jmap/jmap.h"
+#include "store/mail.h"
+#include "store/store.h"
+
+#define JMAP_SVC "jmap"
+#define JMAP_ID_MAX 24		/* "M4294967295" and a NUL, with room */
+#define JMAP_BLOB_ID_MAX (1 + 2 * BLOB_ID_SIZE + 1)
+
+/* ---- capabilities ---- */
+
+enum jmap_cap {
+	JMAP_CAP_CORE,		/* urn:ietf:params:jmap:core */
+	JMAP_CAP_MAIL,		/* urn:ietf:params:jmap:mail */
+	JMAP_CAP_SUBMISSION,	/* urn:ietf:params:jmap:submission */
+	JMAP_CAP_COUNT
+};
+#define JMAP_CAP_BIT(c) (1u << (c))
+
+extern const char *const jmap_cap_names[JMAP_CAP_COUNT];
+/* jmap_cap_find - the capability named s, or -1 */
+int jmap_cap_find(const char *s);
+
+/* ---- limits (RFC 8620 2, the core capability) ---- */
+
+struct jmap_limits {
+	uint64_t max_size_upload;
+	unsigned max_concurrent_upload;
+	uint64_t max_size_request;
+	unsigned max_concurrent_requests;
+	unsigned max_calls_in_request;
+	unsigned max_objects_in_get;
+	unsigned max_objects_in_set;
+};
+
+void jmap_limits_from_config(const struct config *cfg, struct jmap_limits *l);
+
+/* ---- jmap_json.c: pure, fuzzed (t/fuzz/jmap_request.c) ---- */
+
+/* a request-level error (RFC 8620 3.6.1) as RFC 7807 problem details */
+struct jmap_problem {
+	int status;		/* HTTP status */
+	const char *type;	/* "urn:ietf:params:jmap:error:notJSON", ... */
+	const char *limit;	/* the "limit" member, or NULL */
+	char detail[256];
+};
+
+#define JMAP_ERR_URN "urn:ietf:params:jmap:error:"
+
+/* a parsed Request object; the views point into root */
+struct jmap_request {
+	json_t *root;		/* owned */
+	json_t *calls;		/* methodCalls: arrays [name, args, id] */
+	json_t *created_ids;	/* createdIds, or NULL */
+	unsigned using;		/* JMAP_CAP_BIT()s */
+};
+
+/*
+ * jmap_request_parse - the body of a POST to the API endpoint: I-JSON
+ * (no duplicate names, no NUL, valid UTF-8), a Request object and
+ * nothing else (unknown members are notRequest), every capability of
+ * `using` in known (else unknownCapability), at most
+ * lim->max_calls_in_request calls and at most lim->max_size_request
+ * octets (else limit).  0 with *r (clear it), -1 with *p.
+ */
+int jmap_request_parse(const void *body, size_t len,
+    const struct jmap_limits *lim, unsigned known, struct jmap_request *r,
+    struct jmap_problem *p) WARN_UNUSED;
+void jmap_request_clear(struct jmap_request *r);
+/* jmap_problem_set - fill p; detail is formatted (cut to fit) */
+void jmap_problem_set(struct jmap_problem *p, int status, const char *type,
+    const char *limit, const char *fmt, ...) PRINTF_LIKE(5, 6);
+/* jmap_problem_json - p as an application/problem+json body */
+void jmap_problem_json(const struct jmap_problem *p, struct buf *out);
+
+/*
+ * jmap_pointer_eval - evaluate a JSON Pointer (RFC 6901: "" is the whole
+ * document, else "/" tokens with ~0 and ~1) against doc; with star, a
+ * token "*" on an array applies the rest to every item and collects the
+ * results in a new array, an item's array result flattened into it (RFC
+ * 8620 3.7).  A new reference (json_decref it), or NULL when a token
+ * does not resolve, an escape is bad, an index is not canonical or past
+ * the end, or "*" meets a non-array.
+ */
+json_t *jmap_pointer_eval(json_t *doc, const char *path, bool star);
+
+/*
+ * jmap_refs_resolve - the arguments of a call with every "#name"
+ * argument replaced by the value of its ResultReference (RFC 8620 3.7)
+ * evaluated against responses (methodResponses so far: arrays [name,
+ * args, callId]).  0 with *out_r (a new reference; args itself when it
+ * holds no reference), or -1 with *type_r ("invalidArguments": name and
+ * #name both present; "invalidResultReference": a malformed reference,
+ * no such call id, a name mismatch, a path that does not resolve) and
+ * one line in desc.
+ */
+int jmap_refs_resolve(json_t *args, json_t *responses, json_t **out_r,
+    const char **type_r, struct buf *desc) WARN_UNUSED;
+
+/*
+ * jmap_patch_apply - apply a PatchObject (RFC 8620 5.3) to obj in place:
+ * each key a JSON Pointer with an implicit leading "/", every part but
+ * the last existing and an object (never inside an array), no key the
+ * prefix of another.  null removes a nested member and sets a top-level
+ * property to null (its default).  0, or -1 with *bad_r pointing at the
+ * offending key of patch (obj may then be half patched: apply it to a
+ * copy).
+ */
+int jmap_patch_apply(json_t *obj, json_t *patch, const char **bad_r)
+    WARN_UNUSED;
+
+/* ---- the method layer (jmap_api.c) ---- */
+
+struct jmap_method;
+struct jmap_type;
+
+/* what every API request runs against; immutable once the server is up */
+struct jmap_env {
+	const struct config *cfg;
+	struct store *st;
+	struct directory *dir;
+	struct jmap_limits lim;
+	/* NULL-ended list of method tables, each ended by a NULL name */
+	const struct jmap_method *const *tables;
+	/* NULL-ended list of the std types (push reports their states) */
+	const struct jmap_type *const *types;
+};
+
+/* one API request as the methods see it */
+struct jmap_ctx {
+	const struct jmap_env *env;
+	uint32_t acct;			/* the authenticated account */
+	char account_id[JMAP_ID_MAX];	/* "A<acct>" */
+	const char *username;
+	unsigned using;			/* capabilities the client named */
+	unsigned account_caps;		/* what the account supports */
+	bool read_only;			/* the account may not be changed */
+	json_t *created_ids;		/* creation id -> id, owned */
+	json_t *responses;		/* methodResponses, owned */
+	const char *log_id;		/* the request's id in the log */
+};
+
+/* one method call */
+struct jmap_call {
+	struct jmap_ctx *ctx;
+	const struct jmap_method *method;
+	const char *call_id;
+	json_t *args;		/* resolved arguments, borrowed */
+	uint32_t acct;		/* accountId, checked (JMAP_M_ACCOUNT) */
+	bool answered;		/* a response was added */
+};
+
+/*
+ * jmap_method_fn - a method handler.  It runs in a job (may block on the
+ * store), reads c->args (references resolved; with JMAP_M_ACCOUNT the
+ * accountId checked, c->acct set) and answers with jmap_reply (the
+ * method's response, its name c->method->name), jmap_reply_as (another
+ * response after it, e.g. an implicit Foo/set) or jmap_error (a
+ * method-level error).  New objects' creation ids go in
+ * c->ctx->created_ids (jmap_created_add) so that later calls' "#id"
+ * find them.  Return 0, or -1 with one line in err: the call is
+ * answered serverFail (whatever it answered before is kept) and the
+ * line is logged, never sent.
+ */
+typedef int jmap_method_fn(struct jmap_call *c, struct buf *err);
+
+#define JMAP_M_ACCOUNT	(1u << 0)	/* takes accountId: the core checks
+					   it (accountNotFound,
+					   accountNotSupportedByMethod) */
+#define JMAP_M_WRITE	(1u << 1)	/* changes the account
+					   (accountReadOnly) */
+
+struct jmap_method {
+	const char *name;	/* "Mailbox/get" */
+	enum jmap_cap cap;	/* must be in `using` (else unknownMethod) */
+	unsigned flags;		/* JMAP_M_* */
+	jmap_method_fn *fn;
+};
+
+/*
+ * jmap_api_execute - run every call of r in order (RFC 8620 3.6.2):
+ * each call's references resolved, its method found and checked, its
+ * handler run; every outcome is a response in ctx->responses.
+ */
+void jmap_api_execute(struct jmap_ctx *ctx, struct jmap_request *r);
+/*
+ * jmap_api_run - one POST body start to end: parse, execute, and the
+ * Response object (or the problem details) into out; the HTTP status.
+ * *problem_r tells which content type out holds.
+ */
+int jmap_api_run(const struct jmap_env *env, uint32_t acct,
+    const char *username, const char *content_type, const void *body,
+    size_t len, const char *log_id, struct buf *out, bool *problem_r);
+/* jmap_ctx_init, jmap_ctx_clear - for jmap_api_execute's callers */
+void jmap_ctx_init(struct jmap_ctx *ctx, const struct jmap_env *env,
+    uint32_t acct, const char *username);
+void jmap_ctx_clear(struct jmap_ctx *ctx);
+
+/* the response builder */
+void jmap_reply(struct jmap_call *c, json_t *args);	/* steals args */
+void jmap_reply_as(struct jmap_call *c, const char *name, json_t *args);
+void jmap_error(struct jmap_call *c, const char *type, const char *fmt, ...)
+    PRINTF_LIKE(3, 4);
+/* jmap_set_error - a SetError object {type, description} (new ref) */
+json_t *jmap_set_error(const char *type, const char *fmt, ...)
+    PRINTF_LIKE(2, 3);
+/* jmap_set_error_props - invalidProperties naming one property */
+json_t *jmap_set_error_props(const char *prop, const char *fmt, ...)
+    PRINTF_LIKE(2, 3);
+
+/*
+ * Argument checks: a spec is an array of struct jmap_arg ended by a NULL
+ * name.  jmap_args_check answers invalidArguments (and returns -1) for a
+ * missing required argument, an argument of the wrong type and an
+ * argument in neither spec (spec2 may be NULL).
+ */
+enum jmap_arg_type {
+	JMAP_ARG_ANY,
+	JMAP_ARG_STRING,
+	JMAP_ARG_ID,		/* a string of 1..255 id characters */
+	JMAP_ARG_BOOL,
+	JMAP_ARG_UINT,		/* 0 .. 2^53-1 */
+	JMAP_ARG_INT,		/* -2^53+1 .. 2^53-1 */
+	JMAP_ARG_OBJECT,
+	JMAP_ARG_IDS,		/* an array of ids */
+	JMAP_ARG_STRINGS,	/* an array of strings */
+	JMAP_ARG_ARRAY,
+};
+#define JMAP_ARG_REQUIRED (1u << 0)
+#define JMAP_ARG_NULL	  (1u << 1)	/* null allowed (= absent) */
+
+struct jmap_arg {
+	const char *name;
+	enum jmap_arg_type type;
+	unsigned flags;
+};
+
+int jmap_args_check(struct jmap_call *c, const struct jmap_arg *spec,
+    const struct jmap_arg *spec2) WARN_UNUSED;
+/* jmap_arg_get - the argument, or NULL when absent or null */
+json_t *jmap_arg_get(struct jmap_call *c, const char *name);
+bool jmap_value_is_id(const json_t *v);
+bool jmap_value_is_uint(const json_t *v);
+
+/* ids */
+void jmap_id_make(char prefix, uint32_t n, char out[JMAP_ID_MAX]);
+/* jmap_id_parse - prefix and a canonical decimal 1..UINT32_MAX; 0/-1 */
+int jmap_id_parse(char prefix, const char *s, uint32_t *n_r) WARN_UNUSED;
+/*
+ * jmap_id_resolve - s is an id, or "#" and a creation id of this
+ * request (RFC 8620 5.3) that named an object of that prefix: 0 with
+ * *n_r, -1 when it is neither
+ */
+int jmap_id_resolve(struct jmap_call *c, char prefix, const char *s,
+    uint32_t *n_r) WARN_UNUSED;
+/* jmap_created_add - creation id cid made object id */
+void jmap_created_add(struct jmap_call *c, const char *cid, const char *id);
+/* jmap_state_str - a change-log state as a state string */
+void jmap_state_str(uint64_t state, char out[24]);
+/* jmap_state_parse - a state string; -1 when it is none of ours */
+int jmap_state_parse(const char *s, uint64_t *state_r) WARN_UNUSED;
+
+/* the method tables (jmap_methods.c, jmap_api.c, jmap_blob.c, ...) */
+extern const struct jmap_method jmap_core_methods[];
+extern const struct jmap_method jmap_blob_methods[];
+extern const struct jmap_method jmap_mailbox_methods[];
+extern const struct jmap_method jmap_thread_methods[];
+extern const struct jmap_method *const jmap_method_tables[];
+extern const struct jmap_type *const jmap_std_types[];
+extern const struct jmap_type jmap_mailbox_type;
+extern const struct jmap_type jmap_thread_type;
+/* jmap_caps_advertised - core, and each capability a method has */
+unsigned jmap_caps_advertised(const struct jmap_env *env);
+const struct jmap_method *jmap_method_find(const struct jmap_env *env,
+    const char *name);
+
+/* ---- the standard methods (jmap_std.c) ---- */
+
+/*
+ * A type served by the std helpers supplies its per-object functions;
+ * each handler is then one line: return jmap_std_get(c, &type, err).
+ * Every function runs in the job of the call and may block on the store.
+ * All return 1/0 where documented, else 0, or -1 with a line in err
+ * (serverFail).  *seterr_r is a SetError (jmap_set_error) refusing that
+ * one object (the /set goes on with the next).
+ */
+struct jmap_type {
+	const char *name;	/* "Mailbox": StateChange and error texts */
+	char prefix;		/* of its ids */
+	enum mail_log_type log;	/* the change log of its state */
+	enum jmap_cap cap;	/* push reports it when advertised */
+	const char *const *props;	/* every property, NULL-ended: the
+					   default of /get and what may be
+					   asked for */
+	const char *const *counts_props;	/* /changes updatedProperties
+						   when only counts changed;
+						   NULL: always null */
+	/* get - the object with (at least) the properties named in want (a
+	 * JSON array of valid names, "id" among them): 1 with *obj_r, 0 no
+	 * such object, -1 */
+	int (*get)(struct jmap_call *c, uint32_t id, const json_t *want,
+	    json_t **obj_r, struct buf *err);
+	/* list - every id of the account, ascending (/get with ids null) */
+	int (*list)(struct jmap_call *c, uint32_t **ids_r, size_t *n_r,
+	    struct buf *err);
+	/*
+	 * /set; NULL refuses that operation ("forbidden").  create gets the
+	 * client's object (creation ids in it resolved by the function,
+	 * jmap_id_resolve): 1 with *id_r and *created_r (the server-set
+	 * properties to return, may be NULL), 0 with *seterr_r.  update gets
+	 * the object as it is (every property) and as the patch makes it: 1
+	 * done (*updated_r: server-set properties that changed, may be
+	 * NULL), 0 with *seterr_r (notFound when it vanished).  destroy: 1
+	 * done, 0 with *seterr_r.
+	 */
+	const struct jmap_arg *set_args;	/* its extra /set arguments */
+	int (*create)(struct jmap_call *c, json_t *obj, uint32_t *id_r,
+	    json_t **created_r, json_t **seterr_r, struct buf *err);
+	int (*update)(struct jmap_call *c, uint32_t id, json_t *old_obj,
+	    json_t *new_obj, json_t **updated_r, json_t **seterr_r,
+	    struct buf *err);
+	int (*destroy)(struct jmap_call *c, uint32_t id, json_t **seterr_r,
+	    struct buf *err);
+	/*
+	 * /query: every matching id in sort order.  filter and sort are the
+	 * arguments as given (NULL when absent or null), c->args for the
+	 * type's own (query_args).  0 with the ids, or 0 with *error_r set
+	 * (a method error object {type, description}: unsupportedFilter,
+	 * unsupportedSort, invalidArguments), or -1.  NULL: no /query.
+	 */
+	const struct jmap_arg *query_args;
+	int (*query)(struct jmap_call *c, json_t *filter, json_t *sort,
+	    uint32_t **ids_r, size_t *n_r, json_t **error_r, struct buf *err);
+};
+
+int jmap_std_get(struct jmap_call *c, const struct jmap_type *t,
+    struct buf *err);
+int jmap_std_changes(struct jmap_call *c, const struct jmap_type *t,
+    struct buf *err);
+int jmap_std_set(struct jmap_call *c, const struct jmap_type *t,
+    struct buf *err);
+int jmap_std_query(struct jmap_call *c, const struct jmap_type *t,
+    struct buf *err);
+int jmap_std_query_changes(struct jmap_call *c, const struct jmap_type *t,
+    struct buf *err);
+/* jmap_std_state - the type's state (mail_current_state of t->log) */
+int jmap_std_state(struct jmap_call *c, const struct jmap_type *t,
+    char out[24], struct buf *err);
+
+/*
+ * Filters (RFC 8620 5.5): a FilterOperator {operator, conditions} or a
+ * FilterCondition.  jmap_filter_check walks the tree: cond_check(cond)
+ * returns NULL or a description of why the condition is not supported;
+ * 0, or -1 with *error_r (unsupportedFilter / invalidArguments).
+ * jmap_filter_match evaluates a checked tree with cond_match.
+ */
+typedef const char *jmap_cond_check_fn(json_t *cond);
+typedef bool jmap_cond_match_fn(void *arg, json_t *cond);
+int jmap_filter_check(json_t *filter, jmap_cond_check_fn *cond_check,
+    json_t **error_r);
+bool jmap_filter_match(json_t *filter, jmap_cond_match_fn *cond_match,
+    void *arg);
+/*
+ * jmap_sort_check - sort is an array of Comparator {property,
+ * isAscending, collation}; each property in props (NULL-ended) and each
+ * collation one of ours; 0 or -1 with *error_r (unsupportedSort,
+ * invalidArguments)
+ */
+int jmap_sort_check(json_t *sort, const char *const *props,
+    json_t **error_r);
+json_t *jmap_error_obj(const char *type, const char *fmt, ...)
+    PRINTF_LIKE(2, 3);
+
+/* ---- the session resource (jmap_session.c) ---- */
+
+/* jmap_session_json - the Session object; base "https://host[:port]" */
+json_t *jmap_session_json(const struct jmap_env *env, uint32_t acct,
+    const char *username, const char *base);
+/* jmap_session_state - its "state": changes when what it says changes */
+void jmap_session_state(const struct jmap_env *env, uint32_t acct,
+    const char *username, char out[24]);
+
+/* ---- the HTTP side (jmap_http.c, jmap_auth.c, jmap_blob.c, push) ---- */
+
+struct jmap_front;
+struct jmap_req;
+struct jmap_es;
+struct jmap_auth_cache;
+
+/* what counts against an account's limits (jmap_use_enter) */
+enum jmap_use {
+	JMAP_USE_REQUEST,	/* maxConcurrentRequests: API, download */
+	JMAP_USE_UPLOAD,	/* maxConcurrentUpload */
+	JMAP_USE_PUSH,		/* jmap.max_eventsource */
+	JMAP_USE_COUNT
+};
+
+struct jmap_server {
+	const struct config *cfg;
+	struct loops *loops;
+	SSL_CTX *tls;
+	struct jmap_env env;
+	struct jobs *jobs;		/* store work */
+	struct jobs *auth_jobs;		/* password checks */
+	struct auth_throttle *throttle;
+	struct jmap_bound *bound;	/* sockets of jmap_server_new */
+	size_t nbound;
+	struct jmap_front *fronts;	/* evhttp instances, when started */
+	size_t nfronts;
+	struct jmap_auth_cache *auth_cache;
+	uint32_t id_base;
+
+	pthread_mutex_t mu;	/* guards everything below */
+	uint32_t next_id;
+	struct jmap_acct_use **use;	/* per-account counters, hashed */
+	size_t nuse;
+	struct jmap_req *reqs;	/* every request alive (shutdown frees) */
+	struct jmap_es **push;	/* EventSource connections by account */
+	size_t npush;
+};
+
+/* one bound socket */
+struct jmap_bound {
+	int fd;			/* -1 once evhttp owns it */
+	unsigned loop;
+	bool tls;
+	char name[NETADDR_STRLEN + 16];
+};
+
+/* one evhttp: one loop, TLS or not */
+struct jmap_front {
+	struct jmap_server *srv;
+	struct loop *loop;
+	struct evhttp *http;
+	bool tls;
+};
+
+enum jmap_route {
+	JMAP_R_NONE,
+	JMAP_R_WELL_KNOWN,
+	JMAP_R_SESSION,
+	JMAP_R_API,
+	JMAP_R_UPLOAD,
+	JMAP_R_DOWNLOAD,
+	JMAP_R_PUSH,
+};
+
+typedef void jmap_req_fn(struct jmap_req *r);
+
+/* one HTTP request, from its arrival to its answer */
+struct jmap_req {
+	struct jmap_req *prev, *next;	/* srv->reqs */
+	struct jmap_server *srv;
+	struct jmap_front *fr;
+	struct evhttp_request *req;	/* NULL once answered */
+	enum jmap_route route;
+	char id[16];			/* in the log */
+	char ip[NETADDR_STRLEN];
+	bool loopback;
+	uint64_t started_us;
+	/* authentication (jmap_auth.c) */
+	struct buf user, key, pass;	/* pass wiped after the check */
+	unsigned char digest[32];	/* the password cache's key */
+	int auth_result;		/* the check: 1, 0, -1 */
+	struct auth_throttle_verdict verdict;
+	char error[200];
+	uint32_t acct;
+	char *username;			/* owned, once authenticated */
+	char account_id[JMAP_ID_MAX];
+	struct event *timer;		/* a delayed failure */
+	jmap_req_fn *authed;		/* what runs once authenticated */
+	unsigned held;			/* JMAP_USE_ bits taken */
+	/* the work: owned by the job while it runs */
+	struct evbuffer *in;		/* the request body */
+	char *content_type;		/* of the body, owned */
+	char *path_account;		/* upload/download: from the path */
+	char *path_blob;
+	char *path_name;
+	char *query_type;		/* download ?type= */
+	struct buf out;			/* the response body */
+	int status;
+	bool problem;			/* out is problem details */
+	const char *out_type;		/* Content-Type of out (static) */
+	char *disposition;		/* download: Content-Disposition */
+};
+
+/* jmap_http.c */
+void jmap_reply_buf(struct jmap_req *r, int status, const char *ctype,
+    struct buf *body);
+void jmap_reply_json(struct jmap_req *r, int status, json_t *body);
+void jmap_reply_problem(struct jmap_req *r, const struct jmap_problem *p);
+/* jmap_reply_error - problem details of type about:blank with a title */
+void jmap_reply_error(struct jmap_req *r, int status, const char *title);
+void jmap_req_free(struct jmap_req *r);
+/* jmap_base_url - cfg jmap.url, or scheme://Host of the request */
+void jmap_base_url(struct jmap_req *r, struct buf *out);
+/* jmap_run_job - work on a worker, then done on r's loop */
+void jmap_run_job(struct jmap_req *r, struct jobs *j, job_fn *work,
+    job_done_fn *done);
+bool jmap_use_enter(struct jmap_server *s, uint32_t acct, enum jmap_use u,
+    unsigned limit);
+void jmap_use_leave(struct jmap_server *s, uint32_t acct, enum jmap_use u);
+
+/* jmap_auth.c */
+struct jmap_auth_cache *jmap_auth_cache_new(unsigned ttl);
+void jmap_auth_cache_free(struct jmap_auth_cache **c);
+/* jmap_auth - authenticate r, then r->authed(r); or answer r itself */
+void jmap_auth(struct jmap_req *r);
+void jmap_auth_wipe(struct jmap_req *r);
+
+/* jmap_blob.c */
+void jmap_upload(struct jmap_req *r);
+void jmap_download(struct jmap_req *r);
+/* jmap_blob_id_email - the blob id of an email's raw message */
+void jmap_blob_id_email(uint32_t email, char out[JMAP_BLOB_ID_MAX]);
+
+/* jmap_push.c */
+void jmap_push_open(struct jmap_req *r);
+/* jmap_push_free_all - at shutdown, after the evhttp instances went */
+void jmap_push_free_all(struct jmap_server *s);
+
+#endif
