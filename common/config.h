@@ -83,10 +83,12 @@ struct config_submission {
 	struct strlist listen_tls;	/* implicit TLS: 465 likewise */
 };
 
-/* SMTP AUTH (RFC 4954), IMAP LOGIN: where, and failed-login throttling */
+/* SMTP AUTH (RFC 4954), IMAP LOGIN, JMAP Basic: where, and failed-login
+ * throttling */
 struct config_auth {
-	bool plaintext_loopback;	/* AUTH/LOGIN without TLS from loopback
-					   clients (tests only; false) */
+	bool plaintext_loopback;	/* AUTH/LOGIN/JMAP without TLS from
+					   loopback clients (tests only;
+					   false) */
 	struct strlist sender_wildcards;	/* "@domain=account" or
 						   "address=account" */
 	unsigned failure_free;	/* failures answered at once, 3 */

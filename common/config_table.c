@@ -352,8 +352,8 @@ check_sender_wildcard(const char *s)
 static const struct config_key auth_keys[] = {
 	{ "plaintext_loopback", CONFIG_T_BOOL, "false", 0, 0,
 	  OFF(auth.plaintext_loopback), NULL, NULL, NULL,
-	  "Allow AUTH and IMAP LOGIN without TLS from loopback clients "
-	  "(tests only)." },
+	  "Allow AUTH, IMAP LOGIN and JMAP logins without TLS from loopback "
+	  "clients (tests only)." },
 	{ "sender_wildcards", CONFIG_T_STRLIST, "", 0, 0,
 	  OFF(auth.sender_wildcards), NULL, check_sender_wildcard, NULL,
 	  "Senders an account may use beyond its addresses and aliases: "
@@ -1172,8 +1172,8 @@ const struct config_group config_groups[] = {
 	{ "submission", KEYS(submission_keys), "Message submission for "
 	  "users' mail programs (ports 587 and 465)." },
 	{ "auth", KEYS(auth_keys), "Logins: SMTP AUTH (RFC 4954), IMAP "
-	  "LOGIN and AUTHENTICATE: plaintext, senders, failed-login "
-	  "throttling." },
+	  "LOGIN and AUTHENTICATE, JMAP HTTP Basic: plaintext, senders, "
+	  "failed-login throttling." },
 	{ "imap", KEYS(imap_keys), "The IMAP server (ports 143 and 993): "
 	  "listeners, limits, timeouts." },
 	{ "jmap", KEYS(jmap_keys), "The JMAP server (HTTPS, port 443): "

@@ -41,8 +41,6 @@ struct auth_throttle;
  */
 struct jmap_server *jmap_server_new(const struct config *cfg,
     struct loops *loops, SSL_CTX *tls, const char **error_r);
-/* jmap_server_listeners - how many addresses were bound (0: JMAP off) */
-size_t jmap_server_listeners(const struct jmap_server *s);
 /*
  * jmap_server_start - serve: store work on jobs, password checks on
  * checks (NULL: jobs) with failures counted in th (NULL: none).  st,

@@ -529,7 +529,7 @@ jmap_api_run(const struct jmap_env *env, uint32_t acct,
 		PANIC("json_dumps failed");
 	buf_add_str(out, s);
 	free(s);
-	log_info(JMAP_SVC, "%s: api: user=<%s>, calls=%zu", log_id, username,
+	log_debug(JMAP_SVC, "%s: api: user=<%s>, calls=%zu", log_id, username,
 	    json_array_size(r.calls));
 	json_decref(resp);
 	jmap_ctx_clear(&ctx);

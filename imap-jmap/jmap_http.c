@@ -25,8 +25,10 @@
  * maxSizeUpload is refused by evhttp itself (413); the API and upload
  * routes check their own limit.  Concurrency (maxConcurrentRequests,
  * maxConcurrentUpload, jmap.max_eventsource) is counted per account
- * across loops, under srv->mu.  Headers are capped at 16 KiB; a
- * connection idle for jmap.idle_timeout is closed.
+ * across loops, under srv->mu, and answered 429 (worth a retry), the
+ * size and count limits 400 or 413 (RFC 8620 3.6.1 leaves the status
+ * open).  Headers are capped at 16 KiB; a connection idle for
+ * jmap.idle_timeout is closed.
  *
  * XXX evhttp reads a whole body before our callback runs, so a client
  * that never authenticates can still make us buffer up to the largest
@@ -156,12 +158,6 @@ jmap_server_new(const struct config *cfg, struct loops *loops, SSL_CTX *tls,
 		return NULL;
 	}
 	return s;
-}
-
-size_t
-jmap_server_listeners(const struct jmap_server *s)
-{
-	return s->nbound / loops_count(s->loops);
 }
 
 /* ---- per-account counters ---- */
@@ -752,8 +748,11 @@ tls_bev(struct event_base *base, void *arg)
 
 	if (ssl == NULL)
 		PANIC("SSL_new failed");
+	/* deferred: a failed write never frees the connection under a
+	 * caller still holding its request (push events) */
 	bev = bufferevent_openssl_socket_new(base, -1, ssl,
-	    BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
+	    BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE |
+	    BEV_OPT_DEFER_CALLBACKS);
 	if (bev == NULL)
 		PANIC("bufferevent_openssl_socket_new failed");
 	bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);

@@ -309,7 +309,8 @@ eval_from(json_t *doc, const char *path, size_t pos, bool star,
 		if (json_is_object(cur)) {
 			/* a token with a NUL names no member: jansson keys
 			 * from the parser hold none */
-			if (memchr(tok->data, '\0', tok->len) != NULL)
+			if (tok->len > 0 &&
+			    memchr(tok->data, '\0', tok->len) != NULL)
 				return NULL;
 			cur = json_object_get(cur, buf_cstr(tok));
 			if (cur == NULL)
@@ -501,7 +502,8 @@ jmap_patch_apply(json_t *obj, json_t *patch, const char **bad_r)
 		for (;;) {
 			pos++;	/* the '/' */
 			if (next_token(buf_cstr(&full), &pos, &tok) < 0 ||
-			    memchr(tok.data, '\0', tok.len) != NULL) {
+			    (tok.len > 0 &&
+			    memchr(tok.data, '\0', tok.len) != NULL)) {
 				*bad_r = key;
 				r = -1;
 				goto out;

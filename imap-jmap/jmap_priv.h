@@ -7,8 +7,9 @@
  *                   references (3.7), patch objects (5.3)
  *   jmap_api.c      one API request: dispatch, the method-level errors,
  *                   the response builder, argument checks, ids, Core/echo
- *   jmap_std.c      the standard methods' shapes (RFC 8620 5.1-5.6):
- *                   /get, /changes, /set, /query, /queryChanges
+ *   jmap_std.c      the standard methods' shapes (RFC 8620 5.1-5.3):
+ *                   /get, /changes, /set
+ *   jmap_query.c    /query, /queryChanges (5.5, 5.6), filters, sorts
  *   jmap_methods.c  the method tables and the std types: adding a type
  *                   is one line there and a file of its own
  *   jmap_session.c  the session resource (2) and its state
@@ -409,9 +410,13 @@ int jmap_std_query_changes(struct jmap_call *c, const struct jmap_type *t,
 /* jmap_std_state - the type's state (mail_current_state of t->log) */
 int jmap_std_state(struct jmap_call *c, const struct jmap_type *t,
     char out[24], struct buf *err);
+/* jmap_std_id_array - ids of one prefix as a JSON array (new ref) */
+json_t *jmap_std_id_array(char prefix, const uint32_t *v, size_t n);
+/* jmap_std_max_changes - maxChanges (0: absent); -1 answered when 0 */
+int jmap_std_max_changes(struct jmap_call *c, size_t *max_r) WARN_UNUSED;
 
 /*
- * Filters (RFC 8620 5.5): a FilterOperator {operator, conditions} or a
+ * jmap_query.c.  Filters (RFC 8620 5.5): a FilterOperator {operator, conditions} or a
  * FilterCondition.  jmap_filter_check walks the tree: cond_check(cond)
  * returns NULL or a description of why the condition is not supported;
  * 0, or -1 with *error_r (unsupportedFilter / invalidArguments).

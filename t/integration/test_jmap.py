@@ -578,8 +578,12 @@ def test_upload_download_and_account_isolation(postern_factory):
 class EventSource:
     """A raw EventSource reader over HTTP/1.1 chunked encoding."""
 
-    def __init__(self, p, query, user="u@test.example", password=PW):
-        self.sock = socket.create_connection(("127.0.0.1", p.http_port), 30)
+    def __init__(self, p, query, user="u@test.example", password=PW,
+                 tls=False):
+        self.sock = socket.create_connection(
+            ("127.0.0.1", p.https_port if tls else p.http_port), 30)
+        if tls:
+            self.sock = tls_context().wrap_socket(self.sock)
         self.sock.sendall(("GET /jmap/eventsource/?%s HTTP/1.1\r\n"
                            "Host: 127.0.0.1\r\nAuthorization: %s\r\n"
                            "Accept: text/event-stream\r\n\r\n" % (
@@ -676,6 +680,15 @@ def test_eventsource_closeafter_and_ping(srv):
     with pytest.raises(EOFError):
         es.event(timeout=5)
     assert es.ended
+    es.close()
+    # the same over HTTPS
+    es = EventSource(srv, "types=Mailbox&closeafter=state&ping=0", tls=True)
+    assert es.head.startswith("HTTP/1.1 200")
+    deliver(srv)
+    name, sc = es.event()
+    assert name == "state" and set(sc["changed"]["A1"]) == {"Mailbox"}
+    with pytest.raises(EOFError):
+        es.event(timeout=5)
     es.close()
     # bad parameters
     st, r, data = Client(srv).request(
