@@ -191,6 +191,7 @@ enum imap_cont {
 	IMAP_CONT_NONE,		/* reading commands */
 	IMAP_CONT_SASL,		/* AUTHENTICATE waits for a response line */
 	IMAP_CONT_IDLE,		/* IDLE waits for DONE */
+	IMAP_CONT_PART,		/* a command answers in parts (more) */
 };
 
 enum imap_sasl_step {
@@ -219,6 +220,7 @@ struct imap_authn {
 
 /* the selected mailbox */
 struct imap_sel {
+	enum mail_role role;	/* Junk training on COPY/MOVE */
 	uint32_t mbox;
 	char *path;		/* as the client named it (UTF-8) */
 	bool read_only;		/* EXAMINE */
@@ -228,9 +230,16 @@ struct imap_sel {
 	struct imap_msnmap map;
 	uint32_t *gone;		/* expunged, still in map until announced */
 	size_t ngone, gone_cap;
+	uint32_t *saved;	/* SEARCHRES "$": UIDs ascending; those
+				   expunged since are skipped when used */
+	size_t nsaved;
 };
 
 struct imap_zlib;
+struct imap_session;
+
+/* work done on a worker, or a done step on the loop (imap_run_job) */
+typedef void imap_work_fn(struct imap_session *s);
 
 struct imap_session {
 	struct imap_session *prev, *next;	/* srv->sessions, under srv->mu */
@@ -255,6 +264,7 @@ struct imap_session {
 	struct imap_cmd *cmd;	/* the command running, owned */
 	enum imap_cont cont;
 	bool busy;		/* a job is in flight */
+	bool in_process;	/* imap_server.c process() is running */
 	bool closing;		/* close once output is flushed */
 	bool dead;		/* client gone: free when nothing refers to it */
 	bool want_close;	/* set by a job: BYE written, close after */
@@ -277,6 +287,7 @@ struct imap_session {
 	bool utf8;		/* UTF8=ACCEPT, or IMAP4rev2 */
 	bool condstore;
 	bool qresync;
+	bool uidonly;		/* UIDONLY (RFC 9586): no MSN either way */
 
 	struct imap_sel *sel;	/* SELECTED */
 
@@ -287,6 +298,17 @@ struct imap_session {
 	/* the job's scratch: its result for the done step */
 	int job_r;
 	struct buf out;		/* responses not yet flushed */
+
+	/*
+	 * A command that answers in parts (FETCH of many messages): its
+	 * state, freed with the command (imap_cmd_finish) or the session;
+	 * while more is set the command goes on (cont IMAP_CONT_PART) and
+	 * the loop runs more(s) - which starts the next part's job - once
+	 * the output is under IMAP_OUT_HIGH (imap_server.c process()).
+	 */
+	void *cmd_state;
+	void (*cmd_state_free)(void *state);
+	imap_work_fn *more;
 };
 
 /* imap_server.c */
@@ -340,13 +362,14 @@ void imap_cmd_finish(struct imap_session *s);
  * on the loop, then the output is flushed and the command finished
  * unless done started something else (busy again, or a continuation).
  */
-typedef void imap_work_fn(struct imap_session *s);
 void imap_run_job(struct imap_session *s, struct jobs *pool,
     imap_work_fn *work, imap_work_fn *done);
 /* imap_session_reset_login - back to not authenticated (UNAUTHENTICATE) */
 void imap_session_reset_login(struct imap_session *s);
 /* imap_mailbox_id - the OBJECTID of a mailbox (RFC 8474) */
 void imap_mailbox_id(uint32_t mbox, struct buf *out);
+/* imap_cmd_state_free - the command's cmd_state goes (accepts none) */
+void imap_cmd_state_free(struct imap_session *s);
 
 /* imap_auth.c */
 bool imap_login_allowed(const struct imap_session *s);
@@ -401,6 +424,39 @@ void imap_sel_free(struct imap_sel **sel);
 int imap_refresh(struct imap_session *s, bool expunge_ok);
 /* imap_write_flags - "(\\Seen $Forwarded kw ...)" */
 void imap_write_flags(struct buf *out, uint32_t flags, const char *keywords);
+/* imap_out_session - the IMAP_FETCH_OUT_* bits of s (imap_fetch_out.h) */
+unsigned imap_out_session(const struct imap_session *s);
+/*
+ * imap_write_flag_fetch - an unsolicited or STORE FETCH of one
+ * message's flags: "* n FETCH (UID u FLAGS (...) MODSEQ (m))", or
+ * UIDFETCH under UIDONLY; items are IMAP_FETCH_OUT_ST_* bits
+ */
+void imap_write_flag_fetch(struct imap_session *s, uint32_t msn,
+    uint32_t uid, uint32_t flags, const char *keywords, uint64_t modseq,
+    unsigned items);
+/*
+ * imap_set_msns - on a worker: the messages set names (UIDs with uid,
+ * else MSNs; "$" is the saved result), as MSNs ascending, into *msns_r
+ * (owned, free()); the count, or -1 when an MSN is past the last (BAD
+ * written).
+ */
+long imap_set_msns(struct imap_session *s, const struct imap_seqset *set,
+    bool uid, uint32_t **msns_r);
+/*
+ * imap_sel_own_change - a write transaction of this session found the
+ * mailbox at highestmodseq before and left it at after: when the model
+ * was up to date before, it is after too (the session has answered its
+ * own changes itself and the next refresh does not repeat them)
+ */
+void imap_sel_own_change(struct imap_session *s, uint64_t before,
+    uint64_t after);
+/*
+ * imap_sel_expunged - this session removed uids[0..n) (ascending) from
+ * the selected mailbox (MOVE): EXPUNGE or VANISHED for them now, with
+ * whatever other expunges wait
+ */
+void imap_sel_expunged(struct imap_session *s, const uint32_t *uids,
+    size_t n);
 /* imap_idle_start, imap_idle_notify - IDLE (RFC 2177) */
 void imap_cmd_idle(struct imap_session *s);
 void imap_idle_done(struct imap_session *s, bool ok);
@@ -408,5 +464,26 @@ void imap_idle_notify(struct imap_session *s);
 
 /* imap_append.c */
 void imap_cmd_append(struct imap_session *s);
+
+/* imap_fetch_cmd.c: FETCH, UID FETCH */
+void imap_cmd_fetch(struct imap_session *s);
+/* imap_store_cmd.c: STORE, UID STORE */
+void imap_cmd_store(struct imap_session *s);
+/* imap_search_cmd.c: SEARCH, SORT, THREAD and their UID forms */
+void imap_cmd_search(struct imap_session *s);
+/* imap_copy_cmd.c: COPY, MOVE and their UID forms */
+void imap_cmd_copy(struct imap_session *s);
+
+/*
+ * imap_msgs_* (imap_msgs_cmd.c) - on a worker, inside a read or write
+ * transaction t of the store: the memberships of the selected mailbox
+ * for the UIDs uids[0..n) (ascending), read run by run (one scan per
+ * run of UIDs adjacent in the model).  fn gets each one found, in UID
+ * order, and returns 0 or -1 (the scan fails); a UID the store no
+ * longer holds (expunged, not yet announced) is skipped.
+ */
+int imap_msgs_scan(struct kv_txn *t, struct imap_session *s,
+    const uint32_t *uids, size_t n, mail_msg_fn *fn, void *arg,
+    struct buf *err) WARN_UNUSED;
 
 #endif

@@ -36,6 +36,7 @@
 
 #include "common/log.h"
 #include "common/xalloc.h"
+#include "imap-jmap/imap_fetch_out.h"
 #include "imap-jmap/imap_priv.h"
 
 #define SYSTEM_FLAGS "\\Answered \\Flagged \\Deleted \\Seen \\Draft " \
@@ -76,6 +77,7 @@ imap_sel_free(struct imap_sel **selp)
 		return;
 	imap_msnmap_clear(&sel->map);
 	free(sel->gone);
+	free(sel->saved);
 	free(sel->path);
 	free(sel);
 	*selp = NULL;
@@ -131,13 +133,11 @@ cmp_u32(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-/* gone_add - uid expunged by the store, still in the client's view */
+/* gone_add - uid expunged by the store, still in the client's view
+ * (a repeat is possible and harmless: announce drops it) */
 static void
 gone_add(struct imap_sel *sel, uint32_t uid)
 {
-	for (size_t i = 0; i < sel->ngone; i++)
-		if (sel->gone[i] == uid)
-			return;
 	if (sel->ngone == sel->gone_cap) {
 		sel->gone_cap = sel->gone_cap == 0 ? 16 : sel->gone_cap * 2;
 		sel->gone = xreallocarray(sel->gone, sel->gone_cap,
@@ -167,7 +167,12 @@ announce(struct imap_session *s)
 	if (sel->ngone == 0)
 		return;
 	qsort(sel->gone, sel->ngone, sizeof(*sel->gone), cmp_u32);
-	if (s->qresync) {
+	n = 0;
+	for (size_t i = 0; i < sel->ngone; i++)
+		if (n == 0 || sel->gone[i] != sel->gone[n - 1])
+			sel->gone[n++] = sel->gone[i];
+	sel->ngone = n;
+	if (s->qresync || s->uidonly) {
 		buf_add_str(&s->out, "* VANISHED ");
 		imap_write_uidset(&s->out, sel->gone, sel->ngone);
 		buf_add_str(&s->out, "\r\n");
@@ -182,16 +187,91 @@ announce(struct imap_session *s)
 	sel->ngone = 0;
 }
 
+unsigned
+imap_out_session(const struct imap_session *s)
+{
+	unsigned bits = 0;
+
+	if (s->rev2)
+		bits |= IMAP_FETCH_OUT_REV2;
+	if (s->utf8)
+		bits |= IMAP_FETCH_OUT_UTF8;
+	if (s->condstore)
+		bits |= IMAP_FETCH_OUT_CONDSTORE;
+	if (s->uidonly)
+		bits |= IMAP_FETCH_OUT_UIDONLY;
+	if (s->sel != NULL && s->sel->read_only)
+		bits |= IMAP_FETCH_OUT_READ_ONLY;
+	return bits;
+}
+
+void
+imap_write_flag_fetch(struct imap_session *s, uint32_t msn, uint32_t uid,
+    uint32_t flags, const char *keywords, uint64_t modseq, unsigned items)
+{
+	struct imap_fetch_out_msg m;
+
+	memset(&m, 0, sizeof(m));
+	m.msn = msn;
+	m.uid = uid;
+	m.flags = flags;
+	m.keywords = keywords;
+	m.modseq = modseq;
+	imap_fetch_out_store(&s->out, imap_out_session(s), &m, items);
+}
+
+/* fetch_flags - an unsolicited flag update (RFC 7162 3.2: with MODSEQ
+ * once CONDSTORE is on) */
 static void
 fetch_flags(struct imap_session *s, uint32_t msn, uint32_t uid,
     uint32_t flags, const char *keywords, uint64_t modseq)
 {
-	buf_addf(&s->out, "* %" PRIu32 " FETCH (UID %" PRIu32 " FLAGS ", msn,
-	    uid);
-	imap_write_flags(&s->out, flags, keywords);
-	if (s->condstore)
-		buf_addf(&s->out, " MODSEQ (%" PRIu64 ")", modseq);
-	buf_add_str(&s->out, ")\r\n");
+	imap_write_flag_fetch(s, msn, uid, flags, keywords, modseq,
+	    IMAP_FETCH_OUT_ST_UID | IMAP_FETCH_OUT_ST_FLAGS |
+	    (s->condstore ? IMAP_FETCH_OUT_ST_MODSEQ : 0));
+}
+
+void
+imap_sel_own_change(struct imap_session *s, uint64_t before, uint64_t after)
+{
+	if (s->sel != NULL && before == s->sel->modseq && after > before)
+		s->sel->modseq = after;
+}
+
+void
+imap_sel_expunged(struct imap_session *s, const uint32_t *uids, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (imap_msnmap_msn(&s->sel->map, uids[i]) != 0)
+			gone_add(s->sel, uids[i]);
+	announce(s);
+}
+
+long
+imap_set_msns(struct imap_session *s, const struct imap_seqset *set,
+    bool uid, uint32_t **msns_r)
+{
+	const struct imap_sel *sel = s->sel;
+	uint32_t *v;
+	size_t n = 0;
+	long r;
+
+	if (!set->saved) {
+		r = imap_msnmap_resolve(&sel->map, set, uid, msns_r);
+		if (r < 0)
+			imap_bad(s, "Invalid message sequence number");
+		return r;
+	}
+	/* "$" (RFC 5182 2.1): the saved UIDs still here, in either form */
+	v = xcalloc(sel->nsaved + 1, sizeof(*v));
+	for (size_t i = 0; i < sel->nsaved; i++) {
+		uint32_t msn = imap_msnmap_msn(&sel->map, sel->saved[i]);
+
+		if (msn != 0)
+			v[n++] = msn;
+	}
+	*msns_r = v;
+	return (long)n;
 }
 
 int
@@ -406,6 +486,7 @@ select_work(struct imap_session *s)
 	sel->read_only = examine;
 	sel->uidvalidity = mb.uidvalidity;
 	sel->modseq = mb.highestmodseq;
+	sel->role = mb.role;
 	sc.sel = sel;
 	if (mail_msg_list(s->srv->st->mail, s->acct, id, 1, select_row, &sc,
 	    &err) < 0) {
@@ -426,7 +507,7 @@ select_work(struct imap_session *s)
 	imap_untagged(s, "%" PRIu32 " EXISTS", sel->map.n);
 	if (!s->rev2) {
 		imap_untagged(s, "0 RECENT");
-		if (sc.first_unseen != 0)
+		if (sc.first_unseen != 0 && !s->uidonly)
 			imap_untagged(s, "OK [UNSEEN %" PRIu32 "] First unseen",
 			    sc.first_unseen);
 	}
@@ -528,9 +609,13 @@ deleted_row(void *arg, const struct mail_msg *msg)
 	/* only what the client sees: not a message it has not heard of */
 	if (!(msg->flags & MAIL_F_DELETED) || imap_msnmap_msn(m, msg->uid) == 0)
 		return 0;
-	if (d->set != NULL && !imap_seqset_has(d->set, msg->uid,
-	    imap_msnmap_last(m)))
+	if (d->set != NULL && !d->set->saved && !imap_seqset_has(d->set,
+	    msg->uid, imap_msnmap_last(m)))
 		return 0;
+	if (d->set != NULL && d->set->saved &&
+	    bsearch(&msg->uid, d->s->sel->saved, d->s->sel->nsaved,
+	    sizeof(uint32_t), cmp_u32) == NULL)
+		return 0;		/* UID EXPUNGE $ (RFC 5182) */
 	if (d->n == d->cap) {
 		d->cap = d->cap == 0 ? 64 : d->cap * 2;
 		d->v = xreallocarray(d->v, d->cap, sizeof(*d->v));
@@ -597,10 +682,6 @@ imap_cmd_expunge(struct imap_session *s)
 {
 	if (s->sel->read_only) {
 		imap_tagged(s, "NO", "[READ-ONLY] The mailbox is read-only");
-		return;
-	}
-	if (s->cmd->uid && s->cmd->u.copy.set.saved) {
-		imap_bad(s, "$ is not supported here");
 		return;
 	}
 	imap_run_job(s, s->srv->jobs, expunge_work, NULL);

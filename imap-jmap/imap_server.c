@@ -8,7 +8,10 @@
  * while a job is in flight (busy), while a continuation waits, or while
  * the client does not read its replies (IMAP_OUT_HIGH) no further input
  * is parsed, and libevent stops reading at IMAP_IN_HIGH, so pipelined
- * commands wait in order and memory stays bounded.  A client that takes
+ * commands wait in order and memory stays bounded.  A command with a
+ * long answer (FETCH 1:*) makes it in parts, each started once the
+ * previous one is under IMAP_OUT_HIGH (s->more), so it holds one part
+ * in memory, never the whole answer.  A client that takes
  * none of our output for imap.output_timeout is dropped; one in IDLE
  * that lets more than imap.max_output pile up is dropped at once (what
  * it would get next is unbounded).
@@ -427,6 +430,7 @@ session_free(struct imap_session *s)
 	if (s->bev != NULL)
 		bufferevent_free(s->bev);
 	imap_compress_free(&s->z);
+	imap_cmd_state_free(s);
 	imap_cmd_free(&s->cmd);
 	imap_parser_free(&s->parser);
 	imap_auth_free(s);
@@ -571,10 +575,20 @@ imap_flush(struct imap_session *s)
 
 /* ---- input ---- */
 
-/* process - parse buffered input until it runs out or we must wait */
+/*
+ * process - parse buffered input until it runs out or we must wait.
+ * Not re-entered: a flush inside it can call write_cb at once (the
+ * COMPRESS filter passes its output on synchronously), and the loop
+ * goes on by itself.  Nothing is parsed while a command is still being
+ * answered (its job's done step flushes before it finishes the
+ * command), except the lines of a continuation (IDLE, AUTHENTICATE).
+ */
 static void
 process(struct imap_session *s)
 {
+	if (s->in_process)
+		return;
+	s->in_process = true;
 	while (!s->busy && !s->closing && !s->dead && s->bev != NULL) {
 		struct evbuffer *in = bufferevent_get_input(s->bev);
 		struct evbuffer_iovec v;
@@ -584,10 +598,21 @@ process(struct imap_session *s)
 		size_t used = 0;
 
 		if (output_pending(s) > IMAP_OUT_HIGH)
-			return;	/* the client is not reading; write_cb resumes */
+			break;	/* the client is not reading; write_cb resumes */
+		if (s->more != NULL) {
+			/* the next part of a command's answer (FETCH) */
+			imap_work_fn *more = s->more;
+
+			s->more = NULL;
+			more(s);	/* a job: s->out is the worker's now */
+			continue;
+		}
+		if (s->cmd != NULL && s->cont != IMAP_CONT_IDLE &&
+		    s->cont != IMAP_CONT_SASL)
+			break;	/* its finish resumes us */
 		if (evbuffer_get_length(in) == 0 ||
 		    evbuffer_peek(in, -1, NULL, &v, 1) < 1)
-			return;
+			break;
 		ev = imap_parser_feed(s->parser, v.iov_base, v.iov_len, &used,
 		    &cmd, &err);
 		evbuffer_drain(in, used);	/* v is invalid from here */
@@ -607,6 +632,7 @@ process(struct imap_session *s)
 		if (!s->dead)
 			imap_flush(s);
 	}
+	s->in_process = false;
 }
 
 void

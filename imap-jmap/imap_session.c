@@ -10,12 +10,16 @@
  * command is finished), or starts a job (imap_run_job: the command is
  * finished when the job is done), or leaves a continuation open (the
  * AUTHENTICATE exchange, IDLE): the next line from the parser goes to
- * it.  Commands without a handler - FETCH, STORE, SEARCH, SORT, THREAD,
- * COPY, MOVE, NOTIFY, GETMETADATA, SETMETADATA today - get BAD as
- * unknown commands and are not advertised: their groups plug in here
- * (imap_fetch_out.c, imap_search_eval.c, ...) by filling in their row,
- * and the capabilities that depend on them (capa_table's needs) appear
- * by themselves.
+ * it.  Commands without a handler - NOTIFY, GETMETADATA, SETMETADATA
+ * today - get BAD as unknown commands and are not advertised: their
+ * groups plug in here by filling in their row, and the capabilities
+ * that depend on them (capa_table's needs) appear by themselves.  The
+ * message commands are in imap_fetch_cmd.c, imap_store_cmd.c,
+ * imap_search_cmd.c and imap_copy_cmd.c.
+ *
+ * UIDONLY (RFC 9586): once enabled, a command that names messages by
+ * number (imap_cmd_uses_msn) gets BAD [UIDREQUIRED] here, and every
+ * response names them by UID (UIDFETCH, VANISHED).
  *
  * Capabilities: before login IMAP4rev2 IMAP4rev1, the literal and login
  * ones, STARTTLS where TLS can start, AUTH=PLAIN AUTH=LOGIN only where a
@@ -80,14 +84,14 @@ static const struct imap_cmd_def cmd_table[] = {
 	[IMAP_CMD_SETQUOTA] = { S_IN, imap_cmd_setquota },
 	[IMAP_CMD_COMPRESS] = { S_IN, cmd_compress },
 	[IMAP_CMD_UNAUTHENTICATE] = { S_IN, cmd_unauthenticate },
+	[IMAP_CMD_SEARCH] = { S_SEL, imap_cmd_search },
+	[IMAP_CMD_FETCH] = { S_SEL, imap_cmd_fetch },
+	[IMAP_CMD_STORE] = { S_SEL, imap_cmd_store },
+	[IMAP_CMD_COPY] = { S_SEL, imap_cmd_copy },
+	[IMAP_CMD_MOVE] = { S_SEL, imap_cmd_copy },
+	[IMAP_CMD_SORT] = { S_SEL, imap_cmd_search },
+	[IMAP_CMD_THREAD] = { S_SEL, imap_cmd_search },
 	/* plugged in by their own groups (see the header comment) */
-	[IMAP_CMD_SEARCH] = { S_SEL, NULL },
-	[IMAP_CMD_FETCH] = { S_SEL, NULL },
-	[IMAP_CMD_STORE] = { S_SEL, NULL },
-	[IMAP_CMD_COPY] = { S_SEL, NULL },
-	[IMAP_CMD_MOVE] = { S_SEL, NULL },
-	[IMAP_CMD_SORT] = { S_SEL, NULL },
-	[IMAP_CMD_THREAD] = { S_SEL, NULL },
 	[IMAP_CMD_NOTIFY] = { S_IN, NULL },
 	[IMAP_CMD_GETMETADATA] = { S_IN, NULL },
 	[IMAP_CMD_SETMETADATA] = { S_IN, NULL },
@@ -152,6 +156,8 @@ static const struct capa {
 	{ "OBJECTID", CAPA_POST, { IMAP_CMD_FETCH, -1 } },
 	{ "PREVIEW", CAPA_POST, { IMAP_CMD_FETCH, -1 } },
 	{ "SAVEDATE", CAPA_POST, { IMAP_CMD_FETCH, -1 } },
+	{ "UIDONLY", CAPA_POST, { IMAP_CMD_FETCH, IMAP_CMD_STORE,
+	    IMAP_CMD_SEARCH } },
 	{ "NOTIFY", CAPA_POST, { IMAP_CMD_NOTIFY, -1 } },
 	{ "METADATA", CAPA_POST, { IMAP_CMD_GETMETADATA,
 	    IMAP_CMD_SETMETADATA, -1 } },
@@ -309,8 +315,19 @@ imap_parse_error(struct imap_session *s, const struct imap_parse_error *e)
 /* ---- commands ---- */
 
 void
+imap_cmd_state_free(struct imap_session *s)
+{
+	if (s->cmd_state != NULL && s->cmd_state_free != NULL)
+		s->cmd_state_free(s->cmd_state);
+	s->cmd_state = NULL;
+	s->cmd_state_free = NULL;
+	s->more = NULL;
+}
+
+void
 imap_cmd_finish(struct imap_session *s)
 {
+	imap_cmd_state_free(s);
 	imap_cmd_free(&s->cmd);
 	s->cont = IMAP_CONT_NONE;
 	if (s->want_close && !s->closing)
@@ -349,6 +366,9 @@ imap_command(struct imap_session *s, struct imap_cmd *cmd)
 		    s->state == IMAP_S_NOAUTH ? "before login" :
 		    s->state == IMAP_S_AUTH ? "without a selected mailbox" :
 		    "after login");
+	} else if (s->uidonly && imap_cmd_uses_msn(cmd)) {
+		imap_bad(s, "[UIDREQUIRED] Message numbers are not used "
+		    "under UIDONLY");
 	} else {
 		fn(s);
 	}
@@ -567,12 +587,14 @@ cmd_enable(struct imap_session *s)
 			flag = &s->condstore;
 		else if (ascii_eq_nocase(c, n, "QRESYNC") && imap_is_offered(c, n))
 			flag = &s->qresync;
+		else if (ascii_eq_nocase(c, n, "UIDONLY") && imap_is_offered(c, n))
+			flag = &s->uidonly;
 		if (flag == NULL || *flag)
 			continue;	/* unknown, or on already: not listed */
 		*flag = true;
 		buf_addf(&on, " %s", flag == &s->rev2 ? "IMAP4rev2" :
 		    flag == &s->utf8 ? "UTF8=ACCEPT" : flag == &s->condstore ?
-		    "CONDSTORE" : "QRESYNC");
+		    "CONDSTORE" : flag == &s->qresync ? "QRESYNC" : "UIDONLY");
 	}
 	/* RFC 7162 3.2.3: QRESYNC implies CONDSTORE; IMAP4rev2: UTF-8 */
 	if (s->qresync)
@@ -607,7 +629,7 @@ imap_session_reset_login(struct imap_session *s)
 	s->user = NULL;
 	s->acct = 0;
 	s->quota = 0;
-	s->rev2 = s->utf8 = s->condstore = s->qresync = false;
+	s->rev2 = s->utf8 = s->condstore = s->qresync = s->uidonly = false;
 	s->state = IMAP_S_NOAUTH;
 	imap_parser_set_utf8(s->parser, false);
 	imap_limits_default(&lim, false);

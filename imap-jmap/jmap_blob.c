@@ -201,6 +201,13 @@ blob_find(const struct jmap_env *env, uint32_t acct, const char *s,
 	return 0;
 }
 
+int
+jmap_blob_find(const struct jmap_env *env, uint32_t acct, const char *s,
+    struct blob_id *id_r, struct buf *err)
+{
+	return blob_find(env, acct, s, id_r, err);
+}
+
 /* ---- upload ---- */
 
 struct upload_op {
@@ -440,10 +447,14 @@ download_work(void *arg)
 	uint64_t size;
 	int rc;
 
-	rc = blob_find(env, r->acct, r->path_blob, &id, &err);
-	if (rc == 1)
+	if (r->path_blob[0] == 'P')	/* a body part: jmap_email.c */
+		rc = jmap_email_part_content(env, r->acct, r->path_blob,
+		    &r->out, &err);
+	else
+		rc = blob_find(env, r->acct, r->path_blob, &id, &err);
+	if (rc == 1 && r->path_blob[0] != 'P')
 		rc = blob_size(env->st->blobs, &id, &size, &err);
-	if (rc == 1) {
+	if (rc == 1 && r->path_blob[0] != 'P') {
 		r->out.max = size > 0 ? size : 1;
 		rc = blob_get(env->st->blobs, &id, 0, BLOB_TO_END, &r->out,
 		    &err);

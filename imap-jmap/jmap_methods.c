@@ -18,11 +18,13 @@ const struct jmap_method *const jmap_method_tables[] = {
 	jmap_blob_methods,	/* Blob/copy */
 	jmap_mailbox_methods,
 	jmap_thread_methods,
+	jmap_email_methods,
 	NULL,
 };
 
 const struct jmap_type *const jmap_std_types[] = {
 	&jmap_mailbox_type,
 	&jmap_thread_type,
+	&jmap_email_type,
 	NULL,
 };

@@ -22,15 +22,18 @@
  *
  * Ids (RFC 8620 1.2: [A-Za-z0-9_-], opaque to clients) are a letter and
  * the store's decimal number, no leading zero: account "A1", mailbox
- * "M7", email "E42", thread "T9".  Blob ids name their owner, so that
+ * "M7", email "M42", thread "T9" (an email's and a thread's ids are
+ * IMAP's EMAILID and THREADID, RFC 8474; ids are unique per type only).  Blob ids name their owner, so that
  * the account check of a download is one key lookup and never a scan:
  *   "B" + 64 hex digits   an upload (or Blob/copy) of the account: its
  *                         content's SHA-256, valid while the account's
  *                         upload record ('J' acct 'u' sha, jmap_blob.c)
  *                         lives;
  *   "R" + email number    the raw message of one of its emails.
- *   "P" + email number + "." + part id   reserved for body parts
- *                         (Email/get bodyStructure, not done yet).
+ *   "P" + email number + "." + part index   a body part (Email/get
+ *                         blobId of a leaf part), downloaded
+ *                         transfer-decoded (jmap_email_part_content);
+ *                         not accepted by Blob/copy or Email/import.
  * Content is stored once whatever the accounts (blob.h), but a blob id
  * of one account is meaningless in another: another account's email
  * number or an upload it never made is notFound, never its data.
@@ -438,6 +441,114 @@ int jmap_sort_check(json_t *sort, const char *const *props,
     json_t **error_r);
 json_t *jmap_error_obj(const char *type, const char *fmt, ...)
     PRINTF_LIKE(2, 3);
+
+/* ---- Email (jmap_email*.c, RFC 8621 4) ---- */
+
+extern const struct jmap_method jmap_email_methods[];
+extern const struct jmap_type jmap_email_type;
+/* the sort properties of Email/query (the session advertises them) */
+extern const char *const jmap_email_sorts[];
+
+/* jmap_email_hdr.c: header:Name[:asForm][:all] (RFC 8621 4.1.2, 4.1.3) */
+enum jmap_hform {
+	JMAP_HF_RAW, JMAP_HF_TEXT, JMAP_HF_ADDRESSES, JMAP_HF_GROUPED,
+	JMAP_HF_MSGIDS, JMAP_HF_DATE, JMAP_HF_URLS, JMAP_HF_COUNT
+};
+#define JMAP_HF_BIT(f) (1u << (f))
+#define JMAP_HF_ADDRS (JMAP_HF_BIT(JMAP_HF_ADDRESSES) | \
+	JMAP_HF_BIT(JMAP_HF_GROUPED))
+#define JMAP_HNAME_MAX 128u	/* octets of a field name we look up */
+#define JMAP_DATE_MAX 32u	/* "2026-11-30T09:24:15+05:30" and a NUL */
+
+struct jmap_hprop {
+	char name[JMAP_HNAME_MAX + 1];	/* as the client wrote it */
+	enum jmap_hform form;
+	bool all;
+};
+/* jmap_hprop_parse - a "header:..." property name; 0, or -1 when bad.
+ * Pure. */
+int jmap_hprop_parse(const char *prop, size_t len, struct jmap_hprop *h)
+    WARN_UNUSED;
+/* jmap_hprop_form_ok - the form is allowed for the field (4.1.2) */
+bool jmap_hprop_form_ok(const struct jmap_hprop *h);
+/* jmap_hvalue_json - one raw field value (after the colon) as form */
+json_t *jmap_hvalue_json(enum jmap_hform form, const char *v, size_t len);
+/* jmap_header_prop - h's value over a raw header block (last field, or
+ * every one with :all) */
+json_t *jmap_header_prop(const struct jmap_hprop *h,
+    const unsigned char *hdr, size_t len);
+/* jmap_headers_json - every field of a header block: [{name, value}] */
+json_t *jmap_headers_json(const unsigned char *hdr, size_t len);
+struct mime_addr_list;
+struct mime_idlist;
+json_t *jmap_addrs_json(const struct mime_addr_list *l, bool grouped);
+/* jmap_msgids_json - null for an empty list */
+json_t *jmap_msgids_json(const struct mime_idlist *l);
+/* RFC 3339 dates: UTC with "Z"; local time with its offset */
+void jmap_date_utc(int64_t t, char out[JMAP_DATE_MAX]);
+void jmap_date_local(int64_t t, int tz_min, char out[JMAP_DATE_MAX]);
+/* jmap_date_parse - an RFC 3339 UTCDate / Date; 0 with seconds, -1 */
+int jmap_date_parse(const char *s, int64_t *t_r) WARN_UNUSED;
+
+/* jmap_email.c: what Email/get, Email/parse and Email/query share */
+struct mime_info;
+struct jmap_email_opts {
+	json_t *body_props;	/* the EmailBodyPart properties (borrowed) */
+	bool fetch_text, fetch_html, fetch_all;
+	size_t max_value;	/* maxBodyValueBytes, 0 = no limit */
+};
+/*
+ * jmap_email_json - the Email object with the properties of want (valid
+ * names: standard ones and header:...) of a message: em NULL for one
+ * that is not stored (Email/parse: blob_id names it); msg the raw bytes
+ * (NULL when want needs none of them, see jmap_email_needs_raw)
+ */
+json_t *jmap_email_json(const struct mail_email *em, const char *blob_id,
+    const struct mime_info *info, const unsigned char *msg, size_t len,
+    const json_t *want, const struct jmap_email_opts *o);
+bool jmap_email_needs_raw(const json_t *want,
+    const struct jmap_email_opts *o);
+/* jmap_email_list - every email id of the account, ascending */
+int jmap_email_list(struct jmap_call *c, uint32_t **ids_r, size_t *n_r,
+    struct buf *err) WARN_UNUSED;
+/* jmap_blob_find - the content of a blob id of acct: 1, 0 none, -1 */
+int jmap_blob_find(const struct jmap_env *env, uint32_t acct, const char *s,
+    struct blob_id *id_r, struct buf *err) WARN_UNUSED;
+/*
+ * jmap_email_part_content - the transfer-decoded body of the part that
+ * blob id s ("P" email "." part index) names, appended to out (whose max
+ * it sets): 1, 0 when acct has no such email or part (or the part is a
+ * multipart), -1
+ */
+int jmap_email_part_content(const struct jmap_env *env, uint32_t acct,
+    const char *s, struct buf *out, struct buf *err) WARN_UNUSED;
+/* jmap_email_keywords_json - the keywords object of flags + custom */
+json_t *jmap_email_keywords_json(uint32_t flags, char *const *kw, size_t n);
+
+/* jmap_email.c: the /get and /parse arguments; -1 answered */
+int jmap_email_get_opts(struct jmap_call *c, json_t **want_r,
+    struct jmap_email_opts *o) WARN_UNUSED;
+/* jmap_email_set.c: the type's /set functions and the other methods */
+int jmap_email_create(struct jmap_call *c, json_t *obj, uint32_t *id_r,
+    json_t **created_r, json_t **seterr_r, struct buf *err);
+int jmap_email_update(struct jmap_call *c, uint32_t id, json_t *old_obj,
+    json_t *new_obj, json_t **updated_r, json_t **seterr_r,
+    struct buf *err);
+int jmap_email_destroy(struct jmap_call *c, uint32_t id, json_t **seterr_r,
+    struct buf *err);
+jmap_method_fn jmap_email_import, jmap_email_parse, jmap_email_copy;
+/* jmap_email_query.c */
+extern const struct jmap_arg jmap_email_query_args[];
+int jmap_email_query(struct jmap_call *c, json_t *filter, json_t *sort,
+    uint32_t **ids_r, size_t *n_r, json_t **error_r, struct buf *err);
+/* jmap_email_build.c: a message from structured properties (1, 0 with
+ * *seterr_r, -1); SearchSnippet/get */
+int jmap_email_build(struct jmap_call *c, json_t *obj, struct buf *out,
+    json_t **seterr_r, struct buf *err);
+jmap_method_fn jmap_snippet_get;
+/* jmap_snippet_mark - s HTML-escaped, words beginning with a term in
+ * <mark>; NULL when no term occurs (free() the result).  Pure. */
+char *jmap_snippet_mark(const char *s, char *const *terms, size_t nterms);
 
 /* ---- the session resource (jmap_session.c) ---- */
 

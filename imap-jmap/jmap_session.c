@@ -58,17 +58,18 @@ core_capability(const struct jmap_limits *l)
 static json_t *
 mail_account_capability(const struct jmap_env *env)
 {
-	json_t *c = json_object();
+	json_t *c = json_object(), *sorts = json_array();
 
-	json_object_set_new(c, "maxMailboxesPerEmail", json_null());
+	json_object_set_new(c, "maxMailboxesPerEmail", json_integer(256));
 	json_object_set_new(c, "maxMailboxDepth",
 	    json_integer(MAIL_DEPTH_MAX));
 	json_object_set_new(c, "maxSizeMailboxName",
 	    json_integer(MAIL_NAME_MAX));
 	json_object_set_new(c, "maxSizeAttachmentsPerEmail",
 	    json_integer((json_int_t)env->cfg->smtp.max_message_size));
-	/* XXX Email/query is not there yet: no sort options to offer */
-	json_object_set_new(c, "emailQuerySortOptions", json_array());
+	json_object_set_new(c, "emailQuerySortOptions", sorts);
+	for (size_t i = 0; jmap_email_sorts[i] != NULL; i++)
+		json_array_append_new(sorts, json_string(jmap_email_sorts[i]));
 	json_object_set_new(c, "mayCreateTopLevelMailbox", json_true());
 	return c;
 }

@@ -35,7 +35,7 @@ thread_get(struct jmap_call *c, uint32_t id, const json_t *want,
 	jmap_id_make('T', id, s);
 	json_object_set_new(o, "id", json_string(s));
 	for (size_t i = 0; i < n; i++) {
-		jmap_id_make('E', ids[i], s);
+		jmap_id_make('M', ids[i], s);
 		json_array_append_new(a, json_string(s));
 	}
 	json_object_set_new(o, "emailIds", a);

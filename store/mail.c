@@ -359,6 +359,22 @@ mime_txn(struct kv_txn *t, void *arg, struct buf *err)
 }
 
 int
+mail_email_mime_txn(struct kv_txn *t, uint32_t acct, uint32_t email,
+    struct mime_info **info_r, struct buf *err)
+{
+	struct mime_op op = { acct, email, BUF_INIT(0), 0 };
+	int r;
+
+	*info_r = NULL;
+	r = mime_txn(t, &op, err);
+	if (r == 0 && op.found == 1 && mime_info_decode(op.v.data, op.v.len,
+	    info_r, err) < 0)
+		r = -1;
+	buf_free(&op.v);
+	return r < 0 ? r : op.found;
+}
+
+int
 mail_email_mime(struct mail *m, uint32_t acct, uint32_t email,
     struct mime_info **info_r, struct buf *err)
 {

@@ -420,6 +420,10 @@ int mail_email_get_txn(struct kv_txn *t, uint32_t acct, uint32_t email,
  */
 int mail_email_mime(struct mail *m, uint32_t acct, uint32_t email,
     struct mime_info **info_r, struct buf *err) WARN_UNUSED;
+/* mail_email_mime_txn - the same inside t (a FETCH batch's snapshot);
+ * may return KV_CONFLICT */
+int mail_email_mime_txn(struct kv_txn *t, uint32_t acct, uint32_t email,
+    struct mime_info **info_r, struct buf *err) WARN_UNUSED;
 
 /*
  * Keywords (RFC 8621 4.1.1, RFC 3501 flag-keyword): 1 to
@@ -547,6 +551,11 @@ int mail_mailbox_put_txn(struct kv_txn *t, uint32_t acct,
 
 /* mail_msg_list - memberships of mbox with uid >= first_uid, UID order */
 int mail_msg_list(struct mail *m, uint32_t acct, uint32_t mbox,
+    uint32_t first_uid, mail_msg_fn *fn, void *arg, struct buf *err)
+    WARN_UNUSED;
+/* mail_msg_list_txn - the same inside t, so that a command reads the
+ * memberships and the email records of one snapshot (FETCH, SEARCH) */
+int mail_msg_list_txn(struct kv_txn *t, uint32_t acct, uint32_t mbox,
     uint32_t first_uid, mail_msg_fn *fn, void *arg, struct buf *err)
     WARN_UNUSED;
 /*

@@ -92,6 +92,24 @@ mail_msg_list(struct mail *m, uint32_t acct, uint32_t mbox,
 	return r;
 }
 
+int
+mail_msg_list_txn(struct kv_txn *t, uint32_t acct, uint32_t mbox,
+    uint32_t first_uid, mail_msg_fn *fn, void *arg, struct buf *err)
+{
+	struct buf prefix = BUF_INIT(0), start = BUF_INIT(0);
+	struct msg_cb c = { fn, arg, BUF_INIT(0) };
+	int r;
+
+	mail_key_id(&prefix, 'U', acct, mbox);
+	mail_key_msg(&start, acct, mbox, first_uid);
+	r = kv_scan_txn(t, start.data, start.len, prefix.data, prefix.len,
+	    uid_row, &c, err);
+	buf_free(&prefix);
+	buf_free(&start);
+	buf_free(&c.kw);
+	return r;
+}
+
 struct since_op {
 	uint32_t acct, mbox;
 	uint64_t modseq;

@@ -4,7 +4,7 @@
  * JSON Pointer and "*", and patch objects.
  *
  * fuzz-sources: common/buf.c common/log.c common/util.c common/xalloc.c
- * fuzz-sources: imap-jmap/jmap_json.c
+ * fuzz-sources: imap-jmap/jmap_json.c imap-jmap/jmap_email_names.c
  *
  * The input is a request body, parsed with small limits (4 calls, 64 KiB)
  * and core + mail known.  Each call is then run as Core/echo would: its
@@ -24,10 +24,18 @@
  *     is invalidArguments or invalidResultReference with a description;
  *   - a pointer without "*" gives the same as with "*" when the path
  *     holds no "*" token; "" gives the document itself;
- *   - a patch either fails naming one of its keys, or leaves an object.
+ *   - a patch either fails naming one of its keys, or leaves an object;
+ *   - Email's pure parts (jmap_email_names.c), over every member name
+ *     and string in the calls' arguments: a header:... property that
+ *     parses has a name of 1..JMAP_HNAME_MAX octets without ":" and
+ *     "header:" name (":all") parses back to the same; a date that
+ *     parses prints (jmap_date_utc) as one that parses to the same
+ *     second; a snippet, with the call's name as a term, is NULL or
+ *     holds a <mark> and no "<" outside the marks.
  */
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "common/buf.h"
@@ -81,6 +89,78 @@ check_pointer(json_t *doc, const char *path)
 	json_decref(b);
 }
 
+static void
+check_hprop(const char *s)
+{
+	struct jmap_hprop h, h2;
+	char canon[JMAP_HNAME_MAX + 16];
+	int n;
+
+	if (jmap_hprop_parse(s, strlen(s), &h) < 0)
+		return;
+	ASSERT(h.name[0] != '\0' && strlen(h.name) <= JMAP_HNAME_MAX);
+	ASSERT(strchr(h.name, ':') == NULL);
+	ASSERT(h.form < JMAP_HF_COUNT);
+	(void)jmap_hprop_form_ok(&h);
+	if (h.form != JMAP_HF_RAW)
+		return;
+	n = snprintf(canon, sizeof(canon), "header:%s%s", h.name,
+	    h.all ? ":all" : "");
+	ASSERT(n > 0 && (size_t)n < sizeof(canon));
+	ASSERT(jmap_hprop_parse(canon, (size_t)n, &h2) == 0);
+	ASSERT(strcmp(h.name, h2.name) == 0 && h2.form == JMAP_HF_RAW &&
+	    h2.all == h.all);
+}
+
+static void
+check_date(const char *s)
+{
+	char out[JMAP_DATE_MAX];
+	int64_t t, t2;
+
+	if (jmap_date_parse(s, &t) < 0 || t < 0 || t > 253402300799)
+		return;
+	jmap_date_utc(t, out);
+	ASSERT(jmap_date_parse(out, &t2) == 0 && t2 == t);
+}
+
+static void
+check_snippet(const char *s, const char *term)
+{
+	char *terms[1] = { (char *)term };
+	char *m = jmap_snippet_mark(s, terms, 1), *p;
+
+	if (m == NULL)
+		return;
+	ASSERT(strstr(m, "<mark>") != NULL);
+	for (p = strchr(m, '<'); p != NULL; p = strchr(p + 1, '<'))
+		ASSERT(strncmp(p, "<mark>", 6) == 0 ||
+		    strncmp(p, "</mark>", 7) == 0);
+	free(m);
+}
+
+static void
+check_email_parts(json_t *v, const char *term)
+{
+	const char *k;
+	json_t *x;
+	size_t i;
+
+	if (json_is_string(v)) {
+		check_hprop(json_string_value(v));
+		check_date(json_string_value(v));
+		check_snippet(json_string_value(v), term);
+	} else if (json_is_object(v)) {
+		json_object_foreach(v, k, x) {
+			check_hprop(k);
+			check_email_parts(x, term);
+		}
+	} else if (json_is_array(v)) {
+		json_array_foreach(v, i, x)
+			check_email_parts(x, term);
+	}
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -113,6 +193,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		ASSERT(json_is_string(name) && json_is_object(args) &&
 		    json_is_string(id));
 		check_pointer(r.root, json_string_value(name));
+		check_email_parts(args, json_string_value(name));
 		resp = json_array();
 		if (jmap_refs_resolve(args, responses, &out, &type,
 		    &desc) == 0) {

@@ -2,16 +2,19 @@
 implicit-TLS port, logins (LOGIN, AUTHENTICATE PLAIN/LOGIN with SASL-IR)
 and their throttling, the mailbox commands (LIST/LSUB and LIST-EXTENDED,
 CREATE/DELETE/RENAME/SUBSCRIBE, STATUS, SELECT/EXAMINE, EXPUNGE,
-APPEND, quota, NAMESPACE, ENABLE, ID, UNAUTHENTICATE), COMPRESS, and
-sessions that see each other: a message delivered over SMTP shows up in
-a selected session's NOOP and at once in an IDLE session; an expunge in
-one is seen by the other.  Abuse: malformed commands, over-long
-literals, a client that never reads.
+APPEND, quota, NAMESPACE, ENABLE, ID, UNAUTHENTICATE), COMPRESS, the
+message commands (FETCH with every item, partials and BINARY, STORE
+with UNCHANGEDSINCE, SEARCH with ESEARCH, SEARCHRES and the full-text
+index, SORT, THREAD, COPY and MOVE with COPYUID, CONDSTORE CHANGEDSINCE,
+QRESYNC, UIDONLY, Junk training on MOVE), FETCH of a big mailbox in
+parts, and sessions that see each other: a message delivered over SMTP
+shows up in a selected session's NOOP and at once in an IDLE session;
+an expunge or a flag change in one is seen by the other.  Abuse:
+malformed commands, over-long literals, a client that never reads.
 
 Driven with Python's imaplib where it can say it, and with a small raw
-client (class Imap) where exact bytes matter.  FETCH, STORE, SEARCH,
-COPY and MOVE are not served yet: messages are put in with APPEND (flags
-included) and over SMTP."""
+client (class Imap) where exact bytes matter.  Real sync clients
+(mbsync, offlineimap) are in test_imap_clients.py."""
 import base64
 import imaplib
 import os
@@ -207,15 +210,19 @@ def test_greeting_and_capability(srv):
                 "UNAUTHENTICATE", "COMPRESS=DEFLATE", "MULTIAPPEND"):
         assert cap in post, post
     assert "STARTTLS" not in post and "AUTH=PLAIN" not in post
+    for cap in ("UIDPLUS", "CONDSTORE", "QRESYNC", "MOVE", "ESEARCH",
+                "ESORT", "SORT", "SORT=DISPLAY", "THREAD=REFERENCES",
+                "THREAD=ORDEREDSUBJECT", "SEARCHRES", "WITHIN", "OBJECTID",
+                "SAVEDATE", "PREVIEW", "BINARY", "UIDONLY"):
+        assert cap in post, (cap, post)
     # nothing is advertised that is not served
     lines, tagged = c.cmd("FETCH 1 FLAGS")
-    assert "BAD" in tagged
-    if "FETCH" not in tagged:
-        pass
+    assert "BAD" in tagged and "without a selected mailbox" in tagged
+    c.ok("SELECT INBOX")
     for cap in ("MOVE", "ESEARCH", "SORT", "THREAD=REFERENCES", "NOTIFY",
                 "METADATA"):
         served = re.search(r"\b%s\b" % cap.split("=")[0], " ".join(post))
-        lines, tagged = c.cmd({"MOVE": "MOVE 1 INBOX",
+        lines, tagged = c.cmd({"MOVE": "UID MOVE 1 INBOX",
                                "ESEARCH": "SEARCH RETURN (ALL) ALL",
                                "SORT": "SORT (DATE) UTF-8 ALL",
                                "THREAD=REFERENCES": "THREAD REFERENCES UTF-8 ALL",
@@ -857,16 +864,14 @@ def test_connection_limit_per_ip(postern_factory):
 
 
 def test_qresync_when_offered(srv):
-    """SELECT (QRESYNC ...) needs QRESYNC, which is offered once FETCH and
-    STORE are served; until then ENABLE leaves it off."""
+    """SELECT (QRESYNC ...) after expunges and flag changes: VANISHED
+    (EARLIER) and the changed flags with their MODSEQ (RFC 7162 3.2.5)"""
     c = Imap(srv.imap_port)
     c.login()
     caps = c.ok("CAPABILITY")[0][0]
-    if "QRESYNC" not in caps:
-        assert c.ok("ENABLE QRESYNC CONDSTORE")[0] == ["* ENABLED"]
-        _, tagged = c.cmd("SELECT INBOX (QRESYNC (1 1))")
-        assert "BAD" in tagged
-        pytest.skip("QRESYNC is not offered yet")
+    assert "QRESYNC" in caps and "CONDSTORE" in caps
+    _, tagged = c.cmd("SELECT INBOX (QRESYNC (1 1))")
+    assert "BAD" in tagged                 # not enabled yet
     uids = appended(srv, "u@test.example", PW, "INBOX",
                     [(None, MSG), ("(\\Deleted)", MSG), (None, MSG)])
     lines, _ = c.ok("SELECT INBOX")
@@ -876,3 +881,521 @@ def test_qresync_when_offered(srv):
     c.ok("ENABLE QRESYNC")
     lines, _ = c.ok("SELECT INBOX (QRESYNC (%d %d))" % (uidv, ms))
     assert "* VANISHED (EARLIER) %d" % uids[1] in lines
+    # more changes while away: a flag, an expunge, a new message
+    ms = int(re.search(r"HIGHESTMODSEQ (\d+)", " ".join(lines)).group(1))
+    c.ok("UNSELECT")
+    o = sel(srv)
+    o.ok("UID STORE %d +FLAGS (\\Flagged)" % uids[0])
+    o.ok("UID STORE %d +FLAGS (\\Deleted)" % uids[2])
+    o.ok("EXPUNGE")
+    new = appended(srv, "u@test.example", PW, "INBOX", [(None, MSG)])[0]
+    lines, _ = c.ok("SELECT INBOX (QRESYNC (%d %d %d:%d))" % (
+        uidv, ms, uids[0], new))
+    assert "* VANISHED (EARLIER) %d" % uids[2] in lines
+    assert "* 2 EXISTS" in lines
+    fl = [l for l in lines if " FETCH " in l]
+    assert len(fl) == 2, lines
+    assert re.match(r"\* 1 FETCH \(UID %d FLAGS \(\\Flagged\) MODSEQ "
+                    r"\(\d+\)\)$" % uids[0], fl[0]), fl
+    assert fl[1].startswith("* 2 FETCH (UID %d FLAGS () MODSEQ (" % new)
+    # and at once in a selected session: VANISHED, not EXPUNGE
+    assert o.ok("NOOP")[0] == ["* 2 EXISTS"]
+    o.ok("UID STORE %d +FLAGS (\\Deleted)" % new)
+    o.ok("UID EXPUNGE %d" % new)
+    assert c.ok("NOOP")[0] == ["* VANISHED %d" % new]
+
+
+# ---- the message commands: FETCH, STORE, SEARCH, SORT, THREAD, COPY, MOVE
+
+MP = (b"From: Alice <alice@example.org>\r\nTo: bob@example.net\r\n"
+      b"Subject: invoices for March\r\n"
+      b"Date: Mon, 4 Mar 2024 10:00:00 +0100\r\n"
+      b"Message-ID: <m1@example.org>\r\nMIME-Version: 1.0\r\n"
+      b"Content-Type: multipart/mixed; boundary=XX\r\n\r\n"
+      b"--XX\r\nContent-Type: text/plain\r\n\r\n"
+      b"Hello Bob, the invoice is attached.\r\n"
+      b"--XX\r\nContent-Type: application/octet-stream\r\n"
+      b"Content-Transfer-Encoding: base64\r\n\r\n"
+      b"AAECAwQ=\r\n--XX--\r\n")
+
+
+def mail(subject, frm="a@example.org", date="Mon, 4 Mar 2024 10:00:00 +0000",
+         body="body\r\n", msgid=None, refs=None, extra=""):
+    h = "From: %s\r\nTo: u@test.example\r\nSubject: %s\r\nDate: %s\r\n" % (
+        frm, subject, date)
+    if msgid:
+        h += "Message-ID: <%s>\r\n" % msgid
+    if refs:
+        h += "In-Reply-To: <%s>\r\nReferences: %s\r\n" % (
+            refs[-1], " ".join("<%s>" % r for r in refs))
+    return (h + extra + "\r\n" + body).encode()
+
+
+def literal(line, item):
+    """the data of item's literal in a folded FETCH line, as bytes"""
+    m = re.search(re.escape(item) + r" ~?\{(\d+)\}\r\n", line)
+    assert m, (item, line)
+    data = line[m.end():].encode("utf-8", "surrogateescape")
+    return data[:int(m.group(1))]
+
+
+def fetch_line(lines, msn):
+    got = [l for l in lines if l.startswith("* %d FETCH (" % msn)]
+    assert len(got) == 1, (msn, lines)
+    return got[0]
+
+
+def sel(p, mbox="INBOX", enable=None):
+    c = Imap(p.imap_port)
+    c.login()
+    if enable:
+        c.ok("ENABLE " + enable)
+    c.ok("SELECT " + mbox)
+    return c
+
+
+def test_fetch_items(srv):
+    appended(srv, "u@test.example", PW, "INBOX",
+             [(None, MP), ("(\\Seen)", MSG), (None, mail("third"))])
+    c = sel(srv)
+    lines, _ = c.ok("FETCH 1 (UID FLAGS INTERNALDATE RFC822.SIZE ENVELOPE)")
+    l = fetch_line(lines, 1)
+    assert "UID 1 FLAGS () " in l
+    assert re.search(r'INTERNALDATE "\d\d-[A-Z][a-z]{2}-\d{4} '
+                     r'\d\d:\d\d:\d\d [+-]\d{4}"', l), l
+    assert "RFC822.SIZE %d " % len(MP) in l
+    assert ('ENVELOPE ("Mon, 4 Mar 2024 10:00:00 +0100" "invoices for '
+            'March" (("Alice" NIL "alice" "example.org"))') in l
+    assert l.endswith('"<m1@example.org>"))')
+    # whole message, header fields, partial, BINARY of a base64 part
+    lines, _ = c.ok("FETCH 1 (BODY.PEEK[])")
+    assert literal(fetch_line(lines, 1), "BODY[]") == MP
+    lines, _ = c.ok("FETCH 1 (BODY.PEEK[HEADER.FIELDS (SUBJECT DATE)] "
+                    "BODY.PEEK[1]<0.5> BINARY.PEEK[2] BINARY.SIZE[2])")
+    l = fetch_line(lines, 1)
+    assert literal(l, "BODY[HEADER.FIELDS (SUBJECT DATE)]") == (
+        b"Subject: invoices for March\r\n"
+        b"Date: Mon, 4 Mar 2024 10:00:00 +0100\r\n\r\n")
+    assert literal(l, "BODY[1]<0>") == b"Hello"
+    assert literal(l, "BINARY[2]") == b"\x00\x01\x02\x03\x04"
+    assert "BINARY[2] ~{5}" in l and "BINARY.SIZE[2] 5" in l
+    lines, _ = c.ok("FETCH 1 (BODYSTRUCTURE MODSEQ EMAILID THREADID "
+                    "SAVEDATE PREVIEW)")
+    l = fetch_line(lines, 1)
+    assert '"mixed" ("boundary" "XX")' in l and '"base64" 8' in l
+    assert re.search(r"MODSEQ \(\d+\) EMAILID \(M\d+\) THREADID \(T\d+\) "
+                     r'SAVEDATE "[^"]+" PREVIEW "Hello Bob', l), l
+    # PEEK left \Seen alone; BODY[] sets it and says so
+    assert "FLAGS ()" in fetch_line(c.ok("FETCH 1 FLAGS")[0], 1)
+    lines, _ = c.ok("FETCH 1 BODY[1]")
+    l = fetch_line(lines, 1)
+    assert literal(l, "BODY[1]") == b"Hello Bob, the invoice is attached."
+    assert "FLAGS (\\Seen)" in l and "MODSEQ (" in l   # CONDSTORE is on
+    assert fetch_line(c.ok("FETCH 1 FLAGS")[0], 1) == \
+        "* 1 FETCH (FLAGS (\\Seen))"
+    # RFC822 forms, a macro, UID FETCH adds UID
+    lines, _ = c.ok("UID FETCH 2 (RFC822.HEADER RFC822.TEXT)")
+    l = fetch_line(lines, 2)
+    assert l.startswith("* 2 FETCH (UID 2 RFC822.HEADER {")
+    assert literal(l, "RFC822.TEXT") == b"body\r\n"
+    lines, _ = c.ok("FETCH 2:3 FAST")
+    assert re.match(r"\* 3 FETCH \(FLAGS \(\) INTERNALDATE \".*\" "
+                    r"RFC822.SIZE \d+\)$", fetch_line(lines, 3))
+    # EXAMINE: a body fetch does not set \Seen
+    c.ok("EXAMINE INBOX")
+    lines, _ = c.ok("FETCH 3 (BODY[TEXT] FLAGS)")
+    assert "FLAGS ()" in fetch_line(lines, 3)
+    assert "FLAGS ()" in fetch_line(c.ok("FETCH 3 FLAGS")[0], 3)
+    # bad sets and items; a UID that does not exist is no error
+    _, tagged = c.cmd("FETCH 4 FLAGS")
+    assert "BAD" in tagged
+    _, tagged = c.cmd("FETCH 1 (FLAGS NONSENSE)")
+    assert "BAD" in tagged
+    assert c.ok("UID FETCH 99 FLAGS")[0] == []
+    # imaplib
+    m = imaplib_login(srv)
+    m.select("INBOX")
+    typ, data = m.fetch("1:3", "(UID RFC822.SIZE)")
+    assert typ == "OK" and len(data) == 3
+    assert data[0] == b"1 (UID 1 RFC822.SIZE %d)" % len(MP)
+    typ, data = m.uid("FETCH", "1", "(BODY.PEEK[])")
+    assert data[0][1] == MP
+    m.logout()
+
+
+def test_store_flags_keywords_and_unchangedsince(srv):
+    appended(srv, "u@test.example", PW, "INBOX",
+             [(None, MSG), (None, MSG), (None, MSG)])
+    c = sel(srv)
+    lines, tagged = c.ok("STORE 1:2 +FLAGS (\\Flagged $Forwarded Work)")
+    assert lines == ["* 1 FETCH (FLAGS (\\Flagged $Forwarded work))",
+                     "* 2 FETCH (FLAGS (\\Flagged $Forwarded work))"]
+    assert tagged.endswith("OK STORE completed")
+    lines, _ = c.ok("STORE 1 -FLAGS (work)")
+    assert lines == ["* 1 FETCH (FLAGS (\\Flagged $Forwarded))"]
+    lines, _ = c.ok("UID STORE 2:3 FLAGS (\\Seen \\Answered)")
+    assert lines == ["* 2 FETCH (UID 2 FLAGS (\\Answered \\Seen))",
+                     "* 3 FETCH (UID 3 FLAGS (\\Answered \\Seen))"]
+    assert c.ok("STORE 1:3 +FLAGS.SILENT (\\Draft)")[0] == []
+    lines, _ = c.ok("FETCH 1:3 FLAGS")
+    assert all("\\Draft" in l for l in lines) and len(lines) == 3
+    _, tagged = c.cmd("STORE 1 +FLAGS (\\Recent)")
+    assert "BAD" in tagged
+    # CONDSTORE: MODSEQ in the replies, a conflict names the message
+    lines, _ = c.ok("FETCH 1:3 (MODSEQ)")
+    ms = {int(re.match(r"\* (\d) ", l).group(1)):
+          int(re.search(r"MODSEQ \((\d+)\)", l).group(1)) for l in lines}
+    lines, tagged = c.ok("STORE 1:3 (UNCHANGEDSINCE %d) +FLAGS (\\Deleted)"
+                         % ms[2])
+    assert "[MODIFIED 3]" in tagged, tagged      # 3 changed after 2
+    assert [l.split(" FETCH")[0] for l in lines] == ["* 1", "* 2"]
+    assert all("\\Deleted" in l and "MODSEQ" in l for l in lines)
+    # .SILENT under CONDSTORE still reports the new MODSEQ of a change
+    lines, _ = c.ok("STORE 3 (UNCHANGEDSINCE %d) +FLAGS.SILENT (\\Deleted)"
+                    % (ms[3] + 100))
+    assert len(lines) == 1 and re.match(r"\* 3 FETCH \(MODSEQ \(\d+\)\)$",
+                                        lines[0]), lines
+    _, tagged = c.ok("UID STORE 1:2 (UNCHANGEDSINCE 0) -FLAGS (\\Deleted)")
+    assert "[MODIFIED 1:2]" in tagged
+    # a read-only mailbox refuses
+    c.ok("EXAMINE INBOX")
+    _, tagged = c.cmd("STORE 1 +FLAGS (\\Seen)")
+    assert "NO [READ-ONLY]" in tagged
+    # imaplib
+    m = imaplib_login(srv)
+    m.select("INBOX")
+    typ, data = m.store("1", "+FLAGS", "(\\Seen)")
+    assert typ == "OK" and b"\\Seen" in data[0]
+    typ, data = m.uid("STORE", "1", "-FLAGS", "(\\Seen)")
+    assert typ == "OK" and b"\\Seen" not in data[0]
+    m.logout()
+
+
+def test_search_keys_esearch_and_searchres(srv):
+    d = "Mon, %d Mar 2024 10:00:00 +0000"
+    appended(srv, "u@test.example", PW, "INBOX", [
+        ("(\\Seen)", mail("Quarterly invoices", frm="Alice <alice@x.org>",
+                          date=d % 4, body="Please pay the invoices.\r\n")),
+        (None, mail("Lunch", frm="bob@y.org", date=d % 5,
+                    body="Pizza at noon? Gr\xfc\xdfe\r\n".encode(
+                        "latin-1").decode("latin-1"),
+                    extra="X-Tag: blue\r\n")),
+        ("(\\Flagged)", mail("Re: Lunch", frm="carol@z.org", date=d % 6,
+                             body="Yes, pizza.\r\n" + "x" * 3000 + "\r\n")),
+    ])
+    c = sel(srv)
+    q = {
+        "ALL": "1 2 3", "SEEN": "1", "UNSEEN": "2 3", "FLAGGED": "3",
+        "NOT FLAGGED": "1 2", "OR SEEN FLAGGED": "1 3",
+        "SUBJECT lunch": "2 3", "FROM alice": "1", "FROM ALICE@X.ORG": "1",
+        "TO u@test.example": "1 2 3", 'HEADER X-Tag blue': "2",
+        'HEADER X-Tag ""': "2", "LARGER 2000": "3", "SMALLER 2000": "1 2",
+        "SENTON 5-Mar-2024": "2", "SENTSINCE 5-Mar-2024": "2 3",
+        "SENTBEFORE 5-Mar-2024": "1", "BODY pizza": "2 3",
+        "TEXT invoice": "1",            # the index: stemmed, "invoices"
+        "TEXT carol": "3", "BODY nothingatall": "", "1:2 UNSEEN": "2",
+        "UID 2:*": "2 3", "SINCE 1-Jan-2020": "1 2 3", "YOUNGER 3600": "1 2 3",
+        "OLDER 3600": "", "KEYWORD work": "", "MODSEQ 1": "1 2 3",
+    }
+    for key, want in q.items():
+        lines, _ = c.ok("SEARCH " + key)
+        got = [l for l in lines if l.startswith("* SEARCH")]
+        assert got and got[0].split()[2:] == want.split() and \
+            not re.search(r"\(MODSEQ", got[0]) or key.startswith("MODSEQ"), \
+            (key, lines, want)
+    lines, _ = c.ok("SEARCH MODSEQ 1")
+    assert re.match(r"\* SEARCH 1 2 3 \(MODSEQ \d+\)$", lines[0]), lines
+    lines, _ = c.ok("UID SEARCH CHARSET UTF-8 SUBJECT lunch")
+    assert lines == ["* SEARCH 2 3"]
+    _, tagged = c.cmd("SEARCH CHARSET ISO-8859-99 ALL")
+    assert "NO [BADCHARSET (US-ASCII UTF-8)]" in tagged
+    _, tagged = c.cmd("SEARCH FROBNICATE")
+    assert "BAD" in tagged
+    # ESEARCH
+    lines, _ = c.ok("SEARCH RETURN (MIN MAX COUNT) UNSEEN")
+    assert lines == ['* ESEARCH (TAG "%s") MIN 2 MAX 3 COUNT 2' % ("t%d" % c.n)]
+    lines, _ = c.ok("UID SEARCH RETURN () ALL")
+    assert lines == ['* ESEARCH (TAG "t%d") UID ALL 1:3' % c.n]
+    lines, _ = c.ok("SEARCH RETURN (COUNT) KEYWORD none")
+    assert lines == ['* ESEARCH (TAG "t%d") COUNT 0' % c.n]
+    # SEARCHRES: SAVE, then $ in FETCH, STORE, SEARCH, COPY
+    assert c.ok("SEARCH RETURN (SAVE) SUBJECT lunch")[0] == []
+    lines, _ = c.ok("FETCH $ (UID)")
+    assert lines == ["* 2 FETCH (UID 2)", "* 3 FETCH (UID 3)"]
+    c.ok("STORE $ +FLAGS (lunchy)")
+    assert c.ok("SEARCH KEYWORD lunchy")[0] == ["* SEARCH 2 3"]
+    assert c.ok("SEARCH $ SEEN")[0] == ["* SEARCH"]
+    lines, _ = c.ok("SEARCH RETURN (SAVE MIN) ALL")
+    assert c.ok("UID FETCH $ (FLAGS)")[0] == ["* 1 FETCH (UID 1 FLAGS (\\Seen))"]
+    _, tagged = c.cmd("SEARCH RETURN (SAVE) CHARSET X-NONE ALL")
+    assert "BADCHARSET" in tagged
+    assert c.ok("FETCH $ UID")[0] == []          # failed SAVE: $ is empty
+    # OBJECTID keys read what FETCH writes
+    l = c.ok("FETCH 2 (EMAILID THREADID)")[0][0]
+    eid, tid = re.search(r"EMAILID \((M\d+)\) THREADID \((T\d+)\)", l).groups()
+    assert c.ok("SEARCH EMAILID %s" % eid)[0] == ["* SEARCH 2"]
+    assert c.ok("SEARCH THREADID %s" % tid)[0][0].startswith("* SEARCH 2")
+    # IMAP4rev2 answers ESEARCH
+    c.ok("ENABLE IMAP4rev2")
+    lines, _ = c.ok("SEARCH UNSEEN")
+    assert lines == ['* ESEARCH (TAG "t%d") ALL 2:3' % c.n]
+    # UID EXPUNGE $: only the saved ones of the \Deleted
+    c.ok("SEARCH RETURN (SAVE) SUBJECT lunch")
+    c.ok("STORE 1:3 +FLAGS.SILENT (\\Deleted)")
+    assert c.ok("UID EXPUNGE $")[0] == ["* 3 EXPUNGE", "* 2 EXPUNGE"]
+    c.ok("STORE 1 -FLAGS.SILENT (\\Deleted)")
+    appended(srv, "u@test.example", PW, "INBOX", [
+        (None, mail("Lunch", body="Pizza at noon?\r\n")),
+        ("(\\Flagged)", mail("Re: Lunch", body="Yes, pizza.\r\n"))])
+    # imaplib
+    m = imaplib_login(srv)
+    m.select("INBOX")
+    assert m.search(None, "SUBJECT", "lunch") == ("OK", [b"2 3"])
+    assert m.uid("SEARCH", "TEXT", "pizza") == ("OK", [b"4 5"])
+    m.logout()
+
+
+def test_sort_and_thread(srv):
+    d = "Mon, %d Mar 2024 10:00:00 +0000"
+    appended(srv, "u@test.example", PW, "INBOX", [
+        (None, mail("Banana", frm="Zed <z@x.org>", date=d % 9, msgid="a@x")),
+        (None, mail("apple", frm="Amy <a@x.org>", date=d % 7, msgid="b@x")),
+        (None, mail("Re: Banana", frm="bob@x.org", date=d % 10,
+                    msgid="c@x", refs=["a@x"])),
+        (None, mail("Re: Re: Banana", frm="amy@x.org", date=d % 11,
+                    msgid="d@x", refs=["a@x", "c@x"])),
+        (None, mail("Cherry", frm="carl@x.org", date=d % 8, msgid="e@x")),
+    ])
+    c = sel(srv)
+    assert c.ok("SORT (SUBJECT) UTF-8 ALL")[0] == ["* SORT 2 1 3 4 5"]
+    assert c.ok("SORT (REVERSE DATE) UTF-8 ALL")[0] == ["* SORT 4 3 1 5 2"]
+    assert c.ok("SORT (DISPLAYFROM) UTF-8 ALL")[0] == ["* SORT 2 4 3 5 1"]
+    assert c.ok("SORT (FROM SUBJECT) UTF-8 SUBJECT banana")[0] == [
+        "* SORT 4 3 1"]
+    assert c.ok("UID SORT (ARRIVAL) UTF-8 ALL")[0] == ["* SORT 1 2 3 4 5"]
+    lines, _ = c.ok("SORT RETURN (COUNT ALL) (SUBJECT) UTF-8 ALL")
+    assert lines == ['* ESEARCH (TAG "t%d") ALL 2,1,3:5 COUNT 5' % c.n]
+    assert c.ok("THREAD REFERENCES UTF-8 ALL")[0] == [
+        "* THREAD (2)(5)(1 3 4)"]
+    # by the date of each thread's first message; replies are siblings
+    assert c.ok("THREAD ORDEREDSUBJECT UTF-8 ALL")[0] == [
+        "* THREAD (2)(5)(1 (3)(4))"]
+    assert c.ok("UID THREAD REFERENCES UTF-8 NOT SUBJECT cherry")[0] == [
+        "* THREAD (2)(1 3 4)"]
+    _, tagged = c.cmd("THREAD MAGIC UTF-8 ALL")
+    assert "BAD" in tagged
+    _, tagged = c.cmd("SORT (SUBJECT) KOI8-R ALL")
+    assert "BADCHARSET" in tagged
+
+
+def test_copy_move_and_copyuid(srv):
+    appended(srv, "u@test.example", PW, "INBOX",
+             [(None, mail("one")), ("(\\Flagged)", mail("two")),
+              (None, mail("three")), (None, mail("four"))])
+    c = sel(srv)
+    c.ok("CREATE Dest")
+    uidv = int(re.search(r"UIDVALIDITY (\d+)", " ".join(
+        c.ok("STATUS Dest (UIDVALIDITY)")[0])).group(1))
+    lines, tagged = c.ok("COPY 2:3 Dest")
+    assert lines == []
+    assert "OK [COPYUID %d 2:3 1:2] COPY completed" % uidv in tagged
+    _, tagged = c.cmd("COPY 1 Nowhere")
+    assert "NO [TRYCREATE]" in tagged
+    # MOVE: COPYUID untagged, then EXPUNGE, highest MSN first
+    lines, tagged = c.ok("MOVE 1,3 Dest")
+    assert lines == ["* OK [COPYUID %d 1,3 3,2] Moved" % uidv,
+                     "* 3 EXPUNGE", "* 1 EXPUNGE"], lines
+    assert tagged.endswith("OK MOVE completed")
+    assert c.ok("FETCH 1:* (UID)")[0] == ["* 1 FETCH (UID 2)",
+                                          "* 2 FETCH (UID 4)"]
+    # the flags went along; the copy of 3 was there already (UID 2)
+    d = sel(srv, "Dest")
+    lines, _ = d.ok("FETCH 1:* (UID FLAGS)")
+    assert lines == ["* 1 FETCH (UID 1 FLAGS (\\Flagged))",
+                     "* 2 FETCH (UID 2 FLAGS ())",
+                     "* 3 FETCH (UID 3 FLAGS ())"], lines
+    # the other session sees the arrival at its next command
+    lines, _ = d.ok("NOOP")
+    assert lines == []
+    c.ok("UID COPY 4 Dest")
+    assert d.ok("NOOP")[0] == ["* 4 EXISTS"]
+    # UID MOVE under QRESYNC: VANISHED
+    c.ok("ENABLE QRESYNC")
+    lines, tagged = c.ok("UID MOVE 4 Dest")
+    assert lines[0].startswith("* OK [COPYUID %d 4 4]" % uidv)
+    assert lines[1:] == ["* VANISHED 4"], lines
+    # a read-only source cannot MOVE
+    c.ok("EXAMINE INBOX")
+    _, tagged = c.cmd("MOVE 1 Dest")
+    assert "NO [READ-ONLY]" in tagged
+    c.ok("COPY 1 Dest")
+    # imaplib
+    m = imaplib_login(srv)
+    m.select("Dest")
+    typ, data = m.copy("1", "INBOX")
+    assert typ == "OK" and b"COPYUID" in data[0]
+    m.logout()
+
+
+def spam_stats(p):
+    out = p.cli("spam", "stats").stdout
+    return (int(re.search(r"spam learned: (\d+)", out).group(1)),
+            int(re.search(r"ham learned: +(\d+)", out).group(1)))
+
+
+def test_move_into_and_out_of_junk_trains(srv):
+    appended(srv, "u@test.example", PW, "INBOX",
+             [(None, mail("cheap pills", body="Buy cheap pills now\r\n")),
+              (None, mail("meeting", body="See you at ten\r\n"))])
+    assert spam_stats(srv) == (0, 0)
+    c = sel(srv)
+    c.ok("MOVE 1 Junk")                   # into Junk: spam
+    assert spam_stats(srv) == (1, 0)
+    c.ok("COPY 1 Archive")                # elsewhere: nothing
+    assert spam_stats(srv) == (1, 0)
+    c.ok("SELECT Junk")
+    c.ok("MOVE 1 INBOX")                  # out of Junk: ham now
+    assert spam_stats(srv) == (0, 1)
+    c.ok("SELECT INBOX")
+    c.ok("UID MOVE 1:* Trash")
+    c.ok("SELECT Trash")
+    c.ok("MOVE 1:* Junk")
+    c.ok("SELECT Junk")
+    c.ok("MOVE 1:* Trash")                # out of Junk into Trash: nothing
+    assert spam_stats(srv) == (2, 0)
+
+
+def test_flag_changes_seen_by_other_sessions(srv):
+    appended(srv, "u@test.example", PW, "INBOX", [(None, MSG), (None, MSG)])
+    a = sel(srv)
+    b = sel(srv, enable="CONDSTORE")
+    c = sel(srv)
+    t = c.tag()
+    c.send("%s IDLE\r\n" % t)
+    assert c.line() == "+ idling"
+    lines, _ = a.ok("STORE 2 +FLAGS.SILENT (\\Flagged)")
+    assert lines == []
+    # the IDLE session at once
+    c.sock.settimeout(5)
+    assert c.line() == "* 2 FETCH (UID 2 FLAGS (\\Flagged))"
+    # the other at its next command, with MODSEQ under CONDSTORE
+    lines, _ = b.ok("NOOP")
+    assert len(lines) == 1 and re.match(
+        r"\* 2 FETCH \(UID 2 FLAGS \(\\Flagged\) MODSEQ \(\d+\)\)$",
+        lines[0]), lines
+    # the session that stored it is not told twice
+    assert a.ok("NOOP")[0] == []
+    # \Seen set by a FETCH reaches them too
+    a.ok("FETCH 1 BODY[]")
+    assert c.line() == "* 1 FETCH (UID 1 FLAGS (\\Seen))"
+    assert a.ok("NOOP")[0] == []
+    c.send("DONE\r\n")
+    c.until(t)
+    # an expunge by another session is not announced during FETCH,
+    # STORE or SEARCH (RFC 9051 7.5.1), and FETCH of it says so
+    b.ok("STORE 1 +FLAGS (\\Deleted)")
+    b.ok("EXPUNGE")
+    lines, tagged = a.cmd("FETCH 1:2 (FLAGS)")
+    assert not [l for l in lines if "EXPUNGE" in l]
+    assert [l for l in lines if l.startswith("* 2 FETCH")]
+    assert "NO [EXPUNGEISSUED]" in tagged
+    lines, _ = a.ok("SEARCH ALL")
+    assert "* SEARCH 1 2" in lines and not [l for l in lines
+                                             if "EXPUNGE" in l]
+    lines, _ = a.ok("UID FETCH 1:* (FLAGS)")   # UID forms may announce it
+    assert lines[-1] == "* 1 EXPUNGE" or "* 1 EXPUNGE" in lines
+    assert a.ok("FETCH 1:* UID")[0] == ["* 1 FETCH (UID 2)"]
+
+
+def test_condstore_changedsince_and_vanished(srv):
+    appended(srv, "u@test.example", PW, "INBOX",
+             [(None, MSG), (None, MSG), (None, MSG), (None, MSG)])
+    c = sel(srv, enable="QRESYNC")
+    ms = int(re.search(r"MODSEQ \((\d+)\)", c.ok("FETCH 4 MODSEQ")[0][0])
+             .group(1))
+    c.ok("STORE 2 +FLAGS (\\Seen)")
+    c.ok("STORE 3 +FLAGS (\\Deleted)")
+    c.ok("UID EXPUNGE 3")
+    lines, _ = c.ok("FETCH 1:* (FLAGS) (CHANGEDSINCE %d)" % ms)
+    assert len(lines) == 1 and lines[0].startswith(
+        "* 2 FETCH (FLAGS (\\Seen) MODSEQ (")
+    lines, _ = c.ok("UID FETCH 1:* (FLAGS) (CHANGEDSINCE %d VANISHED)" % ms)
+    assert lines[0] == "* VANISHED (EARLIER) 3"
+    assert len(lines) == 2 and lines[1].startswith("* 2 FETCH (UID 2 ")
+    _, tagged = c.cmd("FETCH 1:* (FLAGS) (CHANGEDSINCE 1 VANISHED)")
+    assert "BAD" in tagged                 # VANISHED needs UID FETCH
+    lines, _ = c.ok("SEARCH MODSEQ %d" % (ms + 1))
+    assert re.match(r"\* ESEARCH|\* SEARCH 2 \(MODSEQ \d+\)", lines[0])
+
+
+def test_uidonly(srv):
+    appended(srv, "u@test.example", PW, "INBOX",
+             [(None, MSG), (None, MSG), (None, MSG)])
+    c = Imap(srv.imap_port)
+    c.login()
+    assert c.ok("ENABLE UIDONLY")[0] == ["* ENABLED UIDONLY"]
+    c.ok("SELECT INBOX")
+    _, tagged = c.cmd("FETCH 1 FLAGS")
+    assert "BAD [UIDREQUIRED]" in tagged
+    _, tagged = c.cmd("UID SEARCH 1:2")
+    assert "BAD [UIDREQUIRED]" in tagged
+    assert c.ok("UID FETCH 2 (FLAGS)")[0] == ["* 2 UIDFETCH (FLAGS ())"]
+    assert c.ok("UID STORE 3 +FLAGS (\\Deleted)")[0] == [
+        "* 3 UIDFETCH (FLAGS (\\Deleted))"]
+    assert c.ok("UID EXPUNGE 3")[0] == ["* VANISHED 3"]
+    lines, _ = c.ok("UID MOVE 1 Trash")
+    assert lines[1:] == ["* VANISHED 1"]
+
+
+def test_fetch_big_mailbox_in_parts(srv):
+    """FETCH 1:* of a few thousand messages: every line, in order, made
+    in parts; a client that reads slowly is paced, not buffered for"""
+    n = 3000
+    c = Imap(srv.imap_port, timeout=120)
+    c.login()
+    for start in range(0, n, 500):
+        t = c.tag()
+        data = b"%s APPEND INBOX" % t.encode()
+        for i in range(start, start + 500):
+            m = mail("message %d" % i, body="text %d\r\n" % i)
+            data += b" {%d+}\r\n" % len(m) + m
+        c.send(data + b"\r\n")
+        assert "OK" in c.until(t)[1]
+    c.ok("SELECT INBOX")
+    t0 = time.time()
+    lines, _ = c.ok("FETCH 1:* (UID FLAGS RFC822.SIZE ENVELOPE)")
+    dt = time.time() - t0
+    assert len(lines) == n
+    for i, l in enumerate(lines):
+        assert l.startswith("* %d FETCH (UID %d FLAGS () RFC822.SIZE " %
+                            (i + 1, i + 1)), l
+        assert '"message %d"' % i in l
+    print("FETCH 1:* (UID FLAGS RFC822.SIZE ENVELOPE) of %d: %.3fs" % (n, dt))
+    assert dt < 10
+    # a slow reader: the server holds back, the other sessions go on
+    c.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    t = c.tag()
+    c.send("%s FETCH 1:* (BODY.PEEK[])\r\n" % t)
+    time.sleep(1)
+    other = sel(srv)
+    t0 = time.time()
+    assert len(other.ok("FETCH 1:10 (FLAGS)")[0]) == 10
+    assert time.time() - t0 < 5
+    lines, tagged = c.until(t)
+    assert tagged == "%s OK FETCH completed" % t and len(lines) == n
+    assert literal(lines[-1], "BODY[]") == mail("message %d" % (n - 1),
+                                                body="text %d\r\n" % (n - 1))
+
+
+def test_fetch_seen_across_parts(srv):
+    """BODY[] of messages bigger than a part: each line says \\Seen"""
+    big = [(None, mail("big %d" % i, body=("%d" % i) * 300000 + "\r\n"))
+           for i in range(4)]
+    appended(srv, "u@test.example", PW, "INBOX", big)
+    c = sel(srv)
+    lines, tagged = c.ok("FETCH 1:4 BODY[]")
+    assert len(lines) == 4
+    for i, l in enumerate(lines):
+        assert literal(l, "BODY[]") == big[i][1]
+        assert l.endswith("FLAGS (\\Seen))"), l[-80:]
+    assert c.ok("SEARCH UNSEEN")[0] == ["* SEARCH"]

@@ -642,13 +642,14 @@ def test_eventsource_state_change_on_smtp_delivery(srv):
     name, first = es.event()
     assert name == "state" and first["@type"] == "StateChange"
     before = first["changed"]["A1"]
-    assert set(before) == {"Mailbox", "Thread"}
+    assert set(before) == {"Mailbox", "Thread", "Email"}
     deliver(srv)
     name, sc = es.event()
     assert name == "state"
     after = sc["changed"]["A1"]
     assert after["Mailbox"] != before["Mailbox"]
     assert after["Thread"] != before["Thread"]
+    assert after["Email"] != before["Email"]
     # the pushed state is what Mailbox/get says
     assert c.ok("Mailbox/get", {"accountId": "A1", "ids": []})["state"] == \
         after["Mailbox"]
@@ -923,7 +924,7 @@ def test_thread_get_and_changes(srv):
     a = c.ok("Thread/changes", {"accountId": "A1", "sinceState": t0})
     assert a["created"] == ["T1"]
     g = c.ok("Thread/get", {"accountId": "A1", "ids": ["T1", "T9"]})
-    assert g["list"] == [{"id": "T1", "emailIds": ["E1", "E2"]}]
+    assert g["list"] == [{"id": "T1", "emailIds": ["M1", "M2"]}]
     assert g["notFound"] == ["T9"]
     assert g["state"] == a["newState"]
     assert inbox(c)["totalThreads"] == 1
