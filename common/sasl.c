@@ -6,6 +6,7 @@
  * is accepted (padding present, unused bits zero), so every accepted
  * input encodes back to itself - the smtp_parse fuzz target checks that.
  */
+#include <stdio.h>
 #include <string.h>
 
 #include "sasl.h"
@@ -127,4 +128,30 @@ sasl_user_is_valid(const char *s, size_t len)
 		if ((unsigned char)s[i] <= 0x20 || (unsigned char)s[i] == 0x7f)
 			return false;
 	return true;
+}
+
+void
+sasl_wipe(struct buf *b)
+{
+	if (b->data != NULL)
+		explicit_bzero(b->data, b->cap);
+	buf_free(b);
+}
+
+void
+sasl_printable(const struct buf *in, char *out, size_t size)
+{
+	size_t o = 0;
+
+	for (size_t i = 0; i < in->len && o + 5 < size; i++) {
+		unsigned char c = in->data[i];
+
+		if (c > 0x20 && c < 0x7f && c != '\\' && c != '>') {
+			out[o++] = (char)c;
+		} else {
+			(void)snprintf(out + o, size - o, "\\x%02x", c);
+			o += 4;
+		}
+	}
+	out[o] = '\0';
 }

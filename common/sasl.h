@@ -62,4 +62,14 @@ enum parse_res sasl_plain_parse(const unsigned char *msg, size_t len,
  */
 bool sasl_user_is_valid(const char *s, size_t len);
 
+/* sasl_wipe - zero b's whole allocation (a secret's copies), then free */
+void sasl_wipe(struct buf *b);
+
+/*
+ * sasl_printable - a client-given name for a log line, in out[0..size):
+ * printable ASCII but '\\' and '>' kept, every other byte "\xNN"; cut
+ * to fit; always NUL-terminated (size >= 1)
+ */
+void sasl_printable(const struct buf *in, char *out, size_t size);
+
 #endif

@@ -48,14 +48,6 @@
 #define LOGIN_USER_PROMPT "VXNlcm5hbWU6"
 #define LOGIN_PASS_PROMPT "UGFzc3dvcmQ6"
 
-static void
-wipe(struct buf *b)
-{
-	if (b->data != NULL)
-		explicit_bzero(b->data, b->cap);
-	buf_free(b);
-}
-
 /* sasl_reset - the attempt is over; secrets wiped */
 static void
 sasl_reset(struct imap_session *s)
@@ -63,9 +55,9 @@ sasl_reset(struct imap_session *s)
 	struct imap_authn *a = &s->sasl;
 
 	a->step = IMAP_SASL_NONE;
-	wipe(&a->user);
-	wipe(&a->key);
-	wipe(&a->pass);
+	sasl_wipe(&a->user);
+	sasl_wipe(&a->key);
+	sasl_wipe(&a->pass);
 	free(a->account);
 	a->account = NULL;
 	a->blocked = false;
@@ -89,25 +81,6 @@ imap_login_allowed(const struct imap_session *s)
 {
 	return s->srv->dir != NULL && (s->tls ||
 	    (s->loopback && s->cfg->auth.plaintext_loopback));
-}
-
-/* printable - a user name for the log: printable ASCII, the rest \xNN */
-static void
-printable(const struct buf *in, char *out, size_t size)
-{
-	size_t o = 0;
-
-	for (size_t i = 0; i < in->len && o + 5 < size; i++) {
-		unsigned char c = in->data[i];
-
-		if (c > 0x20 && c < 0x7f && c != '\\' && c != '>') {
-			out[o++] = (char)c;
-		} else {
-			(void)snprintf(out + o, size - o, "\\x%02x", c);
-			o += 4;
-		}
-	}
-	out[o] = '\0';
 }
 
 static void
@@ -175,7 +148,7 @@ count_failure(struct imap_session *s, struct auth_throttle_verdict *v_r)
 	if (s->srv->throttle != NULL)
 		auth_throttle_fail(s->srv->throttle, s->ip, buf_cstr(&a->key),
 		    clock_mono_us(), &v);
-	printable(&a->user, user, sizeof(user));
+	sasl_printable(&a->user, user, sizeof(user));
 	log_warn(IMAP_SVC, "%s: [%s]: %s authentication failed: user=<%s>, "
 	    "failures=%u from this address, %u for this user, reply delayed "
 	    "%u ms", s->id, s->ip, a->method, user, v.ip_failures,
@@ -235,7 +208,7 @@ auth_work(struct imap_session *s)
 
 	r = dir_authenticate(s->srv->dir, buf_cstr(&a->user),
 	    (const char *)a->pass.data, a->pass.len, &id, &err);
-	wipe(&a->pass);
+	sasl_wipe(&a->pass);
 	if (r == 1) {
 		memset(&acct, 0, sizeof(acct));
 		if (dir_user_get_id(s->srv->dir, id, &acct, &err) == 1) {
@@ -420,7 +393,7 @@ response(struct imap_session *s, const unsigned char *d, size_t len)
 		/* verify() refills a->user from its argument */
 		buf_add(&user, a->user.data, a->user.len);
 		verify(s, (const char *)user.data, user.len, d, len);
-		wipe(&user);
+		sasl_wipe(&user);
 		return;
 	}
 	case IMAP_SASL_NONE:
@@ -442,7 +415,7 @@ decode_response(struct imap_session *s, const char *b64, size_t len)
 		response(s, dec.data != NULL ? dec.data :
 		    (const unsigned char *)"", dec.len);
 	}
-	wipe(&dec);
+	sasl_wipe(&dec);
 }
 
 void

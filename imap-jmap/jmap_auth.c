@@ -135,40 +135,13 @@ cache_put(struct jmap_auth_cache *c, const unsigned char d[32], uint32_t acct,
 	pthread_mutex_unlock(&c->mu);
 }
 
-static void
-wipe(struct buf *b)
-{
-	if (b->data != NULL)
-		explicit_bzero(b->data, b->cap);
-	buf_free(b);
-}
-
 void
 jmap_auth_wipe(struct jmap_req *r)
 {
-	wipe(&r->user);
-	wipe(&r->key);
-	wipe(&r->pass);
+	sasl_wipe(&r->user);
+	sasl_wipe(&r->key);
+	sasl_wipe(&r->pass);
 	explicit_bzero(r->digest, sizeof(r->digest));
-}
-
-/* printable - a user name for the log */
-static void
-printable(const struct buf *in, char *out, size_t size)
-{
-	size_t o = 0;
-
-	for (size_t i = 0; i < in->len && o + 5 < size; i++) {
-		unsigned char c = in->data[i];
-
-		if (c > 0x20 && c < 0x7f && c != '\\' && c != '>') {
-			out[o++] = (char)c;
-		} else {
-			(void)snprintf(out + o, size - o, "\\x%02x", c);
-			o += 4;
-		}
-	}
-	out[o] = '\0';
 }
 
 static void
@@ -218,7 +191,7 @@ count_failure(struct jmap_req *r)
 	if (r->srv->throttle != NULL)
 		auth_throttle_fail(r->srv->throttle, r->ip, buf_cstr(&r->key),
 		    clock_mono_us(), &v);
-	printable(&r->user, user, sizeof(user));
+	sasl_printable(&r->user, user, sizeof(user));
 	log_warn(JMAP_SVC, "%s: [%s]: Basic authentication failed: "
 	    "user=<%s>, failures=%u from this address, %u for this user, "
 	    "reply delayed %u ms", r->id, r->ip, user, v.ip_failures,
@@ -278,7 +251,7 @@ auth_work(void *arg)
 
 	rc = dir_authenticate(s->env.dir, buf_cstr(&r->user),
 	    (const char *)r->pass.data, r->pass.len, &id, &err);
-	wipe(&r->pass);
+	sasl_wipe(&r->pass);
 	if (rc == 1) {
 		memset(&a, 0, sizeof(a));
 		if (dir_user_get_id(s->env.dir, id, &a, &err) == 1)
@@ -354,7 +327,7 @@ make_digest(struct jmap_req *r)
 	    sizeof(r->srv->auth_cache->key), in.data, in.len, r->digest,
 	    &len) == NULL || len != sizeof(r->digest))
 		PANIC("HMAC-SHA256 failed");
-	wipe(&in);
+	sasl_wipe(&in);
 }
 
 void
@@ -380,12 +353,12 @@ jmap_auth(struct jmap_req *r)
 		;
 	if (sasl_b64_decode(h, strlen(h), &dec) < 0 ||
 	    (colon = memchr(dec.data, ':', dec.len)) == NULL) {
-		wipe(&dec);
+		sasl_wipe(&dec);
 		challenge(r, "Malformed Basic credentials");
 		return;
 	}
 	if (refuse_blocked(r)) {
-		wipe(&dec);
+		sasl_wipe(&dec);
 		return;
 	}
 	ulen = (size_t)(colon - dec.data);
@@ -399,7 +372,7 @@ jmap_auth(struct jmap_req *r)
 	}
 	buf_reset(&r->pass);
 	buf_add(&r->pass, colon + 1, dec.len - ulen - 1);
-	wipe(&dec);
+	sasl_wipe(&dec);
 	if (!sasl_user_is_valid((const char *)r->user.data, r->user.len) ||
 	    r->pass.len == 0 || r->pass.len > SASL_PASS_MAX ||
 	    memchr(r->pass.data, '\0', r->pass.len) != NULL) {

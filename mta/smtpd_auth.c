@@ -52,20 +52,13 @@
 #include <event2/event.h>
 
 #include "common/log.h"
+#include "common/sasl.h"
 #include "common/xalloc.h"
 #include "mta/mta_priv.h"
 
 /* base64 of "Username:" and "Password:", the customary LOGIN prompts */
 #define LOGIN_USER_PROMPT "VXNlcm5hbWU6"
 #define LOGIN_PASS_PROMPT "UGFzc3dvcmQ6"
-
-static void
-wipe(struct buf *b)
-{
-	if (b->data != NULL)
-		explicit_bzero(b->data, b->cap);
-	buf_free(b);
-}
 
 /* sasl_reset - back to reading commands; secrets wiped */
 static void
@@ -74,9 +67,9 @@ sasl_reset(struct smtpd_session *s)
 	struct smtpd_sasl *a = &s->sasl;
 
 	a->step = SMTPD_SASL_NONE;
-	wipe(&a->user);
-	wipe(&a->key);
-	wipe(&a->pass);
+	sasl_wipe(&a->user);
+	sasl_wipe(&a->key);
+	sasl_wipe(&a->pass);
 	free(a->account);
 	a->account = NULL;
 	a->blocked = false;
@@ -100,25 +93,6 @@ smtpd_auth_offered(const struct smtpd_session *s)
 {
 	return s->srv->dir != NULL && (s->tls_active ||
 	    (s->loopback && s->cfg->auth.plaintext_loopback));
-}
-
-/* printable - a user name for the log: printable ASCII, the rest \xNN */
-static void
-printable(const struct buf *in, char *out, size_t size)
-{
-	size_t o = 0;
-
-	for (size_t i = 0; i < in->len && o + 5 < size; i++) {
-		unsigned char c = in->data[i];
-
-		if (c > 0x20 && c < 0x7f && c != '\\' && c != '>') {
-			out[o++] = (char)c;
-		} else {
-			(void)snprintf(out + o, size - o, "\\x%02x", c);
-			o += 4;
-		}
-	}
-	out[o] = '\0';
 }
 
 /* refuse_blocked - an IP blocked for its failures: 421 and close */
@@ -182,7 +156,7 @@ count_failure(struct smtpd_session *s, struct auth_throttle_verdict *v_r)
 	if (s->srv->throttle != NULL)
 		auth_throttle_fail(s->srv->throttle, s->ip, buf_cstr(&a->key),
 		    clock_mono_us(), &v);
-	printable(&a->user, user, sizeof(user));
+	sasl_printable(&a->user, user, sizeof(user));
 	log_warn(SMTPD_SVC, "unknown[%s]: SASL %s authentication failed: "
 	    "user=<%s>, failures=%u from this address, %u for this user, "
 	    "reply delayed %u ms", s->ip, smtp_sasl_mech_name(a->mech), user,
@@ -232,7 +206,7 @@ auth_work(void *arg)
 
 	r = dir_authenticate(s->srv->dir, buf_cstr(&a->user),
 	    (const char *)a->pass.data, a->pass.len, &id, &err);
-	wipe(&a->pass);
+	sasl_wipe(&a->pass);
 	if (r == 1) {
 		memset(&acct, 0, sizeof(acct));
 		if (dir_user_get_id(s->srv->dir, id, &acct, &err) == 1)
@@ -415,7 +389,7 @@ response(struct smtpd_session *s, const char *b64, size_t len)
 	case SMTPD_SASL_NONE:
 		PANIC("smtpd: SASL response without an exchange");
 	}
-	wipe(&dec);
+	sasl_wipe(&dec);
 }
 
 void
