@@ -29,6 +29,7 @@
 #include "common/auth_throttle.h"
 #include "common/buf.h"
 #include "common/config.h"
+#include "common/ip_count.h"
 #include "common/loop.h"
 #include "common/netaddr.h"
 #include "directory/directory.h"
@@ -55,7 +56,6 @@ enum imap_state {
 	IMAP_S_LOGOUT = 1u << 3,
 };
 
-struct ip_count;
 
 struct imap_server {
 	const struct config *cfg;
@@ -71,8 +71,7 @@ struct imap_server {
 	uint32_t next_id;
 	unsigned nsessions;
 	struct imap_session *sessions;	/* every open session */
-	struct ip_count **ip_buckets;
-	size_t nbuckets;
+	struct ip_count_table ips;	/* connections per address */
 	struct imap_session **watch;	/* logged-in sessions by account */
 	size_t nwatch;
 };

@@ -49,12 +49,6 @@
 #include "common/xalloc.h"
 #include "imap-jmap/imap_priv.h"
 
-struct ip_count {
-	struct ip_count *next;
-	unsigned count;
-	char ip[NETADDR_STRLEN];
-};
-
 static void read_cb(struct bufferevent *bev, void *arg);
 static void write_cb(struct bufferevent *bev, void *arg);
 static void event_cb(struct bufferevent *bev, short what, void *arg);
@@ -71,8 +65,7 @@ imap_server_new(const struct config *cfg, struct store *st,
 	s->dir = dir;
 	s->tls = tls;
 	pthread_mutex_init(&s->mu, NULL);
-	s->nbuckets = 1024;
-	s->ip_buckets = xcalloc(s->nbuckets, sizeof(*s->ip_buckets));
+	ip_count_init(&s->ips);
 	s->nwatch = 4096;
 	s->watch = xcalloc(s->nwatch, sizeof(*s->watch));
 	if (RAND_bytes((unsigned char *)&s->id_base, sizeof(s->id_base)) != 1)
@@ -99,15 +92,7 @@ imap_server_free(struct imap_server **sp)
 	/* the loops and the job pools are stopped: nothing else runs */
 	while (s->sessions != NULL)
 		session_free(s->sessions);
-	for (size_t i = 0; i < s->nbuckets; i++) {
-		struct ip_count *c, *next;
-
-		for (c = s->ip_buckets[i]; c != NULL; c = next) {
-			next = c->next;
-			free(c);
-		}
-	}
-	free(s->ip_buckets);
+	ip_count_free(&s->ips);
 	free(s->watch);
 	pthread_mutex_destroy(&s->mu);
 	free(s);
@@ -127,39 +112,20 @@ imap_session_count(struct imap_server *s)
 
 /* ---- connection accounting ---- */
 
-static size_t
-ip_hash(const struct imap_server *s, const char *ip)
-{
-	uint32_t h = 2166136261u;	/* FNV-1a */
-
-	for (; *ip != '\0'; ip++)
-		h = (h ^ (unsigned char)*ip) * 16777619u;
-	return h % s->nbuckets;
-}
-
 /* conn_admit - count a new connection; NULL or the reason to refuse */
 static const char *
 conn_admit(struct imap_server *s, const char *ip, uint32_t *id_r)
 {
-	struct ip_count **pp, *c;
 	const char *refuse = NULL;
 
 	pthread_mutex_lock(&s->mu);
-	pp = &s->ip_buckets[ip_hash(s, ip)];
-	for (c = *pp; c != NULL && strcmp(c->ip, ip) != 0; c = c->next)
-		;
 	if (s->nsessions >= s->cfg->imap.max_connections)
 		refuse = "Too many connections";
-	else if (c != NULL && c->count >= s->cfg->imap.max_connections_per_ip)
+	else if (ip_count_get(&s->ips, ip) >=
+	    s->cfg->imap.max_connections_per_ip)
 		refuse = "Too many connections from your address";
 	if (refuse == NULL) {
-		if (c == NULL) {
-			c = xcalloc(1, sizeof(*c));
-			memcpy(c->ip, ip, sizeof(c->ip));
-			c->next = *pp;
-			*pp = c;
-		}
-		c->count++;
+		ip_count_add(&s->ips, ip);
 		s->nsessions++;
 		*id_r = s->id_base + s->next_id++;
 	}
@@ -171,8 +137,6 @@ static void
 conn_release(struct imap_server *s, struct imap_session *sess,
     const char *ip)
 {
-	struct ip_count **pp, *c;
-
 	pthread_mutex_lock(&s->mu);
 	if (sess != NULL) {
 		if (sess->prev != NULL)
@@ -182,16 +146,7 @@ conn_release(struct imap_server *s, struct imap_session *sess,
 		if (sess->next != NULL)
 			sess->next->prev = sess->prev;
 	}
-	for (pp = &s->ip_buckets[ip_hash(s, ip)]; (c = *pp) != NULL;
-	    pp = &c->next) {
-		if (strcmp(c->ip, ip) == 0) {
-			if (--c->count == 0) {
-				*pp = c->next;
-				free(c);
-			}
-			break;
-		}
-	}
+	ip_count_del(&s->ips, ip);
 	s->nsessions--;
 	pthread_mutex_unlock(&s->mu);
 }

@@ -18,6 +18,7 @@
 #include "common/auth_throttle.h"
 #include "common/buf.h"
 #include "common/config.h"
+#include "common/ip_count.h"
 #include "common/loop.h"
 #include "common/netaddr.h"
 #include "directory/directory.h"
@@ -38,7 +39,6 @@
 /* Bytes the loop may buffer from a client before it stops reading. */
 #define SMTPD_IN_HIGH (256 * 1024)
 
-struct ip_count;
 
 struct smtpd {
 	const struct config *cfg;
@@ -69,8 +69,7 @@ struct smtpd {
 	unsigned nsessions;
 	struct smtpd_session *sessions;	/* every open session */
 	bool shutting_down;	/* loops and jobs stopped: free inline */
-	struct ip_count **ip_buckets;
-	size_t nbuckets;
+	struct ip_count_table ips;	/* connections per address */
 };
 
 enum smtpd_state {

@@ -37,12 +37,6 @@
 #include "common/xalloc.h"
 #include "mta/mta_priv.h"
 
-struct ip_count {
-	struct ip_count *next;
-	unsigned count;
-	char ip[NETADDR_STRLEN];
-};
-
 static void read_cb(struct bufferevent *bev, void *arg);
 static void write_cb(struct bufferevent *bev, void *arg);
 static void event_cb(struct bufferevent *bev, short what, void *arg);
@@ -60,8 +54,7 @@ smtpd_new(const struct config *cfg, struct jobs *jobs, SSL_CTX *tls,
 	s->on_queued = on_queued;
 	s->queued_arg = arg;
 	pthread_mutex_init(&s->mu, NULL);
-	s->nbuckets = 1024;
-	s->ip_buckets = xcalloc(s->nbuckets, sizeof(*s->ip_buckets));
+	ip_count_init(&s->ips);
 	s->flush_at = SMTPD_FLUSH_AT;
 	s->starttls = cfg->smtp.starttls;
 	s->relay_nets = xcalloc(cfg->smtp.relay_networks.n + 1,
@@ -154,15 +147,7 @@ smtpd_free(struct smtpd **sp)
 	s->shutting_down = true;
 	while (s->sessions != NULL)
 		session_free(s->sessions);
-	for (size_t i = 0; i < s->nbuckets; i++) {
-		struct ip_count *c, *next;
-
-		for (c = s->ip_buckets[i]; c != NULL; c = next) {
-			next = c->next;
-			free(c);
-		}
-	}
-	free(s->ip_buckets);
+	ip_count_free(&s->ips);
 	free(s->relay_nets);
 	pthread_mutex_destroy(&s->mu);
 	free(s);
@@ -180,39 +165,20 @@ smtpd_session_count(struct smtpd *s)
 	return n;
 }
 
-static size_t
-ip_hash(const struct smtpd *s, const char *ip)
-{
-	uint32_t h = 2166136261u;	/* FNV-1a */
-
-	for (; *ip != '\0'; ip++)
-		h = (h ^ (unsigned char)*ip) * 16777619u;
-	return h % s->nbuckets;
-}
-
 /* conn_admit - count a new connection; NULL or the reason to refuse */
 static const char *
 conn_admit(struct smtpd *s, const char *ip)
 {
-	struct ip_count **pp, *c;
 	const char *refuse = NULL;
 
 	pthread_mutex_lock(&s->mu);
-	pp = &s->ip_buckets[ip_hash(s, ip)];
-	for (c = *pp; c != NULL && strcmp(c->ip, ip) != 0; c = c->next)
-		;
 	if (s->nsessions >= s->cfg->smtp.max_connections)
 		refuse = "too many connections";
-	else if (c != NULL && c->count >= s->cfg->smtp.max_connections_per_ip)
+	else if (ip_count_get(&s->ips, ip) >=
+	    s->cfg->smtp.max_connections_per_ip)
 		refuse = "too many connections from your address";
 	if (refuse == NULL) {
-		if (c == NULL) {
-			c = xcalloc(1, sizeof(*c));
-			memcpy(c->ip, ip, sizeof(c->ip));
-			c->next = *pp;
-			*pp = c;
-		}
-		c->count++;
+		ip_count_add(&s->ips, ip);
 		s->nsessions++;
 	}
 	pthread_mutex_unlock(&s->mu);
@@ -233,8 +199,6 @@ session_link(struct smtpd *s, struct smtpd_session *sess)
 static void
 conn_release(struct smtpd *s, struct smtpd_session *sess, const char *ip)
 {
-	struct ip_count **pp, *c;
-
 	pthread_mutex_lock(&s->mu);
 	if (sess != NULL) {
 		if (sess->prev != NULL)
@@ -244,16 +208,7 @@ conn_release(struct smtpd *s, struct smtpd_session *sess, const char *ip)
 		if (sess->next != NULL)
 			sess->next->prev = sess->prev;
 	}
-	for (pp = &s->ip_buckets[ip_hash(s, ip)]; (c = *pp) != NULL;
-	    pp = &c->next) {
-		if (strcmp(c->ip, ip) == 0) {
-			if (--c->count == 0) {
-				*pp = c->next;
-				free(c);
-			}
-			break;
-		}
-	}
+	ip_count_del(&s->ips, ip);
 	s->nsessions--;
 	pthread_mutex_unlock(&s->mu);
 }
