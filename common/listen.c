@@ -6,6 +6,11 @@
  * replaced (never another kind of file); the new one is mode 0666, so
  * access is controlled by its directory, as Postfix does with private/.
  *
+ * SO_REUSEPORT would also let a second listener on the same address and
+ * port - another postern, or two listeners of one config - bind quietly
+ * and take a share of the connections.  So a socket without it is bound
+ * first, as a probe: "Address already in use" then, as from any server.
+ *
  * Accept errors (EMFILE and friends) are logged and libevent keeps
  * listening; libevent's evconnlistener retries on the next readiness.
  */
@@ -94,13 +99,36 @@ bind_unix(const struct netaddr *addr, const char **error_r)
 	return fd;
 }
 
+/*
+ * probe_free - 0 when nothing listens on addr: a bind without
+ * SO_REUSEPORT fails on any socket bound there (REUSEADDR only lets
+ * TIME_WAIT connections be); closed again at once
+ */
+static int
+probe_free(const struct netaddr *addr, const char **error_r)
+{
+	int fd, on = 1, rc = 0;
+
+	fd = socket(addr->ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		*error_r = strerror(errno);
+		return -1;
+	}
+	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)) < 0 ||
+	    (addr->ss.ss_family == AF_INET6 &&
+	    setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on, sizeof(on)) < 0) ||
+	    bind(fd, (const struct sockaddr *)&addr->ss, addr->len) < 0) {
+		*error_r = strerror(errno);
+		rc = -1;
+	}
+	close(fd);
+	return rc;
+}
+
 static int
 bind_one(const struct netaddr *addr, const char **error_r)
 {
 	int fd, on = 1;
-
-	if (addr->ss.ss_family == AF_UNIX)
-		return bind_unix(addr, error_r);
 
 	fd = socket(addr->ss.ss_family,
 	    SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -119,6 +147,28 @@ bind_one(const struct netaddr *addr, const char **error_r)
 		return -1;
 	}
 	return fd;
+}
+
+int
+listen_bind_shared(const struct netaddr *addr, int *fds, unsigned n,
+    const char **error_r)
+{
+	for (unsigned i = 0; i < n; i++)
+		fds[i] = -1;
+	/* port 0 asks the kernel for a free port: nothing to probe */
+	if (netaddr_port((const struct sockaddr *)&addr->ss) != 0 &&
+	    probe_free(addr, error_r) < 0)
+		return -1;
+	for (unsigned i = 0; i < n; i++) {
+		if ((fds[i] = bind_one(addr, error_r)) < 0) {
+			for (unsigned j = 0; j < i; j++) {
+				close(fds[j]);
+				fds[j] = -1;
+			}
+			return -1;
+		}
+	}
+	return 0;
 }
 
 struct listener *
@@ -143,13 +193,13 @@ listener_open(struct loops *ls, const struct netaddr *addr,
 		    netaddr_port((const struct sockaddr *)&addr->ss));
 	for (unsigned i = 0; i < l->n; i++)
 		l->fds[i] = -1;
-	for (unsigned i = 0; i < l->n; i++) {
+	for (unsigned i = 0; i < l->n; i++)
 		l->loops[i] = loops_get(ls, i);
-		l->fds[i] = bind_one(addr, error_r);
-		if (l->fds[i] < 0) {
-			listener_free(&l);
-			return NULL;
-		}
+	if ((addr->ss.ss_family == AF_UNIX ?
+	    (l->fds[0] = bind_unix(addr, error_r)) :
+	    listen_bind_shared(addr, l->fds, l->n, error_r)) < 0) {
+		listener_free(&l);
+		return NULL;
 	}
 	if (addr->ss.ss_family == AF_UNIX)
 		l->unix_path = xstrdup(

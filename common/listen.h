@@ -19,6 +19,16 @@
 
 struct listener;
 
+/*
+ * listen_bind_shared - n listening sockets bound to addr (IP, not UNIX)
+ * with SO_REUSEPORT, non-blocking; 0, or -1 with *error_r and none left
+ * open.  "Address already in use" when anything listens there already,
+ * another postern or another listener of ours (see listen.c).  For
+ * servers that accept on their own, as evhttp does.
+ */
+int listen_bind_shared(const struct netaddr *addr, int *fds, unsigned n,
+    const char **error_r) WARN_UNUSED;
+
 /* listen_accept_fn - runs on loop l's thread; fd is non-blocking, owned */
 typedef void listen_accept_fn(struct loop *l, evutil_socket_t fd,
     const struct sockaddr *peer, socklen_t peerlen, void *arg);

@@ -75,15 +75,6 @@ int imap_sort_run(struct imap_search_env *env, const struct imap_sort_crit *crit
     WARN_UNUSED;
 
 /*
- * imap_sort_base_subject - RFC 5256 2.1 on a decoded subject: the base
- * subject appended to out (unlimited), and whether the extraction removed
- * a reply or forward marker.  The same algorithm as the store's
- * mime_headers.base_subject, which it must agree with (tested, fuzzed).
- */
-void imap_sort_base_subject(const char *subject, size_t len, struct buf *out,
-    bool *refwd_r);
-
-/*
  * imap_sort_casemap_cmp - i;ascii-casemap ordering of two strings:
  * <0, 0, >0
  */

@@ -33,6 +33,7 @@
 #include <string.h>
 
 #include "common/buf.h"
+#include "common/subject.h"
 #include "common/xalloc.h"
 #include "imap-jmap/imap_sortthread.h"
 
@@ -352,7 +353,7 @@ take(struct imap_thread *t, struct imap_search_env *env,
 		if (t->str.data[i] >= 'a' && t->str.data[i] <= 'z')
 			t->str.data[i] -= 'a' - 'A';
 	if (h != NULL && h->subject != NULL)
-		imap_sort_base_subject(h->subject, strlen(h->subject), &bs,
+		subject_base(h->subject, strlen(h->subject), &bs,
 		    &tm->refwd);
 	buf_free(&bs);
 	tm->ref0 = t->nrefs;

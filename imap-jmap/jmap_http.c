@@ -17,8 +17,8 @@
  * may call us (credentials are sent explicitly, never by cookie).
  *
  * Sockets: jmap_server_new binds each address once per loop with
- * SO_REUSEPORT (the way common/listen.c does, whose sockets evhttp
- * cannot take over: it wants the listening socket, not accepted ones)
+ * listen_bind_shared (common/listen.c's listeners accept themselves;
+ * evhttp wants the listening socket, not accepted ones)
  * while we may still be root; jmap_server_start hands them to evhttp.
  *
  * Limits: a request body over the larger of maxSizeRequest and
@@ -36,8 +36,6 @@
  * cap yet (libevent 2.1 gives no hook between the headers and the body;
  * a cap at accept time needs our own evconnlistener in front).
  */
-#include <errno.h>
-#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,6 +48,7 @@
 #include <event2/keyvalq_struct.h>
 #include <openssl/rand.h>
 
+#include "common/listen.h"
 #include "common/log.h"
 #include "common/xalloc.h"
 #include "imap-jmap/jmap_priv.h"
@@ -65,30 +64,6 @@ struct jmap_acct_use {
 /* ---- sockets ---- */
 
 static int
-bind_one(const struct netaddr *a, const char **error_r)
-{
-	int fd, on = 1;
-
-	fd = socket(a->ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK |
-	    SOCK_CLOEXEC, 0);
-	if (fd < 0) {
-		*error_r = strerror(errno);
-		return -1;
-	}
-	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)) < 0 ||
-	    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on, sizeof(on)) < 0 ||
-	    (a->ss.ss_family == AF_INET6 &&
-	    setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on, sizeof(on)) < 0) ||
-	    bind(fd, (const struct sockaddr *)&a->ss, a->len) < 0 ||
-	    listen(fd, 511) < 0) {
-		*error_r = strerror(errno);
-		close(fd);
-		return -1;
-	}
-	return fd;
-}
-
-static int
 bind_list(struct jmap_server *s, const struct strlist *list, bool tls,
     const char **error_r)
 {
@@ -98,10 +73,13 @@ bind_list(struct jmap_server *s, const struct strlist *list, bool tls,
 	for (size_t i = 0; i < list->n; i++) {
 		struct netaddr a;
 		const char *error;
+		int *fds = xreallocarray(NULL, nloops, sizeof(*fds));
 
 		if (netaddr_parse_listen(list->v[i], &a, &error) < 0 ||
 		    (a.ss.ss_family != AF_INET && a.ss.ss_family != AF_INET6 &&
-		    (error = "an IP address and port, not a UNIX socket"))) {
+		    (error = "an IP address and port, not a UNIX socket")) ||
+		    listen_bind_shared(&a, fds, nloops, &error) < 0) {
+			free(fds);
 			(void)snprintf(msg, sizeof(msg), "jmap.%s %s: %s",
 			    tls ? "listen_tls" : "listen", list->v[i], error);
 			*error_r = msg;
@@ -109,24 +87,17 @@ bind_list(struct jmap_server *s, const struct strlist *list, bool tls,
 		}
 		for (unsigned l = 0; l < nloops; l++) {
 			struct jmap_bound *b;
-			int fd = bind_one(&a, &error);
 
-			if (fd < 0) {
-				(void)snprintf(msg, sizeof(msg), "jmap.%s %s: "
-				    "%s", tls ? "listen_tls" : "listen",
-				    list->v[i], error);
-				*error_r = msg;
-				return -1;
-			}
 			s->bound = xreallocarray(s->bound, s->nbound + 1,
 			    sizeof(*s->bound));
 			b = &s->bound[s->nbound++];
-			b->fd = fd;
+			b->fd = fds[l];
 			b->loop = l;
 			b->tls = tls;
 			(void)snprintf(b->name, sizeof(b->name), "%s",
 			    list->v[i]);
 		}
+		free(fds);
 	}
 	return 0;
 }

@@ -21,6 +21,7 @@
  */
 #include <string.h>
 
+#include "common/subject.h"
 #include "common/xalloc.h"
 #include "store/mime_priv.h"
 
@@ -247,109 +248,16 @@ mime_jmap_preview(struct mime_ctx *c, const size_t *text_off,
 	buf_free(&b);
 }
 
-/* blob - end of "[" *BLOBCHAR "]" *WSP at s[i], or 0 */
-static size_t
-blob(const char *s, size_t i, size_t end)
-{
-	size_t j;
-
-	if (i >= end || s[i] != '[')
-		return 0;
-	for (j = i + 1; j < end && s[j] != '[' && s[j] != ']'; j++)
-		;
-	if (j >= end || s[j] != ']')
-		return 0;
-	for (j++; j < end && s[j] == ' '; j++)
-		;
-	return j;
-}
-
-/* refwd - end of *subj-blob subj-refwd at s[i], or 0 */
-static size_t
-refwd(const char *s, size_t i, size_t end)
-{
-	static const char *const words[] = { "fwd", "fw", "re" };
-	size_t k;
-
-	while ((k = blob(s, i, end)) != 0)
-		i = k;
-	for (size_t w = 0; w < G_N_ELEMENTS(words); w++) {
-		size_t l = strlen(words[w]), j = i + l;
-
-		if (end - i < l || g_ascii_strncasecmp(s + i, words[w], l) != 0)
-			continue;
-		while (j < end && s[j] == ' ')
-			j++;
-		if ((k = blob(s, j, end)) != 0)
-			j = k;
-		if (j < end && s[j] == ':')
-			return j + 1;
-	}
-	return 0;
-}
-
 char *
 mime_base_subject(struct mime_arena *a, const char *subject)
 {
 	struct buf b = BUF_INIT(0);
-	size_t start = 0, end;
-	const char *s;
+	bool refwd;
 	char *out;
 
-	/* (1) white space to single spaces */
-	for (const char *p = subject; *p; p++) {
-		bool ws = *p == ' ' || *p == '\t' || *p == '\r' || *p == '\n';
-
-		if (!ws)
-			buf_add(&b, p, 1);
-		else if (b.len == 0 || b.data[b.len - 1] != ' ')
-			buf_add_str(&b, " ");
-	}
-	s = buf_cstr(&b);
-	end = b.len;
-	for (;;) {
-		bool changed = true;
-
-		/* (2) trailers: "(fwd)" and white space */
-		for (;;) {
-			if (end > start && s[end - 1] == ' ')
-				end--;
-			else if (end - start >= 5 && g_ascii_strncasecmp(
-			    s + end - 5, "(fwd)", 5) == 0)
-				end -= 5;
-			else
-				break;
-		}
-		/* (3) leaders and (4) blobs, until neither applies (5) */
-		while (changed) {
-			size_t k;
-
-			changed = false;
-			for (;;) {
-				if (start < end && s[start] == ' ')
-					start++;
-				else if ((k = refwd(s, start, end)) != 0)
-					start = k;
-				else
-					break;
-				changed = true;
-			}
-			k = blob(s, start, end);
-			if (k != 0 && k < end) {
-				start = k;
-				changed = true;
-			}
-		}
-		/* (6) "[fwd:" subject "]" */
-		if (end - start >= 6 && g_ascii_strncasecmp(s + start, "[fwd:",
-		    5) == 0 && s[end - 1] == ']') {
-			start += 5;
-			end--;
-			continue;
-		}
-		break;
-	}
-	out = mime_arena_strndup(a, s + start, end - start);
+	subject_base(subject, strlen(subject), &b, &refwd);
+	out = mime_arena_strndup(a, b.data != NULL ? (const char *)b.data :
+	    "", b.len);
 	buf_free(&b);
 	return out;
 }

@@ -6,7 +6,7 @@
  * fuzz-sources: store/mime.c store/mime_addr.c store/mime_codec.c
  * fuzz-sources: store/mime_fields.c store/mime_html.c store/mime_imap.c
  * fuzz-sources: store/mime_jmap.c store/mime_layout.c store/mime_prescan.c
- * fuzz-sources: store/mime_text.c store/mime_simple.c
+ * fuzz-sources: store/mime_text.c store/mime_simple.c common/subject.c
  *
  * The input is a raw message, parsed with small limits so that every
  * limit is reached often and a run stays fast.  Invariants checked,

@@ -12,6 +12,7 @@ import pytest
 
 import spool
 from smtpclient import Raw
+from conftest import BIN
 
 MSG = (b"From: a@example.net\r\nTo: u@test.example\r\nSubject: hi\r\n"
        b"Message-ID: <1@example.net>\r\n\r\nHello\r\n.leading dot\r\nbye\r\n")
@@ -447,6 +448,40 @@ def test_ipv4_and_ipv6_listeners(postern_factory):
             s.sendmail("a@example.net", ["u@test.example"], MSG)
     assert len(p.queued()) == 2
     assert "[::1]" in p.log()
+
+
+def test_address_in_use_refused(postern_factory):
+    """SO_REUSEPORT must not let a second server, or a second listener
+    of the same one, share a port quietly (each would take part of the
+    connections): the server refuses to start, as any other would."""
+    from conftest import free_port
+    p = postern_factory()
+    conf = p.conf + ".2"
+    with open(p.conf) as f:
+        text = f.read()
+    other = os.path.join(p.dir, "var2")
+    with open(conf, "w") as f:
+        f.write(text.replace(p.data_dir, other))
+    r = subprocess.run([BIN, "-c", conf, "serve"], capture_output=True,
+                       text=True, timeout=30)
+    assert r.returncode != 0
+    assert "127.0.0.1:%d" % p.port in r.stderr + r.stdout
+    assert "Address already in use" in r.stderr + r.stdout
+    # one config, SMTP and JMAP on one port
+    port = free_port()
+    with open(conf, "w") as f:
+        f.write(text.replace(p.data_dir, other).replace(
+            "127.0.0.1:%d" % p.port, "127.0.0.1:%d" % port).replace(
+            "jmap = {\n  listen = []",
+            'jmap = {\n  listen = [ "127.0.0.1:%d" ]' % port))
+    r = subprocess.run([BIN, "-c", conf, "serve"], capture_output=True,
+                       text=True, timeout=30)
+    assert r.returncode != 0, r.stderr
+    assert "Address already in use" in r.stderr + r.stdout
+    assert "jmap.listen 127.0.0.1:%d" % port in r.stderr + r.stdout
+    # the first server still has its port to itself
+    with smtplib.SMTP("127.0.0.1", p.port, timeout=10) as s:
+        assert s.noop()[0] == 250
 
 
 def test_overall_connection_limit(postern_factory):

@@ -29,6 +29,7 @@
 #include <cmocka.h>
 
 #include "common/buf.h"
+#include "common/subject.h"
 #include "imap-jmap/imap_parse.h"
 #include "imap-jmap/imap_search_eval.h"
 #include "imap-jmap/imap_sortthread.h"
@@ -325,7 +326,7 @@ test_base_subject(void **state)
 		bool refwd;
 
 		buf_reset(&out);
-		imap_sort_base_subject(subjects[i].in, strlen(subjects[i].in),
+		subject_base(subjects[i].in, strlen(subjects[i].in),
 		    &out, &refwd);
 		if (strcmp(buf_cstr(&out), subjects[i].want) != 0 ||
 		    refwd != subjects[i].refwd)
