@@ -676,7 +676,9 @@ cli_serve(const struct config *cfg, int argc, char **argv)
 		log_info(SVC, "imap (implicit TLS) listening on %s",
 		    listener_name(imaps_listeners[i]));
 	}
-	/* JMAP: the same pools and login accounting as IMAP */
+	/* JMAP: the same pools and login accounting as IMAP; EmailSubmission
+	 * queues through the spool and qmgr the SMTP servers use */
+	jmap_server_set_queue(jmap, spool, qm);
 	jmap_server_start(jmap, store, dir, jobs, sc.auth_jobs, throttle);
 	if (loops_start(loops, &error) < 0)
 		log_fatal(SVC, "starting I/O threads: %s", error);

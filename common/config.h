@@ -116,6 +116,10 @@ struct config_imap {
 	uint64_t max_line;	/* command text after login, 64K */
 	uint64_t max_append_size;	/* one APPEND message, 50M */
 	unsigned max_bad_commands;	/* BADs in a row, 20 */
+	unsigned message_limit;	/* MESSAGELIMIT (RFC 9738), 100000; 0 =
+				   none */
+	uint64_t metadata_max_size;	/* one METADATA value, 16K */
+	unsigned metadata_max_entries;	/* per mailbox / server, 100 */
 };
 
 /* the JMAP server (imap-jmap/jmap.h), RFC 8620 limits included */
@@ -135,6 +139,7 @@ struct config_jmap {
 	unsigned idle_timeout;	/* seconds between requests, 1m */
 	unsigned auth_cache_ttl;	/* seconds a checked password is
 					   trusted, 5m; 0 = none */
+	bool submission;	/* EmailSubmission may send (true) */
 };
 
 struct config_queue {
@@ -164,6 +169,8 @@ struct config_store {
 
 struct config_delivery {
 	char *recipient_delimiter;	/* "+" (default); "" = none */
+	unsigned vacation_period;	/* seconds between two auto-replies
+					   to one sender, 7d */
 };
 
 struct config_lmtp {

@@ -430,6 +430,21 @@ static const struct config_key imap_keys[] = {
 	{ "max_bad_commands", CONFIG_T_UINT, "20", 1, 1000,
 	  OFF(imap.max_bad_commands), NULL, NULL, NULL,
 	  "BAD answers in a row before the session ends with BYE." },
+	/* RFC 9738 3: SHOULD NOT be under 1000; tests go lower */
+	{ "message_limit", CONFIG_T_UINT, "100000", 0, 1000000000,
+	  OFF(imap.message_limit), NULL, NULL, NULL,
+	  "Messages one FETCH, STORE, SEARCH, MOVE or UID EXPUNGE works "
+	  "on (the rest is left for the next, MESSAGELIMIT); COPY, SORT "
+	  "and THREAD of more are refused; 0 = no limit." },
+	/* values go in one literal: at most the parser's 64 KiB */
+	{ "metadata_max_size", CONFIG_T_SIZE, "16K", 1, 64 * KIB,
+	  OFF(imap.metadata_max_size), NULL, NULL, NULL,
+	  "One METADATA annotation value; bigger get NO [METADATA "
+	  "MAXSIZE]." },
+	{ "metadata_max_entries", CONFIG_T_UINT, "100", 1, 1000,
+	  OFF(imap.metadata_max_entries), NULL, NULL, NULL,
+	  "METADATA annotations of one mailbox, and of the server, per "
+	  "account; more get NO [METADATA TOOMANY]." },
 };
 
 /* jmap.url: an absolute http(s) URL without a trailing slash */
@@ -500,6 +515,11 @@ static const struct config_key jmap_keys[] = {
 	  OFF(jmap.auth_cache_ttl), NULL, NULL, NULL,
 	  "A password checked once is trusted for this long on later "
 	  "requests (a changed password too); 0 = check every request." },
+	{ "submission", CONFIG_T_BOOL, "true", 0, 0,
+	  OFF(jmap.submission), NULL, NULL, NULL,
+	  "Let JMAP clients send mail (EmailSubmission, with SMTP "
+	  "submission's sender rule and limits); false refuses it with "
+	  "forbiddenToSend." },
 };
 
 /* the name in delivery status notifications: server.hostname's */
@@ -572,6 +592,10 @@ static const struct config_key delivery_keys[] = {
 	  OFF(delivery.recipient_delimiter), NULL, check_delimiter, NULL,
 	  "Sub-address separator: user+tag@domain reaches user@domain; "
 	  "\"\" = off." },
+	{ "vacation_period", CONFIG_T_DURATION, "7d", 1, 365 * DAY,
+	  OFF(delivery.vacation_period), NULL, NULL, NULL,
+	  "A JMAP VacationResponse answers one sender at most once in "
+	  "this long (RFC 3834); applies to responses set from then on." },
 };
 
 static const struct config_key lmtp_keys[] = {

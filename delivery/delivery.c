@@ -24,6 +24,11 @@
  * original sender and MAIL parameters: body type, SMTPUTF8, RET, ENVID)
  * before the transaction that files the local copies and writes the 'P'
  * key: a crash in between forwards twice rather than never.
+ *
+ * Auto-replies: once the transaction committed, each account that got
+ * the message in it is handed to delivery/vacation.c (a JMAP
+ * VacationResponse, RFC 3834), which queues its reply through the same
+ * forward hook; its failures are logged and change no outcome here.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -35,6 +40,7 @@
 #include "common/log.h"
 #include "common/xalloc.h"
 #include "delivery/delivery.h"
+#include "delivery/vacation.h"
 #include "store/rec.h"
 
 #define SVC "local"
@@ -618,6 +624,28 @@ forward_all(struct delivery *d, const char *idem_id, const char *sender,
 	buf_free(&err);
 }
 
+/*
+ * vacations - the auto-replies (delivery/vacation.h) of the accounts
+ * that got the message in this attempt, once it is committed: nothing
+ * there can undo a filing, and a retry that finds it filed sends none
+ */
+static void
+vacations(struct delivery *d, const struct deliver_op *op,
+    const char *sender, const void *msg, size_t len)
+{
+	struct vacation_delivery vd = { d->st, d->dir, d->forward,
+		d->forward_arg, op->idem_id, sender, msg, len, op->junk };
+
+	for (size_t i = 0; i < op->n; i++) {
+		if (!op->res[i].todo || op->over_quota[i] ||
+		    op->done_before[i])
+			continue;
+		for (size_t j = 0; j < op->res[i].nemails; j++)
+			vacation_after_delivery(&vd, op->res[i].t[j].acct,
+			    op->rcpts[i].addr);
+	}
+}
+
 void
 delivery_message(struct delivery *d, const char *idem_id, const char *sender,
     const char *sender_params, const void *msg, size_t len,
@@ -684,6 +712,7 @@ delivery_message(struct delivery *d, const char *idem_id, const char *sender,
 				    res[i].nemails, res[i].nemails == 1 ?
 				    "" : "s");
 		}
+		vacations(d, &op, sender, msg, len);
 	}
 	store_msg_release(d->st, &m);
 out:

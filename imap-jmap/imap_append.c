@@ -15,7 +15,8 @@
  * Errors: a missing mailbox is NO [TRYCREATE] (RFC 9051 6.3.12), an
  * empty message NO, a UTF8 data item without UTF8=ACCEPT enabled BAD;
  * messages over imap.max_append_size never get here (the parser answers
- * NO [TOOBIG] before the literal is sent).
+ * NO [TOOBIG] before the literal is sent); a MULTIAPPEND of more than
+ * imap.message_limit messages is NO [MESSAGELIMIT n] (RFC 9738).
  */
 #include <inttypes.h>
 #include <stdlib.h>
@@ -174,7 +175,15 @@ void
 imap_cmd_append(struct imap_session *s)
 {
 	const struct imap_append *a = &s->cmd->u.append;
+	unsigned limit = s->cfg->imap.message_limit;
 
+	/* RFC 9738: MULTIAPPEND is all or nothing (RFC 3502), so over the
+	 * limit nothing is filed, as with COPY */
+	if (limit > 0 && a->nmsg > limit) {
+		imap_tagged(s, "NO", "[MESSAGELIMIT %u] Too many messages to "
+		    "append at once", limit);
+		return;
+	}
 	for (size_t i = 0; i < a->nmsg; i++) {
 		if (a->msg[i].utf8 && !s->utf8) {
 			imap_bad(s, "UTF8 data needs ENABLE UTF8=ACCEPT");

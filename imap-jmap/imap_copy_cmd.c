@@ -19,6 +19,10 @@
  * EXPUNGE (or VANISHED, under QRESYNC or UIDONLY) responses of the
  * moved messages (RFC 6851 4.3), which leave the model at once.
  *
+ * MESSAGELIMIT (RFC 9738 3.1, imap_msgs_cmd.c): a COPY of more messages
+ * than the limit is refused whole, NO [MESSAGELIMIT limit uid]; a MOVE
+ * moves the limit with the highest UIDs and says where it stopped.
+ *
  * Junk (ARCHITECTURE.md, issue 4): a message that goes into a mailbox
  * with the Junk role from one without it trains the classifier as spam,
  * one MOVEd out of Junk into anything but Trash as ham - the rule of
@@ -158,15 +162,22 @@ copy_work(struct imap_session *s)
 	struct copy_op op;
 	struct mail_mailbox dst;
 	struct buf err = BUF_INIT(0), code = BUF_INIT(0);
-	uint32_t *msns = NULL, *uids = NULL, *to = NULL;
+	uint32_t *msns = NULL, *uids = NULL, *to = NULL, cut;
 	long n;
 	int r;
 
 	memset(&op, 0, sizeof(op));
 	memset(&dst, 0, sizeof(dst));
-	n = imap_set_msns(s, &p->set, s->cmd->uid, &msns);
+	n = imap_set_msns_limit(s, &p->set, s->cmd->uid, &msns, &cut);
 	if (n < 0)
 		goto out;
+	if (cut != 0 && !move) {
+		/* RFC 9738 3.1: a COPY is all or nothing, so nothing */
+		imap_tagged(s, "NO", "[MESSAGELIMIT %u %" PRIu32 "] Too many "
+		    "messages to copy, try a smaller subset",
+		    s->cfg->imap.message_limit, cut);
+		goto out;
+	}
 	r = imap_resolve(s, p->mbox.name.p, p->mbox.name.len, &op.dst, false);
 	if (r == 0) {
 		imap_tagged(s, "NO", "[TRYCREATE] No such mailbox");
@@ -223,6 +234,7 @@ copy_work(struct imap_session *s)
 			    "the server log");
 		goto out;
 	}
+	imap_limit_code(s, cut, code.len > 0, &code);	/* MOVE only */
 	imap_tagged(s, "OK", "%s%s%s completed", buf_cstr(&code),
 	    s->cmd->uid ? "UID " : "", name);
 out:

@@ -30,6 +30,11 @@
  * size bound) leaves that message out and the command ends NO
  * [UNKNOWN-CTE] (RFC 3516) or NO [LIMIT]; the others are sent.
  *
+ * MESSAGELIMIT (RFC 9738 3.1, imap_msgs_cmd.c): a set of more messages
+ * than the limit is fetched for the limit with the highest UIDs, and
+ * the reply says "MESSAGELIMIT limit uid" (in an untagged NO when the
+ * tagged one has a code of its own).
+ *
  * CHANGEDSINCE enables CONDSTORE (RFC 7162 3.1), as the MODSEQ item
  * does; VANISHED needs QRESYNC enabled (RFC 7162 3.2.6) and first sends
  * VANISHED (EARLIER) for the UIDs of the set expunged after the MODSEQ.
@@ -61,6 +66,7 @@ struct fetch_state {
 	size_t part_msgs;
 	uint32_t *msns;		/* the messages, ascending */
 	size_t n, next;
+	uint32_t cut;		/* MESSAGELIMIT: the lowest UID kept, or 0 */
 	bool started;
 	bool done;		/* the tagged reply is written */
 	bool gone;		/* some message was expunged meanwhile */
@@ -441,6 +447,7 @@ static void
 finish(struct imap_session *s, struct fetch_state *st)
 {
 	const char *name = s->cmd->uid ? "UID FETCH" : "FETCH";
+	struct buf code = BUF_INIT(0);
 
 	st->done = true;
 	if (imap_refresh(s, s->cmd->uid) < 0 || s->want_close) {
@@ -449,6 +456,8 @@ finish(struct imap_session *s, struct fetch_state *st)
 			    "the server log");
 		return;
 	}
+	imap_limit_code(s, st->cut, st->fail != IMAP_FETCH_OUT_OK ||
+	    (st->gone && !s->cmd->uid), &code);
 	if (st->fail == IMAP_FETCH_OUT_UNKNOWN_CTE)
 		imap_tagged(s, "NO", "[UNKNOWN-CTE] A part has an encoding "
 		    "that cannot be decoded");
@@ -458,7 +467,8 @@ finish(struct imap_session *s, struct fetch_state *st)
 		imap_tagged(s, "NO", "[EXPUNGEISSUED] Some of the requested "
 		    "messages no longer exist");
 	else
-		imap_tagged(s, "OK", "%s completed", name);
+		imap_tagged(s, "OK", "%s%s completed", buf_cstr(&code), name);
+	buf_free(&code);
 }
 
 static void
@@ -469,8 +479,8 @@ fetch_work(struct imap_session *s)
 
 	if (!st->started) {
 		st->started = true;
-		n = imap_set_msns(s, &s->cmd->u.fetch.set, s->cmd->uid,
-		    &st->msns);
+		n = imap_set_msns_limit(s, &s->cmd->u.fetch.set, s->cmd->uid,
+		    &st->msns, &st->cut);
 		if (n < 0) {
 			st->done = true;	/* BAD written */
 			return;

@@ -308,6 +308,24 @@ struct imap_session {
 	void *cmd_state;
 	void (*cmd_state_free)(void *state);
 	imap_work_fn *more;
+
+	/*
+	 * NOTIFY (RFC 5465, imap_notify.c).  notify is set and freed on the
+	 * loop only (the NOTIFY command's done step, a push's done step,
+	 * teardown) and its contents are used by jobs; notify_pending is
+	 * the loop's.  notify_watch, notify_meta and the METADATA queue are
+	 * under srv->mu: another session's job queues into it.
+	 */
+	struct imap_notify_state *notify;	/* NULL: no NOTIFY yet */
+	bool notify_pending;	/* something may have changed: a push is
+				   due between commands */
+	bool refresh_no_flags;	/* imap_refresh: write no FETCH FLAGS and
+				   keep the MODSEQ (they stay due) */
+	bool notify_watch;	/* srv->mu: changes are posted */
+	unsigned notify_meta;	/* srv->mu: IMAP_NEV_*_METADATA wanted */
+	struct imap_notify_meta *meta_q;	/* srv->mu: queued, owned */
+	size_t nmeta;
+	bool meta_overflow;	/* srv->mu: the queue was full */
 };
 
 /* imap_server.c */
@@ -484,5 +502,195 @@ void imap_cmd_copy(struct imap_session *s);
 int imap_msgs_scan(struct kv_txn *t, struct imap_session *s,
     const uint32_t *uids, size_t n, mail_msg_fn *fn, void *arg,
     struct buf *err) WARN_UNUSED;
+
+/*
+ * MESSAGELIMIT (RFC 9738, imap_msgs_cmd.c): a command works on at most
+ * cfg->imap.message_limit messages (0: no limit), those with the
+ * highest UIDs, and says where it stopped with the response code
+ * "MESSAGELIMIT limit uid", uid the lowest UID it took.
+ *   imap_limit_cut - v[0..*n_r) ascending (MSNs or UIDs of the model):
+ *       keeps the last limit ones, moved to the front; the number dropped
+ *   imap_set_msns_limit - imap_set_msns, then the cut; *cut_r is the
+ *       lowest UID kept when some were dropped, else 0
+ *   imap_limit_code - the response code of a command cut at cut (0:
+ *       nothing): "[MESSAGELIMIT n u] " appended to code for a tagged
+ *       reply that has no code of its own (own_code false), else an
+ *       untagged NO with it written now (RFC 9738 3.1)
+ */
+size_t imap_limit_cut(const struct imap_session *s, uint32_t *v,
+    size_t *n_r);
+long imap_set_msns_limit(struct imap_session *s, const struct imap_seqset *set,
+    bool uid, uint32_t **msns_r, uint32_t *cut_r);
+void imap_limit_code(struct imap_session *s, uint32_t cut, bool own_code,
+    struct buf *code);
+
+/* imap_metadata.c: GETMETADATA, SETMETADATA (RFC 5464) */
+void imap_cmd_getmetadata(struct imap_session *s);
+void imap_cmd_setmetadata(struct imap_session *s);
+
+/* ---- NOTIFY (RFC 5465): imap_notify_set.c (pure), imap_notify.c ---- */
+
+/* mailbox names in one NOTIFY SET; more: NO [NOTIFICATIONOVERFLOW] */
+#define IMAP_NOTIFY_NAMES_MAX 1000u
+/*
+ * The per-session queue: notifications one push may hold (LIST, STATUS,
+ * METADATA, MessageNew FETCH) and METADATA changes queued for a session.
+ * Past it the client gets OK [NOTIFICATIONOVERFLOW] and NOTIFY is off,
+ * as after NOTIFY NONE (RFC 5465 5.8).
+ */
+#define IMAP_NOTIFY_QUEUE_MAX 1000u
+/* octets of one MessageNew FETCH line; more: NO [TOOBIG] for it */
+#define IMAP_NOTIFY_FETCH_MAX (1024u * 1024)
+
+enum imap_notify_res {
+	IMAP_NOTIFY_OK = 0,
+	IMAP_NOTIFY_BAD = -1,		/* BAD, the reason in why */
+	IMAP_NOTIFY_BADEVENT = -2,	/* NO [BADEVENT (supported)] */
+	IMAP_NOTIFY_TOO_MANY = -3,	/* NO [NOTIFICATIONOVERFLOW] */
+};
+
+/* one event group for mailboxes other than the selected one */
+struct imap_notify_grp {
+	enum imap_notify_filter filter;	/* never SELECTED[-DELAYED] */
+	unsigned events;		/* IMAP_NEV_*; 0 for NONE */
+	char **path;		/* SUBTREE roots, MAILBOXES names: owned,
+				   INBOX folded */
+	size_t npath;
+	uint32_t *id;		/* MAILBOXES: the ids the names had at SET
+				   (imap_notify_set_resolve); owned */
+	size_t nid;
+};
+
+/* a checked NOTIFY SET (or NONE), owned by the session */
+struct imap_notify_set {
+	bool none;			/* NOTIFY NONE */
+	bool status;			/* SET STATUS */
+	bool sel_delayed;		/* SELECTED-DELAYED */
+	unsigned sel_events;		/* for the selected mailbox */
+	struct imap_fetch_att *fetch;	/* MessageNew (...) there: a deep
+					   copy, owned */
+	size_t nfetch;
+	struct imap_notify_grp *grp;
+	size_t ngrp;
+	unsigned events;		/* the union over grp */
+};
+
+/*
+ * imap_notify_set_new - check a parsed NOTIFY (RFC 5465 3.1, 5, 6.1) and
+ * copy it out of the command: IMAP_NOTIFY_OK and *ns_r (free it with
+ * imap_notify_set_free), or an error with nothing allocated; BAD has
+ * its reason in *why_r (static).  metadata: METADATA is offered, so the
+ * metadata events are supported.
+ */
+enum imap_notify_res imap_notify_set_new(const struct imap_notify *cmd,
+    bool metadata, struct imap_notify_set **ns_r, const char **why_r);
+void imap_notify_set_free(struct imap_notify_set **ns);
+/* imap_notify_supported - "MessageNew MessageExpunge ..." (BADEVENT) */
+void imap_notify_supported(struct buf *out, bool metadata);
+/*
+ * imap_notify_events - the IMAP_NEV_* a mailbox other than the selected
+ * one gets: those of the most specific group that matches it (MAILBOXES,
+ * then the SUBTREE with the longest root, SUBSCRIBED, INBOXES and
+ * PERSONAL), the first given among equals; 0 when none does
+ */
+unsigned imap_notify_events(const struct imap_notify_set *ns,
+    const char *path, uint32_t id, bool subscribed);
+/* imap_notify_path_fold - INBOX as the first level in any case -> "INBOX",
+ * one trailing separator dropped; a new string */
+char *imap_notify_path_fold(const char *path, size_t len);
+
+/* what this session did itself: RFC 5465 5 "SHOULD omit" telling it */
+enum imap_notify_echo_kind {
+	IMAP_ECHO_CREATE,	/* path (and its superiors) created */
+	IMAP_ECHO_DELETE,	/* path deleted */
+	IMAP_ECHO_RENAME,	/* path (and below) renamed to to */
+	IMAP_ECHO_SUB,		/* path (un)subscribed */
+};
+
+struct imap_notify_echo {
+	enum imap_notify_echo_kind kind;
+	char *path, *to;	/* owned, folded */
+};
+
+/* the account's mailboxes as NOTIFY last told them */
+struct imap_notify_view {
+	struct imap_tree t;	/* finished: paths, children */
+	uint32_t *ix;		/* indices of t.v ordered by mailbox id */
+};
+
+void imap_notify_view_build(struct imap_notify_view *v,
+    const struct mail_mailbox *const *mb, size_t n);
+void imap_notify_view_free(struct imap_notify_view *v);
+const struct imap_node *imap_notify_view_find(
+    const struct imap_notify_view *v, uint32_t id);
+/* imap_notify_set_resolve - MAILBOXES names to ids, SUBTREE roots that
+ * do not exist dropped (RFC 5465 3.1: names of no mailbox are ignored) */
+void imap_notify_set_resolve(struct imap_notify_set *ns,
+    const struct imap_notify_view *v);
+
+/* how notifications are written */
+struct imap_notify_out {
+	bool utf8;		/* UTF8=ACCEPT: names as UTF-8 */
+	bool condstore;		/* HIGHESTMODSEQ in every STATUS */
+	uint32_t selected;	/* its messages are SELECTED's: no STATUS */
+	const struct imap_notify_echo *echo;
+	size_t necho;
+	size_t count;		/* responses written */
+};
+
+/*
+ * imap_notify_apply - the mailboxes recs[0..nrecs) (as the store has
+ * them now) and gone[0..ngone) (ids no longer there) against v: the
+ * LIST responses of MailboxName (create, delete as \NonExistent, rename
+ * with OLDNAME, for descendants too) and SubscriptionChange (RFC 5465
+ * 5.4, 5.5), then STATUS for changed counts (5.1-5.3), each where the
+ * matching group asks for it and the session did not cause it; v is
+ * updated.  full: recs is every mailbox (an id of v not there is gone).
+ */
+void imap_notify_apply(struct imap_notify_view *v,
+    const struct imap_notify_set *ns, const struct mail_mailbox *recs,
+    size_t nrecs, const uint32_t *gone, size_t ngone, bool full,
+    struct imap_notify_out *o, struct buf *out);
+/* imap_notify_status_all - SET STATUS: a STATUS of every watched mailbox
+ * with message events (RFC 5465 3.1) */
+void imap_notify_status_all(const struct imap_notify_view *v,
+    const struct imap_notify_set *ns, struct imap_notify_out *o,
+    struct buf *out);
+/* imap_notify_status_line - "* STATUS name (MESSAGES .. UNSEEN ..)" */
+void imap_notify_status_line(struct buf *out, const char *path,
+    const struct mail_mailbox *mb, bool highestmodseq, bool utf8);
+
+/* imap_notify.c: the command and the pushes */
+void imap_cmd_notify(struct imap_session *s);
+/*
+ * imap_notify_push - on the loop, between commands or in IDLE, with
+ * notify_pending set: start the job that tells what changed; true when
+ * it did (the session is busy), else notify_pending is cleared when
+ * there is nothing to tell (NOTIFY NONE)
+ */
+bool imap_notify_push(struct imap_session *s);
+/* imap_notify_cmd - on the loop: cmd is about to run (what it will
+ * change is not told back; a push follows it) */
+void imap_notify_cmd(struct imap_session *s, const struct imap_cmd *cmd);
+/* imap_notify_free - the session's NOTIFY state and queue go */
+void imap_notify_free(struct imap_session *s);
+/*
+ * imap_notify_metadata_changed - called by the METADATA code (any
+ * thread, no lock held) after session s changed entry of mailbox mbox
+ * (0: a server entry): every other session of the account that asked
+ * for MailboxMetadataChange (of a group matching mbox) or
+ * ServerMetadataChange gets an unsolicited "* METADATA mailbox entry"
+ * (RFC 5465 5.6, 5.7; RFC 5464 4.4).  Queued per session, at most
+ * IMAP_NOTIFY_QUEUE_MAX (then NOTIFICATIONOVERFLOW).
+ */
+void imap_notify_metadata_changed(struct imap_session *s, uint32_t mbox,
+    const char *entry);
+/* imap_server.c: post the session's notify_cb unless one is on its way;
+ * srv->mu held */
+void imap_post_notify_locked(struct imap_session *s);
+/* imap_server.c: the first session of acct's watch bucket (follow wnext,
+ * check acct); srv->mu held */
+struct imap_session *imap_watch_first_locked(struct imap_server *srv,
+    uint32_t acct);
 
 #endif

@@ -28,6 +28,15 @@
  * ESEARCH with RETURN (ESORT).  SAVE replaces "$" with the result (or
  * with nothing when the command fails, RFC 5182 2.1).  A SEARCH with
  * MODSEQ enables CONDSTORE (RFC 7162 3.1).
+ *
+ * MESSAGELIMIT (RFC 9738 3.1): what counts is the messages a command
+ * looks at - those its top-level sequence set and UID keys allow, not
+ * those that match.  A SEARCH over more looks at the limit with the
+ * highest UIDs (a UID key ANDed to the program, so the evaluator skips
+ * the rest at once) and says "MESSAGELIMIT limit uid", uid the lowest
+ * looked at; "$" then holds only what was found.  SORT and THREAD over
+ * more are refused NO [MESSAGELIMIT limit]: an order of part of the
+ * messages would look like an order of them all.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -233,6 +242,85 @@ objectid(void *ctx, bool thread, const char *s, size_t len, uint32_t *id_r)
 	return imap_fetch_out_objectid_parse(s, len, thread ? 'T' : 'M', id_r);
 }
 
+/* ---- MESSAGELIMIT (RFC 9738 3.1) ---- */
+
+/*
+ * narrow - clear cand[i] for each message the set keys (message
+ * numbers, UID, "$") at the top of the program k rule out: what a
+ * SEARCH looks at, which is what the limit counts.  The sets are
+ * resolved as the message commands resolve theirs (O(messages +
+ * ranges)); one that does not resolve narrows nothing.
+ */
+static void
+narrow(struct imap_session *s, const struct imap_skey *k,
+    const struct imap_search_env *env, unsigned char *cand)
+{
+	const struct imap_msnmap *map = &s->sel->map;
+
+	for (const struct imap_skey *c = k->kids; c != NULL; c = c->next) {
+		unsigned char *in;
+		uint32_t *msns = NULL;
+		long n;
+
+		if (c->kind == IMAP_SK_AND) {
+			narrow(s, c, env, cand);
+			continue;
+		}
+		if (c->kind != IMAP_SK_SEQSET && c->kind != IMAP_SK_UID)
+			continue;
+		in = xcalloc(env->n + 1, 1);
+		if (c->set.saved) {
+			for (size_t i = 0; i < env->nsaved; i++) {
+				uint32_t msn = imap_msnmap_msn(map,
+				    env->saved[i]);
+
+				if (msn != 0)
+					in[msn - 1] = 1;
+			}
+		} else if ((n = imap_msnmap_resolve(map, &c->set,
+		    c->kind == IMAP_SK_UID, &msns)) >= 0) {
+			for (long i = 0; i < n; i++)
+				in[msns[i] - 1] = 1;
+		} else {
+			memset(in, 1, env->n);
+		}
+		for (size_t i = 0; i < env->n; i++)
+			cand[i] &= in[i];
+		free(msns);
+		free(in);
+	}
+}
+
+/*
+ * limit_scope - the lowest UID a SEARCH may look at when it would look
+ * at more messages than the limit (the limit with the highest UIDs),
+ * else 0
+ */
+static uint32_t
+limit_scope(struct imap_session *s, const struct imap_search *p,
+    const struct imap_search_env *env)
+{
+	size_t limit = s->cfg->imap.message_limit, n = 0, seen = 0;
+	unsigned char *cand;
+	uint32_t cut = 0;
+
+	if (limit == 0 || env->n <= limit)
+		return 0;
+	cand = xmalloc(env->n);
+	memset(cand, 1, env->n);
+	narrow(s, p->key, env, cand);
+	for (size_t i = 0; i < env->n; i++)
+		n += cand[i];
+	for (size_t i = 0; n > limit && i < env->n; i++) {
+		if (cand[i] && ++seen == n - limit + 1) {
+			cut = env->msgs[i].uid;
+			break;
+		}
+	}
+	free(cand);
+	return cut;
+}
+
 /* ---- the command ---- */
 
 static void
@@ -296,7 +384,12 @@ search_work(struct imap_session *s)
 	struct search_ctx c;
 	struct imap_search_result res;
 	enum imap_search_status st;
-	struct buf err = BUF_INIT(0);
+	struct buf err = BUF_INIT(0), code = BUF_INIT(0);
+	/* MESSAGELIMIT: the program narrowed to UIDs from cut on */
+	struct imap_search limited;
+	struct imap_skey top, scope, prog;
+	struct imap_seq_range scope_range;
+	uint32_t cut = 0;
 
 	memset(&c, 0, sizeof(c));
 	memset(&res, 0, sizeof(res));
@@ -318,6 +411,34 @@ search_work(struct imap_session *s)
 		imap_store_error(s, name, &err);
 		goto out;
 	}
+	if ((cut = limit_scope(s, p, &c.env)) != 0) {
+		if (s->cmd->kind != IMAP_CMD_SEARCH) {
+			/* an order of part of the set would mislead */
+			save_result(s, NULL);
+			imap_tagged(s, "NO", "[MESSAGELIMIT %u] %s of more than "
+			    "%u messages; narrow it with UID ranges",
+			    s->cfg->imap.message_limit, name,
+			    s->cfg->imap.message_limit);
+			goto out;
+		}
+		/* the program, and a UID key for the messages looked at */
+		prog = *p->key;
+		prog.next = NULL;
+		memset(&scope, 0, sizeof(scope));
+		scope.kind = IMAP_SK_UID;
+		scope.set.r = &scope_range;
+		scope.set.n = 1;
+		scope.next = &prog;
+		scope_range.lo = cut;
+		scope_range.hi = UINT32_MAX;
+		memset(&top, 0, sizeof(top));
+		top.kind = IMAP_SK_AND;
+		top.kids = &scope;
+		top.nkids = 2;
+		limited = *p;
+		limited.key = &top;
+		p = &limited;
+	}
 	st = imap_search_eval(p, &c.env, &res, &err);
 	if (st == IMAP_SEARCH_OK && res.has_modseq)
 		s->condstore = true;	/* RFC 7162 3.1 */
@@ -330,9 +451,11 @@ search_work(struct imap_session *s)
 		if (imap_refresh(s, s->cmd->uid) < 0 && !s->want_close)
 			imap_tagged(s, "NO", "[SERVERBUG] Internal error; see "
 			    "the server log");
-		else if (!s->want_close)
-			imap_tagged(s, "OK", "%s%s completed",
-			    s->cmd->uid ? "UID " : "", name);
+		else if (!s->want_close) {
+			imap_limit_code(s, cut, false, &code);
+			imap_tagged(s, "OK", "%s%s%s completed",
+			    buf_cstr(&code), s->cmd->uid ? "UID " : "", name);
+		}
 		break;
 	case IMAP_SEARCH_BADCHARSET:
 		imap_tagged(s, "NO", "[BADCHARSET (US-ASCII UTF-8)] The "
@@ -354,6 +477,7 @@ out:
 	free(c.env.msgs);
 	free(c.kwoff);
 	buf_free(&c.kw);
+	buf_free(&code);
 	buf_free(&err);
 }
 

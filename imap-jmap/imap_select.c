@@ -305,7 +305,10 @@ imap_refresh(struct imap_session *s, bool expunge_ok)
 		    mail_msg_vanished_since(s->srv->st->mail, s->acct,
 		    sel->mbox, sel->modseq, vanished_row, sel, &err) < 0)
 			goto fail;
-		sel->modseq = mb.highestmodseq;
+		/* a NOTIFY push without FlagChange (imap_notify.c): the flag
+		 * changes stay due, so the MODSEQ they come after stays too */
+		if (!s->refresh_no_flags)
+			sel->modseq = mb.highestmodseq;
 	}
 	if (expunge_ok)
 		announce(s);
@@ -320,7 +323,7 @@ imap_refresh(struct imap_session *s, bool expunge_ok)
 	}
 	if (sel->map.n != before)
 		buf_addf(&s->out, "* %" PRIu32 " EXISTS\r\n", sel->map.n);
-	for (size_t i = 0; i < rs.nch; i++) {
+	for (size_t i = 0; i < rs.nch && !s->refresh_no_flags; i++) {
 		uint32_t msn = imap_msnmap_msn(&sel->map, rs.ch[i].uid);
 
 		if (msn != 0)
@@ -624,10 +627,15 @@ deleted_row(void *arg, const struct mail_msg *msg)
 	return 0;
 }
 
-/* expunge_deleted - remove the \Deleted messages (of set); -1 (err) */
+/*
+ * expunge_deleted - remove the \Deleted messages (of set); -1 (err).
+ * UID EXPUNGE (set) removes at most imap.message_limit of them, the
+ * highest UIDs, and *cut_r is then the lowest removed (RFC 9738 3.1);
+ * EXPUNGE and CLOSE are never cut.
+ */
 static int
 expunge_deleted(struct imap_session *s, const struct imap_seqset *set,
-    size_t *n_r, struct buf *err)
+    size_t *n_r, uint32_t *cut_r, struct buf *err)
 {
 	struct deleted_scan d = { s, set, NULL, 0, 0 };
 	struct store_reap rp;
@@ -635,6 +643,7 @@ expunge_deleted(struct imap_session *s, const struct imap_seqset *set,
 	int r;
 
 	*n_r = 0;
+	*cut_r = 0;
 	if (mail_msg_list(s->srv->st->mail, s->acct, s->sel->mbox, 1,
 	    deleted_row, &d, err) < 0) {
 		free(d.v);
@@ -642,6 +651,8 @@ expunge_deleted(struct imap_session *s, const struct imap_seqset *set,
 	}
 	if (d.n == 0)
 		return 0;
+	if (set != NULL && imap_limit_cut(s, d.v, &d.n) > 0)
+		*cut_r = d.v[0];
 	/*
 	 * XXX one transaction for all: a mailbox of 100,000 deleted
 	 * messages is one big commit; batches would need the client's
@@ -659,21 +670,24 @@ expunge_deleted(struct imap_session *s, const struct imap_seqset *set,
 static void
 expunge_work(struct imap_session *s)
 {
-	struct buf err = BUF_INIT(0);
+	struct buf err = BUF_INIT(0), code = BUF_INIT(0);
 	size_t n;
+	uint32_t cut;
 
 	if (expunge_deleted(s, s->cmd->uid ? &s->cmd->u.copy.set : NULL, &n,
-	    &err) < 0) {
+	    &cut, &err) < 0) {
 		imap_store_error(s, "EXPUNGE", &err);
 	} else {
 		if (n > 0)
 			log_info(IMAP_SVC, "%s: user=<%s>: expunged %zu from %s",
 			    s->id, s->user, n, s->sel->path);
 		(void)imap_refresh(s, true);
+		imap_limit_code(s, cut, false, &code);
 		if (!s->want_close)
-			imap_tagged(s, "OK", "%sEXPUNGE completed",
-			    s->cmd->uid ? "UID " : "");
+			imap_tagged(s, "OK", "%s%sEXPUNGE completed",
+			    buf_cstr(&code), s->cmd->uid ? "UID " : "");
 	}
+	buf_free(&code);
 	buf_free(&err);
 }
 
@@ -693,8 +707,10 @@ close_work(struct imap_session *s)
 {
 	struct buf err = BUF_INIT(0);
 	size_t n;
+	uint32_t cut;
 
-	if (!s->sel->read_only && expunge_deleted(s, NULL, &n, &err) < 0) {
+	if (!s->sel->read_only && expunge_deleted(s, NULL, &n, &cut,
+	    &err) < 0) {
 		imap_store_error(s, "CLOSE", &err);
 	} else {
 		imap_sel_free(&s->sel);

@@ -28,9 +28,14 @@
  * Notifications: a logged-in session is listed under its account
  * (watch buckets, under srv->mu).  imap_server_changed, called by the
  * store after a commit on any thread, posts notify_cb to the loop of
- * each of the account's sessions in IDLE, at most one post in flight per
- * session (notify_posted); a session is never freed while a post is on
- * its way (it is marked dead and the post frees it).
+ * each of the account's sessions in IDLE or with NOTIFY SET, at most one
+ * post in flight per session (notify_posted); a session is never freed
+ * while a post is on its way (it is marked dead and the post frees it).
+ * Under NOTIFY the post only marks a push as due (notify_pending):
+ * process() runs it between commands, or in IDLE, before it reads the
+ * next command (imap_notify.c), so no notification lands inside a
+ * command's answer and a client that does not read holds pushes back
+ * like pipelined commands (IMAP_OUT_HIGH).
  */
 #include <inttypes.h>
 #include <stdarg.h>
@@ -53,6 +58,7 @@ static void read_cb(struct bufferevent *bev, void *arg);
 static void write_cb(struct bufferevent *bev, void *arg);
 static void event_cb(struct bufferevent *bev, short what, void *arg);
 static void session_free(struct imap_session *s);
+static void process(struct imap_session *s);
 
 struct imap_server *
 imap_server_new(const struct config *cfg, struct store *st,
@@ -193,6 +199,8 @@ unwatch_locked(struct imap_session *s)
 	s->wprev = s->wnext = NULL;
 	s->watched = false;
 	s->idle_watch = false;
+	s->notify_watch = false;
+	s->notify_meta = 0;
 }
 
 void
@@ -225,7 +233,29 @@ notify_cb(void *arg)
 			session_free(s);
 		return;
 	}
+	if (s->notify != NULL) {
+		/* NOTIFY decides what IDLE says too (RFC 5465 4) */
+		s->notify_pending = true;
+		if (!s->busy)
+			process(s);
+		return;
+	}
 	imap_idle_notify(s);
+}
+
+void
+imap_post_notify_locked(struct imap_session *s)
+{
+	if (s->notify_posted)
+		return;
+	s->notify_posted = true;
+	loop_post(s->loop, notify_cb, s);
+}
+
+struct imap_session *
+imap_watch_first_locked(struct imap_server *srv, uint32_t acct)
+{
+	return *watch_bucket(srv, acct);
 }
 
 void
@@ -235,12 +265,9 @@ imap_server_changed(void *arg, uint32_t acct)
 	struct imap_session *s;
 
 	pthread_mutex_lock(&srv->mu);
-	for (s = *watch_bucket(srv, acct); s != NULL; s = s->wnext) {
-		if (s->acct != acct || !s->idle_watch || s->notify_posted)
-			continue;
-		s->notify_posted = true;
-		loop_post(s->loop, notify_cb, s);
-	}
+	for (s = *watch_bucket(srv, acct); s != NULL; s = s->wnext)
+		if (s->acct == acct && (s->idle_watch || s->notify_watch))
+			imap_post_notify_locked(s);
 	pthread_mutex_unlock(&srv->mu);
 }
 
@@ -380,6 +407,7 @@ session_free(struct imap_session *s)
 	    s->user != NULL ? " user=<" : "", s->user != NULL ? s->user : "",
 	    s->user != NULL ? ">" : "", s->ncmds, s->out_bytes, secs);
 	imap_unwatch(s);
+	imap_notify_free(s);
 	if (s->close_timer != NULL)
 		event_free(s->close_timer);
 	if (s->bev != NULL)
@@ -565,6 +593,9 @@ process(struct imap_session *s)
 		if (s->cmd != NULL && s->cont != IMAP_CONT_IDLE &&
 		    s->cont != IMAP_CONT_SASL)
 			break;	/* its finish resumes us */
+		/* NOTIFY: what changed, told between commands (RFC 5465) */
+		if (s->notify_pending && imap_notify_push(s))
+			continue;	/* a job: s->out is the worker's now */
 		if (evbuffer_get_length(in) == 0 ||
 		    evbuffer_peek(in, -1, NULL, &v, 1) < 1)
 			break;
@@ -581,6 +612,8 @@ process(struct imap_session *s)
 			imap_parse_error(s, &err);
 			break;
 		case IMAP_PARSE_CMD:
+			if (s->notify != NULL)
+				imap_notify_cmd(s, cmd);
 			imap_command(s, cmd);
 			break;
 		}

@@ -10,12 +10,11 @@
  * command is finished), or starts a job (imap_run_job: the command is
  * finished when the job is done), or leaves a continuation open (the
  * AUTHENTICATE exchange, IDLE): the next line from the parser goes to
- * it.  Commands without a handler - NOTIFY, GETMETADATA, SETMETADATA
- * today - get BAD as unknown commands and are not advertised: their
- * groups plug in here by filling in their row, and the capabilities
- * that depend on them (capa_table's needs) appear by themselves.  The
- * message commands are in imap_fetch_cmd.c, imap_store_cmd.c,
- * imap_search_cmd.c and imap_copy_cmd.c.
+ * it.  A command without a handler would get BAD as an unknown command
+ * and the capabilities that depend on it (capa_table's needs) would not
+ * be advertised.  The message commands are in imap_fetch_cmd.c,
+ * imap_store_cmd.c, imap_search_cmd.c and imap_copy_cmd.c; NOTIFY in
+ * imap_notify.c, GETMETADATA/SETMETADATA in imap_metadata.c.
  *
  * UIDONLY (RFC 9586): once enabled, a command that names messages by
  * number (imap_cmd_uses_msn) gets BAD [UIDREQUIRED] here, and every
@@ -92,9 +91,9 @@ static const struct imap_cmd_def cmd_table[] = {
 	[IMAP_CMD_SORT] = { S_SEL, imap_cmd_search },
 	[IMAP_CMD_THREAD] = { S_SEL, imap_cmd_search },
 	/* plugged in by their own groups (see the header comment) */
-	[IMAP_CMD_NOTIFY] = { S_IN, NULL },
-	[IMAP_CMD_GETMETADATA] = { S_IN, NULL },
-	[IMAP_CMD_SETMETADATA] = { S_IN, NULL },
+	[IMAP_CMD_NOTIFY] = { S_IN, imap_cmd_notify },
+	[IMAP_CMD_GETMETADATA] = { S_IN, imap_cmd_getmetadata },
+	[IMAP_CMD_SETMETADATA] = { S_IN, imap_cmd_setmetadata },
 };
 
 static imap_cmd_fn *
@@ -207,6 +206,9 @@ imap_capabilities(const struct imap_session *s, struct buf *out)
 		if (is_wired(IMAP_CMD_APPEND))
 			buf_addf(out, " APPENDLIMIT=%" PRIu64,
 			    s->cfg->imap.max_append_size);
+		if (s->cfg->imap.message_limit > 0)	/* RFC 9738 */
+			buf_addf(out, " MESSAGELIMIT=%u",
+			    s->cfg->imap.message_limit);
 	}
 }
 
@@ -624,6 +626,7 @@ imap_session_reset_login(struct imap_session *s)
 	struct imap_limits lim;
 
 	imap_unwatch(s);
+	imap_notify_free(s);
 	imap_sel_free(&s->sel);
 	free(s->user);
 	s->user = NULL;

@@ -22,6 +22,10 @@
  * The model takes the session's own change (imap_sel_own_change) so the
  * refresh after it does not send the same FETCH again.
  *
+ * MESSAGELIMIT (RFC 9738 3.1, imap_msgs_cmd.c): of a bigger set only the
+ * limit with the highest UIDs change, and the reply says where it
+ * stopped (in an untagged NO beside [MODIFIED]).
+ *
  * A STORE, CONDSTORE-enabling by UNCHANGEDSINCE (RFC 7162 3.1), in a
  * read-only mailbox is NO [READ-ONLY].  Messages expunged by another
  * session and not yet announced are skipped silently (RFC 2180 4.2.1).
@@ -58,6 +62,7 @@ struct store_op {
 	size_t n, pos;
 	uint64_t before, after;		/* the mailbox's highestmodseq */
 	struct buf kw;			/* keywords read back */
+	uint32_t cut;			/* MESSAGELIMIT: lowest UID kept */
 };
 
 static uint32_t
@@ -180,13 +185,18 @@ write_replies(struct imap_session *s, struct store_op *op)
 	} else if (nmod > 0) {
 		struct buf set = BUF_INIT(0);
 
+		imap_limit_code(s, op->cut, true, NULL);
 		imap_write_uidset(&set, mod, nmod);
 		imap_tagged(s, "OK", "[MODIFIED %s] Conditional STORE failed",
 		    buf_cstr(&set));
 		buf_free(&set);
 	} else {
-		imap_tagged(s, "OK", "%sSTORE completed",
+		struct buf code = BUF_INIT(0);
+
+		imap_limit_code(s, op->cut, false, &code);
+		imap_tagged(s, "OK", "%s%sSTORE completed", buf_cstr(&code),
 		    s->cmd->uid ? "UID " : "");
+		buf_free(&code);
 	}
 	free(mod);
 }
@@ -203,7 +213,7 @@ store_work(struct imap_session *s)
 
 	memset(&op, 0, sizeof(op));
 	buf_init(&op.kw, 0);
-	n = imap_set_msns(s, &p->set, s->cmd->uid, &msns);
+	n = imap_set_msns_limit(s, &p->set, s->cmd->uid, &msns, &op.cut);
 	if (n < 0)
 		goto out;
 	op.s = s;

@@ -51,6 +51,16 @@ void jmap_server_start(struct jmap_server *s, struct store *st,
     struct directory *dir, struct jobs *jobs, struct jobs *checks,
     struct auth_throttle *th);
 /*
+ * jmap_server_set_queue - EmailSubmission spools through sp (sharing
+ * its group commit) and tells qm of each message; both must outlive the
+ * server's jobs.  Before jmap_server_start; without it sending is
+ * refused (forbiddenToSend).
+ */
+struct spool;
+struct qmgr;
+void jmap_server_set_queue(struct jmap_server *s, struct spool *sp,
+    struct qmgr *qm);
+/*
  * jmap_server_changed - a store_change_fn (arg: the server): account
  * acct changed; its EventSource connections send a StateChange.  Any
  * thread; never blocks on I/O.

@@ -3,18 +3,37 @@
  * the query function of jmap_email_type; jmap_query.c cuts the window
  * (position, anchor, limit, calculateTotal) and answers queryChanges.
  *
- * Every email of the account is a candidate (jmap_email_list); each
- * one's record is read, and its stored MIME info only when a filter or
- * sort needs the header summary.  The text conditions (text, from, to,
- * cc, bcc, subject, body) run once each against the full-text index
- * (fts_search, docs are email numbers) before the walk, so a condition
- * is one bitmap lookup per email; "header" reads the email's header
- * block from the blob store.
+ * Two ways to an answer, both in one read transaction (one snapshot):
+ *
+ *   - The mailbox walk, for what clients ask all the time: a filter
+ *     naming one mailbox (inMailbox, alone or in an AND), sorted by
+ *     receivedAt (the default), threads collapsed or not.  The mailbox's
+ *     receivedAt index (store/mail_order.c, 'O') yields its emails
+ *     already in order with their threads; with inMailbox alone no email
+ *     record is read at all, and the total is the mailbox record's count
+ *     of emails or of threads.  Other conditions in the AND are checked
+ *     on each email as the walk reaches it.  The walk stops as soon as
+ *     the window /query asked for is complete (c->qwin,
+ *     jmap_qwin_covered), so a page of 50 reads 51 index keys, plus the
+ *     emails skipped before it, plus with a filter one record each.
+ *   - The general path for any other filter or sort: the candidates are
+ *     the mailbox's emails (its 'U' keys) when the filter names one, else
+ *     every email of the account (jmap_email_list); each one's record is
+ *     read, and its stored MIME info only when a filter or sort needs the
+ *     header summary; then sort and collapse.
+ *
+ * The text conditions (text, from, to, cc, bcc, subject, body) run once
+ * each against the full-text index (fts_search, docs are email numbers)
+ * at the start, so a condition is one bitmap lookup per email; "header"
+ * reads the email's header block from the blob store.  A debug log line
+ * per query names the way taken and the keys and records read.
  *
  * Decisions:
  *   - The thread keyword conditions (allInThreadHaveKeyword, ...) read
  *     each thread's emails once (a cache per query).
- *   - Sort ties are broken by email id, ascending, so a query is stable.
+ *   - Sort ties are broken by email id, ascending, so a query is stable;
+ *     the index sorts ties the same way, so both ways give the same
+ *     list, window and total (t/integration/test_jmap_query.py).
  *   - collapseThreads keeps the first email of each thread in the
  *     sorted list (4.4.3).
  *   - Booleans (hasKeyword and the thread ones) sort false before true
@@ -22,10 +41,14 @@
  *     (4.4.2); subject is the RFC 5256 base subject.
  *   - A condition of the wrong type is unsupportedFilter with the
  *     reason (the core's filter walk has only that answer).
- * XXX every email of the account is read per query: a sorted index per
- * mailbox (receivedAt) would let inMailbox + receivedAt, the common
- * case, read only the window.
+ *   - A mailbox whose index is not whole (a store from before it) has
+ *     it rebuilt by the first walk that finds it so.
+ * XXX no filter at all (the whole account by receivedAt) takes the
+ *     general path: a merge of the mailboxes' indexes (an email in two
+ *     mailboxes once) would serve it, but the total of distinct emails
+ *     has no counter yet.
  */
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -33,6 +56,7 @@
 
 #include <roaring/roaring.h>
 
+#include "common/log.h"
 #include "common/xalloc.h"
 #include "imap-jmap/jmap_priv.h"
 #include "store/fts.h"
@@ -141,7 +165,7 @@ struct row {
 	int64_t received, sent;
 	bool has_att;
 	struct mail_email em;
-	char *from, *to, *subject;	/* sort keys, owned */
+	char *from, *to, *subject;	/* sort keys, owned; NULL = "" */
 	struct mime_info *info;		/* while filtering only */
 };
 
@@ -161,14 +185,16 @@ struct thread_kw {
 
 struct qctx {
 	struct jmap_call *c;
+	struct kv_txn *t;		/* the query's read transaction */
 	struct text_hit *hits;
 	size_t nhits;
 	struct thread_kw *threads;
 	size_t nthreads;
 	struct row *r;			/* the email being matched */
 	struct buf *err;
-	int failed;
+	int failed;			/* the first error (-1, KV_CONFLICT) */
 	bool need_info;
+	size_t loaded;			/* email records read */
 };
 
 static bool
@@ -184,19 +210,27 @@ has_kw(uint32_t flags, char *const *kws, size_t n, const char *kw)
 	return false;
 }
 
+static void
+fail(struct qctx *q, int r)
+{
+	if (q->failed == 0)
+		q->failed = r < 0 ? r : -1;
+}
+
 static struct thread_kw *
 thread_of(struct qctx *q, uint32_t thread)
 {
-	struct mail *m = q->c->ctx->env->st->mail;
 	struct thread_kw *tk;
 	uint32_t *ids = NULL;
 	size_t n = 0;
+	int r;
 
 	for (size_t i = 0; i < q->nthreads; i++)
 		if (q->threads[i].thread == thread)
 			return &q->threads[i];
-	if (mail_thread_get(m, q->c->acct, thread, &ids, &n, q->err) < 0) {
-		q->failed = 1;
+	if ((r = mail_thread_get_txn(q->t, q->c->acct, thread, &ids, &n,
+	    q->err)) < 0) {
+		fail(q, r);
 		return NULL;
 	}
 	q->threads = xreallocarray(q->threads, q->nthreads + 1,
@@ -211,8 +245,9 @@ thread_of(struct qctx *q, uint32_t thread)
 		struct mail_email em;
 
 		memset(&em, 0, sizeof(em));
-		if (mail_email_get(m, q->c->acct, ids[i], &em, q->err) < 0)
-			q->failed = 1;
+		if ((r = mail_email_get_txn(q->t, q->c->acct, ids[i], &em,
+		    q->err)) < 0)
+			fail(q, r);
 		tk->flags[i] = em.flags;
 		tk->kws[i] = em.keywords;
 		tk->nkws[i] = em.nkeywords;
@@ -381,9 +416,8 @@ collect_text(struct qctx *q, json_t *f)
 }
 
 static int
-search_txn(struct kv_txn *t, void *arg, struct buf *err)
+search_hits(struct qctx *q, struct kv_txn *t, struct buf *err)
 {
-	struct qctx *q = arg;
 	struct fts *fts = q->c->ctx->env->st->fts;
 
 	for (size_t i = 0; i < q->nhits; i++) {
@@ -429,6 +463,10 @@ struct sorter {
 static int
 cmp_str(const char *a, const char *b, bool octet)
 {
+	if (a == NULL)
+		a = "";
+	if (b == NULL)
+		b = "";
 	return octet ? strcmp(a, b) : strcasecmp(a, b);
 }
 
@@ -538,7 +576,7 @@ sort_parse(json_t *sort, struct sorter *s, json_t **error_r)
 	return 0;
 }
 
-/* ---- the query ---- */
+/* ---- one email ---- */
 
 static char *
 addr_key(const struct mime_addr_list *l)
@@ -556,7 +594,7 @@ addr_key(const struct mime_addr_list *l)
 		buf_add_str(&b, a->domain);
 		return buf_steal(&b, NULL);
 	}
-	return xstrdup("");
+	return NULL;
 }
 
 static void
@@ -567,15 +605,63 @@ row_clear(struct row *r)
 	free(r->from);
 	free(r->to);
 	free(r->subject);
+	memset(r, 0, sizeof(*r));
+}
+
+/* row_load - email id's facts inside q->t: 1, 0 when it is gone, or
+ * -1/KV_CONFLICT */
+static int
+row_load(struct qctx *q, uint32_t id, struct row *r)
+{
+	struct mail_email *em = &r->em;
+	int g;
+
+	memset(r, 0, sizeof(*r));
+	if ((g = mail_email_get_txn(q->t, q->c->acct, id, em, q->err)) <= 0)
+		return g;
+	q->loaded++;
+	r->id = id;
+	r->thread = em->thread;
+	r->size = em->size;
+	r->received = em->received_at;
+	r->sent = em->received_at;
+	if (q->need_info && (g = mail_email_mime_txn(q->t, q->c->acct, id,
+	    &r->info, q->err)) < 0) {
+		row_clear(r);
+		return g;
+	}
+	if (r->info != NULL) {
+		const struct mime_headers *h = &r->info->hdr;
+
+		r->has_att = r->info->has_attachment;
+		if (h->has_date)
+			r->sent = h->date;
+		r->from = addr_key(&h->from);
+		r->to = addr_key(&h->to);
+		if (h->base_subject != NULL)
+			r->subject = xstrdup(h->base_subject);
+	}
+	return 1;
+}
+
+/* row_match - r passes filter (NULL: everything); false on an error,
+ * then q->failed */
+static bool
+row_match(struct qctx *q, struct row *r, json_t *filter)
+{
+	bool ok;
+
+	if (filter == NULL)
+		return true;
+	q->r = r;
+	ok = jmap_filter_match(filter, cond_match, q);
+	q->r = NULL;
+	return ok && q->failed == 0;
 }
 
 static void
-qctx_clear(struct qctx *q)
+qctx_threads_clear(struct qctx *q)
 {
-	for (size_t i = 0; i < q->nhits; i++)
-		if (q->hits[i].bm != NULL)
-			roaring_bitmap_free(q->hits[i].bm);
-	free(q->hits);
 	for (size_t i = 0; i < q->nthreads; i++) {
 		for (size_t k = 0; k < q->threads[i].n; k++) {
 			for (size_t j = 0; j < q->threads[i].nkws[k]; j++)
@@ -587,21 +673,407 @@ qctx_clear(struct qctx *q)
 		free(q->threads[i].nkws);
 	}
 	free(q->threads);
+	q->threads = NULL;
+	q->nthreads = 0;
+}
+
+static void
+qctx_clear(struct qctx *q)
+{
+	for (size_t i = 0; i < q->nhits; i++)
+		if (q->hits[i].bm != NULL)
+			roaring_bitmap_free(q->hits[i].bm);
+	free(q->hits);
+	qctx_threads_clear(q);
+}
+
+/* qctx_begin - a (new) attempt of the query's transaction t */
+static int
+qctx_begin(struct qctx *q, struct kv_txn *t, struct buf *err)
+{
+	qctx_threads_clear(q);
+	q->t = t;
+	q->failed = 0;
+	q->loaded = 0;
+	return search_hits(q, t, err);
+}
+
+/* ---- the result list ---- */
+
+struct out {
+	uint32_t *ids;
+	size_t n, cap;
+};
+
+static void
+out_push(struct out *o, uint32_t id)
+{
+	if (o->n == o->cap) {
+		o->cap = o->cap ? o->cap * 2 : 64;
+		o->ids = xreallocarray(o->ids, o->cap, sizeof(*o->ids));
+	}
+	o->ids[o->n++] = id;
+}
+
+/* ---- the mailbox walk ---- */
+
+struct walk {
+	struct qctx *q;
+	json_t *filter;		/* NULL: the mailbox's emails, all of them */
+	uint32_t mbox;
+	bool oldest_first, collapse;
+	roaring_bitmap_t *seen;	/* threads in the results (collapse) */
+	struct out out;
+	size_t anchor_at;	/* index in out, SIZE_MAX: not yet */
+	size_t total;		/* every result, SIZE_MAX: not known */
+	size_t scanned;		/* index keys read */
+	bool stopped;		/* out holds the window, not every result */
+	bool incomplete;	/* the index is not whole: rebuild it */
+};
+
+static int
+walk_entry(void *arg, const struct mail_order_entry *e)
+{
+	struct walk *w = arg;
+	struct qctx *q = w->q;
+	const struct jmap_qwin *qw = q->c->qwin;
+
+	w->scanned++;
+	/* a thread already given hides the rest, matching or not */
+	if (w->collapse && roaring_bitmap_contains(w->seen, e->thread))
+		return 0;
+	if (w->filter != NULL) {
+		struct row r;
+		int g = row_load(q, e->email, &r);
+		bool ok;
+
+		if (g < 0) {
+			fail(q, g);
+			return -1;
+		}
+		if (g == 0) {		/* an index without its email */
+			buf_addf(q->err, "receivedAt index: email %u missing",
+			    e->email);
+			fail(q, -1);
+			return -1;
+		}
+		ok = row_match(q, &r, w->filter);
+		row_clear(&r);
+		if (q->failed != 0)
+			return -1;
+		if (!ok)
+			return 0;
+	}
+	if (w->collapse)
+		roaring_bitmap_add(w->seen, e->thread);
+	out_push(&w->out, e->email);
+	if (qw != NULL && qw->anchor_ok && e->email == qw->anchor)
+		w->anchor_at = w->out.n - 1;
+	if (qw != NULL && jmap_qwin_covered(qw, w->out.n, w->anchor_at,
+	    w->total)) {
+		w->stopped = true;
+		return 1;
+	}
+	return 0;
+}
+
+static int
+walk_txn(struct kv_txn *t, void *arg, struct buf *err)
+{
+	struct walk *w = arg;
+	struct qctx *q = w->q;
+	struct mail_mailbox mb;
+	uint64_t indexed;
+	int r;
+
+	w->out.n = 0;
+	w->anchor_at = SIZE_MAX;
+	w->total = SIZE_MAX;
+	w->scanned = 0;
+	w->stopped = w->incomplete = false;
+	roaring_bitmap_clear(w->seen);
+	if ((r = qctx_begin(q, t, err)) < 0)
+		return r;
+	if ((r = mail_mailbox_get_txn(t, q->c->acct, w->mbox, &mb, err)) <= 0)
+		return r;		/* no such mailbox: nothing in it */
+	if ((r = mail_order_count_txn(t, q->c->acct, w->mbox, &indexed,
+	    err)) < 0) {
+		mail_mailbox_clear(&mb);
+		return r;
+	}
+	if (indexed != mb.total) {
+		w->incomplete = true;
+		mail_mailbox_clear(&mb);
+		return 0;
+	}
+	/* the mailbox alone: the record counts what the walk would */
+	if (w->filter == NULL)
+		w->total = w->collapse ? mb.threads : mb.total;
+	mail_mailbox_clear(&mb);
+	r = mail_order_scan_txn(t, q->c->acct, w->mbox, w->oldest_first,
+	    walk_entry, w, err);
+	if (q->failed != 0)
+		return q->failed;
+	return r;
+}
+
+/* walk - the results from mbox's index: 1 done, 0 when the index
+ * cannot serve (the general path then), -1 */
+static int
+walk(struct qctx *q, json_t *filter, uint32_t mbox, bool oldest_first,
+    bool collapse, struct out *o, struct buf *err)
+{
+	struct jmap_ctx *ctx = q->c->ctx;
+	struct kv *kv = ctx->env->st->kv;
+	struct walk w;
+	int r;
+
+	memset(&w, 0, sizeof(w));
+	w.q = q;
+	w.filter = filter;
+	w.mbox = mbox;
+	w.oldest_first = oldest_first;
+	w.collapse = collapse;
+	w.seen = roaring_bitmap_create();
+	for (int attempt = 0;; attempt++) {
+		r = kv_run(kv, KV_READ, walk_txn, &w, err);
+		if (r < 0 || !w.incomplete)
+			break;
+		if (attempt > 0) {	/* rebuilt, and still not whole */
+			r = 0;
+			goto out;
+		}
+		log_info(JMAP_SVC, "%s: mailbox %u: building its receivedAt "
+		    "index", ctx->log_id, mbox);
+		if ((r = mail_order_rebuild(ctx->env->st->mail, q->c->acct,
+		    mbox, err)) < 0)
+			break;
+	}
+	if (r < 0)
+		goto out;
+	if (w.stopped) {
+		q->c->qwin->prefix = true;
+		q->c->qwin->total = w.total;
+	}
+	log_debug(JMAP_SVC, "%s: Email/query: path=index, mailbox=%u, "
+	    "scanned=%zu, loaded=%zu, results=%zu%s", ctx->log_id, mbox,
+	    w.scanned, q->loaded, w.out.n, w.stopped ? "+" : "");
+	*o = w.out;
+	w.out.ids = NULL;
+	r = 1;
+out:
+	free(w.out.ids);
+	roaring_bitmap_free(w.seen);
+	return r;
+}
+
+/* ---- the general path ---- */
+
+struct general {
+	struct qctx *q;
+	json_t *filter;
+	struct sorter *s;
+	bool collapse;
+	uint32_t mbox;		/* the candidates: mbox's emails, or */
+	const uint32_t *all;	/* these (mbox 0) */
+	size_t nall;
+	struct out cand;	/* mbox's, from its 'U' keys */
+	struct row *rows;
+	size_t nrows;
+	struct out out;
+};
+
+static int
+general_cand(void *arg, const struct mail_msg *msg)
+{
+	struct general *g = arg;
+
+	out_push(&g->cand, msg->email);
+	return 0;
+}
+
+static void
+general_reset(struct general *g)
+{
+	for (size_t i = 0; i < g->nrows; i++)
+		row_clear(&g->rows[i]);
+	free(g->rows);
+	g->rows = NULL;
+	g->nrows = 0;
+	g->out.n = 0;
+	g->cand.n = 0;
+}
+
+/* general_sort - g's rows in order, collapsed, into g->out */
+static void
+general_sort(struct general *g)
+{
+	struct sorter *s = g->s;
+	struct qctx *q = g->q;
+	size_t nrows = g->nrows, *order;
+	roaring_bitmap_t *seen;
+
+	order = xcalloc(nrows ? nrows : 1, sizeof(*order));
+	s->q = q;
+	s->rows = g->rows;
+	s->nrows = nrows;
+	s->kwv = xcalloc(s->n * nrows + 1, sizeof(*s->kwv));
+	for (size_t i = 0; i < s->n; i++) {
+		if (s->v[i].key < S_KW)
+			continue;
+		for (size_t j = 0; j < nrows; j++) {
+			struct row *r = &g->rows[j];
+			size_t tot, have;
+
+			if (s->v[i].key == S_KW) {
+				s->kwv[i * nrows + j] = has_kw(r->em.flags,
+				    r->em.keywords, r->em.nkeywords,
+				    s->v[i].kw);
+				continue;
+			}
+			have = thread_kw_count(q, r, s->v[i].kw, &tot);
+			s->kwv[i * nrows + j] = s->v[i].key == S_ALL_KW ?
+			    tot > 0 && have == tot : have > 0;
+		}
+	}
+	for (size_t i = 0; i < nrows; i++)
+		order[i] = i;
+	qsort_r(order, nrows, sizeof(*order), compare, s);
+	seen = roaring_bitmap_create();
+	for (size_t i = 0; i < nrows; i++) {
+		uint32_t th = g->rows[order[i]].thread;
+
+		if (g->collapse && roaring_bitmap_contains(seen, th))
+			continue;
+		roaring_bitmap_add(seen, th);
+		out_push(&g->out, g->rows[order[i]].id);
+	}
+	roaring_bitmap_free(seen);
+	free(order);
+	free(s->kwv);
+	s->kwv = NULL;
+}
+
+static int
+general_txn(struct kv_txn *t, void *arg, struct buf *err)
+{
+	struct general *g = arg;
+	struct qctx *q = g->q;
+	const uint32_t *ids = g->all;
+	size_t n = g->nall;
+	int r;
+
+	general_reset(g);
+	if ((r = qctx_begin(q, t, err)) < 0)
+		return r;
+	if (g->mbox != 0) {
+		if ((r = mail_msg_list_txn(t, q->c->acct, g->mbox, 1,
+		    general_cand, g, err)) < 0)
+			return r;
+		ids = g->cand.ids;
+		n = g->cand.n;
+	}
+	g->rows = xcalloc(n ? n : 1, sizeof(*g->rows));
+	for (size_t i = 0; i < n; i++) {
+		struct row *row = &g->rows[g->nrows];
+
+		if ((r = row_load(q, ids[i], row)) < 0)
+			return r;
+		if (r == 0)
+			continue;	/* gone since the listing */
+		if (!row_match(q, row, g->filter)) {
+			row_clear(row);
+			if (q->failed != 0)
+				return q->failed;
+			continue;
+		}
+		mime_info_free(&row->info);
+		g->nrows++;
+	}
+	general_sort(g);
+	return q->failed;
+}
+
+static int
+general(struct qctx *q, json_t *filter, struct sorter *s, bool collapse,
+    uint32_t mbox, struct out *o, struct buf *err)
+{
+	struct jmap_ctx *ctx = q->c->ctx;
+	struct general g;
+	uint32_t *all = NULL;
+	size_t nall = 0;
+	int r;
+
+	memset(&g, 0, sizeof(g));
+	if (mbox == 0 && jmap_email_list(q->c, &all, &nall, err) < 0)
+		return -1;
+	g.q = q;
+	g.filter = filter;
+	g.s = s;
+	g.collapse = collapse;
+	g.mbox = mbox;
+	g.all = all;
+	g.nall = nall;
+	r = kv_run(ctx->env->st->kv, KV_READ, general_txn, &g, err);
+	if (r == 0) {
+		log_debug(JMAP_SVC, "%s: Email/query: path=general, "
+		    "mailbox=%u, loaded=%zu, results=%zu", ctx->log_id, mbox,
+		    q->loaded, g.out.n);
+		*o = g.out;
+		g.out.ids = NULL;
+	}
+	general_reset(&g);
+	free(g.out.ids);
+	free(g.cand.ids);
+	free(all);
+	return r;
+}
+
+/* ---- the query ---- */
+
+/*
+ * source_mailbox - the mailbox every result must be in: a condition with
+ * inMailbox, or one directly in an AND.  1 with *mbox_r, 0 none, -1
+ * when it names no mailbox of ours (so nothing matches).
+ */
+static int
+source_mailbox(struct jmap_call *c, json_t *filter, uint32_t *mbox_r)
+{
+	json_t *op, *v, *in;
+	size_t i;
+
+	if (filter == NULL)
+		return 0;
+	op = json_object_get(filter, "operator");
+	if (op == NULL) {
+		in = json_object_get(filter, "inMailbox");
+		if (in == NULL)
+			return 0;
+		return jmap_id_resolve(c, 'M', json_string_value(in),
+		    mbox_r) == 0 ? 1 : -1;
+	}
+	if (strcmp(json_string_value(op), "AND") != 0)
+		return 0;
+	json_array_foreach(json_object_get(filter, "conditions"), i, v) {
+		if (json_object_get(v, "operator") != NULL ||
+		    (in = json_object_get(v, "inMailbox")) == NULL)
+			continue;
+		return jmap_id_resolve(c, 'M', json_string_value(in),
+		    mbox_r) == 0 ? 1 : -1;
+	}
+	return 0;
 }
 
 int
 jmap_email_query(struct jmap_call *c, json_t *filter, json_t *sort,
     uint32_t **ids_r, size_t *n_r, json_t **error_r, struct buf *err)
 {
-	struct mail *m = c->ctx->env->st->mail;
 	struct qctx q;
 	struct sorter s;
-	struct row *rows = NULL;
-	roaring_bitmap_t *seen;
-	uint32_t *all = NULL, *out;
-	size_t nall = 0, nrows = 0, *order, k = 0;
+	struct out o = { NULL, 0, 0 };
+	uint32_t mbox = 0;
 	bool collapse = json_is_true(jmap_arg_get(c, "collapseThreads"));
-	int ret = 0;
+	int ret = 0, src;	/* ret: 1 answered, 0 not yet, -1 */
 
 	memset(&q, 0, sizeof(q));
 	memset(&s, 0, sizeof(s));
@@ -625,115 +1097,133 @@ jmap_email_query(struct jmap_call *c, json_t *filter, json_t *sort,
 			q.need_info = true;
 	if (filter != NULL)
 		collect_text(&q, filter);
-	if (q.nhits > 0 && kv_run(c->ctx->env->st->kv, KV_READ, search_txn,
-	    &q, err) < 0)
-		ret = -1;
-	if (ret == 0 && jmap_email_list(c, &all, &nall, err) < 0)
-		ret = -1;
-	if (ret == 0)
-		rows = xcalloc(nall ? nall : 1, sizeof(*rows));
-	for (size_t i = 0; ret == 0 && i < nall; i++) {
-		struct row *r = &rows[nrows];
-		int g;
+	src = source_mailbox(c, filter, &mbox);
+	if (src > 0 && s.n == 1 && s.v[0].key == S_RECEIVED) {
+		/* inMailbox alone needs no condition checked per email */
+		bool bare = json_object_size(filter) == 1 &&
+		    json_object_get(filter, "inMailbox") != NULL;
 
-		memset(r, 0, sizeof(*r));
-		g = mail_email_get(m, c->acct, all[i], &r->em, err);
-		if (g < 0) {
-			ret = -1;
-			break;
-		}
-		if (g == 0)
-			continue;	/* gone since the listing */
-		r->id = all[i];
-		r->thread = r->em.thread;
-		r->size = r->em.size;
-		r->received = r->em.received_at;
-		r->sent = r->em.received_at;
-		if (q.need_info && mail_email_mime(m, c->acct, r->id, &r->info,
-		    err) < 0) {
-			row_clear(r);
-			ret = -1;
-			break;
-		}
-		if (r->info != NULL) {
-			const struct mime_headers *h = &r->info->hdr;
-
-			r->has_att = r->info->has_attachment;
-			if (h->has_date)
-				r->sent = h->date;
-			r->from = addr_key(&h->from);
-			r->to = addr_key(&h->to);
-			r->subject = xstrdup(h->base_subject != NULL ?
-			    h->base_subject : "");
-		} else {
-			r->from = xstrdup("");
-			r->to = xstrdup("");
-			r->subject = xstrdup("");
-		}
-		q.r = r;
-		if (filter != NULL && !jmap_filter_match(filter, cond_match,
-		    &q)) {
-			row_clear(r);
-			continue;
-		}
-		if (q.failed) {
-			row_clear(r);
-			ret = -1;
-			break;
-		}
-		mime_info_free(&r->info);
-		nrows++;
+		ret = walk(&q, bare ? NULL : filter, mbox, s.v[0].asc,
+		    collapse, &o, err);
 	}
-	free(all);
-	if (ret == 0) {
-		order = xcalloc(nrows ? nrows : 1, sizeof(*order));
-		s.q = &q;
-		s.rows = rows;
-		s.nrows = nrows;
-		s.kwv = xcalloc(s.n * nrows + 1, sizeof(*s.kwv));
-		for (size_t i = 0; i < s.n; i++) {
-			if (s.v[i].key < S_KW)
-				continue;
-			for (size_t j = 0; j < nrows; j++) {
-				size_t tot, have;
-
-				if (s.v[i].key == S_KW) {
-					s.kwv[i * nrows + j] = has_kw(
-					    rows[j].em.flags, rows[j].em.keywords,
-					    rows[j].em.nkeywords, s.v[i].kw);
-					continue;
-				}
-				have = thread_kw_count(&q, &rows[j], s.v[i].kw,
-				    &tot);
-				s.kwv[i * nrows + j] = s.v[i].key == S_ALL_KW ?
-				    tot > 0 && have == tot : have > 0;
-			}
-		}
-		for (size_t i = 0; i < nrows; i++)
-			order[i] = i;
-		qsort_r(order, nrows, sizeof(*order), compare, &s);
-		out = xcalloc(nrows ? nrows : 1, sizeof(*out));
-		seen = roaring_bitmap_create();
-		for (size_t i = 0; i < nrows; i++) {
-			uint32_t th = rows[order[i]].thread;
-
-			if (collapse && roaring_bitmap_contains(seen, th))
-				continue;
-			roaring_bitmap_add(seen, th);
-			out[k++] = rows[order[i]].id;
-		}
-		roaring_bitmap_free(seen);
-		*ids_r = out;
-		*n_r = k;
-		free(order);
-		free(s.kwv);
-		if (q.failed)
-			ret = -1;
+	if (src < 0)
+		ret = 1;	/* an unknown mailbox holds nothing */
+	else if (ret == 0)
+		ret = general(&q, filter, &s, collapse, src > 0 ? mbox : 0, &o,
+		    err) < 0 ? -1 : 1;
+	if (ret > 0) {
+		*ids_r = o.ids;
+		*n_r = o.n;
+	} else {
+		free(o.ids);
 	}
-	for (size_t i = 0; i < nrows; i++)
-		row_clear(&rows[i]);
-	free(rows);
 	free(s.v);
 	qctx_clear(&q);
-	return ret;
+	return ret < 0 ? -1 : 0;
+}
+
+/* ---- queryChanges: what threads move ---- */
+
+static bool
+filter_has_thread_kw(json_t *f)
+{
+	json_t *v;
+	size_t i;
+
+	if (json_object_get(f, "operator") != NULL) {
+		json_array_foreach(json_object_get(f, "conditions"), i, v)
+			if (filter_has_thread_kw(v))
+				return true;
+		return false;
+	}
+	return json_object_get(f, "allInThreadHaveKeyword") != NULL ||
+	    json_object_get(f, "someInThreadHaveKeyword") != NULL ||
+	    json_object_get(f, "noneInThreadHaveKeyword") != NULL;
+}
+
+static bool
+sort_has_thread_kw(json_t *sort)
+{
+	json_t *v;
+	size_t i;
+
+	json_array_foreach(sort, i, v) {
+		const char *p = json_string_value(json_object_get(v,
+		    "property"));
+
+		if (p != NULL && (strcmp(p, "allInThreadHaveKeyword") == 0 ||
+		    strcmp(p, "someInThreadHaveKeyword") == 0))
+			return true;
+	}
+	return false;
+}
+
+int
+jmap_email_query_changes_more(struct jmap_call *c, json_t *filter,
+    json_t *sort, const struct mail_changes *ch, uint64_t since,
+    uint32_t **ids_r, size_t *n_r, struct buf *err)
+{
+	struct mail *m = c->ctx->env->st->mail;
+	struct mail_changes tch;
+	roaring_bitmap_t *threads;
+	uint32_t *tv;
+	size_t ntv;
+	struct out o = { NULL, 0, 0 };
+	const uint32_t *lists[2] = { ch->created, ch->updated };
+	const size_t nlists[2] = { ch->ncreated, ch->nupdated };
+	int r = 0;
+
+	*ids_r = NULL;
+	*n_r = 0;
+	if (!json_is_true(jmap_arg_get(c, "collapseThreads")) &&
+	    (filter == NULL || !filter_has_thread_kw(filter)) &&
+	    (sort == NULL || !sort_has_thread_kw(sort)))
+		return 0;
+	/* the threads of the emails changed (a keyword change logs no
+	 * thread change), and the threads logged (an email destroyed) */
+	if (mail_changes(m, c->acct, MAIL_LOG_THREAD, since, MAIL_CHANGES_MAX,
+	    &tch, err) < 0)
+		return -1;
+	if (tch.cannot_calculate || tch.has_more) {
+		mail_changes_clear(&tch);
+		return 1;
+	}
+	threads = roaring_bitmap_create();
+	roaring_bitmap_add_many(threads, tch.ncreated, tch.created);
+	roaring_bitmap_add_many(threads, tch.nupdated, tch.updated);
+	mail_changes_clear(&tch);
+	for (size_t l = 0; r == 0 && l < 2; l++) {
+		for (size_t i = 0; r == 0 && i < nlists[l]; i++) {
+			struct mail_email em;
+
+			memset(&em, 0, sizeof(em));
+			r = mail_email_get(m, c->acct, lists[l][i], &em, err);
+			if (r == 1)
+				roaring_bitmap_add(threads, em.thread);
+			mail_email_clear(&em);
+			r = r < 0 ? -1 : 0;
+		}
+	}
+	ntv = (size_t)roaring_bitmap_get_cardinality(threads);
+	tv = xcalloc(ntv + 1, sizeof(*tv));
+	roaring_bitmap_to_uint32_array(threads, tv);
+	roaring_bitmap_free(threads);
+	for (size_t k = 0; r == 0 && k < ntv; k++) {
+		uint32_t *ids = NULL;
+		size_t n = 0;
+
+		if (mail_thread_get(m, c->acct, tv[k], &ids, &n, err) < 0)
+			r = -1;
+		for (size_t i = 0; i < n; i++)
+			out_push(&o, ids[i]);
+		free(ids);
+	}
+	free(tv);
+	if (r < 0) {
+		free(o.ids);
+		return -1;
+	}
+	*ids_r = o.ids;
+	*n_r = o.n;
+	return 0;
 }

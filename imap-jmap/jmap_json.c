@@ -35,6 +35,7 @@ const char *const jmap_cap_names[JMAP_CAP_COUNT] = {
 	"urn:ietf:params:jmap:core",
 	"urn:ietf:params:jmap:mail",
 	"urn:ietf:params:jmap:submission",
+	"urn:ietf:params:jmap:vacationresponse",
 };
 
 int

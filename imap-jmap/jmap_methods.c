@@ -19,6 +19,9 @@ const struct jmap_method *const jmap_method_tables[] = {
 	jmap_mailbox_methods,
 	jmap_thread_methods,
 	jmap_email_methods,
+	jmap_identity_methods,	/* RFC 8621 6 */
+	jmap_submission_methods,	/* RFC 8621 7 */
+	jmap_vacation_methods,	/* VacationResponse (singleton) */
 	NULL,
 };
 
@@ -26,5 +29,8 @@ const struct jmap_type *const jmap_std_types[] = {
 	&jmap_mailbox_type,
 	&jmap_thread_type,
 	&jmap_email_type,
+	&jmap_identity_type,
+	&jmap_submission_type,
+	&jmap_vacation_type,	/* push only: its methods are its own */
 	NULL,
 };

@@ -80,6 +80,7 @@ enum jmap_cap {
 	JMAP_CAP_CORE,		/* urn:ietf:params:jmap:core */
 	JMAP_CAP_MAIL,		/* urn:ietf:params:jmap:mail */
 	JMAP_CAP_SUBMISSION,	/* urn:ietf:params:jmap:submission */
+	JMAP_CAP_VACATION,	/* urn:ietf:params:jmap:vacationresponse */
 	JMAP_CAP_COUNT
 };
 #define JMAP_CAP_BIT(c) (1u << (c))
@@ -191,6 +192,10 @@ struct jmap_env {
 	const struct jmap_method *const *tables;
 	/* NULL-ended list of the std types (push reports their states) */
 	const struct jmap_type *const *types;
+	/* EmailSubmission hands mail to these (jmap_server_set_queue);
+	 * NULL: sending is forbiddenToSend */
+	struct spool *spool;
+	struct qmgr *qm;
 };
 
 /* one API request as the methods see it */
@@ -215,6 +220,8 @@ struct jmap_call {
 	json_t *args;		/* resolved arguments, borrowed */
 	uint32_t acct;		/* accountId, checked (JMAP_M_ACCOUNT) */
 	bool answered;		/* a response was added */
+	struct jmap_qwin *qwin;	/* /query's window, while the type's query
+				   function runs (jmap_query.c); else NULL */
 };
 
 /*
@@ -410,6 +417,31 @@ int jmap_std_query(struct jmap_call *c, const struct jmap_type *t,
     struct buf *err);
 int jmap_std_query_changes(struct jmap_call *c, const struct jmap_type *t,
     struct buf *err);
+/*
+ * The window /query asks for, as a type's query function sees it in
+ * c->qwin: one that reads its results in order (an index) may stop once
+ * jmap_qwin_covered says the ids so far hold the window, and then sets
+ * prefix (and total when it knows it: it must when want_total).  One
+ * that ignores it returns every id, as before.  NULL for /queryChanges,
+ * which needs them all.
+ */
+struct jmap_qwin {
+	json_int_t position;	/* as given, 0 when absent */
+	bool has_anchor;	/* then position does not count */
+	bool anchor_ok;		/* the anchor is an id of the type: anchor */
+	uint32_t anchor;
+	json_int_t anchor_offset;
+	size_t limit;		/* capped at the most one answer holds */
+	bool want_total;	/* calculateTotal */
+	bool prefix;		/* out: ids are the first results only */
+	size_t total;		/* out with prefix: all results (SIZE_MAX:
+				   not known) */
+};
+/* jmap_qwin_covered - whether n results in order, the anchor at index
+ * anchor_at (SIZE_MAX: not among them), total all (SIZE_MAX: not known)
+ * answer w as the whole list would */
+bool jmap_qwin_covered(const struct jmap_qwin *w, size_t n, size_t anchor_at,
+    size_t total);
 /* jmap_std_state - the type's state (mail_current_state of t->log) */
 int jmap_std_state(struct jmap_call *c, const struct jmap_type *t,
     char out[24], struct buf *err);
@@ -541,6 +573,18 @@ jmap_method_fn jmap_email_import, jmap_email_parse, jmap_email_copy;
 extern const struct jmap_arg jmap_email_query_args[];
 int jmap_email_query(struct jmap_call *c, json_t *filter, json_t *sort,
     uint32_t **ids_r, size_t *n_r, json_t **error_r, struct buf *err);
+/*
+ * jmap_email_query_changes_more - Email/queryChanges: the emails whose
+ * place in the results may have changed since although they did not
+ * (collapseThreads, thread keyword conditions: every email of a thread
+ * that one of ch's emails is in, or one logged as changed since);
+ * *ids_r owned, none when the query does not look at threads.  0, 1
+ * when the thread changes cannot be told (cannotCalculateChanges), -1.
+ */
+struct mail_changes;
+int jmap_email_query_changes_more(struct jmap_call *c, json_t *filter,
+    json_t *sort, const struct mail_changes *ch, uint64_t since,
+    uint32_t **ids_r, size_t *n_r, struct buf *err) WARN_UNUSED;
 /* jmap_email_build.c: a message from structured properties (1, 0 with
  * *seterr_r, -1); SearchSnippet/get */
 int jmap_email_build(struct jmap_call *c, json_t *obj, struct buf *out,
@@ -549,6 +593,44 @@ jmap_method_fn jmap_snippet_get;
 /* jmap_snippet_mark - s HTML-escaped, words beginning with a term in
  * <mark>; NULL when no term occurs (free() the result).  Pure. */
 char *jmap_snippet_mark(const char *s, char *const *terms, size_t nterms);
+
+/* ---- Identity and EmailSubmission (RFC 8621 6, 7) ---- */
+
+/* jmap_identity.c */
+extern const struct jmap_method jmap_identity_methods[];
+extern const struct jmap_type jmap_identity_type;
+/*
+ * jmap_may_send_as - whether the call's account may use addr as a sender
+ * (From:, MAIL FROM, an Identity's email): SMTP submission's rule, its
+ * own address, sub-addresses and aliases (dir_owns) and
+ * auth.sender_wildcards; 1, 0, -1
+ */
+int jmap_may_send_as(struct jmap_call *c, const char *addr, struct buf *err)
+    WARN_UNUSED;
+/* jmap_is_addr - s is one bare addr-spec (rfc5322_addresses reads it as
+ * itself: no display name, no brackets), at most DIR_NAME_MAX octets */
+bool jmap_is_addr(const char *s);
+/* jmap_identity_load - the Identity id as /get shows it: 1 with *obj_r,
+ * 0 when there is none (or it was destroyed), -1 */
+int jmap_identity_load(struct jmap_call *c, uint32_t id, json_t **obj_r,
+    struct buf *err) WARN_UNUSED;
+
+/* jmap_submission.c: the type and its methods; jmap_submission_send.c:
+ * create (the checks of 7.5 and the queue) */
+extern const struct jmap_method jmap_submission_methods[];
+extern const struct jmap_type jmap_submission_type;
+int jmap_submission_create(struct jmap_call *c, json_t *obj, uint32_t *id_r,
+    json_t **created_r, json_t **seterr_r, struct buf *err);
+/* jmap_submission_capability - the account capability (RFC 8621 1.3.2) */
+json_t *jmap_submission_capability(const struct jmap_env *env);
+
+/* ---- VacationResponse (jmap_vacation.c, RFC 8621 8) ---- */
+
+/* VacationResponse/get and /set of the singleton; the type is listed
+ * for push only (its id is "singleton", not a prefixed number, so the
+ * std helpers do not serve it) */
+extern const struct jmap_method jmap_vacation_methods[];
+extern const struct jmap_type jmap_vacation_type;
 
 /* ---- the session resource (jmap_session.c) ---- */
 

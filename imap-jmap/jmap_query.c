@@ -4,17 +4,27 @@
  * functions share.
  *
  * Decisions:
- *   - The type's query function returns every matching id in order; the
+ *   - The type's query function returns the matching ids in order; the
  *     window (position or anchor and anchorOffset, limit) is cut here, at
- *     most QUERY_LIMIT_MAX ids (then "limit" says so).  The query state
- *     is the type's state, so canCalculateChanges is always true.
+ *     most QUERY_LIMIT_MAX ids (then "limit" says so).  A query function
+ *     that reads its results in order may stop early and return only the
+ *     first ones (struct jmap_qwin in c->qwin, jmap_qwin_covered: one
+ *     past the window, the total when asked for), so a page of an
+ *     indexed query costs the page.  The query state is the type's
+ *     state, so canCalculateChanges is always true.
  *   - /queryChanges (5.6) needs no stored query state: since the query
  *     state is the type's state, it lists as removed every id updated or
  *     destroyed since, and as added every id of the current results
  *     created or updated since, with its index.  That is the superset the
  *     RFC allows (an unmoved id removed and added again), exact for any
- *     filter and sort.  upToId is accepted and not used.  More than
- *     MAIL_CHANGES_MAX changes since: cannotCalculateChanges.
+ *     filter and sort whose answer for an object depends on that object
+ *     only.  Email's collapseThreads and thread keyword conditions also
+ *     depend on the other emails of its thread: for those Email adds
+ *     every email of the threads touched since
+ *     (jmap_email_query_changes_more), or an email pushed out of the
+ *     results by a newer one of its thread would never be removed.
+ *     upToId is accepted and not used.  More than MAIL_CHANGES_MAX
+ *     changes since: cannotCalculateChanges.
  *   - Collations: i;ascii-casemap (the default for strings) and i;octet,
  *     what the session advertises.
  */
@@ -161,6 +171,34 @@ static const struct jmap_arg query_args[] = {
 	{ NULL, 0, 0 },
 };
 
+bool
+jmap_qwin_covered(const struct jmap_qwin *w, size_t n, size_t anchor_at,
+    size_t total)
+{
+	size_t start;
+
+	if (w->want_total && total == SIZE_MAX)
+		return false;
+	if (w->has_anchor) {
+		json_int_t o = w->anchor_offset;
+
+		if (!w->anchor_ok || anchor_at == SIZE_MAX)
+			return false;
+		start = o < 0 && (size_t)-o > anchor_at ? 0 :
+		    o < 0 ? anchor_at - (size_t)-o : anchor_at + (size_t)o;
+	} else if (w->position >= 0) {
+		start = (size_t)w->position;
+	} else {
+		if (total == SIZE_MAX)
+			return false;
+		start = (size_t)-w->position > total ? 0 :
+		    total - (size_t)-w->position;
+	}
+	/* one past the window: jmap_std_query's window math then comes out
+	 * as over the whole list, "limit" (more than the cap) included */
+	return start <= n && n - start > w->limit;
+}
+
 /* run_query - the type's query; 1 with ids, 0 answered, -1 */
 static int
 run_query(struct jmap_call *c, const struct jmap_type *t, uint32_t **ids_r,
@@ -184,12 +222,35 @@ run_query(struct jmap_call *c, const struct jmap_type *t, uint32_t **ids_r,
 	return 1;
 }
 
+/* qwin_init - the window of c's arguments, for the type's query */
+static void
+qwin_init(struct jmap_call *c, const struct jmap_type *t, struct jmap_qwin *w)
+{
+	json_t *pos = jmap_arg_get(c, "position");
+	json_t *anchor = jmap_arg_get(c, "anchor");
+	json_t *off = jmap_arg_get(c, "anchorOffset");
+	json_t *lim = jmap_arg_get(c, "limit");
+
+	memset(w, 0, sizeof(*w));
+	w->position = pos != NULL ? json_integer_value(pos) : 0;
+	w->has_anchor = anchor != NULL;
+	w->anchor_ok = anchor != NULL && jmap_id_resolve(c, t->prefix,
+	    json_string_value(anchor), &w->anchor) == 0;
+	w->anchor_offset = off != NULL ? json_integer_value(off) : 0;
+	w->limit = QUERY_LIMIT_MAX;
+	if (lim != NULL && json_integer_value(lim) < QUERY_LIMIT_MAX)
+		w->limit = (size_t)json_integer_value(lim);
+	w->want_total = json_is_true(jmap_arg_get(c, "calculateTotal"));
+	w->total = SIZE_MAX;
+}
+
 int
 jmap_std_query(struct jmap_call *c, const struct jmap_type *t, struct buf *err)
 {
+	struct jmap_qwin w;
 	json_t *anchor, *res, *ids_out, *lim;
 	uint32_t *ids, an;
-	size_t n, start, count;
+	size_t n, start, count, total;
 	char state[24], id[JMAP_ID_MAX];
 	int rc;
 
@@ -197,8 +258,15 @@ jmap_std_query(struct jmap_call *c, const struct jmap_type *t, struct buf *err)
 		return 0;
 	if (jmap_std_state(c, t, state, err) < 0)
 		return -1;
-	if ((rc = run_query(c, t, &ids, &n, err)) <= 0)
+	qwin_init(c, t, &w);
+	c->qwin = &w;
+	rc = run_query(c, t, &ids, &n, err);
+	c->qwin = NULL;
+	if (rc <= 0)
 		return rc;
+	/* ids may be the first results only (jmap_qwin_covered): n is then
+	 * past the window, so what follows comes out the same */
+	total = w.prefix ? w.total : n;
 	anchor = jmap_arg_get(c, "anchor");
 	if (anchor != NULL) {
 		json_t *off = jmap_arg_get(c, "anchorOffset");
@@ -223,7 +291,7 @@ jmap_std_query(struct jmap_call *c, const struct jmap_type *t, struct buf *err)
 		json_t *pos = jmap_arg_get(c, "position");
 		json_int_t p = pos != NULL ? json_integer_value(pos) : 0;
 
-		start = p < 0 ? ((size_t)-p > n ? 0 : n - (size_t)-p) :
+		start = p < 0 ? ((size_t)-p > total ? 0 : total - (size_t)-p) :
 		    (size_t)p > n ? n : (size_t)p;
 	}
 	lim = jmap_arg_get(c, "limit");
@@ -244,7 +312,8 @@ jmap_std_query(struct jmap_call *c, const struct jmap_type *t, struct buf *err)
 	json_object_set_new(res, "position", json_integer((json_int_t)start));
 	json_object_set_new(res, "ids", ids_out);
 	if (json_is_true(jmap_arg_get(c, "calculateTotal")))
-		json_object_set_new(res, "total", json_integer((json_int_t)n));
+		json_object_set_new(res, "total",
+		    json_integer((json_int_t)total));
 	if (count == QUERY_LIMIT_MAX && n - start > count)
 		json_object_set_new(res, "limit", json_integer(QUERY_LIMIT_MAX));
 	free(ids);
@@ -273,6 +342,19 @@ cmp_u32(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
+/* sort_unique - v sorted, duplicates out; the count left */
+static size_t
+sort_unique(uint32_t *v, size_t n)
+{
+	size_t k = 0;
+
+	qsort(v, n, sizeof(*v), cmp_u32);
+	for (size_t i = 0; i < n; i++)
+		if (k == 0 || v[k - 1] != v[i])
+			v[k++] = v[i];
+	return k;
+}
+
 int
 jmap_std_query_changes(struct jmap_call *c, const struct jmap_type *t,
     struct buf *err)
@@ -280,8 +362,8 @@ jmap_std_query_changes(struct jmap_call *c, const struct jmap_type *t,
 	struct mail_changes ch;
 	const char *since_s;
 	uint64_t since;
-	uint32_t *ids, *changed;
-	size_t n, nchanged, max, nadded = 0;
+	uint32_t *ids, *changed, *created, *more = NULL;
+	size_t n, nchanged, max, nadded = 0, nmore = 0;
 	json_t *removed, *added, *res;
 	char state[24], id[JMAP_ID_MAX];
 	int rc;
@@ -308,18 +390,46 @@ jmap_std_query_changes(struct jmap_call *c, const struct jmap_type *t,
 		mail_changes_clear(&ch);
 		return rc;
 	}
-	nchanged = ch.ncreated + ch.nupdated;
+	/* the type's own additions: emails moved by their threads */
+	if (t->query == jmap_email_query &&
+	    (rc = jmap_email_query_changes_more(c, jmap_arg_get(c, "filter"),
+	    jmap_arg_get(c, "sort"), &ch, since, &more, &nmore, err)) != 0) {
+		mail_changes_clear(&ch);
+		free(ids);
+		if (rc < 0)
+			return -1;
+		jmap_error(c, "cannotCalculateChanges", "too many thread "
+		    "changes since %.64s", since_s);
+		return 0;
+	}
+	nchanged = ch.ncreated + ch.nupdated + nmore;
 	changed = xcalloc(nchanged + 1, sizeof(*changed));
 	if (ch.ncreated > 0)
 		memcpy(changed, ch.created, ch.ncreated * sizeof(*changed));
 	if (ch.nupdated > 0)
 		memcpy(changed + ch.ncreated, ch.updated,
 		    ch.nupdated * sizeof(*changed));
-	qsort(changed, nchanged, sizeof(*changed), cmp_u32);
-	removed = jmap_std_id_array(t->prefix, ch.updated, ch.nupdated);
-	added = jmap_std_id_array(t->prefix, ch.destroyed, ch.ndestroyed);
-	json_array_extend(removed, added);
-	json_decref(added);
+	if (nmore > 0)
+		memcpy(changed + ch.ncreated + ch.nupdated, more,
+		    nmore * sizeof(*changed));
+	nchanged = sort_unique(changed, nchanged);
+	created = xcalloc(ch.ncreated + 1, sizeof(*created));
+	if (ch.ncreated > 0)
+		memcpy(created, ch.created, ch.ncreated * sizeof(*created));
+	qsort(created, ch.ncreated, sizeof(*created), cmp_u32);
+	removed = jmap_std_id_array(t->prefix, ch.destroyed, ch.ndestroyed);
+	/* updated or moved: removed, and added again where they are now
+	 * (5.6: ids in removed that are still in the results are in added
+	 * too); created ones were in no old result */
+	for (size_t i = 0; i < nchanged; i++) {
+		if (bsearch(&changed[i], created, ch.ncreated,
+		    sizeof(*changed), cmp_u32) != NULL)
+			continue;
+		jmap_id_make(t->prefix, changed[i], id);
+		json_array_append_new(removed, json_string(id));
+	}
+	free(more);
+	free(created);
 	added = json_array();
 	for (size_t i = 0; i < n; i++) {
 		json_t *a;

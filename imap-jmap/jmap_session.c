@@ -96,7 +96,8 @@ session_core(const struct jmap_env *env, uint32_t acct, const char *username,
 			continue;
 		json_object_set_new(acaps, jmap_cap_names[c],
 		    c == JMAP_CAP_MAIL ? mail_account_capability(env) :
-		    json_object());
+		    c == JMAP_CAP_SUBMISSION ?
+		    jmap_submission_capability(env) : json_object());
 		json_object_set_new(primary, jmap_cap_names[c],
 		    json_string(id));
 	}

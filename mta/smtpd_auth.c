@@ -53,6 +53,7 @@
 
 #include "common/log.h"
 #include "common/sasl.h"
+#include "common/sender_wildcard.h"
 #include "common/xalloc.h"
 #include "mta/mta_priv.h"
 
@@ -468,31 +469,12 @@ smtpd_auth_command(struct smtpd_session *s, const struct smtp_cmd *cmd)
 		smtpd_reply(s, 334, NULL, LOGIN_USER_PROMPT);
 }
 
-/* wildcard - "PATTERN=ACCOUNT" lets the session's account use addr */
-static bool
-wildcard(const struct smtpd_session *s, const char *w, const char *addr)
-{
-	const char *eq = strchr(w, '='), *at = strrchr(addr, '@');
-	size_t plen;
-
-	if (eq == NULL || at == NULL ||
-	    !ascii_eq_nocase(s->auth_user, strlen(s->auth_user), eq + 1))
-		return false;
-	plen = (size_t)(eq - w);
-	if (w[0] == '@')	/* "@domain": any address there */
-		return ascii_strncasecmp(at, w, plen) == 0 &&
-		    strlen(at) == plen;
-	return strlen(addr) == plen && ascii_strncasecmp(addr, w, plen) == 0;
-}
-
 int
 smtpd_auth_owns(struct smtpd_session *s, const char *addr, struct buf *err)
 {
-	const struct strlist *wl = &s->cfg->auth.sender_wildcards;
-
 	ASSERT(s->auth_user != NULL);
-	for (size_t i = 0; i < wl->n; i++)
-		if (wildcard(s, wl->v[i], addr))
-			return 1;
+	if (sender_wildcard_match(&s->cfg->auth.sender_wildcards,
+	    s->auth_user, addr))
+		return 1;
 	return dir_owns(s->srv->dir, s->auth_id, addr, err);
 }

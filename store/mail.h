@@ -3,9 +3,9 @@
  * per-mailbox UIDVALIDITY/UIDNEXT/HIGHESTMODSEQ and counts, emails and
  * their memberships (each with its UID and MODSEQ), flags and keywords,
  * threads, expunge/destroy, COPY/MOVE, the change log with JMAP /changes,
- * and the per-account quota usage.  The keys are those of
- * store/LAYOUT.md ('C', 'M', 'm', 'E', 'I', 'U', 'S', 'X', 'H', 'L', 'T',
- * 'R', 'Q').
+ * and the per-account quota usage, and the IMAP annotations.  The keys
+ * are those of store/LAYOUT.md ('C', 'M', 'm', 'E', 'I', 'U', 'S', 'X',
+ * 'H', 'L', 'T', 'R', 'Q', 'N', 'O').
  *
  * Every function that takes a struct mail runs its own kv_run
  * transaction and blocks (disk): call it from worker threads only.  The
@@ -121,6 +121,10 @@ enum mail_log_type {
 	MAIL_LOG_MAILBOX = 'm',
 	MAIL_LOG_EMAIL = 'e',
 	MAIL_LOG_THREAD = 't',	/* a thread's email list changed */
+	MAIL_LOG_IDENTITY = 'i',	/* JMAP Identity (mail_obj.c) */
+	MAIL_LOG_SUBMISSION = 's',	/* JMAP EmailSubmission (mail_obj.c) */
+	MAIL_LOG_VACATION = 'v',	/* the VacationResponse (only the
+					   last record is kept) */
 };
 
 enum mail_log_op {
@@ -364,7 +368,8 @@ int mail_mailbox_rename_txn(struct kv_txn *t, uint32_t acct, uint32_t mbox,
  * remove_emails every membership is expunged as mail_msg_expunge_txn
  * does, and fn (may be NULL only when the caller owns no blobs, i.e. in
  * tests) is called for each email so destroyed.  All of the mailbox's
- * keys go ('M', 'm', 'U', 'S', 'X', 'H'); "destroyed" is logged.
+ * keys go ('M', 'm', 'U', 'S', 'X', 'H', and 'N': its annotations);
+ * "destroyed" is logged.
  */
 int mail_mailbox_delete_txn(struct kv_txn *t, uint32_t acct, uint32_t mbox,
     bool remove_emails, mail_removed_fn *fn, void *arg, struct buf *err)
@@ -547,6 +552,42 @@ int mail_log_append_txn(struct kv_txn *t, uint32_t acct,
 int mail_mailbox_put_txn(struct kv_txn *t, uint32_t acct,
     const struct mail_mailbox *mb, struct buf *err) WARN_UNUSED;
 
+/* ---- receivedAt order per mailbox (store/mail_order.c) ---- */
+
+/*
+ * 'O' acct mbox ~received email -> thread: one entry per membership of
+ * mbox, read newest first (ties by email id ascending), and 'O' acct
+ * mbox -> their count.  mail_member.c writes them with the 'U' keys;
+ * JMAP Email/query reads a page of a mailbox from them.  A store from
+ * before the index has none: mail_order_count_txn then differs from the
+ * mailbox's total, and mail_order_rebuild (one write transaction over
+ * the mailbox's emails) makes it whole.
+ */
+struct mail_order_entry {
+	uint32_t email, thread;
+	int64_t received;
+};
+/* callback: 0 goes on, > 0 stops (the scan returns 0), < 0 fails it */
+typedef int mail_order_fn(void *arg, const struct mail_order_entry *e);
+/* mail_order_add_txn / _remove_txn - em's entry of mbox in / out
+ * (mail_member_add, mail_member_remove); an absent entry is no error */
+int mail_order_add_txn(struct kv_txn *t, uint32_t acct, uint32_t mbox,
+    const struct mail_email *em, struct buf *err) WARN_UNUSED;
+int mail_order_remove_txn(struct kv_txn *t, uint32_t acct, uint32_t mbox,
+    const struct mail_email *em, struct buf *err) WARN_UNUSED;
+/* mail_order_count_txn - the entries of mbox (0 when none) */
+int mail_order_count_txn(struct kv_txn *t, uint32_t acct, uint32_t mbox,
+    uint64_t *n_r, struct buf *err) WARN_UNUSED;
+/* mail_order_scan_txn - fn for each entry, newest first, or oldest first
+ * (ties by email id ascending both ways); 0 or -1 */
+int mail_order_scan_txn(struct kv_txn *t, uint32_t acct, uint32_t mbox,
+    bool oldest_first, mail_order_fn *fn, void *arg, struct buf *err)
+    WARN_UNUSED;
+/* mail_order_rebuild - mbox's entries and count anew from its 'U' keys
+ * and email records, in a write transaction of its own */
+int mail_order_rebuild(struct mail *m, uint32_t acct, uint32_t mbox,
+    struct buf *err) WARN_UNUSED;
+
 /* ---- IMAP's questions ---- */
 
 /* mail_msg_list - memberships of mbox with uid >= first_uid, UID order */
@@ -574,6 +615,55 @@ int mail_msg_changed_since(struct mail *m, uint32_t acct, uint32_t mbox,
 int mail_msg_vanished_since(struct mail *m, uint32_t acct, uint32_t mbox,
     uint64_t modseq, mail_msg_fn *fn, void *arg, struct buf *err)
     WARN_UNUSED;
+
+/* ---- annotations: IMAP METADATA, RFC 5464 (store/mail_meta.c) ---- */
+
+/*
+ * Entries ('N' acct mbox name) of the server (mbox MAIL_META_SERVER) or
+ * of a mailbox, per account, /private and /shared alike.  A name is the
+ * whole entry path, "/private/..." or "/shared/..." with at least one
+ * component below (mail_meta_name_is_valid: printable ASCII without
+ * '*', '%', "//" or a trailing '/', at most MAIL_META_NAME_MAX bytes);
+ * names are case-insensitive (RFC 5464 3.2): stored, compared and given
+ * back in lowercase.  Values are opaque bytes, NUL included.  A
+ * mailbox's entries go with mail_mailbox_delete_txn; RENAME keeps them.
+ *   get     - 1 with the value appended to val, 0 when there is none
+ *             (an invalid name included), -1
+ *   scan    - fn for each entry strictly below `below` (name + "/"; ""
+ *             = every entry of mbox; "/private" and "/shared" alone are
+ *             allowed there), in name order; children_only: one level
+ *             below (GETMETADATA DEPTH 1).  fn: 0 goes on, > 0 stops,
+ *             < 0 stops and the scan fails
+ *   count   - the entries of mbox
+ *   set     - value NULL deletes.  1 done (also deleting an absent
+ *             entry), 0 when mbox is not MAIL_META_SERVER and no such
+ *             mailbox exists, MAIL_META_TOOMANY when the entry is new
+ *             and mbox holds max_entries already (0 = no limit; nothing
+ *             written), -1 for an invalid name.  Notes acct for the
+ *             change hooks (store.h).
+ */
+#define MAIL_META_SERVER 0u		/* the "mailbox" of server entries */
+#define MAIL_META_NAME_MAX 1000u	/* bytes of an entry name */
+#define MAIL_META_TOOMANY (-5)		/* mail_meta_set*: see above */
+
+typedef int mail_meta_fn(void *arg, const char *name, const void *value,
+    size_t len);
+bool mail_meta_name_is_valid(const char *name);
+int mail_meta_get(struct mail *m, uint32_t acct, uint32_t mbox,
+    const char *name, struct buf *val, struct buf *err) WARN_UNUSED;
+int mail_meta_get_txn(struct kv_txn *t, uint32_t acct, uint32_t mbox,
+    const char *name, struct buf *val, struct buf *err) WARN_UNUSED;
+int mail_meta_scan_txn(struct kv_txn *t, uint32_t acct, uint32_t mbox,
+    const char *below, bool children_only, mail_meta_fn *fn, void *arg,
+    struct buf *err) WARN_UNUSED;
+int mail_meta_count_txn(struct kv_txn *t, uint32_t acct, uint32_t mbox,
+    size_t *n_r, struct buf *err) WARN_UNUSED;
+int mail_meta_set(struct mail *m, uint32_t acct, uint32_t mbox,
+    const char *name, const void *value, size_t len, size_t max_entries,
+    struct buf *err) WARN_UNUSED;
+int mail_meta_set_txn(struct kv_txn *t, uint32_t acct, uint32_t mbox,
+    const char *name, const void *value, size_t len, size_t max_entries,
+    struct buf *err) WARN_UNUSED;
 
 /* ---- the change log (JMAP /changes) ---- */
 
@@ -611,6 +701,103 @@ void mail_changes_clear(struct mail_changes *ch);
  * cannot_calculate, any later one stays exact.
  */
 int mail_log_prune(struct mail *m, uint32_t acct, uint64_t keep_after,
+    struct buf *err) WARN_UNUSED;
+
+/* ---- JMAP Identity and EmailSubmission records (store/mail_obj.c) ---- */
+
+/*
+ * Objects only the JMAP server reads ('J' acct kind id), their bytes
+ * opaque here; kind is MAIL_LOG_IDENTITY or MAIL_LOG_SUBMISSION (another
+ * is a PANIC), and every create, logged put and destroy appends a change
+ * record of that type in its transaction.  Ids come from 'C' acct
+ * "identity" / "submission" and are never reused.
+ *   create  - a new object: its id into *id_r, "created" logged
+ *   get     - 1 with the value appended to v, 0 unknown, -1
+ *   put     - replace an existing object's value, logging op (0: no
+ *             record; "destroyed" keeps the value as a tombstone the
+ *             caller hides): 1, 0 unknown, -1
+ *   destroy - 1 deleted ("destroyed" logged), 0 unknown, -1
+ *   list    - fn for every object of kind in id order (0 goes on, > 0
+ *             stops, < 0 stops and fails)
+ */
+typedef int mail_obj_fn(void *arg, uint32_t id, const unsigned char *v,
+    size_t len);
+int mail_obj_create(struct mail *m, uint32_t acct, enum mail_log_type kind,
+    const void *v, size_t len, uint32_t *id_r, struct buf *err) WARN_UNUSED;
+int mail_obj_create_txn(struct kv_txn *t, uint32_t acct,
+    enum mail_log_type kind, const void *v, size_t len, uint32_t *id_r,
+    struct buf *err) WARN_UNUSED;
+int mail_obj_get(struct mail *m, uint32_t acct, enum mail_log_type kind,
+    uint32_t id, struct buf *v, struct buf *err) WARN_UNUSED;
+int mail_obj_get_txn(struct kv_txn *t, uint32_t acct, enum mail_log_type kind,
+    uint32_t id, struct buf *v, struct buf *err) WARN_UNUSED;
+int mail_obj_put(struct mail *m, uint32_t acct, enum mail_log_type kind,
+    uint32_t id, const void *v, size_t len, enum mail_log_op op,
+    struct buf *err) WARN_UNUSED;
+int mail_obj_put_txn(struct kv_txn *t, uint32_t acct, enum mail_log_type kind,
+    uint32_t id, const void *v, size_t len, enum mail_log_op op,
+    struct buf *err) WARN_UNUSED;
+int mail_obj_destroy(struct mail *m, uint32_t acct, enum mail_log_type kind,
+    uint32_t id, struct buf *err) WARN_UNUSED;
+int mail_obj_destroy_txn(struct kv_txn *t, uint32_t acct,
+    enum mail_log_type kind, uint32_t id, struct buf *err) WARN_UNUSED;
+int mail_obj_list(struct mail *m, uint32_t acct, enum mail_log_type kind,
+    mail_obj_fn *fn, void *arg, struct buf *err) WARN_UNUSED;
+int mail_obj_list_txn(struct kv_txn *t, uint32_t acct, enum mail_log_type kind,
+    mail_obj_fn *fn, void *arg, struct buf *err) WARN_UNUSED;
+/*
+ * mail_obj_rate_add - one more submission of acct in the fixed window
+ * number window ('J' acct 'r' window, kv_add), the counts of earlier
+ * windows deleted in the same transaction; the new count into *count_r
+ */
+int mail_obj_rate_add(struct mail *m, uint32_t acct, uint64_t window,
+    uint64_t *count_r, struct buf *err) WARN_UNUSED;
+
+/* ---- the vacation response (store/mail_vacation.c, RFC 8621 8) ---- */
+
+#define MAIL_VACATION_SUBJECT_MAX 900u	/* octets: one header line */
+#define MAIL_VACATION_BODY_MAX (64u * 1024)	/* octets of each body */
+
+/*
+ * An account's VacationResponse ('V' acct 'r').  A NULL string is JMAP
+ * null; a date counts only with its has_ flag.  period: seconds between
+ * two replies to one sender, fixed when the response is written
+ * (delivery.vacation_period then, as Sieve's :days is per script).
+ */
+struct mail_vacation {
+	bool enabled;
+	bool has_from, has_to;
+	int64_t from, to;		/* unix seconds: replies in [from, to) */
+	char *subject, *text, *html;	/* owned; NULL = null */
+	uint32_t period;
+};
+
+/* mail_vacation_clear - free v's strings and zero it */
+void mail_vacation_clear(struct mail_vacation *v);
+/* mail_vacation_get - 1 with *v (clear it after), 0 when never written
+ * (*v zeroed: disabled, every property null), -1 */
+int mail_vacation_get(struct mail *m, uint32_t acct, struct mail_vacation *v,
+    struct buf *err) WARN_UNUSED;
+/*
+ * mail_vacation_put - write v as the account's response, one change
+ * record of type MAIL_LOG_VACATION (the JMAP state, into *state_r, may
+ * be NULL; older records of the type are dropped), and forget every
+ * reply sent so far, so that a sender writing after the change gets
+ * the new text.  -1 when a string passes its limit.
+ */
+int mail_vacation_put(struct mail *m, uint32_t acct,
+    const struct mail_vacation *v, uint64_t *state_r, struct buf *err)
+    WARN_UNUSED;
+/*
+ * mail_vacation_claim - whether an auto-reply to sender (an envelope
+ * address, compared in lower case) is due at now: 1 when none went out
+ * in the last period seconds, now recorded in the same transaction (two
+ * deliveries at once claim it once); 0 when one did; -1.
+ * mail_vacation_unclaim takes the record back (the reply failed).
+ */
+int mail_vacation_claim(struct mail *m, uint32_t acct, const char *sender,
+    int64_t now, uint32_t period, struct buf *err) WARN_UNUSED;
+int mail_vacation_unclaim(struct mail *m, uint32_t acct, const char *sender,
     struct buf *err) WARN_UNUSED;
 
 /* mail_quota_used - bytes counted against acct ('Q'): the sum of the

@@ -37,7 +37,8 @@ enum {	/* change record */
 };
 
 static const enum mail_log_type log_types[] = {
-	MAIL_LOG_MAILBOX, MAIL_LOG_EMAIL, MAIL_LOG_THREAD,
+	MAIL_LOG_MAILBOX, MAIL_LOG_EMAIL, MAIL_LOG_THREAD, MAIL_LOG_IDENTITY,
+	MAIL_LOG_SUBMISSION, MAIL_LOG_VACATION,
 };
 
 int

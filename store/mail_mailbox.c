@@ -557,7 +557,8 @@ int
 mail_mailbox_delete_txn(struct kv_txn *t, uint32_t acct, uint32_t mbox,
     bool remove_emails, mail_removed_fn *fn, void *arg, struct buf *err)
 {
-	static const uint8_t spaces[] = { 'U', 'S', 'X', 'H' };
+	/* 'N': its annotations (mail_meta.c) */
+	static const uint8_t spaces[] = { 'U', 'S', 'X', 'H', 'N' };
 	struct mail_mailbox mb;
 	struct mail_removed rm;
 	struct buf k = BUF_INIT(0), uids = BUF_INIT(0);

@@ -8,6 +8,8 @@
  *   'U' acct mbox uid       -> email flags modseq keywords
  *   'S' acct mbox modseq    -> uid, the membership's current MODSEQ
  *   'X' acct mbox modseq    -> uid expunged at that MODSEQ (QRESYNC)
+ *   'O' acct mbox ...       -> the mailbox in receivedAt order, kept
+ *                              with 'U' (mail_order.c)
  *   'H' acct mbox thread    -> emails(u32) unread(u32): how many emails of
  *                              the thread the mailbox holds, and how many
  *                              of them are unread (neither $seen nor
@@ -144,6 +146,7 @@ mail_member_add(struct kv_txn *t, uint32_t acct, struct mail_email *em,
 	buf_reset(&v);
 	key_u32(&v, mem.uid);
 	if ((r = kv_put(t, k.data, k.len, v.data, v.len, err)) < 0 ||
+	    (r = mail_order_add_txn(t, acct, mbox, em, err)) < 0 ||
 	    (r = mail_log_append_txn(t, acct, MAIL_LOG_MAILBOX,
 	    MAIL_LOG_COUNTS, mbox, NULL, err)) < 0)
 		goto out;
@@ -184,7 +187,8 @@ mail_member_remove(struct kv_txn *t, uint32_t acct, struct mail_email *em,
 	if ((r = kv_delete(t, k.data, k.len, err)) < 0)
 		goto out;
 	mail_key_modseq(&k, 'S', acct, mem.mbox, mem.modseq);
-	if ((r = kv_delete(t, k.data, k.len, err)) < 0)
+	if ((r = kv_delete(t, k.data, k.len, err)) < 0 ||
+	    (r = mail_order_remove_txn(t, acct, mem.mbox, em, err)) < 0)
 		goto out;
 	mail_key_modseq(&k, 'X', acct, mem.mbox, *xmodseq_r);
 	key_u32(&v, mem.uid);

@@ -197,8 +197,8 @@ def test_session_resource_and_well_known(srv):
         assert core[k] == v, (k, core)
     assert "i;ascii-casemap" in core["collationAlgorithms"]
     assert MAIL in s["capabilities"]
-    # not implemented: not advertised
-    assert "urn:ietf:params:jmap:submission" not in s["capabilities"]
+    for cap in ("submission", "vacationresponse"):
+        assert "urn:ietf:params:jmap:" + cap in s["capabilities"]
     assert set(s["accounts"]) == {"A1"}
     acct = s["accounts"]["A1"]
     assert acct["name"] == "u@test.example" and acct["isPersonal"]
@@ -206,7 +206,9 @@ def test_session_resource_and_well_known(srv):
     mcap = acct["accountCapabilities"][MAIL]
     assert mcap["maxSizeMailboxName"] == 255
     assert mcap["mayCreateTopLevelMailbox"] is True
-    assert s["primaryAccounts"] == {MAIL: "A1"}
+    assert s["primaryAccounts"] == {
+        MAIL: "A1", "urn:ietf:params:jmap:submission": "A1",
+        "urn:ietf:params:jmap:vacationresponse": "A1"}
     assert s["username"] == "u@test.example"
     base = "http://127.0.0.1:%d" % srv.http_port
     assert s["apiUrl"] == base + "/jmap/api/"
@@ -337,7 +339,7 @@ def test_request_level_errors(postern_factory):
     b = problem(*c.post({"using": [CORE, "urn:example:nope"],
                          "methodCalls": []}), ERR + "unknownCapability")
     assert "urn:example:nope" in b["detail"]
-    problem(*c.post({"using": [CORE, "urn:ietf:params:jmap:submission"],
+    problem(*c.post({"using": [CORE, "urn:ietf:params:jmap:calendars"],
                      "methodCalls": []}), ERR + "unknownCapability")
     b = problem(*c.post({"using": [CORE], "methodCalls":
                          [["Core/echo", {}, str(i)] for i in range(4)]}),
@@ -642,7 +644,8 @@ def test_eventsource_state_change_on_smtp_delivery(srv):
     name, first = es.event()
     assert name == "state" and first["@type"] == "StateChange"
     before = first["changed"]["A1"]
-    assert set(before) == {"Mailbox", "Thread", "Email"}
+    assert set(before) == {"Mailbox", "Thread", "Email", "Identity",
+                           "EmailSubmission", "VacationResponse"}
     deliver(srv)
     name, sc = es.event()
     assert name == "state"
