@@ -224,17 +224,11 @@ set_seen(struct imap_session *s, struct fetch_part *p, struct buf *err)
 
 /* ---- rendering ---- */
 
-struct blob_ctx {
-	struct imap_session *s;
-	const struct blob_id *id;
-	struct buf data;
-};
-
-static int
-read_blob(void *arg, const unsigned char **data_r, size_t *len_r,
+int
+imap_read_blob(void *arg, const unsigned char **data_r, size_t *len_r,
     struct buf *err)
 {
-	struct blob_ctx *b = arg;
+	struct imap_blob_ctx *b = arg;
 	int r;
 
 	buf_reset(&b->data);
@@ -256,7 +250,7 @@ read_blob(void *arg, const unsigned char **data_r, size_t *len_r,
 static int
 render_one(struct imap_session *s, struct fetch_state *st, struct kv_txn *t,
     const struct fetch_part *p, const struct fetch_item *it,
-    struct blob_ctx *bc, struct buf *err)
+    struct imap_blob_ctx *bc, struct buf *err)
 {
 	struct imap_fetch_out_msg m;
 	struct mail_email em;
@@ -291,7 +285,7 @@ render_one(struct imap_session *s, struct fetch_state *st, struct kv_txn *t,
 		m.has_savedate = true;
 		m.savedate = em.created;
 		bc->id = &em.blob;
-		m.blob = read_blob;
+		m.blob = imap_read_blob;
 		m.blob_arg = bc;
 	}
 	m.mime = mime;
@@ -321,7 +315,7 @@ fetch_part(struct imap_session *s, struct fetch_state *st, struct buf *err)
 {
 	const struct imap_fetch *f = &s->cmd->u.fetch;
 	struct fetch_part p;
-	struct blob_ctx bc = { s, NULL, BUF_INIT(0) };
+	struct imap_blob_ctx bc = { s, NULL, BUF_INIT(0) };
 	struct kv_txn *t = NULL;
 	uint32_t *uids;
 	size_t n = st->n - st->next, i;

@@ -416,35 +416,10 @@ new_row(void *arg, const struct mail_msg *msg)
 	return 0;
 }
 
-struct blob_ctx {
-	struct imap_session *s;
-	const struct blob_id *id;
-	struct buf data;
-};
-
-static int
-read_blob(void *arg, const unsigned char **data_r, size_t *len_r,
-    struct buf *err)
-{
-	struct blob_ctx *b = arg;
-	int r;
-
-	buf_reset(&b->data);
-	r = blob_get(b->s->srv->st->blobs, b->id, 0, BLOB_TO_END, &b->data,
-	    err);
-	if (r == 0)
-		buf_addf(err, "the message's blob is missing");
-	if (r != 1)
-		return -1;
-	*data_r = b->data.data;
-	*len_r = b->data.len;
-	return 0;
-}
-
 /* fetch_one - the FETCH of one new message into s->out; -1 (err) */
 static int
 fetch_one(struct imap_session *s, const struct imap_fetch_out_opts *opts,
-    unsigned need, const struct new_msg *nm, struct blob_ctx *bc,
+    unsigned need, const struct new_msg *nm, struct imap_blob_ctx *bc,
     struct buf *err)
 {
 	struct imap_fetch_out_msg m;
@@ -476,7 +451,7 @@ fetch_one(struct imap_session *s, const struct imap_fetch_out_opts *opts,
 	m.savedate = em.created;
 	m.mime = mime;
 	bc->id = &em.blob;
-	m.blob = read_blob;
+	m.blob = imap_read_blob;
 	m.blob_arg = bc;
 	r = 0;
 	res = imap_fetch_out_render(&s->out, opts, &m, NULL, err);
@@ -507,7 +482,7 @@ fetch_new(struct imap_session *s, struct imap_notify_state *n,
 	const struct imap_notify_set *ns = n->set;
 	struct new_scan sc;
 	struct imap_fetch_out_opts opts;
-	struct blob_ctx bc = { s, NULL, BUF_INIT(0) };
+	struct imap_blob_ctx bc = { s, NULL, BUF_INIT(0) };
 	int r = 0;
 
 	memset(&sc, 0, sizeof(sc));

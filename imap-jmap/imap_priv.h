@@ -693,4 +693,17 @@ void imap_post_notify_locked(struct imap_session *s);
 struct imap_session *imap_watch_first_locked(struct imap_server *srv,
     uint32_t acct);
 
+/*
+ * imap_read_blob - the renderer's blob callback (imap_fetch_out.h): the
+ * raw message of id, read whole into data (reused message to message);
+ * -1 with err when the blob store fails or the blob is missing
+ */
+struct imap_blob_ctx {
+	struct imap_session *s;
+	const struct blob_id *id;
+	struct buf data;
+};
+int imap_read_blob(void *arg, const unsigned char **data_r, size_t *len_r,
+    struct buf *err);
+
 #endif

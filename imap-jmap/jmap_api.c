@@ -362,8 +362,8 @@ core_echo(struct jmap_call *c, struct buf *err)
 }
 
 const struct jmap_method jmap_core_methods[] = {
-	{ "Core/echo", JMAP_CAP_CORE, 0, core_echo },
-	{ NULL, 0, 0, NULL },
+	{ "Core/echo", JMAP_CAP_CORE, 0, core_echo, NULL, 0 },
+	{ NULL, 0, 0, NULL, NULL, 0 },
 };
 
 /* check_account - the JMAP_M_ACCOUNT checks; 0 or -1 answered */
@@ -405,6 +405,7 @@ run_call(struct jmap_ctx *ctx, const char *name, json_t *args,
 	const struct jmap_method *m;
 	const char *type;
 	json_t *resolved = NULL;
+	int rc;
 
 	memset(&c, 0, sizeof(c));
 	c.ctx = ctx;
@@ -425,7 +426,8 @@ run_call(struct jmap_ctx *ctx, const char *name, json_t *args,
 	c.args = resolved;
 	if ((m->flags & JMAP_M_ACCOUNT) && check_account(&c) < 0)
 		goto out;
-	if (m->fn(&c, &err) < 0 || !c.answered) {
+	rc = m->fn != NULL ? m->fn(&c, &err) : jmap_std_run(&c, m, &err);
+	if (rc < 0 || !c.answered) {
 		log_error(JMAP_SVC, "%s: %s: %s", ctx->log_id, m->name,
 		    err.len > 0 ? buf_cstr(&err) : "no response");
 		jmap_error(&c, "serverFail", "internal error, see the server "

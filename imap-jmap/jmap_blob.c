@@ -577,6 +577,6 @@ blob_copy(struct jmap_call *c, struct buf *err)
 
 const struct jmap_method jmap_blob_methods[] = {
 	{ "Blob/copy", JMAP_CAP_CORE, JMAP_M_ACCOUNT | JMAP_M_WRITE,
-	  blob_copy },
-	{ NULL, 0, 0, NULL },
+	  blob_copy, NULL, 0 },
+	{ NULL, 0, 0, NULL, NULL, 0 },
 };

@@ -71,15 +71,6 @@ static const struct {
 };
 
 static bool
-in_list(const char *const *list, const char *s)
-{
-	for (; *list != NULL; list++)
-		if (strcmp(*list, s) == 0)
-			return true;
-	return false;
-}
-
-static bool
 want_has(const json_t *want, const char *name)
 {
 	size_t i;
@@ -147,7 +138,7 @@ static bool
 bp_wants(const struct build *b, const char *name)
 {
 	if (b->body_props == NULL)
-		return in_list(body_props_default, name);
+		return jmap_in_list(body_props_default, name);
 	return want_has(b->body_props, name);
 }
 
@@ -579,7 +570,7 @@ prop_ok(const char *p, const char *const *std)
 {
 	struct jmap_hprop hp;
 
-	if (in_list(std, p))
+	if (jmap_in_list(std, p))
 		return 1;
 	if (strncmp(p, "header:", 7) != 0)
 		return 0;
@@ -808,43 +799,24 @@ const struct jmap_type jmap_email_type = {
 	.query = jmap_email_query,
 };
 
-static int
-e_changes(struct jmap_call *c, struct buf *err)
-{
-	return jmap_std_changes(c, &jmap_email_type, err);
-}
-
-static int
-e_set(struct jmap_call *c, struct buf *err)
-{
-	return jmap_std_set(c, &jmap_email_type, err);
-}
-
-static int
-e_query(struct jmap_call *c, struct buf *err)
-{
-	return jmap_std_query(c, &jmap_email_type, err);
-}
-
-static int
-e_query_changes(struct jmap_call *c, struct buf *err)
-{
-	return jmap_std_query_changes(c, &jmap_email_type, err);
-}
-
 const struct jmap_method jmap_email_methods[] = {
-	{ "Email/get", JMAP_CAP_MAIL, JMAP_M_ACCOUNT, email_get_method },
-	{ "Email/changes", JMAP_CAP_MAIL, JMAP_M_ACCOUNT, e_changes },
-	{ "Email/query", JMAP_CAP_MAIL, JMAP_M_ACCOUNT, e_query },
-	{ "Email/queryChanges", JMAP_CAP_MAIL, JMAP_M_ACCOUNT,
-	    e_query_changes },
-	{ "Email/set", JMAP_CAP_MAIL, JMAP_M_ACCOUNT | JMAP_M_WRITE, e_set },
+	{ "Email/get", JMAP_CAP_MAIL, JMAP_M_ACCOUNT,
+	    email_get_method, NULL, 0 },
+	JMAP_STD_METHOD("Email/changes", JMAP_CAP_MAIL, JMAP_M_ACCOUNT,
+	    &jmap_email_type, JMAP_STD_CHANGES),
+	JMAP_STD_METHOD("Email/query", JMAP_CAP_MAIL, JMAP_M_ACCOUNT,
+	    &jmap_email_type, JMAP_STD_QUERY),
+	JMAP_STD_METHOD("Email/queryChanges", JMAP_CAP_MAIL, JMAP_M_ACCOUNT,
+	    &jmap_email_type, JMAP_STD_QUERY_CHANGES),
+	JMAP_STD_METHOD("Email/set", JMAP_CAP_MAIL,
+	    JMAP_M_ACCOUNT | JMAP_M_WRITE, &jmap_email_type, JMAP_STD_SET),
 	{ "Email/import", JMAP_CAP_MAIL, JMAP_M_ACCOUNT | JMAP_M_WRITE,
-	    jmap_email_import },
-	{ "Email/parse", JMAP_CAP_MAIL, JMAP_M_ACCOUNT, jmap_email_parse },
+	    jmap_email_import, NULL, 0 },
+	{ "Email/parse", JMAP_CAP_MAIL, JMAP_M_ACCOUNT,
+	    jmap_email_parse, NULL, 0 },
 	{ "Email/copy", JMAP_CAP_MAIL, JMAP_M_ACCOUNT | JMAP_M_WRITE,
-	    jmap_email_copy },
+	    jmap_email_copy, NULL, 0 },
 	{ "SearchSnippet/get", JMAP_CAP_MAIL, JMAP_M_ACCOUNT,
-	    jmap_snippet_get },
-	{ NULL, 0, 0, NULL },
+	    jmap_snippet_get, NULL, 0 },
+	{ NULL, 0, 0, NULL, NULL, 0 },
 };

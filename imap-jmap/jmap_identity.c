@@ -55,15 +55,6 @@ static const char *const ident_props[] = {
 	"htmlSignature", "mayDelete", NULL,
 };
 
-static bool
-in_list(const char *const *list, const char *s)
-{
-	for (; *list != NULL; list++)
-		if (strcmp(*list, s) == 0)
-			return true;
-	return false;
-}
-
 /* ---- the sender rule ---- */
 
 int
@@ -561,7 +552,7 @@ ident_create(struct jmap_call *c, json_t *obj, uint32_t *id_r,
 	int r;
 
 	json_object_foreach(obj, k, v) {
-		if (!in_list(ident_props, k)) {
+		if (!jmap_in_list(ident_props, k)) {
 			*seterr_r = jmap_set_error_props(k, "unknown property");
 			return 0;
 		}
@@ -724,34 +715,22 @@ const struct jmap_type jmap_identity_type = {
 	.destroy = ident_destroy,
 };
 
+/* i_std - the standard method of the entry, on identities brought in
+ * line with the directory first */
 static int
-i_get(struct jmap_call *c, struct buf *err)
+i_std(struct jmap_call *c, struct buf *err)
 {
 	if (sync(c, err) < 0)
 		return -1;
-	return jmap_std_get(c, &jmap_identity_type, err);
-}
-
-static int
-i_changes(struct jmap_call *c, struct buf *err)
-{
-	if (sync(c, err) < 0)
-		return -1;
-	return jmap_std_changes(c, &jmap_identity_type, err);
-}
-
-static int
-i_set(struct jmap_call *c, struct buf *err)
-{
-	if (sync(c, err) < 0)
-		return -1;
-	return jmap_std_set(c, &jmap_identity_type, err);
+	return jmap_std_run(c, c->method, err);
 }
 
 const struct jmap_method jmap_identity_methods[] = {
-	{ "Identity/get", JMAP_CAP_SUBMISSION, JMAP_M_ACCOUNT, i_get },
-	{ "Identity/changes", JMAP_CAP_SUBMISSION, JMAP_M_ACCOUNT, i_changes },
+	{ "Identity/get", JMAP_CAP_SUBMISSION, JMAP_M_ACCOUNT, i_std,
+	  &jmap_identity_type, JMAP_STD_GET },
+	{ "Identity/changes", JMAP_CAP_SUBMISSION, JMAP_M_ACCOUNT, i_std,
+	  &jmap_identity_type, JMAP_STD_CHANGES },
 	{ "Identity/set", JMAP_CAP_SUBMISSION, JMAP_M_ACCOUNT | JMAP_M_WRITE,
-	  i_set },
-	{ NULL, 0, 0, NULL },
+	  i_std, &jmap_identity_type, JMAP_STD_SET },
+	{ NULL, 0, 0, NULL, NULL, 0 },
 };

@@ -58,15 +58,6 @@ static const char *const rights[] = {
 	"maySubmit", NULL,
 };
 
-static bool
-in_list(const char *const *list, const char *s)
-{
-	for (; *list != NULL; list++)
-		if (strcmp(*list, s) == 0)
-			return true;
-	return false;
-}
-
 /* role_parse - a JMAP role of ours; -1 when we have no such role */
 static int
 role_parse(const char *s, enum mail_role *r)
@@ -354,9 +345,9 @@ mbox_create(struct jmap_call *c, json_t *obj, uint32_t *id_r,
 	int r;
 
 	json_object_foreach(obj, k, v) {
-		if (!in_list(mailbox_props, k) || in_list(server_set, k)) {
+		if (!jmap_in_list(mailbox_props, k) || jmap_in_list(server_set, k)) {
 			*seterr_r = jmap_set_error_props(k, "%s",
-			    in_list(mailbox_props, k) ? "set by the server" :
+			    jmap_in_list(mailbox_props, k) ? "set by the server" :
 			    "unknown property");
 			return 0;
 		}
@@ -792,42 +783,16 @@ const struct jmap_type jmap_mailbox_type = {
 	.query = mbox_query,
 };
 
-static int
-m_get(struct jmap_call *c, struct buf *err)
-{
-	return jmap_std_get(c, &jmap_mailbox_type, err);
-}
-
-static int
-m_changes(struct jmap_call *c, struct buf *err)
-{
-	return jmap_std_changes(c, &jmap_mailbox_type, err);
-}
-
-static int
-m_set(struct jmap_call *c, struct buf *err)
-{
-	return jmap_std_set(c, &jmap_mailbox_type, err);
-}
-
-static int
-m_query(struct jmap_call *c, struct buf *err)
-{
-	return jmap_std_query(c, &jmap_mailbox_type, err);
-}
-
-static int
-m_query_changes(struct jmap_call *c, struct buf *err)
-{
-	return jmap_std_query_changes(c, &jmap_mailbox_type, err);
-}
-
 const struct jmap_method jmap_mailbox_methods[] = {
-	{ "Mailbox/get", JMAP_CAP_MAIL, JMAP_M_ACCOUNT, m_get },
-	{ "Mailbox/changes", JMAP_CAP_MAIL, JMAP_M_ACCOUNT, m_changes },
-	{ "Mailbox/set", JMAP_CAP_MAIL, JMAP_M_ACCOUNT | JMAP_M_WRITE, m_set },
-	{ "Mailbox/query", JMAP_CAP_MAIL, JMAP_M_ACCOUNT, m_query },
-	{ "Mailbox/queryChanges", JMAP_CAP_MAIL, JMAP_M_ACCOUNT,
-	  m_query_changes },
-	{ NULL, 0, 0, NULL },
+	JMAP_STD_METHOD("Mailbox/get", JMAP_CAP_MAIL, JMAP_M_ACCOUNT,
+	    &jmap_mailbox_type, JMAP_STD_GET),
+	JMAP_STD_METHOD("Mailbox/changes", JMAP_CAP_MAIL, JMAP_M_ACCOUNT,
+	    &jmap_mailbox_type, JMAP_STD_CHANGES),
+	JMAP_STD_METHOD("Mailbox/set", JMAP_CAP_MAIL,
+	    JMAP_M_ACCOUNT | JMAP_M_WRITE, &jmap_mailbox_type, JMAP_STD_SET),
+	JMAP_STD_METHOD("Mailbox/query", JMAP_CAP_MAIL, JMAP_M_ACCOUNT,
+	    &jmap_mailbox_type, JMAP_STD_QUERY),
+	JMAP_STD_METHOD("Mailbox/queryChanges", JMAP_CAP_MAIL, JMAP_M_ACCOUNT,
+	    &jmap_mailbox_type, JMAP_STD_QUERY_CHANGES),
+	{ NULL, 0, 0, NULL, NULL, 0 },
 };

@@ -244,12 +244,24 @@ typedef int jmap_method_fn(struct jmap_call *c, struct buf *err);
 #define JMAP_M_WRITE	(1u << 1)	/* changes the account
 					   (accountReadOnly) */
 
+/* the standard method (jmap_std.c) a table entry without fn runs */
+enum jmap_std_op {
+	JMAP_STD_GET = 1, JMAP_STD_CHANGES, JMAP_STD_SET, JMAP_STD_QUERY,
+	JMAP_STD_QUERY_CHANGES,
+};
+
 struct jmap_method {
 	const char *name;	/* "Mailbox/get" */
 	enum jmap_cap cap;	/* must be in `using` (else unknownMethod) */
 	unsigned flags;		/* JMAP_M_* */
-	jmap_method_fn *fn;
+	jmap_method_fn *fn;	/* NULL: jmap_std_<std> of type */
+	const struct jmap_type *type;
+	enum jmap_std_op std;
 };
+
+/* JMAP_STD_METHOD - a table entry served by a standard method */
+#define JMAP_STD_METHOD(name, cap, flags, type, op) \
+	{ (name), (cap), (flags), NULL, (type), (op) }
 
 /*
  * jmap_api_execute - run every call of r in order (RFC 8620 3.6.2):
@@ -352,7 +364,8 @@ const struct jmap_method *jmap_method_find(const struct jmap_env *env,
 
 /*
  * A type served by the std helpers supplies its per-object functions;
- * each handler is then one line: return jmap_std_get(c, &type, err).
+ * its method table then names them: JMAP_STD_METHOD("Foo/get", ...,
+ * &foo_type, JMAP_STD_GET), run by jmap_std_run.
  * Every function runs in the job of the call and may block on the store.
  * All return 1/0 where documented, else 0, or -1 with a line in err
  * (serverFail).  *seterr_r is a SetError (jmap_set_error) refusing that
@@ -407,6 +420,14 @@ struct jmap_type {
 	    uint32_t **ids_r, size_t *n_r, json_t **error_r, struct buf *err);
 };
 
+/* jmap_in_list - s is one of the NULL-terminated list */
+bool jmap_in_list(const char *const *list, const char *s);
+/* jmap_std_reply_get - the /get response; takes list and not_found */
+void jmap_std_reply_get(struct jmap_call *c, const char *state, json_t *list,
+    json_t *not_found);
+/* jmap_std_run - the standard method of table entry m (m->fn NULL) */
+int jmap_std_run(struct jmap_call *c, const struct jmap_method *m,
+    struct buf *err) WARN_UNUSED;
 int jmap_std_get(struct jmap_call *c, const struct jmap_type *t,
     struct buf *err);
 int jmap_std_changes(struct jmap_call *c, const struct jmap_type *t,

@@ -40,15 +40,6 @@
 static const char *const collations[] = { "i;ascii-casemap", "i;octet",
 	NULL };
 
-static bool
-in_list(const char *const *list, const char *s)
-{
-	for (; *list != NULL; list++)
-		if (strcmp(*list, s) == 0)
-			return true;
-	return false;
-}
-
 /* ---- filters and sorts ---- */
 
 int
@@ -142,12 +133,12 @@ jmap_sort_check(json_t *sort, const char *const *props, json_t **error_r)
 			    "collation}");
 			return -1;
 		}
-		if (!in_list(props, json_string_value(p))) {
+		if (!jmap_in_list(props, json_string_value(p))) {
 			*error_r = jmap_error_obj("unsupportedSort", "cannot "
 			    "sort by \"%.64s\"", json_string_value(p));
 			return -1;
 		}
-		if (col != NULL && !in_list(collations,
+		if (col != NULL && !jmap_in_list(collations,
 		    json_string_value(col))) {
 			*error_r = jmap_error_obj("unsupportedSort", "unknown "
 			    "collation \"%.64s\"", json_string_value(col));

@@ -37,15 +37,6 @@ jmap_std_state(struct jmap_call *c, const struct jmap_type *t, char out[24],
 	return 0;
 }
 
-static bool
-in_list(const char *const *list, const char *s)
-{
-	for (; *list != NULL; list++)
-		if (strcmp(*list, s) == 0)
-			return true;
-	return false;
-}
-
 /* is_ref_or_id - an Id, or "#" and an Id (a creation id) */
 static bool
 is_ref_or_id(const json_t *v)
@@ -121,7 +112,7 @@ wanted(struct jmap_call *c, const struct jmap_type *t)
 		size_t k;
 		json_t *q;
 
-		if (!in_list(t->props, name)) {
+		if (!jmap_in_list(t->props, name)) {
 			jmap_error(c, "invalidArguments", "unknown property "
 			    "\"%.64s\"", name);
 			json_decref(want);
@@ -141,7 +132,7 @@ int
 jmap_std_get(struct jmap_call *c, const struct jmap_type *t, struct buf *err)
 {
 	unsigned max = c->ctx->env->lim.max_objects_in_get;
-	json_t *ids, *want, *list, *nf, *seen, *v, *obj, *res;
+	json_t *ids, *want, *list, *nf, *seen, *v, *obj;
 	uint32_t *all = NULL, n;
 	size_t nall = 0, i;
 	char state[24], id[JMAP_ID_MAX];
@@ -216,13 +207,30 @@ jmap_std_get(struct jmap_call *c, const struct jmap_type *t, struct buf *err)
 		json_decref(nf);
 		return -1;
 	}
-	res = json_object();
+	jmap_std_reply_get(c, state, list, nf);
+	return 0;
+}
+
+bool
+jmap_in_list(const char *const *list, const char *s)
+{
+	for (; *list != NULL; list++)
+		if (strcmp(*list, s) == 0)
+			return true;
+	return false;
+}
+
+void
+jmap_std_reply_get(struct jmap_call *c, const char *state, json_t *list,
+    json_t *not_found)
+{
+	json_t *res = json_object();
+
 	json_object_set_new(res, "accountId", json_string(c->ctx->account_id));
 	json_object_set_new(res, "state", json_string(state));
 	json_object_set_new(res, "list", list);
-	json_object_set_new(res, "notFound", nf);
+	json_object_set_new(res, "notFound", not_found);
 	jmap_reply(c, res);
-	return 0;
 }
 
 /* ---- /changes ---- */
@@ -412,7 +420,7 @@ props_unknown(const struct jmap_type *t, json_t *o)
 	json_t *v;
 
 	json_object_foreach(o, k, v) {
-		if (!in_list(t->props, k))
+		if (!jmap_in_list(t->props, k))
 			return k;
 	}
 	return NULL;
@@ -617,4 +625,24 @@ jmap_std_set(struct jmap_call *c, const struct jmap_type *t, struct buf *err)
 	json_object_set_new(res, "notDestroyed", or_null(not_destroyed));
 	jmap_reply(c, res);
 	return 0;
+}
+
+int
+jmap_std_run(struct jmap_call *c, const struct jmap_method *m,
+    struct buf *err)
+{
+	switch (m->std) {
+	case JMAP_STD_GET:
+		return jmap_std_get(c, m->type, err);
+	case JMAP_STD_CHANGES:
+		return jmap_std_changes(c, m->type, err);
+	case JMAP_STD_SET:
+		return jmap_std_set(c, m->type, err);
+	case JMAP_STD_QUERY:
+		return jmap_std_query(c, m->type, err);
+	case JMAP_STD_QUERY_CHANGES:
+		return jmap_std_query_changes(c, m->type, err);
+	}
+	buf_addf(err, "%s: no handler", m->name);
+	return -1;
 }

@@ -634,9 +634,9 @@ succeeded(struct jmap_call *c, json_t *res, json_t *before, const char *key,
 	return json_incref(json_object_get(before, key));
 }
 
-static const struct jmap_method implicit_email_set = {
-	"Email/set", JMAP_CAP_MAIL, JMAP_M_ACCOUNT | JMAP_M_WRITE, NULL,
-};
+static const struct jmap_method implicit_email_set =
+	JMAP_STD_METHOD("Email/set", JMAP_CAP_MAIL,
+	JMAP_M_ACCOUNT | JMAP_M_WRITE, &jmap_email_type, JMAP_STD_SET);
 
 static int
 s_set(struct jmap_call *c, struct buf *err)
@@ -738,41 +738,18 @@ const struct jmap_type jmap_submission_type = {
 	.query = sub_query,
 };
 
-static int
-s_get(struct jmap_call *c, struct buf *err)
-{
-	return jmap_std_get(c, &jmap_submission_type, err);
-}
-
-static int
-s_changes(struct jmap_call *c, struct buf *err)
-{
-	return jmap_std_changes(c, &jmap_submission_type, err);
-}
-
-static int
-s_query(struct jmap_call *c, struct buf *err)
-{
-	return jmap_std_query(c, &jmap_submission_type, err);
-}
-
-static int
-s_query_changes(struct jmap_call *c, struct buf *err)
-{
-	return jmap_std_query_changes(c, &jmap_submission_type, err);
-}
-
 const struct jmap_method jmap_submission_methods[] = {
-	{ "EmailSubmission/get", JMAP_CAP_SUBMISSION, JMAP_M_ACCOUNT, s_get },
-	{ "EmailSubmission/changes", JMAP_CAP_SUBMISSION, JMAP_M_ACCOUNT,
-	  s_changes },
-	{ "EmailSubmission/query", JMAP_CAP_SUBMISSION, JMAP_M_ACCOUNT,
-	  s_query },
-	{ "EmailSubmission/queryChanges", JMAP_CAP_SUBMISSION, JMAP_M_ACCOUNT,
-	  s_query_changes },
+	JMAP_STD_METHOD("EmailSubmission/get", JMAP_CAP_SUBMISSION,
+	    JMAP_M_ACCOUNT, &jmap_submission_type, JMAP_STD_GET),
+	JMAP_STD_METHOD("EmailSubmission/changes", JMAP_CAP_SUBMISSION,
+	    JMAP_M_ACCOUNT, &jmap_submission_type, JMAP_STD_CHANGES),
+	JMAP_STD_METHOD("EmailSubmission/query", JMAP_CAP_SUBMISSION,
+	    JMAP_M_ACCOUNT, &jmap_submission_type, JMAP_STD_QUERY),
+	JMAP_STD_METHOD("EmailSubmission/queryChanges", JMAP_CAP_SUBMISSION,
+	    JMAP_M_ACCOUNT, &jmap_submission_type, JMAP_STD_QUERY_CHANGES),
 	{ "EmailSubmission/set", JMAP_CAP_SUBMISSION,
-	  JMAP_M_ACCOUNT | JMAP_M_WRITE, s_set },
-	{ NULL, 0, 0, NULL },
+	  JMAP_M_ACCOUNT | JMAP_M_WRITE, s_set, NULL, 0 },
+	{ NULL, 0, 0, NULL, NULL, 0 },
 };
 
 /* jmap_server_set_queue (jmap.h): the server's env is filled by

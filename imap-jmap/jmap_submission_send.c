@@ -568,15 +568,6 @@ static const char *const server_props[] = {
 	"mdnBlobIds", NULL,
 };
 
-static bool
-in_list(const char *const *list, const char *s)
-{
-	for (; *list != NULL; list++)
-		if (strcmp(*list, s) == 0)
-			return true;
-	return false;
-}
-
 /* load - the identity and the email of obj; NULL or a SetError */
 static json_t *
 load(struct send *s, json_t *obj, struct buf *err, int *fail_r)
@@ -591,8 +582,8 @@ load(struct send *s, json_t *obj, struct buf *err, int *fail_r)
 
 	*fail_r = 0;
 	json_object_foreach(obj, k, v) {
-		if (!in_list(client_props, k))
-			return jmap_set_error_props(k, "%s", in_list(
+		if (!jmap_in_list(client_props, k))
+			return jmap_set_error_props(k, "%s", jmap_in_list(
 			    server_props, k) ? "set by the server" :
 			    "unknown property");
 	}

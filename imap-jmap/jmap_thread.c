@@ -53,20 +53,10 @@ const struct jmap_type jmap_thread_type = {
 	.get = thread_get,
 };
 
-static int
-t_get(struct jmap_call *c, struct buf *err)
-{
-	return jmap_std_get(c, &jmap_thread_type, err);
-}
-
-static int
-t_changes(struct jmap_call *c, struct buf *err)
-{
-	return jmap_std_changes(c, &jmap_thread_type, err);
-}
-
 const struct jmap_method jmap_thread_methods[] = {
-	{ "Thread/get", JMAP_CAP_MAIL, JMAP_M_ACCOUNT, t_get },
-	{ "Thread/changes", JMAP_CAP_MAIL, JMAP_M_ACCOUNT, t_changes },
-	{ NULL, 0, 0, NULL },
+	JMAP_STD_METHOD("Thread/get", JMAP_CAP_MAIL, JMAP_M_ACCOUNT,
+	    &jmap_thread_type, JMAP_STD_GET),
+	JMAP_STD_METHOD("Thread/changes", JMAP_CAP_MAIL, JMAP_M_ACCOUNT,
+	    &jmap_thread_type, JMAP_STD_CHANGES),
+	{ NULL, 0, 0, NULL, NULL, 0 },
 };

@@ -46,15 +46,6 @@ const struct jmap_type jmap_vacation_type = {
 	.props = props,
 };
 
-static bool
-in_list(const char *const *list, const char *s)
-{
-	for (; *list != NULL; list++)
-		if (strcmp(*list, s) == 0)
-			return true;
-	return false;
-}
-
 static json_t *
 str_or_null(const char *s)
 {
@@ -114,7 +105,7 @@ static const struct jmap_arg get_args[] = {
 static int
 vacation_get(struct jmap_call *c, struct buf *err)
 {
-	json_t *ids, *want = NULL, *obj, *list, *nf, *res, *v;
+	json_t *ids, *want = NULL, *obj, *list, *nf, *v;
 	bool found = false;
 	char state[24];
 	size_t i;
@@ -130,7 +121,7 @@ vacation_get(struct jmap_call *c, struct buf *err)
 	}
 	if ((v = jmap_arg_get(c, "properties")) != NULL) {
 		json_array_foreach(v, i, obj) {
-			if (!in_list(props, json_string_value(obj))) {
+			if (!jmap_in_list(props, json_string_value(obj))) {
 				jmap_error(c, "invalidArguments", "unknown "
 				    "property \"%.64s\"",
 				    json_string_value(obj));
@@ -179,12 +170,7 @@ vacation_get(struct jmap_call *c, struct buf *err)
 		json_array_append(list, obj);
 	}
 	json_decref(obj);
-	res = json_object();
-	json_object_set_new(res, "accountId", json_string(c->ctx->account_id));
-	json_object_set_new(res, "state", json_string(state));
-	json_object_set_new(res, "list", list);
-	json_object_set_new(res, "notFound", nf);
-	jmap_reply(c, res);
+	jmap_std_reply_get(c, state, list, nf);
 	return 0;
 }
 
@@ -273,7 +259,7 @@ parse(json_t *o, struct mail_vacation *v)
 
 	memset(v, 0, sizeof(*v));
 	json_object_foreach(o, k, val) {
-		if (!in_list(props, k))
+		if (!jmap_in_list(props, k))
 			bad_prop(bad, k);
 	}
 	val = json_object_get(o, "id");
@@ -448,8 +434,8 @@ vacation_set(struct jmap_call *c, struct buf *err)
 
 const struct jmap_method jmap_vacation_methods[] = {
 	{ "VacationResponse/get", JMAP_CAP_VACATION, JMAP_M_ACCOUNT,
-	  vacation_get },
+	  vacation_get, NULL, 0 },
 	{ "VacationResponse/set", JMAP_CAP_VACATION,
-	  JMAP_M_ACCOUNT | JMAP_M_WRITE, vacation_set },
-	{ NULL, 0, 0, NULL },
+	  JMAP_M_ACCOUNT | JMAP_M_WRITE, vacation_set, NULL, 0 },
+	{ NULL, 0, 0, NULL, NULL, 0 },
 };

@@ -90,16 +90,16 @@ m_resolve(struct jmap_call *c, struct buf *err)
 }
 
 static const struct jmap_method test_methods[] = {
-	{ "Test/ok", JMAP_CAP_CORE, JMAP_M_ACCOUNT, m_ok },
-	{ "Test/noacct", JMAP_CAP_CORE, 0, m_ok },
-	{ "Test/write", JMAP_CAP_CORE, JMAP_M_ACCOUNT | JMAP_M_WRITE, m_ok },
-	{ "Test/mail", JMAP_CAP_MAIL, JMAP_M_ACCOUNT, m_ok },
-	{ "Test/fail", JMAP_CAP_CORE, 0, m_fail },
-	{ "Test/silent", JMAP_CAP_CORE, 0, m_silent },
-	{ "Test/args", JMAP_CAP_CORE, JMAP_M_ACCOUNT, m_args },
-	{ "Test/create", JMAP_CAP_CORE, 0, m_create },
-	{ "Test/resolve", JMAP_CAP_CORE, 0, m_resolve },
-	{ NULL, 0, 0, NULL },
+	{ "Test/ok", JMAP_CAP_CORE, JMAP_M_ACCOUNT, m_ok, NULL, 0 },
+	{ "Test/noacct", JMAP_CAP_CORE, 0, m_ok, NULL, 0 },
+	{ "Test/write", JMAP_CAP_CORE, JMAP_M_ACCOUNT | JMAP_M_WRITE, m_ok, NULL, 0 },
+	{ "Test/mail", JMAP_CAP_MAIL, JMAP_M_ACCOUNT, m_ok, NULL, 0 },
+	{ "Test/fail", JMAP_CAP_CORE, 0, m_fail, NULL, 0 },
+	{ "Test/silent", JMAP_CAP_CORE, 0, m_silent, NULL, 0 },
+	{ "Test/args", JMAP_CAP_CORE, JMAP_M_ACCOUNT, m_args, NULL, 0 },
+	{ "Test/create", JMAP_CAP_CORE, 0, m_create, NULL, 0 },
+	{ "Test/resolve", JMAP_CAP_CORE, 0, m_resolve, NULL, 0 },
+	{ NULL, 0, 0, NULL, NULL, 0 },
 };
 
 static const struct jmap_method *const test_tables[] = { test_methods,
