@@ -95,9 +95,12 @@ fuzz: | $(DEPS_STAMP)
 # (t/bench/fts_bench.c, linked like the unit tests) and
 # contrib/bench/delivery (SMTP to mailbox, Postern vs Postfix virtual),
 # contrib/bench/filters (the pipeline's cost), contrib/bench/outbound
-# (relaying to smtp-sink through the SMTP client, Postern vs Postfix) and
+# (relaying to smtp-sink through the SMTP client, Postern vs Postfix),
 # build/bench/dkim_bench (t/bench/dkim_bench.c: DKIM signatures per
-# second of one core, RSA-2048, Ed25519 and both, 4 KiB and 100 KiB).
+# second of one core, RSA-2048, Ed25519 and both, 4 KiB and 100 KiB),
+# contrib/bench/imap (IMAP, Postern vs Dovecot on one mailbox),
+# contrib/bench/imap_idle (memory per IDLE connection, Postern vs
+# Dovecot) and contrib/bench/jmap (JMAP, and IMAP for the same work).
 # Each runs even when an earlier one failed; the exit status says if any did.
 BENCH_SRC := $(wildcard t/bench/*.c)
 BENCH_BIN := $(BENCH_SRC:t/bench/%.c=$(BUILD)/bench/%)
@@ -108,18 +111,24 @@ $(BUILD)/bench/%: t/bench/%.c $(BUILD)/libpostern.a | $(DEPS_STAMP)
 
 bench: $(BUILD)/postern $(BENCH_BIN)
 	@rc=0; \
-	echo "== 1/6 SMTP acceptance into the spool (contrib/bench/run)"; \
+	echo "== 1/9 SMTP acceptance into the spool (contrib/bench/run)"; \
 	BUILD=$(BUILD) contrib/bench/run || rc=1; \
-	echo; echo "== 2/6 full-text index (t/bench/fts_bench.c)"; \
+	echo; echo "== 2/9 full-text index (t/bench/fts_bench.c)"; \
 	BUILD=$(BUILD) $(BUILD)/bench/fts_bench || rc=1; \
-	echo; echo "== 3/6 SMTP to mailbox delivery (contrib/bench/delivery)"; \
+	echo; echo "== 3/9 SMTP to mailbox delivery (contrib/bench/delivery)"; \
 	BUILD=$(BUILD) contrib/bench/delivery || rc=1; \
-	echo; echo "== 4/6 anti-spam pipeline cost (contrib/bench/filters)"; \
+	echo; echo "== 4/9 anti-spam pipeline cost (contrib/bench/filters)"; \
 	BUILD=$(BUILD) contrib/bench/filters || rc=1; \
-	echo; echo "== 5/6 outbound SMTP relaying (contrib/bench/outbound)"; \
+	echo; echo "== 5/9 outbound SMTP relaying (contrib/bench/outbound)"; \
 	BUILD=$(BUILD) contrib/bench/outbound || rc=1; \
-	echo; echo "== 6/6 DKIM signing rate per core (t/bench/dkim_bench.c)"; \
+	echo; echo "== 6/9 DKIM signing rate per core (t/bench/dkim_bench.c)"; \
 	BUILD=$(BUILD) $(BUILD)/bench/dkim_bench || rc=1; \
+	echo; echo "== 7/9 IMAP vs Dovecot (contrib/bench/imap)"; \
+	BUILD=$(BUILD) contrib/bench/imap || rc=1; \
+	echo; echo "== 8/9 memory per idle IMAP connection (contrib/bench/imap_idle)"; \
+	BUILD=$(BUILD) contrib/bench/imap_idle || rc=1; \
+	echo; echo "== 9/9 JMAP, and IMAP for the same work (contrib/bench/jmap)"; \
+	BUILD=$(BUILD) contrib/bench/jmap || rc=1; \
 	exit $$rc
 
 -include $(BENCH_BIN:=.d)

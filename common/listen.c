@@ -11,11 +11,18 @@
  * and take a share of the connections.  So a socket without it is bound
  * first, as a probe: "Address already in use" then, as from any server.
  *
+ * TCP_NODELAY is set on the listening sockets, so every accepted one
+ * has it (Linux copies it): each server writes a whole reply into its
+ * bufferevent, flushed once per loop turn, so Nagle could only delay
+ * the last segment of a reply by a delayed ACK (40 ms seen on 16 KiB
+ * IMAP FETCH and JMAP responses).
+ *
  * Accept errors (EMFILE and friends) are logged and libevent keeps
  * listening; libevent's evconnlistener retries on the next readiness.
  */
 #include <errno.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -138,6 +145,7 @@ bind_one(const struct netaddr *addr, const char **error_r)
 	}
 	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)) < 0 ||
 	    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on, sizeof(on)) < 0 ||
+	    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on)) < 0 ||
 	    (addr->ss.ss_family == AF_INET6 &&
 	    setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on, sizeof(on)) < 0) ||
 	    bind(fd, (const struct sockaddr *)&addr->ss, addr->len) < 0 ||

@@ -268,8 +268,12 @@ render_one(struct imap_session *s, struct fetch_state *st, struct kv_txn *t,
 	m.flags_changed = it->flags_changed;
 	m.modseq = it->modseq;
 	m.email_id = it->email;
+	/* ENVELOPE, BODYSTRUCTURE, PREVIEW: the ready strings only, not
+	 * the part tree (most of the decoding) */
 	if ((st->need & IMAP_FETCH_OUT_NEED_MIME) &&
-	    (r = mail_email_mime_txn(t, s->acct, it->email, &mime, err)) < 0)
+	    (r = mail_email_mime_some_txn(t, s->acct, it->email,
+	    (st->need & IMAP_FETCH_OUT_NEED_PARTS) ? MIME_DEC_ALL :
+	    MIME_DEC_IMAP | MIME_DEC_PREVIEW, &mime, err)) < 0)
 		goto out;
 	/* no MIME info stored: the renderer parses the blob instead */
 	if (st->need_email || (mime == NULL &&

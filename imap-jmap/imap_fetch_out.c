@@ -189,14 +189,17 @@ att_needs(const struct imap_fetch_att *a)
 	case IMAP_FETCH_BODY_SECTION:
 	case IMAP_FETCH_BINARY:
 		return whole ? IMAP_FETCH_OUT_NEED_BLOB :
-		    IMAP_FETCH_OUT_NEED_MIME | IMAP_FETCH_OUT_NEED_BLOB;
+		    IMAP_FETCH_OUT_NEED_MIME | IMAP_FETCH_OUT_NEED_PARTS |
+		    IMAP_FETCH_OUT_NEED_BLOB;
 	case IMAP_FETCH_BINARY_SIZE:
-		return whole ? 0 : IMAP_FETCH_OUT_NEED_MIME;
+		return whole ? 0 : IMAP_FETCH_OUT_NEED_MIME |
+		    IMAP_FETCH_OUT_NEED_PARTS;
 	case IMAP_FETCH_RFC822:
 		return IMAP_FETCH_OUT_NEED_BLOB;
 	case IMAP_FETCH_RFC822_HEADER:
 	case IMAP_FETCH_RFC822_TEXT:
-		return IMAP_FETCH_OUT_NEED_MIME | IMAP_FETCH_OUT_NEED_BLOB;
+		return IMAP_FETCH_OUT_NEED_MIME | IMAP_FETCH_OUT_NEED_PARTS |
+		    IMAP_FETCH_OUT_NEED_BLOB;
 	default:
 		return 0;
 	}
@@ -358,16 +361,17 @@ content(struct render *r, const unsigned char *p, size_t n, bool binary)
 		buf_add(r->out, p, n);
 		return IMAP_FETCH_OUT_OK;
 	}
-	for (size_t i = 0; i < n; i++) {
-		if (p[i] != '\0') {
-			run++;
-			continue;
-		}
-		buf_add(r->out, p + i - run, run);
+	/* memchr, not a byte loop: this copies every body FETCH sends */
+	while (run < n) {
+		const unsigned char *nul = memchr(p + run, '\0', n - run);
+		size_t k = nul != NULL ? (size_t)(nul - p) : n;
+
+		buf_add(r->out, p + run, k - run);
+		if (nul == NULL)
+			break;
 		buf_add(r->out, "\x80", 1);
-		run = 0;
+		run = k + 1;
 	}
-	buf_add(r->out, p + n - run, run);
 	return IMAP_FETCH_OUT_OK;
 }
 

@@ -170,6 +170,9 @@ struct imap_fetch_out_msg {
 /* imap_fetch_out_needs: what a render of these items reads */
 #define IMAP_FETCH_OUT_NEED_MIME	(1u << 0)	/* struct mime_info */
 #define IMAP_FETCH_OUT_NEED_BLOB	(1u << 1)	/* the raw message */
+#define IMAP_FETCH_OUT_NEED_PARTS	(1u << 2)	/* with MIME: the part
+							   tree, not only the
+							   ready strings */
 
 unsigned imap_fetch_out_needs(const struct imap_fetch_out_opts *opts);
 

@@ -172,8 +172,9 @@ load(void *ctx, struct imap_search_msg *m, unsigned need, struct buf *err)
 		return -1;
 	if ((need & (IMAP_SEARCH_NEED_HDR | IMAP_SEARCH_NEED_RAWHDR)) &&
 	    sl->mime == NULL) {
-		r = mail_email_mime_txn(c->t, c->s->acct, m->email, &sl->mime,
-		    err);
+		/* the header summary and its end: not the part tree */
+		r = mail_email_mime_some_txn(c->t, c->s->acct, m->email,
+		    MIME_DEC_HDR, &sl->mime, err);
 		if (r < 0)
 			return -1;
 	}
@@ -195,8 +196,8 @@ load(void *ctx, struct imap_search_msg *m, unsigned need, struct buf *err)
 	}
 	if (need & IMAP_SEARCH_NEED_RAWHDR) {
 		/* the top-level header block, its empty line included */
-		uint64_t len = sl->mime != NULL ?
-		    sl->mime->parts[0].body_start : BLOB_TO_END;
+		uint64_t len = sl->mime != NULL ? sl->mime->header_end :
+		    BLOB_TO_END;
 		const unsigned char *end;
 
 		if (!sl->full && slot_blob(c, m, sl, len, err) < 0)

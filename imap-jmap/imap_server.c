@@ -531,7 +531,8 @@ drop(struct imap_session *s)
 void
 imap_flush(struct imap_session *s)
 {
-	if (s->out.len == 0)
+	/* during a job s->out is the worker's: job_done flushes it */
+	if (s->out.len == 0 || s->busy)
 		return;
 	if (s->bev != NULL) {
 		evbuffer_add(bufferevent_get_output(s->bev), s->out.data,

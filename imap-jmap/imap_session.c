@@ -428,6 +428,7 @@ imap_run_job(struct imap_session *s, struct jobs *pool, imap_work_fn *work,
 	struct imap_job *j = xmalloc(sizeof(*j));
 
 	ASSERT(!s->busy);
+	imap_flush(s);	/* what came before goes now, not after the job */
 	j->s = s;
 	j->work = work;
 	j->done = done;

@@ -362,13 +362,21 @@ int
 mail_email_mime_txn(struct kv_txn *t, uint32_t acct, uint32_t email,
     struct mime_info **info_r, struct buf *err)
 {
+	return mail_email_mime_some_txn(t, acct, email, MIME_DEC_ALL, info_r,
+	    err);
+}
+
+int
+mail_email_mime_some_txn(struct kv_txn *t, uint32_t acct, uint32_t email,
+    unsigned want, struct mime_info **info_r, struct buf *err)
+{
 	struct mime_op op = { acct, email, BUF_INIT(0), 0 };
 	int r;
 
 	*info_r = NULL;
 	r = mime_txn(t, &op, err);
-	if (r == 0 && op.found == 1 && mime_info_decode(op.v.data, op.v.len,
-	    info_r, err) < 0)
+	if (r == 0 && op.found == 1 && mime_info_decode_some(op.v.data,
+	    op.v.len, want, info_r, err) < 0)
 		r = -1;
 	buf_free(&op.v);
 	return r < 0 ? r : op.found;

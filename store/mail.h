@@ -429,6 +429,10 @@ int mail_email_mime(struct mail *m, uint32_t acct, uint32_t email,
  * may return KV_CONFLICT */
 int mail_email_mime_txn(struct kv_txn *t, uint32_t acct, uint32_t email,
     struct mime_info **info_r, struct buf *err) WARN_UNUSED;
+/* mail_email_mime_some_txn - only the fields want names
+ * (mime_info_decode_some): SEARCH and FETCH of one field of many */
+int mail_email_mime_some_txn(struct kv_txn *t, uint32_t acct, uint32_t email,
+    unsigned want, struct mime_info **info_r, struct buf *err) WARN_UNUSED;
 
 /*
  * Keywords (RFC 8621 4.1.1, RFC 3501 flag-keyword): 1 to

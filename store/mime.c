@@ -358,6 +358,7 @@ copy_parts(struct mime_ctx *c)
 	info->parts = mime_arena_array(c->a, c->nparts, sizeof(*info->parts));
 	memcpy(info->parts, c->parts, c->nparts * sizeof(*info->parts));
 	info->nparts = c->nparts;
+	info->header_end = c->nparts > 0 ? c->parts[0].body_start : 0;
 	info->size = c->len;
 }
 

@@ -209,7 +209,9 @@ struct mime_info {
 	/* parts[0] is the message: its header block is the top-level
 	 * header (for header:Name:asRaw and BODY[HEADER]) */
 	struct mime_part *parts;
-	uint32_t nparts;	/* >= 1 */
+	uint32_t nparts;	/* >= 1; 0 after a decode without parts */
+	uint64_t header_end;	/* parts[0].body_start: the top-level header
+				   block with its empty line, always set */
 	struct mime_headers hdr;
 
 	/* IMAP, RFC 3501 7.4.2 / RFC 9051 7.5.2, ready to send */
@@ -280,6 +282,21 @@ int mime_info_encode(const struct mime_info *info, struct buf *out)
  */
 int mime_info_decode(const void *data, size_t len, struct mime_info **info_r,
     struct buf *err) WARN_UNUSED;
+
+/*
+ * mime_info_decode_some - the same, filling only the fields want names
+ * (MIME_DEC_*); the others are checked for bounds only and left empty
+ * ("" or NULL, lists of 0; without MIME_DEC_PARTS nparts is 0 and parts
+ * NULL).  For a FETCH ENVELOPE or a SEARCH FROM,
+ * which read one field of thousands of messages.
+ */
+#define MIME_DEC_PARTS		(1u << 0)	/* parts, text/html/attachments */
+#define MIME_DEC_HDR		(1u << 1)	/* hdr */
+#define MIME_DEC_IMAP		(1u << 2)	/* envelope, body, bodystructure */
+#define MIME_DEC_PREVIEW	(1u << 3)
+#define MIME_DEC_ALL		0xfu
+int mime_info_decode_some(const void *data, size_t len, unsigned want,
+    struct mime_info **info_r, struct buf *err);
 
 /*
  * mime_section - the byte range of an IMAP section-spec (RFC 3501 6.4.5):

@@ -179,6 +179,7 @@ struct rd {
 	const unsigned char *p, *end;
 	struct mime_arena *a;
 	const char *bad;	/* the first problem */
+	bool skip;		/* a field not wanted: bounds checked only */
 };
 
 static void
@@ -262,6 +263,10 @@ str(struct rd *r, bool nullable, int kind)
 		fail(r, "string past the end");
 		return nullable ? NULL : "";
 	}
+	if (r->skip) {
+		r->p += n;
+		return nullable ? NULL : "";
+	}
 	if (memchr(r->p, '\0', n) != NULL ||
 	    (kind == S_UTF8 && !mime_utf8_valid(r->p, n))) {
 		fail(r, "bad string");
@@ -275,10 +280,12 @@ str(struct rd *r, bool nullable, int kind)
 static void
 get_addrs(struct rd *r, struct mime_addr_list *l)
 {
+	struct mime_addr skipped;
+
 	l->n = count(r, 6);
-	l->v = mime_arena_array(r->a, l->n, sizeof(*l->v));
+	l->v = r->skip ? NULL : mime_arena_array(r->a, l->n, sizeof(*l->v));
 	for (uint32_t i = 0; i < l->n; i++) {
-		struct mime_addr *a = &l->v[i];
+		struct mime_addr *a = r->skip ? &skipped : &l->v[i];
 
 		a->kind = (uint8_t)get_max(r, MIME_ADDR_GROUP_END, "bad kind");
 		a->name = str(r, true, S_UTF8);
@@ -286,28 +293,44 @@ get_addrs(struct rd *r, struct mime_addr_list *l)
 		a->route = str(r, true, S_UTF8);
 		a->local = str(r, true, S_UTF8);
 		a->domain = str(r, true, S_UTF8);
-		if ((a->kind == MIME_ADDR_MAILBOX) !=
+		if (!r->skip && (a->kind == MIME_ADDR_MAILBOX) !=
 		    (a->local != NULL && a->domain != NULL))
 			fail(r, "bad address");
 	}
+	if (r->skip)
+		l->n = 0;
 }
 
 static void
 get_ids(struct rd *r, struct mime_idlist *l)
 {
 	l->n = count(r, 1);
-	l->v = mime_arena_array(r->a, l->n, sizeof(*l->v));
-	for (uint32_t i = 0; i < l->n; i++)
-		l->v[i] = str(r, false, S_UTF8);
+	l->v = r->skip ? NULL : mime_arena_array(r->a, l->n, sizeof(*l->v));
+	for (uint32_t i = 0; i < l->n; i++) {
+		const char *id = str(r, false, S_UTF8);
+
+		if (!r->skip)
+			l->v[i] = id;
+	}
+	if (r->skip)
+		l->n = 0;
 }
 
 static void
 get_parts(struct rd *r, struct mime_partlist *l, uint32_t nparts)
 {
 	l->n = count(r, 1);
-	l->v = mime_arena_array(r->a, l->n, sizeof(*l->v));
-	for (uint32_t i = 0; i < l->n; i++)
-		l->v[i] = (uint32_t)get_max(r, nparts - 1, "bad part index");
+	l->v = r->skip ? NULL : mime_arena_array(r->a, l->n, sizeof(*l->v));
+	for (uint32_t i = 0; i < l->n; i++) {
+		uint32_t v = (uint32_t)get_u(r);
+
+		if (!r->skip && v >= nparts)
+			fail(r, "bad part index");
+		else if (!r->skip)
+			l->v[i] = v;
+	}
+	if (r->skip)
+		l->n = 0;
 }
 
 /* check_tree - the shape mime_parse() builds */
@@ -353,7 +376,17 @@ int
 mime_info_decode(const void *data, size_t len, struct mime_info **info_r,
     struct buf *err)
 {
-	struct rd r = { data, (const unsigned char *)data + len, NULL, NULL };
+	return mime_info_decode_some(data, len, MIME_DEC_ALL, info_r, err);
+}
+
+int
+mime_info_decode_some(const void *data, size_t len, unsigned want,
+    struct mime_info **info_r, struct buf *err)
+{
+	struct rd r = { data, (const unsigned char *)data + len, NULL, NULL,
+		false };
+	struct mime_part skipped;
+	uint32_t nparts;
 	struct mime_info *info;
 	struct mime_headers *h;
 	struct mime_addr_list *lists[6];
@@ -375,16 +408,19 @@ mime_info_decode(const void *data, size_t len, struct mime_info **info_r,
 	h = &info->hdr;
 	info->flags = (uint32_t)get_max(&r, UINT32_MAX, "bad flags");
 	info->size = get_u(&r);
-	info->nparts = count(&r, 22);
-	if (info->nparts == 0)
+	nparts = count(&r, 22);
+	if (nparts == 0)
 		fail(&r, "no parts");
-	info->parts = mime_arena_array(r.a, info->nparts, sizeof(*info->parts));
-	for (uint32_t i = 0; i < info->nparts && r.bad == NULL; i++) {
-		struct mime_part *p = &info->parts[i];
+	r.skip = !(want & MIME_DEC_PARTS);
+	info->nparts = r.skip ? 0 : nparts;
+	info->parts = r.skip ? NULL : mime_arena_array(r.a, nparts,
+	    sizeof(*info->parts));
+	for (uint32_t i = 0; i < nparts && r.bad == NULL; i++) {
+		struct mime_part *p = r.skip ? &skipped : &info->parts[i];
 		uint64_t parent = get_max(&r, i, "bad parent");
 
 		p->parent = parent == 0 ? MIME_NONE : (uint32_t)(parent - 1);
-		p->next = (uint32_t)get_max(&r, info->nparts, "bad next");
+		p->next = (uint32_t)get_max(&r, nparts, "bad next");
 		p->depth = (uint16_t)get_max(&r, UINT16_MAX, "bad depth");
 		p->kind = (uint8_t)get_max(&r, MIME_MESSAGE, "bad kind");
 		p->flags = (uint8_t)get_max(&r, MIME_PART_MESSAGE |
@@ -412,9 +448,14 @@ mime_info_decode(const void *data, size_t len, struct mime_info **info_r,
 		p->body_end = get_u(&r);
 		p->lines = get_u(&r);
 		p->decoded_size = get_u(&r);
+		if (i == 0)
+			info->header_end = p->body_start;
 	}
-	if (r.bad == NULL && (bad = check_tree(info)) != NULL)
+	if (r.bad == NULL && !r.skip && (bad = check_tree(info)) != NULL)
 		fail(&r, bad);
+	if (info->header_end > info->size)
+		fail(&r, "bad header end");
+	r.skip = !(want & MIME_DEC_HDR);
 	h->has_date = get_max(&r, 1, "bad bool") != 0;
 	h->date = get_i(&r);
 	h->date_tz = (int16_t)get_i(&r);
@@ -436,14 +477,17 @@ mime_info_decode(const void *data, size_t len, struct mime_info **info_r,
 	get_ids(&r, &h->message_id);
 	get_ids(&r, &h->in_reply_to);
 	get_ids(&r, &h->references);
+	r.skip = !(want & MIME_DEC_IMAP);
 	info->envelope = str(&r, false, S_RAW);
 	info->body = str(&r, false, S_RAW);
 	info->bodystructure = str(&r, false, S_RAW);
+	r.skip = !(want & MIME_DEC_PREVIEW);
 	info->preview = str(&r, false, S_UTF8);
+	r.skip = !(want & MIME_DEC_PARTS);
 	info->has_attachment = get_max(&r, 1, "bad bool") != 0;
-	get_parts(&r, &info->text_body, info->nparts);
-	get_parts(&r, &info->html_body, info->nparts);
-	get_parts(&r, &info->attachments, info->nparts);
+	get_parts(&r, &info->text_body, nparts);
+	get_parts(&r, &info->html_body, nparts);
+	get_parts(&r, &info->attachments, nparts);
 	if (r.bad == NULL && r.p != r.end)
 		fail(&r, "trailing bytes");
 	if (r.bad != NULL) {

@@ -223,6 +223,31 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	ASSERT(mime_info_encode(back, &e2) == 0);
 	ASSERT(e1.len == e2.len && memcmp(e1.data, e2.data, e1.len) == 0);
 	mime_info_free(&back);
+	/* a partial decode: the fields asked for, as the full one has them */
+	for (unsigned want = 0; want <= MIME_DEC_ALL; want++) {
+		ASSERT(mime_info_decode_some(e1.data, e1.len, want, &back,
+		    &err) == 0);
+		ASSERT(back->header_end == info->header_end);
+		ASSERT(back->size == info->size);
+		ASSERT(back->nparts == ((want & MIME_DEC_PARTS) ?
+		    info->nparts : 0));
+		ASSERT(back->hdr.from.n == ((want & MIME_DEC_HDR) ?
+		    info->hdr.from.n : 0));
+		if (want & MIME_DEC_HDR)
+			ASSERT(strcmp(back->hdr.base_subject,
+			    info->hdr.base_subject) == 0);
+		ASSERT(strcmp(back->envelope, (want & MIME_DEC_IMAP) ?
+		    info->envelope : "") == 0);
+		ASSERT(strcmp(back->preview, (want & MIME_DEC_PREVIEW) ?
+		    info->preview : "") == 0);
+		mime_info_free(&back);
+	}
+	/* any bytes: decoded or refused, never a crash */
+	for (unsigned want = 0; want <= MIME_DEC_ALL; want += 5) {
+		if (mime_info_decode_some(data, size, want, &back, &err) == 0)
+			mime_info_free(&back);
+		buf_reset(&err);
+	}
 
 	/* the text-only parse: the same text, subject, flags and parts */
 	ASSERT(mime_parse_text(data, size, &lim, &back, &err) == 0);
