@@ -729,7 +729,14 @@ struct walk {
 	size_t scanned;		/* index keys read */
 	bool stopped;		/* out holds the window, not every result */
 	bool incomplete;	/* the index is not whole: rebuild it */
+	bool whole;		/* read it all (for the order cache) */
+	bool cached;		/* out came from the order cache */
+	struct jmap_order_key key;
 };
+
+/* deeper than this, a page of the whole mailbox reads and keeps the
+ * whole order (jmap_order_cache.c) */
+#define WALK_DEEP 1000
 
 static int
 walk_entry(void *arg, const struct mail_order_entry *e)
@@ -769,8 +776,8 @@ walk_entry(void *arg, const struct mail_order_entry *e)
 	out_push(&w->out, e->email);
 	if (qw != NULL && qw->anchor_ok && e->email == qw->anchor)
 		w->anchor_at = w->out.n - 1;
-	if (qw != NULL && jmap_qwin_covered(qw, w->out.n, w->anchor_at,
-	    w->total)) {
+	if (qw != NULL && !w->whole && jmap_qwin_covered(qw, w->out.n,
+	    w->anchor_at, w->total)) {
 		w->stopped = true;
 		return 1;
 	}
@@ -784,13 +791,15 @@ walk_txn(struct kv_txn *t, void *arg, struct buf *err)
 	struct qctx *q = w->q;
 	struct mail_mailbox mb;
 	uint64_t indexed;
+	uint32_t *ids;
+	size_t n;
 	int r;
 
 	w->out.n = 0;
 	w->anchor_at = SIZE_MAX;
 	w->total = SIZE_MAX;
 	w->scanned = 0;
-	w->stopped = w->incomplete = false;
+	w->stopped = w->incomplete = w->cached = false;
 	roaring_bitmap_clear(w->seen);
 	if ((r = qctx_begin(q, t, err)) < 0)
 		return r;
@@ -809,12 +818,31 @@ walk_txn(struct kv_txn *t, void *arg, struct buf *err)
 	/* the mailbox alone: the record counts what the walk would */
 	if (w->filter == NULL)
 		w->total = w->collapse ? mb.threads : mb.total;
+	w->key = (struct jmap_order_key){ q->c->acct, w->mbox,
+		w->oldest_first, mb.uidvalidity, mb.uidnext, mb.total,
+		mb.highestmodseq };
 	mail_mailbox_clear(&mb);
+	if (w->whole && jmap_order_cache_get(q->c->ctx->env->order_cache,
+	    &w->key, &ids, &n)) {
+		free(w->out.ids);
+		w->out = (struct out){ ids, n, n };
+		w->cached = true;
+		return 0;
+	}
 	r = mail_order_scan_txn(t, q->c->acct, w->mbox, w->oldest_first,
 	    walk_entry, w, err);
 	if (q->failed != 0)
 		return q->failed;
 	return r;
+}
+
+/* deep - the window lies past WALK_DEEP results (or needs the end or
+ * an anchor): worth the whole order, once */
+static bool
+deep(const struct jmap_qwin *qw)
+{
+	return qw != NULL && (qw->has_anchor || qw->position < 0 ||
+	    (uint64_t)qw->position + qw->limit > WALK_DEEP);
 }
 
 /* walk - the results from mbox's index: 1 done, 0 when the index
@@ -834,6 +862,8 @@ walk(struct qctx *q, json_t *filter, uint32_t mbox, bool oldest_first,
 	w.mbox = mbox;
 	w.oldest_first = oldest_first;
 	w.collapse = collapse;
+	w.whole = filter == NULL && !collapse &&
+	    ctx->env->order_cache != NULL && deep(q->c->qwin);
 	w.seen = roaring_bitmap_create();
 	for (int attempt = 0;; attempt++) {
 		r = kv_run(kv, KV_READ, walk_txn, &w, err);
@@ -855,9 +885,13 @@ walk(struct qctx *q, json_t *filter, uint32_t mbox, bool oldest_first,
 		q->c->qwin->prefix = true;
 		q->c->qwin->total = w.total;
 	}
-	log_debug(JMAP_SVC, "%s: Email/query: path=index, mailbox=%u, "
-	    "scanned=%zu, loaded=%zu, results=%zu%s", ctx->log_id, mbox,
-	    w.scanned, q->loaded, w.out.n, w.stopped ? "+" : "");
+	if (w.whole && !w.cached)
+		jmap_order_cache_put(ctx->env->order_cache, &w.key, w.out.ids,
+		    w.out.n);
+	log_debug(JMAP_SVC, "%s: Email/query: path=%s, mailbox=%u, "
+	    "scanned=%zu, loaded=%zu, results=%zu%s", ctx->log_id,
+	    w.cached ? "cache" : "index", mbox, w.scanned, q->loaded,
+	    w.out.n, w.stopped ? "+" : "");
 	*o = w.out;
 	w.out.ids = NULL;
 	r = 1;

@@ -772,6 +772,8 @@ jmap_server_start(struct jmap_server *s, struct store *st,
 	s->auth_jobs = checks != NULL ? checks : jobs;
 	s->throttle = th;
 	s->auth_cache = jmap_auth_cache_new(s->cfg->jmap.auth_cache_ttl);
+	/* 32 mailboxes of up to 250,000 emails: 32 MiB at the most */
+	s->env.order_cache = jmap_order_cache_new(32, 250000);
 	s->fronts = xcalloc(2 * (size_t)nloops, sizeof(*s->fronts));
 	for (size_t i = 0; i < s->nbound; i++) {
 		struct jmap_bound *b = &s->bound[i];
@@ -821,6 +823,7 @@ jmap_server_free(struct jmap_server **sp)
 	free(s->use);
 	free(s->push);
 	jmap_auth_cache_free(&s->auth_cache);
+	jmap_order_cache_free(&s->env.order_cache);
 	pthread_mutex_destroy(&s->mu);
 	free(s);
 	*sp = NULL;

@@ -196,6 +196,8 @@ struct jmap_env {
 	 * NULL: sending is forbiddenToSend */
 	struct spool *spool;
 	struct qmgr *qm;
+	/* whole mailbox orders for deep Email/query pages; NULL: none */
+	struct jmap_order_cache *order_cache;
 };
 
 /* one API request as the methods see it */
@@ -458,6 +460,26 @@ struct jmap_qwin {
 	size_t total;		/* out with prefix: all results (SIZE_MAX:
 				   not known) */
 };
+/*
+ * The order cache (jmap_order_cache.c): a mailbox's whole receivedAt
+ * order, kept for one version of the mailbox (the key).  get copies the
+ * ids (the caller frees them); put keeps a copy, if it has at most
+ * max_ids.  Thread-safe; NULL cache: nothing kept, nothing found.
+ */
+struct jmap_order_key {
+	uint32_t acct, mbox;
+	bool oldest_first;
+	uint32_t uidvalidity, uidnext, total;
+	uint64_t modseq;
+};
+struct jmap_order_cache;
+struct jmap_order_cache *jmap_order_cache_new(size_t entries, size_t max_ids);
+void jmap_order_cache_free(struct jmap_order_cache **c);
+bool jmap_order_cache_get(struct jmap_order_cache *c,
+    const struct jmap_order_key *k, uint32_t **ids_r, size_t *n_r);
+void jmap_order_cache_put(struct jmap_order_cache *c,
+    const struct jmap_order_key *k, const uint32_t *ids, size_t n);
+
 /* jmap_qwin_covered - whether n results in order, the anchor at index
  * anchor_at (SIZE_MAX: not among them), total all (SIZE_MAX: not known)
  * answer w as the whole list would */

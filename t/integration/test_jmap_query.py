@@ -164,8 +164,13 @@ def test_walk_and_general_paths_agree(postern_factory):
     # each way was taken, and a page read a page
     taken = paths_taken(p, since)
     kinds = {t[0] for t in taken}
-    assert kinds == {"index", "general"}, kinds
+    # deep windows (position 1000, from the end, anchors) of the walk
+    # without collapse read the whole order once and then take it from
+    # the order cache, reading no key (jmap_order_cache.c)
+    assert kinds == {"index", "general", "cache"}, kinds
     assert sum(1 for t in taken if t[0] == "general") == n
+    assert all(t[1] == "0" and t[3] == "45" for t in taken
+               if t[0] == "cache"), taken
     page = [t for t in paths_taken(p, 0) if t[0] == "index" and t[4] == "+"]
     assert page, "no walk stopped at the end of its window"
     since = len(p.log())
@@ -255,3 +260,53 @@ def test_query_changes_follow_threads(postern_factory):
         assert qc["total"] == len(new)
     assert olds[0][0][-1] == e[1] and e[1] not in c.ok("Email/query", dict(
         queries[0], accountId="A1"))["ids"]
+
+
+def test_order_cache_follows_the_mailbox(postern_factory):
+    """A deep page is cut from the cached whole order while the mailbox
+    stands still; any change to the mailbox (an email in, an email out,
+    a flag) makes the next one read the index again, and the answers
+    are those of the general path throughout."""
+    p = make_server(postern_factory)
+    c = Client(p)
+    mb = boxes(c)
+    inbox, archive = mb["inbox"], mb["archive"]
+    t0 = 1750000000
+    ids = import_all(c, inbox, [(i, i, t0 + i * HOUR, [])
+                                for i in range(1, 31)])
+    deep = {"filter": {"inMailbox": inbox}, "position": 1000, "limit": 5,
+            "calculateTotal": True}
+    tail = {"filter": {"inMailbox": inbox}, "position": -4, "limit": 3}
+
+    def general(args):
+        a = dict(args, filter={"operator": "OR", "conditions": [
+            {"inMailbox": inbox}]}, sort=[{"property": "receivedAt",
+                                           "isAscending": False}] * 2)
+        return answer(c, a)
+
+    def kinds(since):
+        return [t[0] for t in paths_taken(p, since)]
+
+    since = len(p.log())
+    first = answer(c, tail)
+    again = answer(c, tail)
+    assert kinds(since) == ["index", "cache"]
+    assert first == again == general(tail)
+    assert answer(c, deep) == general(deep)
+    changes = [
+        lambda: import_all(c, inbox, [(40, 40, t0 + 5 * HOUR + 1, [])]),
+        lambda: c.ok("Email/set", {"accountId": "A1", "update": {
+            ids[7]: {"mailboxIds/" + inbox: None,
+                     "mailboxIds/" + archive: True}}}),
+        lambda: c.ok("Email/set", {"accountId": "A1", "update": {
+            ids[9]: {"keywords/$flagged": True}}}),
+    ]
+    for change in changes:
+        change()
+        since = len(p.log())
+        got = answer(c, tail)
+        assert kinds(since) == ["index"], kinds(since)
+        assert got == general(tail)
+        since = len(p.log())
+        assert answer(c, tail) == got
+        assert kinds(since) == ["cache"]
