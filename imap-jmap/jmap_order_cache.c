@@ -95,7 +95,8 @@ jmap_order_cache_get(struct jmap_order_cache *c,
 		*n_r = e->n;
 		*ids_r = xreallocarray(NULL, e->n > 0 ? e->n : 1,
 		    sizeof(**ids_r));
-		memcpy(*ids_r, e->ids, e->n * sizeof(**ids_r));
+		if (e->n > 0)
+			memcpy(*ids_r, e->ids, e->n * sizeof(**ids_r));
 		hit = true;
 		break;
 	}
@@ -130,7 +131,8 @@ jmap_order_cache_put(struct jmap_order_cache *c,
 	slot->key = *k;
 	slot->n = n;
 	slot->ids = xreallocarray(NULL, n > 0 ? n : 1, sizeof(*ids));
-	memcpy(slot->ids, ids, n * sizeof(*ids));
+	if (n > 0)	/* ids may be NULL for an empty mailbox */
+		memcpy(slot->ids, ids, n * sizeof(*ids));
 	slot->used = ++c->clock;
 	pthread_mutex_unlock(&c->mu);
 }
