@@ -27,24 +27,6 @@
 #include "common/xalloc.h"
 #include "imap-jmap/imap_priv.h"
 
-static uint32_t
-mail_flags(unsigned sys)
-{
-	uint32_t f = 0;
-
-	if (sys & IMAP_FLAG_ANSWERED)
-		f |= MAIL_F_ANSWERED;
-	if (sys & IMAP_FLAG_FLAGGED)
-		f |= MAIL_F_FLAGGED;
-	if (sys & IMAP_FLAG_DELETED)
-		f |= MAIL_F_DELETED;
-	if (sys & IMAP_FLAG_SEEN)
-		f |= MAIL_F_SEEN;
-	if (sys & IMAP_FLAG_DRAFT)
-		f |= MAIL_F_DRAFT;
-	return f;
-}
-
 struct append_one {
 	struct store_msg m;
 	bool prepared;
@@ -126,7 +108,7 @@ append_work(struct imap_session *s)
 		o->add.received_at = msg->has_date ?
 		    imap_datetime_to_unix(&msg->date) : (int64_t)time(NULL);
 		if (msg->has_flags) {
-			o->add.flags = mail_flags(msg->flags.sys);
+			o->add.flags = imap_sys_flags(msg->flags.sys);
 			o->kw = xcalloc(msg->flags.nkw + 1, sizeof(*o->kw));
 			for (size_t k = 0; k < msg->flags.nkw; k++)
 				o->kw[k] = msg->flags.kw[k].p;

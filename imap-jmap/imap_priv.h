@@ -329,6 +329,8 @@ struct imap_session {
 };
 
 /* imap_server.c */
+/* imap_sys_flags - IMAP_FLAG_* system flags as MAIL_F_* (STORE, APPEND) */
+uint32_t imap_sys_flags(unsigned sys);
 /* imap_flush - hand s->out to the bufferevent (loop thread) */
 void imap_flush(struct imap_session *s);
 /* imap_close - flush, stop reading, free once the output is out */

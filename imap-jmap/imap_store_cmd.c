@@ -65,8 +65,8 @@ struct store_op {
 	uint32_t cut;			/* MESSAGELIMIT: lowest UID kept */
 };
 
-static uint32_t
-sys_flags(unsigned sys)
+uint32_t
+imap_sys_flags(unsigned sys)
 {
 	uint32_t f = 0;
 
@@ -231,17 +231,17 @@ store_work(struct imap_session *s)
 	switch (p->op) {
 	case IMAP_STORE_SET:
 		op.c.replace = true;
-		op.c.add = sys_flags(p->flags.sys);
+		op.c.add = imap_sys_flags(p->flags.sys);
 		op.c.kw_add = kw;
 		op.c.nkw_add = p->flags.nkw;
 		break;
 	case IMAP_STORE_ADD:
-		op.c.add = sys_flags(p->flags.sys);
+		op.c.add = imap_sys_flags(p->flags.sys);
 		op.c.kw_add = kw;
 		op.c.nkw_add = p->flags.nkw;
 		break;
 	case IMAP_STORE_REMOVE:
-		op.c.remove = sys_flags(p->flags.sys);
+		op.c.remove = imap_sys_flags(p->flags.sys);
 		op.c.kw_remove = kw;
 		op.c.nkw_remove = p->flags.nkw;
 		break;

@@ -422,6 +422,8 @@ struct jmap_type {
 	    uint32_t **ids_r, size_t *n_r, json_t **error_r, struct buf *err);
 };
 
+/* jmap_std_set_args - the arguments of a plain /set (RFC 8620 5.3) */
+extern const struct jmap_arg jmap_std_set_args[];
 /* jmap_in_list - s is one of the NULL-terminated list */
 bool jmap_in_list(const char *const *list, const char *s);
 /* jmap_std_reply_get - the /get response; takes list and not_found */

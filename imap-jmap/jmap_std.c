@@ -332,7 +332,7 @@ jmap_std_changes(struct jmap_call *c, const struct jmap_type *t,
 
 /* ---- /set ---- */
 
-static const struct jmap_arg set_args[] = {
+const struct jmap_arg jmap_std_set_args[] = {
 	{ "accountId", JMAP_ARG_ID, JMAP_ARG_REQUIRED },
 	{ "ifInState", JMAP_ARG_STRING, JMAP_ARG_NULL },
 	{ "create", JMAP_ARG_OBJECT, JMAP_ARG_NULL },
@@ -556,7 +556,7 @@ jmap_std_set(struct jmap_call *c, const struct jmap_type *t, struct buf *err)
 	char old_state[24], new_state[24];
 	int rc;
 
-	if (jmap_args_check(c, set_args, t->set_args) < 0)
+	if (jmap_args_check(c, jmap_std_set_args, t->set_args) < 0)
 		return 0;
 	create = jmap_arg_get(c, "create");
 	update = jmap_arg_get(c, "update");

@@ -176,15 +176,6 @@ vacation_get(struct jmap_call *c, struct buf *err)
 
 /* ---- /set ---- */
 
-static const struct jmap_arg set_args[] = {
-	{ "accountId", JMAP_ARG_ID, JMAP_ARG_REQUIRED },
-	{ "ifInState", JMAP_ARG_STRING, JMAP_ARG_NULL },
-	{ "create", JMAP_ARG_OBJECT, JMAP_ARG_NULL },
-	{ "update", JMAP_ARG_OBJECT, JMAP_ARG_NULL },
-	{ "destroy", JMAP_ARG_STRINGS, JMAP_ARG_NULL },
-	{ NULL, 0, 0 },
-};
-
 /* utc_date - a UTCDate (RFC 8620 1.4: time-offset "Z"); 0 or -1 */
 static int
 utc_date(const json_t *v, int64_t *t_r)
@@ -350,7 +341,7 @@ vacation_set(struct jmap_call *c, struct buf *err)
 	const char *key;
 	size_t total, i;
 
-	if (jmap_args_check(c, set_args, NULL) < 0)
+	if (jmap_args_check(c, jmap_std_set_args, NULL) < 0)
 		return 0;
 	create = jmap_arg_get(c, "create");
 	upd = jmap_arg_get(c, "update");
