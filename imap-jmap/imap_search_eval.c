@@ -147,14 +147,22 @@ addr_text(struct buf *out, const struct mime_addr_list *l)
 		}
 		if (sep)
 			buf_add_str(out, ", ");
+		/* buf_add_str, not buf_addf: this runs per message in SEARCH */
 		if (a->kind == MIME_ADDR_GROUP) {
-			buf_addf(out, "%s: ", a->name != NULL ? a->name : "");
+			buf_add_str(out, a->name != NULL ? a->name : "");
+			buf_add_str(out, ": ");
 			sep = false;
 			continue;
 		}
-		if (a->name != NULL && a->name[0] != '\0')
-			buf_addf(out, "%s ", a->name);
-		buf_addf(out, "<%s@%s>", a->local, a->domain);
+		if (a->name != NULL && a->name[0] != '\0') {
+			buf_add_str(out, a->name);
+			buf_add_str(out, " ");
+		}
+		buf_add_str(out, "<");
+		buf_add_str(out, a->local);
+		buf_add_str(out, "@");
+		buf_add_str(out, a->domain);
+		buf_add_str(out, ">");
 		sep = true;
 	}
 }

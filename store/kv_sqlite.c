@@ -1,16 +1,36 @@
 /*
  * kv_sqlite.c - the embedded default kv backend: one SQLite file holding
+ * two tables,
  *
+ *     CREATE TABLE kvs (key BLOB PRIMARY KEY, value BLOB NOT NULL)
+ *         WITHOUT ROWID
  *     CREATE TABLE kv (key BLOB PRIMARY KEY, value BLOB NOT NULL)
  *
- * a rowid table whose primary key is a unique index ordered by memcmp
- * (how SQLite compares BLOBs: shorter first on a common prefix), which is
- * the order kv.h promises.  Not WITHOUT ROWID: there the values live in
- * the key's B-tree, and our values are large (MIME metadata, posting
- * lists of 100s of KB): seeking past a 1 MB row copied it, making 100k
- * get+put 15x slower (measured by the fts tests).  With a rowid table the
- * index holds only keys; a lookup costs one more B-tree step.  Keys and values are always bound as BLOBs, never
- * text, so no affinity conversion touches them.
+ * each ordered by memcmp on the key (how SQLite compares BLOBs: shorter
+ * first on a common prefix), which is the order kv.h promises.  A key
+ * lives in one of them by its first byte (store/LAYOUT.md's subspace):
+ * the subspaces of large values (SQ_BIG_PREFIXES: MIME metadata, posting
+ * lists, blob chunks, JMAP objects, annotations, vacation texts) in the
+ * rowid table kv, every other one in kvs.
+ *
+ * Why two: in a WITHOUT ROWID table the value lives in the key's B-tree,
+ * so a get is one B-tree search and a scan reads keys and values from the
+ * same pages; but a value over ~1 KB (a quarter of a page) overflows
+ * there, and seeking past a 1 MB posting list copied it (100k get+put of
+ * the fts tests were 15x slower).  In the rowid table the key index holds
+ * only keys and a value up to a page stays in the table's leaf, at the
+ * cost of a second search (index, then rowid) per row.  Per-message
+ * records ('U' flags, 'S', 'E', 'O', ...) are small and read 20,000 at a
+ * time by SELECT and SEARCH: in kvs, SELECT of 20,000 messages fell from
+ * 22 ms to 7 ms; MIME metadata ('I', 1-3 KB) stays where it does not
+ * overflow.  Every subspace is a run of first bytes, so a range that
+ * crosses runs is read as one segment per run, in order (sq_iter_next).
+ *
+ * A database from before the split (PRAGMA user_version 0) is split on
+ * the first read-write open: the small subspaces move to kvs in one
+ * transaction, then user_version = 1.  A read-only open of such a file
+ * reads everything from kv.  Keys and values are always bound as BLOBs,
+ * never text, so no affinity conversion touches them.
  *
  * Concurrency: the file is in WAL mode.  A read transaction is BEGIN
  * followed by one read, which pins its WAL snapshot at kv_begin (a bare
@@ -87,41 +107,67 @@
  */
 #define SQ_MMAP_PRAGMA "PRAGMA mmap_size = 1073741824"	/* 1 GiB */
 
+/* the subspaces (first key bytes) of large values: table kv */
+#define SQ_BIG_PREFIXES "BFIJNV"
+#define SQ_LAYOUT 1		/* PRAGMA user_version of the split */
+#define SQ_RUNS_MAX 16		/* runs of first bytes in one table */
+
+enum sq_tab { SQ_KV, SQ_KVS, SQ_TABS };	/* rowid, WITHOUT ROWID */
+
 enum sq_stmt {
 	SQ_BEGIN_R,
 	SQ_SNAPSHOT,
 	SQ_BEGIN_W,
 	SQ_COMMIT,
 	SQ_ROLLBACK,
-	SQ_GET,
+	SQ_GET,			/* from here on: one per table */
 	SQ_PUT,
 	SQ_DEL,
 	SQ_DEL_RANGE,
 	SQ_N
 };
 
-static const char *const sq_sql[SQ_N] = {
-	[SQ_BEGIN_R] = "BEGIN DEFERRED",
-	[SQ_SNAPSHOT] = "SELECT 1 FROM kv LIMIT 1",
-	[SQ_BEGIN_W] = "BEGIN IMMEDIATE",
-	[SQ_COMMIT] = "COMMIT",
-	[SQ_ROLLBACK] = "ROLLBACK",
-	[SQ_GET] = "SELECT value FROM kv WHERE key = ?1",
-	[SQ_PUT] = "INSERT INTO kv (key, value) VALUES (?1, ?2) "
-	    "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-	[SQ_DEL] = "DELETE FROM kv WHERE key = ?1",
-	[SQ_DEL_RANGE] = "DELETE FROM kv WHERE key >= ?1 AND key < ?2",
+#define SQ_TABLE_SQL(T) \
+	[SQ_GET] = "SELECT value FROM " T " WHERE key = ?1", \
+	[SQ_PUT] = "INSERT INTO " T " (key, value) VALUES (?1, ?2) " \
+	    "ON CONFLICT (key) DO UPDATE SET value = excluded.value", \
+	[SQ_DEL] = "DELETE FROM " T " WHERE key = ?1", \
+	[SQ_DEL_RANGE] = "DELETE FROM " T " WHERE key >= ?1 AND key < ?2"
+
+static const char *const sq_sql[SQ_TABS][SQ_N] = {
+	[SQ_KV] = {
+		[SQ_BEGIN_R] = "BEGIN DEFERRED",
+		[SQ_SNAPSHOT] = "SELECT 1 FROM kv LIMIT 1",
+		[SQ_BEGIN_W] = "BEGIN IMMEDIATE",
+		[SQ_COMMIT] = "COMMIT",
+		[SQ_ROLLBACK] = "ROLLBACK",
+		SQ_TABLE_SQL("kv"),
+	},
+	[SQ_KVS] = { SQ_TABLE_SQL("kvs") },
 };
 
-static const char *const sq_iter_sql[2] = {
-	"SELECT key, value FROM kv WHERE key >= ?1 AND key < ?2 ORDER BY key",
-	"SELECT key, value FROM kv WHERE key >= ?1 AND key < ?2 "
-	    "ORDER BY key DESC",
+#define SQ_ITER_SQL(T) { \
+	"SELECT key, value FROM " T " WHERE key >= ?1 AND key < ?2 " \
+	    "ORDER BY key", \
+	"SELECT key, value FROM " T " WHERE key >= ?1 AND key < ?2 " \
+	    "ORDER BY key DESC" }
+
+static const char *const sq_iter_sql[SQ_TABS][2] = {
+	[SQ_KV] = SQ_ITER_SQL("kv"),
+	[SQ_KVS] = SQ_ITER_SQL("kvs"),
 };
 
 static const char sq_schema[] =
 	"CREATE TABLE IF NOT EXISTS kv (key BLOB PRIMARY KEY, "
-	"value BLOB NOT NULL)";
+	"value BLOB NOT NULL); "
+	"CREATE TABLE IF NOT EXISTS kvs (key BLOB PRIMARY KEY, "
+	"value BLOB NOT NULL) WITHOUT ROWID";
+
+/* a run of first key bytes [lo, hi) stored in one table; hi 256: the end */
+struct sq_run {
+	uint16_t lo, hi;
+	enum sq_tab tab;
+};
 
 struct kv_sqlite;
 struct sq_conn;
@@ -129,12 +175,16 @@ struct sq_conn;
 struct sq_iter {
 	struct kv_iter base;
 	struct sq_conn *c;
-	sqlite3_stmt *st[2];	/* forward, reverse; prepared on first use */
-	sqlite3_stmt *cur;	/* st[reverse] */
-	struct buf lo;		/* ?1, inclusive */
-	struct buf hi;		/* ?2, exclusive, when has_hi */
+	/* [table][forward, reverse]; prepared on first use */
+	sqlite3_stmt *st[SQ_TABS][2];
+	sqlite3_stmt *cur;	/* the segment's statement */
+	struct buf olo;		/* the whole range: inclusive */
+	struct buf ohi;		/* exclusive, when has_ohi */
+	struct buf lo;		/* the segment's ?1, inclusive */
+	struct buf hi;		/* its ?2, exclusive, when has_hi */
 	struct buf last;	/* the last key returned, when has_last */
-	bool reverse, has_hi, has_last, bound, done;
+	bool reverse, has_ohi, has_hi, has_last, bound, done, in_seg;
+	int run;		/* the segment's run (index in s->runs) */
 	uint64_t gen;		/* the transaction's gen when bound */
 	struct sq_iter *next_free;
 };
@@ -143,7 +193,8 @@ struct sq_conn {
 	struct kv_txn base;	/* first: the connection is the transaction */
 	struct kv_sqlite *s;
 	sqlite3 *db;
-	sqlite3_stmt *st[SQ_N];
+	sqlite3_stmt *st[SQ_TABS][SQ_N];
+	sqlite3_stmt *get_row;	/* the get statement left on its row */
 	struct sq_iter *free_iters;
 	unsigned n_free_iters;
 	struct sq_conn *next_idle;
@@ -153,6 +204,10 @@ struct kv_sqlite {
 	struct kv base;
 	char *path;
 	bool read_only;
+	/* first key byte -> table; the runs of equal tables, in order */
+	uint8_t tab_of[256];
+	struct sq_run runs[SQ_RUNS_MAX];
+	int nruns;
 	pthread_mutex_t mu;	/* guards idle and n_idle */
 	struct sq_conn *idle;
 	unsigned n_idle;
@@ -187,21 +242,30 @@ sq_prepare(struct sq_conn *c, const char *sql, struct buf *err)
 	return st;
 }
 
-/* sq_stmt - the connection's statement id, prepared on first use */
+/* sq_stmt - the connection's statement id on tab, prepared on first use */
 static sqlite3_stmt *
-sq_stmt(struct sq_conn *c, enum sq_stmt id, struct buf *err)
+sq_stmt(struct sq_conn *c, enum sq_tab tab, enum sq_stmt id,
+    struct buf *err)
 {
-	if (c->st[id] == NULL)
-		c->st[id] = sq_prepare(c, sq_sql[id], err);
-	return c->st[id];
+	if (c->st[tab][id] == NULL)
+		c->st[tab][id] = sq_prepare(c, sq_sql[tab][id], err);
+	return c->st[tab][id];
 }
 
-/* sq_exec - run a statement that returns no row, then reset it */
+/* sq_tab - the table holding key */
+static inline enum sq_tab
+sq_tab(const struct sq_conn *c, const void *key, size_t klen)
+{
+	return (enum sq_tab)c->s->tab_of[klen > 0 ?
+	    *(const unsigned char *)key : 0];
+}
+
+/* sq_exec - run a statement (of table kv) that returns no row, reset it */
 static int
 sq_exec(struct sq_conn *c, enum sq_stmt id, const char *what,
     struct buf *err)
 {
-	sqlite3_stmt *st = sq_stmt(c, id, err);
+	sqlite3_stmt *st = sq_stmt(c, SQ_KV, id, err);
 	int rc;
 
 	if (st == NULL)
@@ -216,8 +280,12 @@ sq_exec(struct sq_conn *c, enum sq_stmt id, const char *what,
 static void
 sq_iter_destroy(struct sq_iter *it)
 {
-	sqlite3_finalize(it->st[0]);
-	sqlite3_finalize(it->st[1]);
+	for (size_t t = 0; t < SQ_TABS; t++) {
+		sqlite3_finalize(it->st[t][0]);
+		sqlite3_finalize(it->st[t][1]);
+	}
+	buf_free(&it->olo);
+	buf_free(&it->ohi);
 	buf_free(&it->lo);
 	buf_free(&it->hi);
 	buf_free(&it->last);
@@ -235,8 +303,9 @@ sq_conn_close(struct sq_conn *c)
 		c->free_iters = it->next_free;
 		sq_iter_destroy(it);
 	}
-	for (size_t i = 0; i < SQ_N; i++)
-		sqlite3_finalize(c->st[i]);
+	for (size_t t = 0; t < SQ_TABS; t++)
+		for (size_t i = 0; i < SQ_N; i++)
+			sqlite3_finalize(c->st[t][i]);
 	sqlite3_close(c->db);
 	free(c);
 }
@@ -275,7 +344,119 @@ sq_conn_open(struct kv_sqlite *s, struct sq_conn **c_r, struct buf *err)
 	return 0;
 }
 
-/* sq_setup - on the first connection: WAL mode and the table */
+/* sq_set_layout - the key byte -> table map: split, or all in kv */
+static void
+sq_set_layout(struct kv_sqlite *s, bool split)
+{
+	s->nruns = 0;
+	for (unsigned b = 0; b < 256; b++) {
+		enum sq_tab t = split && strchr(SQ_BIG_PREFIXES, (int)b) ==
+		    NULL ? SQ_KVS : SQ_KV;
+
+		if (b == 0)	/* strchr finds the terminator */
+			t = split ? SQ_KVS : SQ_KV;
+		s->tab_of[b] = (uint8_t)t;
+		if (s->nruns > 0 && s->runs[s->nruns - 1].tab == t) {
+			s->runs[s->nruns - 1].hi = (uint16_t)(b + 1);
+			continue;
+		}
+		if (s->nruns == SQ_RUNS_MAX)
+			PANIC("kv_sqlite: SQ_BIG_PREFIXES makes over %d runs",
+			    SQ_RUNS_MAX);
+		s->runs[s->nruns++] = (struct sq_run){ (uint16_t)b,
+		    (uint16_t)(b + 1), t };
+	}
+}
+
+/* sq_pragma_int - the integer a PRAGMA query returns, or -1 */
+static int64_t
+sq_pragma_int(struct sq_conn *c, const char *sql)
+{
+	sqlite3_stmt *st;
+	int64_t v = -1;
+
+	if (sqlite3_prepare_v2(c->db, sql, -1, &st, NULL) != SQLITE_OK)
+		return -1;
+	if (sqlite3_step(st) == SQLITE_ROW)
+		v = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	return v;
+}
+
+/*
+ * sq_split - move the small subspaces of a database from before the
+ * split into kvs, in one write transaction; another process doing the
+ * same first is seen by the user_version read inside it
+ */
+static int
+sq_split(struct sq_conn *c, struct buf *err)
+{
+	struct kv_sqlite *s = c->s;
+	sqlite3_stmt *cp = NULL, *del = NULL;
+	int64_t moved = 0;
+	unsigned char lo, hi;
+	int rc = -1;
+
+	if (sq_exec(c, SQ_BEGIN_W, "split: begin", err) < 0)
+		return -1;
+	if (sq_pragma_int(c, "PRAGMA user_version") >= SQ_LAYOUT) {
+		rc = 0;
+		goto out;
+	}
+	if (sqlite3_prepare_v2(c->db, "INSERT INTO kvs (key, value) SELECT "
+	    "key, value FROM kv WHERE key >= ?1 AND key < ?2", -1, &cp,
+	    NULL) != SQLITE_OK || sqlite3_prepare_v2(c->db, "DELETE FROM kv "
+	    "WHERE key >= ?1 AND key < ?2", -1, &del, NULL) != SQLITE_OK) {
+		(void)sq_fail(c, "split", err);
+		goto out;
+	}
+	for (int r = 0; r < s->nruns; r++) {
+		if (s->runs[r].tab != SQ_KVS)
+			continue;
+		lo = (unsigned char)s->runs[r].lo;
+		hi = (unsigned char)s->runs[r].hi;
+		for (sqlite3_stmt *st = cp; st != NULL;
+		    st = st == cp ? del : NULL) {
+			if (sqlite3_bind_blob(st, 1, &lo, lo == 0 ? 0 : 1,
+			    SQLITE_STATIC) != SQLITE_OK ||
+			    (s->runs[r].hi == 256 ? sqlite3_bind_blob(st, 2,
+			    kv_unbounded_end, sizeof(kv_unbounded_end),
+			    SQLITE_STATIC) : sqlite3_bind_blob(st, 2, &hi, 1,
+			    SQLITE_STATIC)) != SQLITE_OK ||
+			    sqlite3_step(st) != SQLITE_DONE) {
+				(void)sq_fail(c, "split", err);
+				goto out;
+			}
+			if (st == cp)
+				moved += sqlite3_changes64(c->db);
+			(void)sqlite3_reset(st);
+		}
+	}
+	if (sqlite3_exec(c->db, "PRAGMA user_version = 1", NULL, NULL,
+	    NULL) != SQLITE_OK) {
+		(void)sq_fail(c, "split: user_version", err);
+		goto out;
+	}
+	if (moved > 0)
+		log_info("store", "%s: moved %" PRId64 " keys of the small "
+		    "subspaces to table kvs (layout %d)", s->path, moved,
+		    SQ_LAYOUT);
+	rc = 0;
+out:
+	sqlite3_finalize(cp);
+	sqlite3_finalize(del);
+	if (rc == 0 && sq_exec(c, SQ_COMMIT, "split: commit", err) < 0)
+		rc = -1;
+	if (rc < 0 && !sqlite3_get_autocommit(c->db)) {
+		struct buf ignored = BUF_INIT(0);
+
+		(void)sq_exec(c, SQ_ROLLBACK, "rollback", &ignored);
+		buf_free(&ignored);
+	}
+	return rc;
+}
+
+/* sq_setup - on the first connection: WAL mode, the tables, the layout */
 static int
 sq_setup(struct sq_conn *c, struct buf *err)
 {
@@ -283,8 +464,14 @@ sq_setup(struct sq_conn *c, struct buf *err)
 	const unsigned char *mode;
 	int ok;
 
-	if (c->s->read_only)	/* no table yet fails here, with its name */
-		return sq_stmt(c, SQ_GET, err) != NULL ? 0 : -1;
+	if (c->s->read_only) {
+		/* no table yet fails here, with its name */
+		if (sq_stmt(c, SQ_KV, SQ_GET, err) == NULL)
+			return -1;
+		sq_set_layout(c->s, sq_pragma_int(c, "PRAGMA user_version") >=
+		    SQ_LAYOUT);
+		return 0;
+	}
 	if (sqlite3_prepare_v2(c->db, "PRAGMA journal_mode = WAL", -1, &st,
 	    NULL) != SQLITE_OK)
 		return sq_fail(c, "journal_mode = WAL", err);
@@ -296,6 +483,10 @@ sq_setup(struct sq_conn *c, struct buf *err)
 		return sq_fail(c, "journal_mode = WAL", err);
 	if (sqlite3_exec(c->db, sq_schema, NULL, NULL, NULL) != SQLITE_OK)
 		return sq_fail(c, "create table", err);
+	sq_set_layout(c->s, true);
+	if (sq_pragma_int(c, "PRAGMA user_version") < SQ_LAYOUT &&
+	    sq_split(c, err) < 0)
+		return -1;
 	return 0;
 }
 
@@ -577,6 +768,15 @@ sq_end(struct sq_conn *c)
 		sq_conn_put(c);
 }
 
+/* sq_reset_gets - let go of the last get's row, in either table */
+static void
+sq_reset_gets(struct sq_conn *c)
+{
+	if (c->get_row != NULL)
+		(void)sqlite3_reset(c->get_row);
+	c->get_row = NULL;
+}
+
 /* sq_commit_nowait - COMMIT; a write's ticket is its kv_sync sequence */
 static int
 sq_commit_nowait(struct kv_txn *t, uint64_t *ticket_r, struct buf *err)
@@ -586,8 +786,7 @@ sq_commit_nowait(struct kv_txn *t, uint64_t *ticket_r, struct buf *err)
 	int r;
 
 	/* a pending SELECT would keep the snapshot past COMMIT */
-	if (c->st[SQ_GET] != NULL)
-		(void)sqlite3_reset(c->st[SQ_GET]);
+	sq_reset_gets(c);
 	*ticket_r = 0;
 	r = sq_exec(c, SQ_COMMIT, "commit", err);
 	if (r < 0 && !sqlite3_get_autocommit(c->db)) {
@@ -629,8 +828,7 @@ sq_abort(struct kv_txn *t)
 	struct sq_conn *c = (struct sq_conn *)t;
 	struct buf ignored = BUF_INIT(0);
 
-	if (c->st[SQ_GET] != NULL)
-		(void)sqlite3_reset(c->st[SQ_GET]);
+	sq_reset_gets(c);
 	/* after some errors SQLite has already rolled back on its own */
 	if (!sqlite3_get_autocommit(c->db) &&
 	    sq_exec(c, SQ_ROLLBACK, "rollback", &ignored) < 0) {
@@ -658,17 +856,18 @@ sq_get(struct kv_txn *t, const void *key, size_t klen, const void **val_r,
     size_t *vlen_r, struct buf *err)
 {
 	struct sq_conn *c = (struct sq_conn *)t;
-	sqlite3_stmt *st = sq_stmt(c, SQ_GET, err);
+	sqlite3_stmt *st = sq_stmt(c, sq_tab(c, key, klen), SQ_GET, err);
 	int rc;
 
 	if (st == NULL)
 		return -1;
-	(void)sqlite3_reset(st);	/* the previous get's row */
+	sq_reset_gets(c);	/* the previous get's row, either table */
 	if (sq_bind(st, 1, key, klen) != SQLITE_OK)
 		return sq_fail(c, "get", err);
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW) {
 		/* stays on the row: the value is valid until the next call */
+		c->get_row = st;
 		*val_r = sqlite3_column_blob(st, 0);
 		*vlen_r = (size_t)sqlite3_column_bytes(st, 0);
 		if (*val_r == NULL)	/* SQLite's empty BLOB */
@@ -683,10 +882,11 @@ sq_get(struct kv_txn *t, const void *key, size_t klen, const void **val_r,
 
 /* sq_write - bind up to two BLOBs, step once, reset */
 static int
-sq_write(struct sq_conn *c, enum sq_stmt id, const void *a, size_t alen,
-    const void *b, size_t blen, const char *what, struct buf *err)
+sq_write(struct sq_conn *c, enum sq_tab tab, enum sq_stmt id, const void *a,
+    size_t alen, const void *b, size_t blen, const char *what,
+    struct buf *err)
 {
-	sqlite3_stmt *st = sq_stmt(c, id, err);
+	sqlite3_stmt *st = sq_stmt(c, tab, id, err);
 	int rc;
 
 	if (st == NULL)
@@ -705,27 +905,84 @@ static int
 sq_put(struct kv_txn *t, const void *key, size_t klen, const void *val,
     size_t vlen, struct buf *err)
 {
-	return sq_write((struct sq_conn *)t, SQ_PUT, key, klen, val, vlen,
+	struct sq_conn *c = (struct sq_conn *)t;
+
+	return sq_write(c, sq_tab(c, key, klen), SQ_PUT, key, klen, val, vlen,
 	    "put", err);
 }
 
 static int
 sq_del(struct kv_txn *t, const void *key, size_t klen, struct buf *err)
 {
-	return sq_write((struct sq_conn *)t, SQ_DEL, key, klen, NULL, 0,
+	struct sq_conn *c = (struct sq_conn *)t;
+
+	return sq_write(c, sq_tab(c, key, klen), SQ_DEL, key, klen, NULL, 0,
 	    "delete", err);
+}
+
+/* sq_kcmp - kv.h's key order: memcmp, then the shorter first */
+static int
+sq_kcmp(const void *a, size_t alen, const void *b, size_t blen)
+{
+	int r = memcmp(a, b, alen < blen ? alen : blen);
+
+	if (r != 0 || alen == blen)
+		return r;
+	return alen < blen ? -1 : 1;
+}
+
+/*
+ * sq_seg - the part of [lo, hi) (hi NULL: unbounded) whose keys start
+ * with a byte of run r, into [slo, shi) (*has_shi false: unbounded);
+ * false when it is empty
+ */
+static bool
+sq_seg(const struct sq_run *r, const void *lo, size_t lolen, const void *hi,
+    size_t hilen, struct buf *slo, struct buf *shi, bool *has_shi)
+{
+	unsigned char first = (unsigned char)r->lo, end = (unsigned char)r->hi;
+
+	buf_reset(slo);
+	if (r->lo == 0 || sq_kcmp(lo, lolen, &first, 1) >= 0)
+		buf_add(slo, lo, lolen);
+	else
+		buf_add(slo, &first, 1);
+	buf_reset(shi);
+	*has_shi = true;
+	if (hi != NULL && (r->hi == 256 || sq_kcmp(hi, hilen, &end, 1) <= 0))
+		buf_add(shi, hi, hilen);
+	else if (r->hi != 256)
+		buf_add(shi, &end, 1);
+	else
+		*has_shi = false;
+	return !*has_shi || sq_kcmp(slo->data != NULL ? slo->data :
+	    (unsigned char *)"", slo->len, shi->data != NULL ? shi->data :
+	    (unsigned char *)"", shi->len) < 0;
 }
 
 static int
 sq_delete_range(struct kv_txn *t, const void *start, size_t slen,
     const void *end, size_t elen, struct buf *err)
 {
-	if (end == NULL) {
-		end = kv_unbounded_end;
-		elen = sizeof(kv_unbounded_end);
+	struct sq_conn *c = (struct sq_conn *)t;
+	struct kv_sqlite *s = c->s;
+	struct buf lo = BUF_INIT(0), hi = BUF_INIT(0);
+	bool has_hi;
+	int r = 0;
+
+	for (int i = 0; i < s->nruns && r == 0; i++) {
+		if (!sq_seg(&s->runs[i], start, slen, end, elen, &lo, &hi,
+		    &has_hi))
+			continue;
+		r = sq_write(c, s->runs[i].tab, SQ_DEL_RANGE, lo.data != NULL ?
+		    (const void *)lo.data : "", lo.len, has_hi ?
+		    (const void *)hi.data : (const void *)kv_unbounded_end,
+		    has_hi ? hi.len :
+		    sizeof(kv_unbounded_end), "delete range", err);
 	}
-	return sq_write((struct sq_conn *)t, SQ_DEL_RANGE, start, slen, end,
-	    elen, "delete range", err);
+	buf_free(&lo);
+	buf_free(&hi);
+	return r;
 }
 
 static int
@@ -736,37 +993,75 @@ sq_iter_new(struct kv_txn *t, const void *start, size_t slen,
 	struct sq_conn *c = (struct sq_conn *)t;
 	struct sq_iter *it = c->free_iters;
 
+	(void)err;
 	if (it != NULL) {
 		c->free_iters = it->next_free;
 		c->n_free_iters--;
 	} else {
 		it = xcalloc(1, sizeof(*it));
 		it->c = c;
+		buf_init(&it->olo, 0);
+		buf_init(&it->ohi, 0);
 		buf_init(&it->lo, 0);
 		buf_init(&it->hi, 0);
 		buf_init(&it->last, 0);
 		if (buf_reserve(&it->last, KV_KEY_MAX) < 0)
 			PANIC("sq_iter_new: cannot reserve an unlimited buffer");
 	}
-	if (it->st[reverse] == NULL &&
-	    (it->st[reverse] = sq_prepare(c, sq_iter_sql[reverse], err)) ==
-	    NULL) {
-		sq_iter_destroy(it);
-		return -1;
-	}
-	it->cur = it->st[reverse];
+	it->cur = NULL;
 	it->reverse = reverse;
-	buf_reset(&it->lo);
-	buf_add(&it->lo, start, slen);
-	buf_reset(&it->hi);
-	it->has_hi = end != NULL;
-	if (it->has_hi)
-		buf_add(&it->hi, end, elen);
-	it->has_last = false;
-	it->bound = false;
+	buf_reset(&it->olo);
+	buf_add(&it->olo, start, slen);
+	buf_reset(&it->ohi);
+	it->has_ohi = end != NULL;
+	if (it->has_ohi)
+		buf_add(&it->ohi, end, elen);
+	/* the first run to look at: the one of the range's first key */
+	it->run = reverse ? c->s->nruns - 1 : 0;
+	if (!reverse && slen > 0)
+		while (c->s->runs[it->run].hi <= *(const unsigned char *)start)
+			it->run++;
+	it->in_seg = false;
 	it->done = false;
 	*it_r = &it->base;
 	return 0;
+}
+
+/*
+ * sq_iter_seg - move to the next run (in the iterator's direction) that
+ * holds part of the range, with its statement; false at the end
+ */
+static bool
+sq_iter_seg(struct sq_iter *it, struct buf *err, int *fail)
+{
+	struct kv_sqlite *s = it->c->s;
+	enum sq_tab tab;
+
+	*fail = 0;
+	for (; it->run >= 0 && it->run < s->nruns;
+	    it->run += it->reverse ? -1 : 1) {
+		if (sq_seg(&s->runs[it->run], it->olo.data != NULL ?
+		    (const void *)it->olo.data : "", it->olo.len, it->has_ohi ?
+		    (const void *)(it->ohi.data != NULL ? it->ohi.data :
+		    (unsigned char *)"") : NULL, it->ohi.len, &it->lo, &it->hi,
+		    &it->has_hi))
+			break;
+	}
+	if (it->run < 0 || it->run >= s->nruns)
+		return false;
+	tab = s->runs[it->run].tab;
+	if (it->st[tab][it->reverse] == NULL &&
+	    (it->st[tab][it->reverse] = sq_prepare(it->c,
+	    sq_iter_sql[tab][it->reverse], err)) == NULL) {
+		*fail = -1;
+		return false;
+	}
+	it->cur = it->st[tab][it->reverse];
+	it->run += it->reverse ? -1 : 1;	/* where the next one starts */
+	it->has_last = false;
+	it->bound = false;
+	it->in_seg = true;
+	return true;
 }
 
 /* sq_iter_bind - (re)start the cursor just past the last key returned */
@@ -804,18 +1099,23 @@ sq_iter_next(struct kv_iter *base, const void **key, size_t *klen,
     const void **val, size_t *vlen, struct buf *err)
 {
 	struct sq_iter *it = (struct sq_iter *)base;
-	int rc;
+	int rc, fail;
 
-	if (it->done)
-		return 0;
-	if ((!it->bound || it->gen != base->txn->gen) &&
-	    sq_iter_bind(it, err) < 0)
-		return -1;
-	rc = sqlite3_step(it->cur);
-	if (rc == SQLITE_DONE) {
-		it->done = true;
+	for (;;) {
+		if (it->done)
+			return 0;
+		if (!it->in_seg && !sq_iter_seg(it, err, &fail)) {
+			it->done = true;
+			return fail;
+		}
+		if ((!it->bound || it->gen != base->txn->gen) &&
+		    sq_iter_bind(it, err) < 0)
+			return -1;
+		rc = sqlite3_step(it->cur);
+		if (rc != SQLITE_DONE)
+			break;
 		(void)sqlite3_reset(it->cur);
-		return 0;
+		it->in_seg = false;	/* on to the next run */
 	}
 	if (rc != SQLITE_ROW)
 		return sq_fail(it->c, "iterator", err);
@@ -839,7 +1139,8 @@ sq_iter_free(struct kv_iter *base)
 	struct sq_iter *it = (struct sq_iter *)base;
 	struct sq_conn *c = it->c;
 
-	(void)sqlite3_reset(it->cur);
+	if (it->cur != NULL)
+		(void)sqlite3_reset(it->cur);
 	if (c->n_free_iters >= SQ_FREE_ITERS_MAX) {
 		sq_iter_destroy(it);
 		return;

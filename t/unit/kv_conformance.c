@@ -745,6 +745,7 @@ test_snapshot(void **state)
 
 /* writers at the same time, group commit, durability tickets */
 #include "t/unit/kv_conformance_writers.c"
+#include "t/unit/kv_conformance_model.c"
 
 static void
 next_is(struct kvc *c, struct kv_iter *it, const char *key, const char *val)
@@ -1275,6 +1276,7 @@ kv_conformance_run(const char *backend)
 		KVT(test_crash),
 		KVT(test_big_value),
 		KVT(test_many_keys),
+		KVT(test_random_model),
 		KVT(test_contract),
 	};
 	const struct CMUnitTest fi_tests[] = {
