@@ -528,13 +528,36 @@ drop(struct imap_session *s)
 	close_later(s);
 }
 
+/* output of at least this many bytes goes to libevent without a copy */
+#define IMAP_FLUSH_HANDOFF (64u * 1024)
+
+/* flush_free - libevent's cleanup of a buffer imap_flush handed over */
+static void
+flush_free(const void *data, size_t len, void *arg)
+{
+	(void)len;
+	(void)arg;
+	free((void *)data);
+}
+
 void
 imap_flush(struct imap_session *s)
 {
 	/* during a job s->out is the worker's: job_done flushes it */
 	if (s->out.len == 0 || s->busy)
 		return;
-	if (s->bev != NULL) {
+	if (s->bev != NULL && s->out.len >= IMAP_FLUSH_HANDOFF) {
+		/* a big answer (bodies): the buffer itself, not a copy */
+		struct evbuffer *ob = bufferevent_get_output(s->bev);
+		size_t len;
+		char *d = buf_steal(&s->out, &len);
+
+		if (evbuffer_add_reference(ob, d, len, flush_free, NULL) < 0) {
+			evbuffer_add(ob, d, len);
+			free(d);
+		}
+		s->out_bytes += len;
+	} else if (s->bev != NULL) {
 		evbuffer_add(bufferevent_get_output(s->bev), s->out.data,
 		    s->out.len);
 		s->out_bytes += s->out.len;

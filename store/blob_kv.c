@@ -392,30 +392,59 @@ struct hdr_arg {
 	int found;
 	uint64_t size;
 	uint32_t chunk;
+	struct buf *cache;	/* a one-chunk blob: its content */
+	int status;
 };
 
+/*
+ * hdr_fn - the header and, for a blob of one chunk (every message under
+ * the chunk size), that chunk in the same read transaction: one
+ * transaction per small blob read instead of two
+ */
 static int
 hdr_fn(struct kv_txn *t, void *arg, struct buf *err)
 {
 	struct hdr_arg *a = arg;
+	unsigned char key[BLOB_KEY_SIZE];
+	int ret;
 
 	a->found = header_get(t, a->id, &a->size, &a->chunk, err);
-	return a->found < 0 ? -1 : 0;
+	if (a->found != 1 || a->size == 0 || a->size > a->chunk)
+		return a->found < 0 ? -1 : 0;
+	ret = kv_get(t, key, chunk_key(key, a->id, 0), a->cache, err);
+	if (ret < 0)
+		return -1;
+	if (ret == 0) {
+		blob_err(err, a->id, "chunk missing (deleted while "
+		    "reading?)", 0);
+		return -1;
+	}
+	if (a->cache->len != a->size) {
+		blob_err(err, a->id, "chunk of the wrong size", 0);
+		a->status = BLOB_CORRUPT;
+		return -1;
+	}
+	return 0;
 }
 
 static int
 kvb_r_open(struct blob_reader *r, struct buf *err)
 {
-	struct hdr_arg a = { &r->id, 0, 0, 0 };
-	struct kv_reader *kr;
+	struct kv_reader *kr = xcalloc(1, sizeof(*kr));
+	struct hdr_arg a = { &r->id, 0, 0, 0, &kr->cache, 0 };
 
-	if (kv_run(r->bs->kv, KV_READ, hdr_fn, &a, err) < 0)
-		return a.found == BLOB_CORRUPT ? BLOB_CORRUPT : -1;
-	if (a.found != 1)
-		return 0;
-	kr = xcalloc(1, sizeof(*kr));
-	kr->chunk = a.chunk;
 	buf_init(&kr->cache, 0);
+	if (kv_run(r->bs->kv, KV_READ, hdr_fn, &a, err) < 0 || a.found != 1) {
+		buf_free(&kr->cache);
+		free(kr);
+		if (a.found == 0)
+			return 0;
+		return a.status < 0 ? a.status : a.found == BLOB_CORRUPT ?
+		    BLOB_CORRUPT : -1;
+	}
+	kr->chunk = a.chunk;
+	kr->cached = a.size > 0 && a.size <= a.chunk;
+	kr->cache_index = 0;
 	r->be = kr;
 	r->size = a.size;
 	return 1;
@@ -485,7 +514,12 @@ kvb_r_pread(struct blob_reader *r, void *p, size_t n, uint64_t off,
     struct buf *err)
 {
 	struct chunks_arg a = { r, p, n, off, 0 };
+	struct kv_reader *kr = r->be;
 
+	/* within the chunk kvb_r_open or the last read left: no txn */
+	if (kr->cached && off / kr->chunk == kr->cache_index &&
+	    (off + n - 1) / kr->chunk == kr->cache_index)
+		return chunks_fn(NULL, &a, err);
 	if (kv_run(r->bs->kv, KV_READ, chunks_fn, &a, err) < 0)
 		return a.status < 0 ? a.status : -1;
 	return 0;
