@@ -97,6 +97,15 @@ ncores(void)
 	return n < 1 ? 1 : (unsigned)n;
 }
 
+/* auth_check_threads - the password checks' pool: auth.check_threads */
+static unsigned
+auth_check_threads(const struct config *cfg)
+{
+	if (cfg->auth.check_threads != 0)
+		return cfg->auth.check_threads;
+	return ncores() < 2 ? 1 : ncores() / 2;
+}
+
 static void
 on_queued(void *arg, const char *qid)
 {
@@ -580,8 +589,7 @@ cli_serve(const struct config *cfg, int argc, char **argv)
 	deliveries = jobs_new(cfg->queue.max_deliveries);
 	/* and password checks one: a slow hash must not hold them up either
 	 * (mta/smtpd_auth.c) */
-	sc.auth_jobs = jobs_new(cfg->auth.check_threads != 0 ?
-	    cfg->auth.check_threads : ncores() < 2 ? 1 : ncores() / 2);
+	sc.auth_jobs = jobs_new(auth_check_threads(cfg));
 	memset(&hooks, 0, sizeof(hooks));
 	hooks.route = route;
 	hooks.route_arg = &sc;
@@ -630,7 +638,9 @@ cli_serve(const struct config *cfg, int argc, char **argv)
 	tc = (struct auth_throttle_conf){ cfg->auth.failure_free,
 	    cfg->auth.failure_delay_ms, cfg->auth.failure_delay_max_ms,
 	    cfg->auth.failure_window, cfg->auth.max_failures_per_ip,
-	    cfg->auth.block_time, 100000, cfg->auth.max_checks };
+	    cfg->auth.block_time, 100000, cfg->auth.max_checks,
+	    auth_check_threads(cfg),
+	    (uint64_t)cfg->auth.max_check_wait * 1000000 };
 	throttle = auth_throttle_new(&tc);
 	submission = cfg->submission.listen.n == 0 ? NULL :
 	    submission_start(&sc, jobs, tls, filters, throttle,

@@ -42,6 +42,7 @@ struct auth_throttle {
 	size_t n;
 	uint32_t seed;
 	unsigned checks;		/* queued or running now */
+	uint64_t check_avg_us;		/* moving average; 0 = none yet */
 };
 
 struct auth_throttle *
@@ -51,6 +52,8 @@ auth_throttle_new(const struct auth_throttle_conf *c)
 	unsigned char seed[4];
 
 	t->c = *c;
+	if (t->c.threads == 0)
+		t->c.threads = 1;
 	/* an IP and an account per failure: room for both */
 	if (t->c.max_entries < 2)
 		t->c.max_entries = 2;
@@ -84,13 +87,24 @@ auth_throttle_free(struct auth_throttle **tp)
 	*tp = NULL;
 }
 
+/* check_wait - a new check's wait: those queued ahead, by the threads */
+static uint64_t
+check_wait(const struct auth_throttle *t)
+{
+	uint64_t ahead = t->checks >= t->c.threads ?
+	    t->checks - t->c.threads + 1 : 0;
+
+	return ahead * t->check_avg_us / t->c.threads;
+}
+
 bool
 auth_throttle_check_begin(struct auth_throttle *t)
 {
 	bool ok;
 
 	pthread_mutex_lock(&t->mu);
-	ok = t->c.max_checks == 0 || t->checks < t->c.max_checks;
+	ok = (t->c.max_checks == 0 || t->checks < t->c.max_checks) &&
+	    (t->c.max_wait_us == 0 || check_wait(t) <= t->c.max_wait_us);
 	if (ok)
 		t->checks++;
 	pthread_mutex_unlock(&t->mu);
@@ -98,12 +112,30 @@ auth_throttle_check_begin(struct auth_throttle *t)
 }
 
 void
-auth_throttle_check_end(struct auth_throttle *t)
+auth_throttle_check_end(struct auth_throttle *t, uint64_t took_us)
 {
 	pthread_mutex_lock(&t->mu);
 	ASSERT(t->checks > 0);
 	t->checks--;
+	/* an average over about the last 8 checks */
+	if (t->check_avg_us == 0)
+		t->check_avg_us = took_us > 0 ? took_us : 1;
+	else if (took_us >= t->check_avg_us)
+		t->check_avg_us += (took_us - t->check_avg_us) / 8;
+	else
+		t->check_avg_us -= (t->check_avg_us - took_us) / 8;
 	pthread_mutex_unlock(&t->mu);
+}
+
+uint64_t
+auth_throttle_check_wait(struct auth_throttle *t)
+{
+	uint64_t w;
+
+	pthread_mutex_lock(&t->mu);
+	w = check_wait(t);
+	pthread_mutex_unlock(&t->mu);
+	return w;
 }
 
 static uint32_t

@@ -24,11 +24,16 @@
  *   - a success forgets the account's failures but not the IP's (else a
  *     client holding one valid account could reset its address's count
  *     between guesses at another);
- *   - password checks queued or running at once are bounded (max_checks,
- *     across every server sharing the object): a deliberately slow hash
- *     (Argon2id, about 0.3 s and 64 MiB here) must not let a crowd of
- *     guessers queue unbounded work; over the bound the attempt is
- *     answered "try later" at once, and neither counted nor checked.
+ *   - password checks queued or running at once are bounded (across
+ *     every server sharing the object) by the wait a new one would have:
+ *     the checks ahead of it, shared by the check threads, times the
+ *     average check (a moving average of the last ones); over max_wait
+ *     the attempt is answered "try later" at once, and neither counted
+ *     nor checked.  So a deliberately slow hash (Argon2id, about 0.3 s
+ *     and 64 MiB here) cannot let a crowd of guessers queue minutes of
+ *     work, while a burst of logins with a fast one (a server restart:
+ *     every client at once) all wait their turn; max_checks is a hard
+ *     bound on top, for the memory of the queue.
  * Memory: at most max_entries records (IPs and accounts together); when
  * full, the least recently used one is dropped.
  *
@@ -56,6 +61,8 @@ struct auth_throttle_conf {
 	unsigned block;		/* seconds an IP stays blocked */
 	size_t max_entries;	/* records kept, >= 1 */
 	unsigned max_checks;	/* password checks at once; 0 = no bound */
+	unsigned threads;	/* the threads running checks, >= 1 */
+	uint64_t max_wait_us;	/* a new check's wait; 0 = no bound */
 };
 
 /* what one failure led to */
@@ -83,11 +90,14 @@ void auth_throttle_success(struct auth_throttle *t, const char *account,
 /*
  * auth_throttle_check_begin - a password check is about to be queued:
  * true and counted, or false when max_checks are queued or running
- * already.  Each true is followed by one auth_throttle_check_end once
- * the check is done (from any thread).
+ * already or it would wait over max_wait.  Each true is followed by one
+ * auth_throttle_check_end once the check is done (from any thread),
+ * with the microseconds the check itself took.
  */
 bool auth_throttle_check_begin(struct auth_throttle *t);
-void auth_throttle_check_end(struct auth_throttle *t);
+void auth_throttle_check_end(struct auth_throttle *t, uint64_t took_us);
+/* auth_throttle_check_wait - the wait a check queued now would have, us */
+uint64_t auth_throttle_check_wait(struct auth_throttle *t);
 /* auth_throttle_entries - records held now (tests) */
 size_t auth_throttle_entries(struct auth_throttle *t);
 

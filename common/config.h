@@ -99,8 +99,10 @@ struct config_auth {
 	unsigned block_time;	/* seconds an IP stays blocked, 15m */
 	unsigned check_threads;	/* password checks' own pool; 0 = half
 				   the cores, at least 1 */
-	unsigned max_checks;	/* checks queued or running, 32; 0 = no
+	unsigned max_checks;	/* checks queued or running, 1000; 0 = no
 				   bound */
+	unsigned max_check_wait;	/* seconds a new check may wait, 10;
+					   0 = no bound */
 };
 
 /* the IMAP server (imap-jmap/imap.h) */

@@ -17,8 +17,8 @@
  * [AUTHENTICATIONFAILED], the same answer and about the same time
  * whichever it was (dir_authenticate); a directory failure NO
  * [UNAVAILABLE].  The check runs on the password-check pool
- * (imap_server_set_jobs), bounded across servers by auth.max_checks (NO
- * [UNAVAILABLE] at once past it).  The password is wiped when the job is
+ * (imap_server_set_jobs), bounded across servers by auth.max_checks and
+ * auth.max_check_wait (NO [UNAVAILABLE] at once past them).  The password is wiped when the job is
  * done and never logged.
  *
  * Failures are counted per client IP and account name tried in the
@@ -203,6 +203,7 @@ auth_work(struct imap_session *s)
 	struct imap_authn *a = &s->sasl;
 	struct buf err = BUF_INIT(0);
 	struct dir_account acct;
+	uint64_t began = clock_mono_us();
 	uint32_t id = 0;
 	int r;
 
@@ -229,7 +230,8 @@ auth_work(struct imap_session *s)
 	a->id = id;
 	buf_free(&err);
 	if (s->srv->throttle != NULL)
-		auth_throttle_check_end(s->srv->throttle);
+		auth_throttle_check_end(s->srv->throttle, clock_mono_us() -
+		    began);
 	if (r == 0)
 		count_failure(s, &a->verdict);
 }
@@ -308,8 +310,9 @@ verify(struct imap_session *s, const char *user, size_t ulen,
 	if (s->srv->throttle != NULL &&
 	    !auth_throttle_check_begin(s->srv->throttle)) {
 		log_warn(IMAP_SVC, "%s: [%s]: %s authentication not tried: "
-		    "auth.max_checks (%u) password checks under way", s->id,
-		    s->ip, a->method, s->cfg->auth.max_checks);
+		    "password checks under way up to auth.max_checks (%u) or "
+		    "auth.max_check_wait (%us)", s->id, s->ip, a->method,
+		    s->cfg->auth.max_checks, s->cfg->auth.max_check_wait);
 		sasl_reset(s);
 		imap_tagged(s, "NO", "[UNAVAILABLE] Server busy, try again "
 		    "later");

@@ -13,8 +13,9 @@
  * tried, and may be held back on a timer (the verdict's delay); an IP
  * over auth.max_failures_per_ip gets 429 with Retry-After for
  * auth.block_time, every request, cached credentials or not.  Password
- * checks run on the checks pool, bounded by auth.max_checks across every
- * server (503 and Retry-After at once past it).
+ * checks run on the checks pool, bounded by auth.max_checks and
+ * auth.max_check_wait across every server (503 and Retry-After at once
+ * past them).
  *
  * The cache: JMAP clients send their password with every request, and a
  * deliberately slow hash (Argon2id) per request would make every call
@@ -246,6 +247,7 @@ auth_work(void *arg)
 	struct jmap_server *s = r->srv;
 	struct buf err = BUF_INIT(0);
 	struct dir_account a;
+	uint64_t began = clock_mono_us();
 	uint32_t id = 0;
 	int rc;
 
@@ -270,7 +272,7 @@ auth_work(void *arg)
 	r->acct = id;
 	buf_free(&err);
 	if (s->throttle != NULL)
-		auth_throttle_check_end(s->throttle);
+		auth_throttle_check_end(s->throttle, clock_mono_us() - began);
 	if (rc == 0)
 		count_failure(r);
 }
@@ -387,8 +389,9 @@ jmap_auth(struct jmap_req *r)
 	}
 	if (s->throttle != NULL && !auth_throttle_check_begin(s->throttle)) {
 		log_warn(JMAP_SVC, "%s: [%s]: Basic authentication not tried: "
-		    "auth.max_checks (%u) password checks under way", r->id,
-		    r->ip, s->cfg->auth.max_checks);
+		    "password checks under way up to auth.max_checks (%u) or "
+		    "auth.max_check_wait (%us)", r->id, r->ip,
+		    s->cfg->auth.max_checks, s->cfg->auth.max_check_wait);
 		retry_after(r, 1);
 		jmap_reply_error(r, 503, "Server busy, try again later");
 		return;

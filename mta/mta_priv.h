@@ -97,6 +97,7 @@ struct smtpd_sasl {
 	struct buf pass;
 	/* the job's answer */
 	int result;		/* 1 ok, 0 refused, -1 error */
+	uint64_t check_us;	/* what the check took (auth_throttle) */
 	uint32_t id;
 	char *account;		/* the account's name, on success */
 	char error[256];

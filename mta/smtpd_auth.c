@@ -23,9 +23,10 @@
  * small pool of its own (smtpd_set_auth): an Argon2id check takes about
  * 0.3 s and 64 MiB, and on the pool that writes the spool and checks
  * recipients 100 guessing clients held a port-25 message up for 57 s.
- * At most auth.max_checks checks are queued or running across the
- * servers (auth_throttle_check_begin); past that AUTH gets 454 4.7.0 at
- * once, uncounted, so the wait of a real user stays bounded too.  The
+ * Checks queue across the servers up to auth.max_checks and a wait of
+ * auth.max_check_wait (auth_throttle_check_begin); past that AUTH gets
+ * 454 4.7.0 at once, uncounted, so the wait of a real user stays
+ * bounded too.  The
  * password is wiped when the job is done and never logged, nor is any
  * response line.
  *
@@ -202,6 +203,7 @@ auth_work(void *arg)
 	struct smtpd_sasl *a = &s->sasl;
 	struct buf err = BUF_INIT(0);
 	struct dir_account acct;
+	uint64_t began = clock_mono_us();
 	uint32_t id = 0;
 	int r;
 
@@ -221,6 +223,7 @@ auth_work(void *arg)
 		    err.len > 0 ? buf_cstr(&err) : "account vanished");
 	a->result = r;
 	a->id = id;
+	a->check_us = clock_mono_us() - began;
 	buf_free(&err);
 }
 
@@ -256,7 +259,7 @@ auth_done(void *arg)
 
 	s->busy = false;
 	if (s->srv->throttle != NULL)
-		auth_throttle_check_end(s->srv->throttle);
+		auth_throttle_check_end(s->srv->throttle, a->check_us);
 	if (s->dead) {
 		struct auth_throttle_verdict v;
 
@@ -309,9 +312,10 @@ verify(struct smtpd_session *s, const char *user, size_t ulen,
 	if (s->srv->throttle != NULL &&
 	    !auth_throttle_check_begin(s->srv->throttle)) {
 		log_warn(SMTPD_SVC, "unknown[%s]: SASL %s authentication not "
-		    "tried: auth.max_checks (%u) password checks under way",
-		    s->ip, smtp_sasl_mech_name(a->mech),
-		    s->cfg->auth.max_checks);
+		    "tried: password checks under way up to auth.max_checks "
+		    "(%u) or auth.max_check_wait (%us)", s->ip,
+		    smtp_sasl_mech_name(a->mech), s->cfg->auth.max_checks,
+		    s->cfg->auth.max_check_wait);
 		sasl_reset(s);
 		smtpd_error(s, 454, "4.7.0", "Temporary authentication "
 		    "failure: server busy, try again later");

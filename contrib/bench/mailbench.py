@@ -22,9 +22,10 @@ named "<time>.M<n>P1.bench,S=<bytes>,W=<bytes with CRLF>:2,<flags>"
 in cur/ (names sort in message order, and Dovecot, like `postern
 import maildir`, gives UIDs in name order).
 
-Clients: LOGIN answered NO [UNAVAILABLE] (Postern refuses logins beyond
-auth.max_checks password checks under way, 32 by default, where Dovecot
-queues them) is retried after 0.1 s, as a mail client would.
+Clients: LOGIN answered NO [UNAVAILABLE] (Postern refuses a login whose
+password check would wait past auth.max_check_wait, 10 s, or beyond
+auth.max_checks, 1000, checks queued) is retried after 0.1 s, as a mail
+client would.
 
 Both servers read the same bytes: Dovecot serves the Maildir itself,
 Postern gets it through `postern import maildir` (its migration path,
@@ -423,9 +424,10 @@ class Imap:
             untagged.append(line)
 
     def login(self, user, password, tries=100):
-        """LOGIN; a NO [UNAVAILABLE] (Postern: more than auth.max_checks
-        password checks under way) is tried again after 0.1 s, as a
-        client would, up to tries times; self.retries counts them."""
+        """LOGIN; a NO [UNAVAILABLE] (Postern: password checks under way
+        past auth.max_check_wait or max_checks) is tried again after
+        0.1 s, as a client would, up to tries times; self.retries counts
+        them."""
         self.retries = 0
         while True:
             line, untagged, lit = self.cmd(f'LOGIN "{user}" "{password}"',

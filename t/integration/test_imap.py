@@ -289,6 +289,75 @@ def test_login_throttled_per_ip_and_account(postern_factory):
     assert "login refused: blocked for" in log
 
 
+def test_login_burst_waits_its_turn(postern_factory, tmp_path):
+    """40 clients log in at once (a server restart) on one check thread:
+    with a fast hash (SHA512-CRYPT, as imported from Dovecot) every
+    check fits in auth.max_check_wait, so all 40 are served, none told
+    to come back later; with the wait bound tiny, a burst is cut short
+    with NO [UNAVAILABLE] (never a failure) and the log says which"""
+    gen = subprocess.run(["openssl", "passwd", "-6", "burst-secret"],
+                         capture_output=True, text=True, check=True)
+    users = tmp_path / "users"
+    users.write_text("b@test.example:{SHA512-CRYPT}%s::::::\n" %
+                     gen.stdout.strip())
+
+    def burst(p, n):
+        results = [None] * n
+        go = threading.Event()
+
+        def one(i):
+            c = Imap(p.imap_port)
+            go.wait()
+            _, tagged = c.cmd('LOGIN b@test.example "burst-secret"')
+            results[i] = tagged
+            c.close()
+
+        ts = [threading.Thread(target=one, args=(i,)) for i in range(n)]
+        for t in ts:
+            t.start()
+        time.sleep(0.3)         # every client connected and greeted
+        go.set()
+        for t in ts:
+            t.join(60)
+        return results
+
+    # the default wait bound (10s), and none at all (0: max_checks only)
+    for wait in ("", 'max_check_wait = "0";'):
+        p = make_server(postern_factory, auth="plaintext_loopback = true; "
+                        "check_threads = 1; " + wait)
+        subprocess.run([BIN, "-c", p.conf, "import", "passwd-file",
+                        str(users)], check=True, capture_output=True,
+                       timeout=60)
+        got = burst(p, 40)
+        assert all(r is not None and " OK " in r for r in got), got
+        assert "password checks under way" not in p.log()
+    # a wait bound the burst overruns: some refused at once, never failed
+    p = make_server(postern_factory, auth="plaintext_loopback = true; "
+                    "check_threads = 1; max_check_wait = \"1s\";")
+    subprocess.run([BIN, "-c", p.conf, "user", "add", "s@test.example"],
+                   input="slow-secret\n", text=True, check=True,
+                   capture_output=True, timeout=60)   # Argon2id: ~0.3 s
+    c = Imap(p.imap_port)
+    c.login("s@test.example", "slow-secret")      # the average is known
+    c.close()
+    results = [None] * 12
+    def slow(i):
+        c = Imap(p.imap_port)
+        _, results[i] = c.cmd('LOGIN s@test.example "slow-secret"')
+        c.close()
+    ts = [threading.Thread(target=slow, args=(i,)) for i in range(12)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join(60)
+    refused = [r for r in results if "NO [UNAVAILABLE]" in r]
+    assert refused and len(refused) < 12, results
+    assert all(" OK " in r for r in results if r not in refused), results
+    assert ("password checks under way up to auth.max_checks (1000) or "
+            "auth.max_check_wait (1s)") in p.log()
+    assert "authentication failed" not in p.log()
+
+
 def test_login_needs_tls_without_plaintext_loopback(postern_factory):
     p = make_server(postern_factory, auth="")
     c = Imap(p.imap_port)

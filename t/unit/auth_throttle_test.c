@@ -182,16 +182,63 @@ test_checks(void **state)
 	assert_true(auth_throttle_check_begin(t));
 	assert_true(auth_throttle_check_begin(t));
 	assert_false(auth_throttle_check_begin(t));
-	auth_throttle_check_end(t);
+	auth_throttle_check_end(t, 1000);
 	assert_true(auth_throttle_check_begin(t));
 	assert_false(auth_throttle_check_begin(t));
-	auth_throttle_check_end(t);
-	auth_throttle_check_end(t);
+	auth_throttle_check_end(t, 1000);
+	auth_throttle_check_end(t, 1000);
 	auth_throttle_free(&t);
 	c.max_checks = 0;
 	t = auth_throttle_new(&c);
 	for (int i = 0; i < 1000; i++)
 		assert_true(auth_throttle_check_begin(t));
+	auth_throttle_free(&t);
+}
+
+/*
+ * the wait bound: queued checks times the average check, shared by the
+ * threads.  Fast checks (2 ms) let a burst of 1,000 queue; slow ones
+ * (0.3 s, Argon2id) are refused once the wait passes max_wait; the
+ * average follows the checks as they change
+ */
+static void
+test_check_wait(void **state)
+{
+	struct auth_throttle_conf c = conf;
+	struct auth_throttle *t;
+	unsigned n;
+
+	(void)state;
+	c.max_checks = 1000;
+	c.threads = 2;
+	c.max_wait_us = 10 * SEC;
+	t = auth_throttle_new(&c);
+	/* no check has ended yet: nothing to go by, only max_checks */
+	assert_true(auth_throttle_check_begin(t));
+	auth_throttle_check_end(t, 2000);
+	for (n = 0; n < 1000 && auth_throttle_check_begin(t); n++)
+		;
+	assert_int_equal(n, 1000);	/* 999 ahead x 2 ms / 2: 1 s */
+	assert_int_equal(auth_throttle_check_wait(t), 999 * 2000 / 2);
+	for (unsigned i = 0; i < n; i++)
+		auth_throttle_check_end(t, 2000);
+	auth_throttle_free(&t);
+
+	t = auth_throttle_new(&c);
+	assert_true(auth_throttle_check_begin(t));
+	auth_throttle_check_end(t, 300000);
+	for (n = 0; n < 1000 && auth_throttle_check_begin(t); n++)
+		;
+	/* 0.3 s each on 2 threads: 10 s is 66 queued beyond the running 2 */
+	assert_int_equal(n, 68);
+	assert_true(auth_throttle_check_wait(t) > 10 * SEC);
+	/* the checks got faster: the average comes down, room again */
+	for (unsigned i = 0; i < 40; i++)
+		auth_throttle_check_end(t, 3000);
+	assert_true(auth_throttle_check_wait(t) < 1 * SEC);
+	assert_true(auth_throttle_check_begin(t));
+	for (unsigned i = 0; i < n - 40 + 1; i++)
+		auth_throttle_check_end(t, 3000);
 	auth_throttle_free(&t);
 }
 
@@ -204,6 +251,7 @@ main(void)
 		cmocka_unit_test(test_block_again),
 		cmocka_unit_test(test_bounded),
 		cmocka_unit_test(test_checks),
+		cmocka_unit_test(test_check_wait),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
