@@ -22,7 +22,7 @@ endif
 
 PKGS    := libevent libevent_openssl libevent_pthreads openssl libconfig \
 	   sqlite3 rocksdb gmime-3.0 libargon2 libxcrypt hiredis libunbound \
-	   opendkim milter libcurl zlib jansson
+	   opendkim milter libcurl zlib jansson libxxhash
 WARN    := -Wall -Wextra -Wformat=2 -Wshadow -Wvla -Wimplicit-fallthrough \
 	   -Wno-unused-parameter -Werror
 # Recursive (=) on purpose: pkg-config runs after the deps step installed it.

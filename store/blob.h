@@ -258,8 +258,9 @@ int blob_reap(struct blob_store *bs, const struct blob_id *id,
  * (IMAP's partial FETCH wants exactly that, RFC 3501 6.4.5).
  *
  * Reading the whole blob (offset 0, length >= size) checks the content
- * against its id: BLOB_CORRUPT when it does not match.  Partial reads
- * are not checked.
+ * against its id, or against the checksum the backend stored with it
+ * (the data store's blobs: XXH3-64): BLOB_CORRUPT when it does not
+ * match.  Partial reads are not checked.
  */
 
 /* blob_size - 1 with the size, 0 when absent */

@@ -1,7 +1,10 @@
 /*
  * blob_kv.c - the blob backend inside the data store: content in chunks
  * of BLOB_CHUNK bytes under 'B' id 'd' <u32 index>, a header 'B' id 'h'
- * (u64 size, u32 chunk size) and the shared count 'B' id 'c' (blob.h).
+ * (u64 size, u32 chunk size, u64 XXH3-64 of the content) and the shared
+ * count 'B' id 'c' (blob.h).  A whole read checks the XXH3 (blob.c); a
+ * header written before it was kept (12 bytes, no checksum) has the
+ * content checked against the SHA-256 id instead.
  *
  * Invariants: chunks, header and count of a blob are written in one
  * transaction and deleted in one (the unref that reaches zero), so the
@@ -30,10 +33,13 @@
 #include "store/blob.h"
 #include "store/store_priv.h"
 
+#include <xxhash.h>
+
 #include "common/xalloc.h"
 #include "store/kv.h"
 
-#define HEADER_SIZE 12
+#define HEADER_SIZE 20		/* size, chunk size, XXH3-64 */
+#define HEADER_SIZE_OLD 12	/* without the checksum */
 
 struct blob_kvbe {
 	char *spool_dir;
@@ -120,10 +126,13 @@ kvb_close(struct blob_store *bs)
 	bs->be = NULL;
 }
 
-/* header_get - 1 with the size and chunk size, 0 when absent */
+/*
+ * header_get - 1 with the size, chunk size and (*has_check) checksum, 0
+ * when absent
+ */
 static int
 header_get(struct kv_txn *t, const struct blob_id *id, uint64_t *size_r,
-    uint32_t *chunk_r, struct buf *err)
+    uint32_t *chunk_r, bool *has_check, uint64_t *check_r, struct buf *err)
 {
 	unsigned char key[BLOB_KEY_SIZE];
 	size_t klen = blob_key(key, id, 'h');
@@ -132,13 +141,15 @@ header_get(struct kv_txn *t, const struct blob_id *id, uint64_t *size_r,
 
 	ret = kv_get(t, key, klen, &val, err);
 	if (ret == 1) {
-		if (val.len != HEADER_SIZE ||
+		if ((val.len != HEADER_SIZE && val.len != HEADER_SIZE_OLD) ||
 		    (*chunk_r = u32_get(val.data + 8)) == 0 ||
 		    *chunk_r > KV_VALUE_MAX) {
 			blob_err(err, id, "corrupt header", 0);
 			ret = BLOB_CORRUPT;
 		} else {
 			*size_r = u64_get(val.data);
+			*has_check = val.len == HEADER_SIZE;
+			*check_r = *has_check ? u64_get(val.data + 12) : 0;
 		}
 	}
 	buf_free(&val);
@@ -161,13 +172,15 @@ put_fn(struct kv_txn *t, void *arg, struct buf *err)
 {
 	struct put_arg *a = arg;
 	unsigned char key[BLOB_KEY_SIZE], hdr[HEADER_SIZE];
-	uint64_t size, off;
+	uint64_t size, off, check;
 	uint32_t chunk;
+	XXH3_state_t *xxh;
+	bool has_check;
 	size_t klen;
 	int ret;
 
 	a->status = 0;
-	ret = header_get(t, a->id, &size, &chunk, err);
+	ret = header_get(t, a->id, &size, &chunk, &has_check, &check, err);
 	if (ret == 1 && size != a->size) {
 		blob_err(err, a->id, "stored size differs from the content's",
 		    0);
@@ -179,6 +192,12 @@ put_fn(struct kv_txn *t, void *arg, struct buf *err)
 	}
 	if (ret == 1)
 		return blob_count_add(t, a->id, 1, NULL, err);
+	if ((xxh = XXH3_createState()) == NULL ||
+	    XXH3_64bits_reset(xxh) != XXH_OK) {
+		XXH3_freeState(xxh);
+		buf_addf(err, "blob store: XXH3 init failed");
+		return -1;
+	}
 	for (off = 0; off < a->size; off += BLOB_CHUNK) {
 		uint64_t left = a->size - off;
 		size_t n = left < BLOB_CHUNK ? (size_t)left : BLOB_CHUNK;
@@ -194,16 +213,27 @@ put_fn(struct kv_txn *t, void *arg, struct buf *err)
 			if (k <= 0) {
 				blob_err(err, a->id, "read scratch file",
 				    k < 0 ? errno : EIO);
+				XXH3_freeState(xxh);
 				return -1;
 			}
 			got += (size_t)k;
 		}
 		klen = chunk_key(key, a->id, off / BLOB_CHUNK);
-		if ((ret = kv_put(t, key, klen, p, n, err)) < 0)
+		if (XXH3_64bits_update(xxh, p, n) != XXH_OK) {
+			buf_addf(err, "blob store: XXH3 update failed");
+			ret = -1;
+		} else {
+			ret = kv_put(t, key, klen, p, n, err);
+		}
+		if (ret < 0) {
+			XXH3_freeState(xxh);
 			return ret;
+		}
 	}
 	u64_put(hdr, a->size);
 	u32_put(hdr + 8, BLOB_CHUNK);
+	u64_put(hdr + 12, XXH3_64bits_digest(xxh));
+	XXH3_freeState(xxh);
 	klen = blob_key(key, a->id, 'h');
 	if ((ret = kv_put(t, key, klen, hdr, sizeof(hdr), err)) < 0)
 		return ret;
@@ -392,6 +422,8 @@ struct hdr_arg {
 	int found;
 	uint64_t size;
 	uint32_t chunk;
+	bool has_check;
+	uint64_t check;
 	struct buf *cache;	/* a one-chunk blob: its content */
 	int status;
 };
@@ -408,7 +440,8 @@ hdr_fn(struct kv_txn *t, void *arg, struct buf *err)
 	unsigned char key[BLOB_KEY_SIZE];
 	int ret;
 
-	a->found = header_get(t, a->id, &a->size, &a->chunk, err);
+	a->found = header_get(t, a->id, &a->size, &a->chunk, &a->has_check,
+	    &a->check, err);
 	if (a->found != 1 || a->size == 0 || a->size > a->chunk)
 		return a->found < 0 ? -1 : 0;
 	ret = kv_get(t, key, chunk_key(key, a->id, 0), a->cache, err);
@@ -431,7 +464,7 @@ static int
 kvb_r_open(struct blob_reader *r, struct buf *err)
 {
 	struct kv_reader *kr = xcalloc(1, sizeof(*kr));
-	struct hdr_arg a = { &r->id, 0, 0, 0, &kr->cache, 0 };
+	struct hdr_arg a = { &r->id, 0, 0, 0, false, 0, &kr->cache, 0 };
 
 	buf_init(&kr->cache, 0);
 	if (kv_run(r->bs->kv, KV_READ, hdr_fn, &a, err) < 0 || a.found != 1) {
@@ -447,6 +480,8 @@ kvb_r_open(struct blob_reader *r, struct buf *err)
 	kr->cache_index = 0;
 	r->be = kr;
 	r->size = a.size;
+	r->has_check = a.has_check;
+	r->check = a.check;
 	return 1;
 }
 

@@ -242,6 +242,13 @@ struct blob_reader {
 	uint64_t size;		/* of the blob */
 	uint64_t pos, end;	/* next byte of the range, its end */
 	EVP_MD_CTX *md;		/* whole-blob reads: checked at the end */
+	/*
+	 * r_open may set a checksum stored with the content (kv: XXH3-64);
+	 * a whole-blob read then checks that instead of the SHA-256 id
+	 */
+	bool has_check;
+	uint64_t check;
+	struct XXH3_state_s *xxh;	/* the running check, with has_check */
 	void *be;
 	bool in_kv;		/* fs: the content is inline in the data store */
 };

@@ -8,6 +8,8 @@
 
 #include "store/store_priv.h"
 
+#include <xxhash.h>
+
 struct scan_arg {
 	const unsigned char *prefix;
 	size_t plen;
@@ -134,6 +136,7 @@ test_kv_layout(void **state)
 	static const unsigned char hdr[12] = {
 		0, 0, 0, 0, 0, 2, 0x03, 0xe8, 0, 1, 0, 0,
 	};
+	uint64_t xxh;
 	static const unsigned char one[8] = { 0, 0, 0, 0, 0, 0, 0, 1 };
 	struct buf val = BUF_INIT(0);
 	struct blob_id id;
@@ -144,8 +147,11 @@ test_kv_layout(void **state)
 	assert_int_equal(klen, 34);
 	assert_int_equal(key[0], 0x42);
 	assert_int_equal(raw_get(e, key, klen, &val), 1);
-	assert_int_equal(val.len, 12);
-	assert_memory_equal(val.data, hdr, 12);
+	assert_int_equal(val.len, 20);
+	assert_memory_equal(val.data, hdr, 12);	/* size, chunk size */
+	xxh = XXH3_64bits(p, n);		/* then the checksum */
+	for (int i = 0; i < 8; i++)
+		assert_int_equal(val.data[12 + i], (xxh >> (56 - 8 * i)) & 0xff);
 	klen = blob_key(key, &id, 'c');
 	assert_int_equal(raw_get(e, key, klen, &val), 1);
 	assert_int_equal(val.len, 8);
@@ -173,6 +179,75 @@ test_kv_layout(void **state)
 	assert_int_equal(scan(e, "B", 1).keys, 0);
 	free(p);
 	buf_free(&val);
+}
+
+struct put_raw {
+	const unsigned char *key;
+	size_t klen;
+	const void *val;
+	size_t vlen;
+};
+
+static int
+put_raw_fn(struct kv_txn *t, void *arg, struct buf *err)
+{
+	struct put_raw *a = arg;
+
+	return kv_put(t, a->key, a->klen, a->val, a->vlen, err);
+}
+
+/* raw_put - a key's value straight into the data store */
+static void
+raw_put(struct blob_env *e, const unsigned char *key, size_t klen,
+    const void *val, size_t vlen)
+{
+	struct put_raw a = { key, klen, val, vlen };
+	struct buf err = BUF_INIT(0);
+
+	if (kv_run(e->kv, KV_WRITE, put_raw_fn, &a, &err) < 0)
+		fail_msg("put: %s", buf_cstr(&err));
+	buf_free(&err);
+}
+
+/*
+ * the read check: a one-chunk blob (read with its header in one
+ * transaction) corrupted is found by its XXH3; a header from before the
+ * checksum (12 bytes) reads, its content checked against the SHA-256 id
+ */
+static void
+test_kv_checksum(void **state)
+{
+	struct blob_env *e = *state;
+	const size_t n = 5000;
+	unsigned char *p = pattern(n, 41);
+	unsigned char key[BLOB_KEY_SIZE];
+	struct buf val = BUF_INIT(0), hdr = BUF_INIT(0), err = BUF_INIT(0);
+	struct blob_id id;
+	size_t klen;
+
+	put_ok(e, p, n, &id);
+	expect_get(e, &id, 0, BLOB_TO_END, 1, p, n);
+	kv_corrupt(e, &id);
+	assert_int_equal(blob_get(e->bs, &id, 0, BLOB_TO_END, &val, &err),
+	    BLOB_CORRUPT);
+	assert_non_null(strstr(buf_cstr(&err), "checksum"));
+	assert_int_equal(val.len, 0);
+
+	/* the old header: the same corruption, found by the SHA-256 */
+	klen = blob_key(key, &id, 'h');
+	assert_int_equal(raw_get(e, key, klen, &hdr), 1);
+	raw_put(e, key, klen, hdr.data, 12);
+	buf_reset(&err);
+	assert_int_equal(blob_get(e->bs, &id, 0, BLOB_TO_END, &val, &err),
+	    BLOB_CORRUPT);
+	assert_non_null(strstr(buf_cstr(&err), "does not match its id"));
+	kv_corrupt(e, &id);		/* flipped back: reads again */
+	expect_get(e, &id, 0, BLOB_TO_END, 1, p, n);
+	unref_ok(e, &id, 1);
+	free(p);
+	buf_free(&val);
+	buf_free(&hdr);
+	buf_free(&err);
 }
 
 /* test_kv_failed_commit - nothing half-stored when the commit fails */
@@ -278,6 +353,7 @@ main(void)
 {
 	static const struct CMUnitTest kv_tests[] = {
 		BLOB_TEST(test_kv_layout),
+		BLOB_TEST(test_kv_checksum),
 	};
 	static const struct CMUnitTest fi_tests[] = {
 		BLOB_TEST(test_kv_failed_commit),
