@@ -10,8 +10,8 @@
  * reader's backend sees only reads within the blob's size; a range never
  * overflows (every end is computed by subtraction from the size); a
  * whole-blob read is hashed and compared with the id at its end, or,
- * when the backend stored a checksum with the content (the kv backend's
- * XXH3-64, r->has_check), with that: what a read can meet is the stored
+ * when the backend stored a checksum with the content (XXH3-64 in the kv
+ * backend's header or a file's xattr, r->has_check), with that: what a read can meet is the stored
  * bytes gone bad, which either finds, and the id was checked when the
  * content was put.  XXH3 runs at memory speed; SHA-256 was a quarter of
  * the server's CPU fetching message bodies over IMAP.  A count

@@ -259,8 +259,8 @@ int blob_reap(struct blob_store *bs, const struct blob_id *id,
  *
  * Reading the whole blob (offset 0, length >= size) checks the content
  * against its id, or against the checksum the backend stored with it
- * (the data store's blobs: XXH3-64): BLOB_CORRUPT when it does not
- * match.  Partial reads are not checked.
+ * (XXH3-64: in the data store's header, on a file as an xattr):
+ * BLOB_CORRUPT when it does not match.  Partial reads are not checked.
  */
 
 /* blob_size - 1 with the size, 0 when absent */

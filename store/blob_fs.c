@@ -62,6 +62,13 @@
  * kept pinned without a break by a stream of deliveries delays reaps
  * and unrefs there; more shards, or a fair lock, would bound that.
  *
+ * The read check: a file is written with the XXH3-64 of its content in
+ * the extended attribute user.postern.xxh3 (8 bytes, big-endian), set
+ * before the file's fsync, and a whole read checks that (blob.c) rather
+ * than the SHA-256 of the id.  A file without it (written before it was
+ * kept, on a filesystem without user xattrs, or copied without them)
+ * is checked against its id as before.
+ *
  * Stray temporary files (a crash mid-put with named files) are removed
  * at open when older than an hour, which no put in progress in another
  * process can be.  XXX blob_put costs three fsyncs (file, directory,
@@ -77,8 +84,10 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/xattr.h>
 #include <time.h>
 #include <unistd.h>
+#include <xxhash.h>
 
 #include "store/blob.h"
 #include "store/store_priv.h"
@@ -88,6 +97,7 @@
 #include "store/kv.h"
 
 #define SHARDS 256u		/* directories <root>/00 .. ff */
+#define CHECK_XATTR "user.postern.xxh3"	/* the content's XXH3-64 */
 #define STALE_TMP_SECS 3600
 
 /* how a file being written gets its name (probed at open) */
@@ -111,6 +121,7 @@ struct fs_writer {
 	int fd;
 	bool anon;		/* O_TMPFILE: no name yet */
 	char name[48];		/* in tmp/, unless anon */
+	XXH3_state_t *xxh;	/* the content so far; NULL: none kept */
 };
 
 struct fs_reader {
@@ -346,7 +357,7 @@ probe_link(struct blob_store *bs)
 {
 	struct blob_fs *fs = bs->be;
 	static const enum fs_link ways[] = { LINK_EMPTY_PATH, LINK_PROC };
-	struct fs_writer fw = { -1, true, "" };
+	struct fs_writer fw = { -1, true, "", NULL };
 	char name[48];
 
 	fs->link = LINK_NAMED;
@@ -403,6 +414,12 @@ fs_w_begin(struct blob_writer *w, struct buf *err)
 		free(fw);
 		return -1;
 	}
+	/* no state: the file is written without its checksum */
+	if ((fw->xxh = XXH3_createState()) != NULL &&
+	    XXH3_64bits_reset(fw->xxh) != XXH_OK) {
+		XXH3_freeState(fw->xxh);
+		fw->xxh = NULL;
+	}
 	w->be = fw;
 	return 0;
 }
@@ -414,6 +431,10 @@ fs_w_append(struct blob_writer *w, const void *p, size_t n, struct buf *err)
 	struct fs_writer *fw = w->be;
 	const unsigned char *s = p;
 
+	if (fw->xxh != NULL && XXH3_64bits_update(fw->xxh, p, n) != XXH_OK) {
+		XXH3_freeState(fw->xxh);
+		fw->xxh = NULL;
+	}
 	while (n > 0) {
 		ssize_t k;
 
@@ -479,6 +500,27 @@ fail:
 }
 
 /*
+ * set_check - the content's XXH3-64 onto the file, before its fsync; a
+ * filesystem that keeps no user xattrs only costs reads their SHA-256
+ */
+static void
+set_check(struct fs_writer *fw, const char *hex)
+{
+	unsigned char v[8];
+	uint64_t h;
+
+	if (fw->xxh == NULL)
+		return;
+	h = XXH3_64bits_digest(fw->xxh);
+	for (int i = 7; i >= 0; i--, h >>= 8)
+		v[i] = (unsigned char)h;
+	if (fsetxattr(fw->fd, CHECK_XATTR, v, sizeof(v), 0) < 0 &&
+	    errno != ENOTSUP)
+		log_warn("blob", "%s: " CHECK_XATTR ": %s (its reads check "
+		    "the SHA-256)", hex, strerror(errno));
+}
+
+/*
  * place - make the written content durable under its id in its shard,
  * locked how (LOCK_EX, LOCK_SH): 0 with the locked directory in *dirfd_r
  * (the caller closes it), -1.
@@ -504,6 +546,7 @@ place(struct blob_writer *w, const struct blob_id *id, int how,
 	int dirfd;
 
 	file_name(id, hex, path);
+	set_check(fw, hex);
 	if (failed(w->bs, "fsync") != 0 || fsync(fw->fd) < 0) {
 		blob_err(err, id, "fsync", errno);
 		return -1;
@@ -546,6 +589,7 @@ fs_w_end(struct blob_writer *w)
 
 	if (fw == NULL)
 		return;
+	XXH3_freeState(fw->xxh);
 	close(fw->fd);
 	/* after a link the temporary name is a second one; after a rename
 	 * it is gone (ENOENT); an unnamed file goes with its last fd */
@@ -606,6 +650,20 @@ fs_pin_release(struct blob_pin *pin)
 
 /* ---- reading ---- */
 
+/* get_check - the file's XXH3-64 (set_check) for the read's check */
+static void
+get_check(struct blob_reader *r, int fd)
+{
+	unsigned char v[8];
+
+	if (fgetxattr(fd, CHECK_XATTR, v, sizeof(v)) != (ssize_t)sizeof(v))
+		return;		/* none: the SHA-256 of the id */
+	r->check = 0;
+	for (size_t i = 0; i < sizeof(v); i++)
+		r->check = r->check << 8 | v[i];
+	r->has_check = true;
+}
+
 static int
 fs_r_open(struct blob_reader *r, struct buf *err)
 {
@@ -642,6 +700,7 @@ fs_r_open(struct blob_reader *r, struct buf *err)
 	fr->fd = fd;
 	r->be = fr;
 	r->size = (uint64_t)st.st_size;
+	get_check(r, fd);
 	return 1;
 }
 

@@ -15,9 +15,12 @@
 #include <linux/fs.h>
 #include <sys/ioctl.h>
 #include <sys/wait.h>
+#include <sys/xattr.h>
 #include <time.h>
 
 #include "store/store_priv.h"
+
+#include <xxhash.h>
 
 static size_t n_files;
 static char tmp_dir[128];	/* <root>/tmp/, not counted */
@@ -637,10 +640,55 @@ test_fs_inline(void **state)
 	buf_free(&out);
 }
 
+/*
+ * the read check: a file carries the XXH3-64 of its content in
+ * user.postern.xxh3, and a whole read checks it; without the attribute
+ * (an older file, a filesystem or copy without xattrs) the SHA-256 of
+ * the id finds the same corruption
+ */
+static void
+test_fs_checksum(void **state)
+{
+	struct blob_env *e = *state;
+	const size_t n = 200000;
+	unsigned char *p = pattern(n, 43), v[8];
+	struct buf out = BUF_INIT(0), err = BUF_INIT(0);
+	char path[256];
+	struct blob_id id;
+	uint64_t h = 0;
+
+	put_ok(e, p, n, &id);
+	fs_path(e, &id, path, sizeof(path));
+	assert_int_equal(getxattr(path, "user.postern.xxh3", v, sizeof(v)),
+	    8);
+	for (int i = 0; i < 8; i++)
+		h = h << 8 | v[i];
+	assert_true(h == XXH3_64bits(p, n));
+	expect_get(e, &id, 0, BLOB_TO_END, 1, p, n);
+	fs_corrupt(e, &id);
+	assert_int_equal(blob_get(e->bs, &id, 0, BLOB_TO_END, &out, &err),
+	    BLOB_CORRUPT);
+	assert_non_null(strstr(buf_cstr(&err), "checksum"));
+
+	assert_int_equal(removexattr(path, "user.postern.xxh3"), 0);
+	buf_reset(&err);
+	assert_int_equal(blob_get(e->bs, &id, 0, BLOB_TO_END, &out, &err),
+	    BLOB_CORRUPT);
+	assert_non_null(strstr(buf_cstr(&err), "does not match its id"));
+	fs_corrupt(e, &id);		/* flipped back: reads again */
+	expect_get(e, &id, 0, BLOB_TO_END, 1, p, n);
+	assert_int_equal(out.len, 0);
+	unref_ok(e, &id, 1);
+	free(p);
+	buf_free(&out);
+	buf_free(&err);
+}
+
 int
 main(void)
 {
 	static const struct CMUnitTest fs_tests[] = {
+		BLOB_TEST(test_fs_checksum),
 		BLOB_TEST(test_fs_layout),
 		BLOB_TEST(test_fs_write_faults),
 		BLOB_TEST(test_fs_readonly),
