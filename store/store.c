@@ -25,6 +25,60 @@
 
 #define SVC "store"
 
+/*
+ * The key layout's version (store/LAYOUT.md, key 0x01 "version"): 2 has
+ * blob headers with their XXH3 (1, never written, the layout before).
+ * Written at open when absent or older (the changes of each version are
+ * made by the code that reads them); a store of a newer version is not
+ * opened, so a build never misreads a layout it does not know.
+ */
+#define STORE_LAYOUT 2
+static const unsigned char layout_key[] = "\x01version";
+
+struct layout_arg {
+	uint32_t found;		/* 0: absent */
+};
+
+static int
+layout_fn(struct kv_txn *t, void *arg, struct buf *err)
+{
+	struct layout_arg *a = arg;
+	struct buf v = BUF_INIT(0);
+	unsigned char cur[4] = { 0, 0, 0, STORE_LAYOUT };
+	int r;
+
+	a->found = 0;
+	r = kv_get(t, layout_key, sizeof(layout_key) - 1, &v, err);
+	if (r == 1 && v.len != 4) {
+		buf_addf(err, "store layout version: %zu bytes, not 4", v.len);
+		r = -1;
+	} else if (r == 1) {
+		a->found = (uint32_t)v.data[0] << 24 | (uint32_t)v.data[1] << 16 |
+		    (uint32_t)v.data[2] << 8 | v.data[3];
+	}
+	buf_free(&v);
+	if (r < 0 || a->found >= STORE_LAYOUT)
+		return r < 0 ? -1 : 0;
+	return kv_put(t, layout_key, sizeof(layout_key) - 1, cur, sizeof(cur),
+	    err);
+}
+
+/* layout_check - record our layout version; refuse a newer store's */
+static int
+layout_check(struct kv *kv, struct buf *err)
+{
+	struct layout_arg a = { 0 };
+
+	if (kv_run(kv, KV_WRITE, layout_fn, &a, err) < 0)
+		return -1;
+	if (a.found > STORE_LAYOUT) {
+		buf_addf(err, "store layout version %u is newer than this "
+		    "build's (%d): run a newer postern", a.found, STORE_LAYOUT);
+		return -1;
+	}
+	return 0;
+}
+
 /* store_committed - the kv commit hook: the notes are the accounts the
  * mail model changed (mail_log_append_txn) */
 static void
@@ -58,7 +112,7 @@ store_open(const struct config *cfg, struct store **st_r, struct buf *err)
 	struct store *st = xcalloc(1, sizeof(*st));
 
 	*st_r = NULL;
-	if (kv_open(&ko, &st->kv, err) < 0) {
+	if (kv_open(&ko, &st->kv, err) < 0 || layout_check(st->kv, err) < 0) {
 		buf_addf(err, " (data store %s)", c->path);
 		goto fail;
 	}

@@ -89,6 +89,72 @@ fx_teardown(void **state)
 	return 0;
 }
 
+struct ver_arg {
+	unsigned char v[4];
+	int found;
+};
+
+static int
+ver_put_fn(struct kv_txn *t, void *arg, struct buf *err)
+{
+	struct ver_arg *a = arg;
+
+	return kv_put(t, "\x01version", 8, a->v, 4, err);
+}
+
+static int
+ver_fn(struct kv_txn *t, void *arg, struct buf *err)
+{
+	struct ver_arg *a = arg;
+	struct buf v = BUF_INIT(0);
+
+	a->found = kv_get(t, "\x01version", 8, &v, err);
+	if (a->found == 1 && v.len == 4)
+		memcpy(a->v, v.data, 4);
+	buf_free(&v);
+	return a->found < 0 ? -1 : 0;
+}
+
+/*
+ * the store's layout version: written at open (2), a store of a newer
+ * version is refused with a reason, and opens again once it is back
+ */
+static void
+test_layout_version(void **state)
+{
+	struct fx *fx = *state;
+	struct ver_arg a = { { 0 }, 0 };
+	struct store *st = NULL;
+
+	assert_int_equal(kv_run(fx->st->kv, KV_READ, ver_fn, &a, &fx->err), 0);
+	assert_int_equal(a.found, 1);
+	assert_memory_equal(a.v, "\0\0\0\2", 4);
+	a.v[3] = 3;
+	assert_int_equal(kv_run(fx->st->kv, KV_WRITE, ver_put_fn, &a, &fx->err),
+	    0);
+	delivery_free(&fx->d);
+	directory_free(&fx->dir);
+	store_close(&fx->st);
+	assert_int_equal(store_open(fx->cfg, &st, &fx->err), -1);
+	assert_null(st);
+	assert_non_null(strstr(buf_cstr(&fx->err), "store layout version 3 is "
+	    "newer than this build's (2)"));
+	/* back to 2 behind the store's back, and it opens */
+	{
+		struct kv_options o = { "sqlite", fx->cfg->store.path, false };
+		struct kv *kv;
+
+		assert_int_equal(kv_open(&o, &kv, &fx->err), 0);
+		a.v[3] = 2;
+		assert_int_equal(kv_run(kv, KV_WRITE, ver_put_fn, &a, &fx->err), 0);
+		kv_close(&kv);
+	}
+	buf_reset(&fx->err);
+	assert_int_equal(store_open(fx->cfg, &fx->st, &fx->err), 0);
+	fx->dir = directory_new(fx->st->kv, NULL);
+	fx->d = delivery_new(fx->st, fx->dir);
+}
+
 static int
 count_msg(void *arg, const struct mail_msg *msg)
 {
@@ -604,6 +670,7 @@ main(void)
 		cmocka_unit_test(test_prune),
 		cmocka_unit_test(test_junk),
 		cmocka_unit_test(test_junk_training),
+		cmocka_unit_test(test_layout_version),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
