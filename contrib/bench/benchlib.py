@@ -51,23 +51,30 @@ def free_port():
         return s.getsockname()[1]
 
 
-def wait_smtp(port, alive, timeout=30):
-    """Wait until 127.0.0.1:port sends an SMTP greeting; alive() must stay
-    true meanwhile (the server has not exited)."""
+def wait_banner(port, alive, prefix, timeout=60, bye=None):
+    """Wait until 127.0.0.1:port sends a greeting starting with prefix
+    (then bye, if given); alive() must stay true meanwhile (the server
+    has not exited)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if not alive():
             return False
         try:
             with socket.create_connection(("127.0.0.1", port), 1) as s:
-                s.settimeout(2)
-                if s.recv(512).startswith(b"220"):
-                    s.sendall(b"QUIT\r\n")
+                s.settimeout(5)
+                if s.recv(512).startswith(prefix):
+                    if bye is not None:
+                        s.sendall(bye)
                     return True
         except OSError:
             pass
         time.sleep(0.1)
     return False
+
+
+def wait_smtp(port, alive, timeout=30):
+    """Wait until 127.0.0.1:port sends an SMTP greeting (wait_banner)."""
+    return wait_banner(port, alive, b"220", timeout, b"QUIT\r\n")
 
 
 def count_files(*dirs):

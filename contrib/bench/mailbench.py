@@ -52,6 +52,7 @@ import statistics
 import subprocess
 import time
 
+import benchlib  # noqa: E402
 from benchlib import free_port, say, tail, warn
 
 RARE_WORD = "quobbleviqk"
@@ -480,19 +481,8 @@ def fetch_count(untagged):
 # ---- servers --------------------------------------------------------------
 
 def wait_banner(port, alive, prefix=b"* OK", timeout=60):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if not alive():
-            return False
-        try:
-            with socket.create_connection(("127.0.0.1", port), 1) as s:
-                s.settimeout(5)
-                if s.recv(512).startswith(prefix):
-                    return True
-        except OSError:
-            pass
-        time.sleep(0.1)
-    return False
+    """An IMAP greeting on port (benchlib.wait_banner)."""
+    return benchlib.wait_banner(port, alive, prefix, timeout)
 
 
 def _preexec_nofile():
